@@ -1,0 +1,42 @@
+// What the CPU running this process can execute, detected once at run time (cpuid on x86,
+// getauxval HWCAP/HWCAP2 on Linux aarch64). The agent reports these in HELLO and the kernel
+// dispatcher picks the best compiled path they allow.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace hilq::kernels {
+
+enum CpuFeature : uint32_t {
+  kSse41 = 1u << 0,
+  kAvx2 = 1u << 1,
+  kFma = 1u << 2,
+  kF16c = 1u << 3,
+  kAvx512f = 1u << 4,
+  kAvx512bw = 1u << 5,
+  kAvx512vl = 1u << 6,
+  kAvx512Vnni = 1u << 7,
+  kAvxVnni = 1u << 8,
+  kNeon = 1u << 16,
+  kDotprod = 1u << 17,
+  kI8mm = 1u << 18,
+  kFp16 = 1u << 19,
+};
+
+struct CpuFeatures {
+  uint32_t bits = 0;
+  bool has(CpuFeature f) const { return (bits & f) == f; }
+  // Lower-case names as used in board files: "avx2", "avx512_vnni", "dotprod", ...
+  std::vector<std::string> names() const;
+};
+
+// Detected once per process; cheap to call.
+const CpuFeatures& cpu_features();
+// "x86_64" or "aarch64" (the architecture this binary was compiled for).
+const char* build_arch();
+// Name -> flag; returns 0 for an unknown name.
+uint32_t feature_from_name(const std::string& name);
+
+}  // namespace hilq::kernels

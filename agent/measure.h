@@ -1,0 +1,35 @@
+// Measurement primitives of the agent: latency statistics over kept samples, peak resident
+// memory of the current job, and the machine facts reported in HELLO.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace hilq::agent {
+
+struct LatencyStats {
+  double median_ns = 0, p10_ns = 0, p90_ns = 0, mad_ns = 0, mean_ns = 0, min_ns = 0, max_ns = 0;
+  int64_t count = 0;
+};
+
+// Percentiles by linear interpolation between order statistics; MAD = median |x - median|.
+LatencyStats latency_stats(std::vector<double> samples_ns);
+nlohmann::json to_json(const LatencyStats& stats);
+
+// Peak RSS of this process since the last reset_peak_rss() (VmHWM after writing 5 to
+// /proc/self/clear_refs). When the reset is refused, the peak is since process start and
+// `method` says so.
+struct PeakRss {
+  int64_t bytes = 0;
+  std::string method;  // "vmhwm-reset" | "vmhwm-since-start" | "getrusage"
+};
+bool reset_peak_rss();
+PeakRss read_peak_rss(bool was_reset);
+
+int online_cores();
+int64_t total_memory_bytes();
+
+}  // namespace hilq::agent

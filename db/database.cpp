@@ -1,0 +1,173 @@
+// SQLite RAII wrappers (see database.h).
+#include "db/database.h"
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <ctime>
+
+#include "db/migrations.h"
+
+namespace hilq::db {
+namespace {
+
+constexpr int kBusyTimeoutMs = 5000;
+
+std::string describe(sqlite3* db, const std::string& path, int rc) {
+  const char* msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  return "database '" + path + "': " + (msg ? msg : "unknown error");
+}
+
+}  // namespace
+
+Database::Database(const std::string& path) : path_(path) {
+  const int rc = sqlite3_open_v2(path.c_str(), &db_,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                 nullptr);
+  if (rc != SQLITE_OK) {
+    std::string message = "cannot open " + describe(db_, path, rc);
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw DbError(message);
+  }
+  try {
+    // busy_timeout first: switching to WAL takes a lock (see ../shared/MEASURING.md).
+    sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+    exec("PRAGMA foreign_keys = ON");
+    if (path != ":memory:") {
+      Statement wal(*this, "PRAGMA journal_mode = WAL");
+      if (!wal.step() || wal.column_text(0) != "wal")
+        throw DbError("database '" + path + "': could not switch to WAL journal mode");
+    }
+    exec("PRAGMA synchronous = NORMAL");
+    migrate(*this);
+  } catch (...) {
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw;
+  }
+}
+
+Database::~Database() {
+  if (db_) sqlite3_close(db_);
+}
+
+void Database::exec(const std::string& sql) {
+  char* err = nullptr;
+  const int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    std::string message =
+        "database '" + path_ + "': " + (err ? err : sqlite3_errstr(rc)) + " in: " + sql;
+    sqlite3_free(err);
+    throw DbError(message);
+  }
+}
+
+int Database::user_version() {
+  Statement s(*this, "PRAGMA user_version");
+  s.step();
+  return static_cast<int>(s.column_int(0));
+}
+
+int64_t Database::last_insert_id() const { return sqlite3_last_insert_rowid(db_); }
+int Database::changes() const { return sqlite3_changes(db_); }
+
+Statement::Statement(Database& db, const std::string& sql) : db_(db), sql_(sql) {
+  const int rc = sqlite3_prepare_v2(db.handle(), sql.c_str(), -1, &stmt_, nullptr);
+  if (rc != SQLITE_OK)
+    throw DbError(describe(db.handle(), db.path(), rc) + " while preparing: " + sql);
+}
+
+Statement::~Statement() { sqlite3_finalize(stmt_); }
+
+void Statement::check(int rc, const char* what) const {
+  if (rc != SQLITE_OK)
+    throw DbError(describe(db_.handle(), db_.path(), rc) + " (" + what + ") in: " + sql_);
+}
+
+Statement& Statement::bind(int index, int64_t value) {
+  check(sqlite3_bind_int64(stmt_, index, value), "bind");
+  return *this;
+}
+Statement& Statement::bind(int index, double value) {
+  check(sqlite3_bind_double(stmt_, index, value), "bind");
+  return *this;
+}
+Statement& Statement::bind(int index, const std::string& value) {
+  check(sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()),
+                          SQLITE_TRANSIENT),
+        "bind");
+  return *this;
+}
+Statement& Statement::bind_null(int index) {
+  check(sqlite3_bind_null(stmt_, index), "bind");
+  return *this;
+}
+
+bool Statement::step() {
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  throw DbError(describe(db_.handle(), db_.path(), rc) + " in: " + sql_);
+}
+
+void Statement::run() {
+  while (step()) {
+  }
+}
+
+void Statement::reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+bool Statement::is_null(int column) const {
+  return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
+}
+int64_t Statement::column_int(int column) const { return sqlite3_column_int64(stmt_, column); }
+double Statement::column_double(int column) const { return sqlite3_column_double(stmt_, column); }
+std::string Statement::column_text(int column) const {
+  const auto* text = sqlite3_column_text(stmt_, column);
+  if (!text) return {};
+  return std::string(reinterpret_cast<const char*>(text),
+                     static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
+}
+std::optional<int64_t> Statement::column_optional_int(int column) const {
+  if (is_null(column)) return std::nullopt;
+  return column_int(column);
+}
+std::optional<double> Statement::column_optional_double(int column) const {
+  if (is_null(column)) return std::nullopt;
+  return column_double(column);
+}
+std::optional<std::string> Statement::column_optional_text(int column) const {
+  if (is_null(column)) return std::nullopt;
+  return column_text(column);
+}
+
+Transaction::Transaction(Database& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
+
+Transaction::~Transaction() {
+  if (!done_) sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+void Transaction::commit() {
+  db_.exec("COMMIT");
+  done_ = true;
+}
+
+std::string now_utc() {
+  using namespace std::chrono;
+  const auto now = system_clock::now();
+  const std::time_t t = system_clock::to_time_t(now);
+  const auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[40];
+  std::snprintf(out, sizeof(out), "%s.%03dZ", buf, static_cast<int>(ms));
+  return out;
+}
+
+}  // namespace hilq::db

@@ -1,0 +1,127 @@
+// The schema (DESIGN §6) as a list of migrations; append, never edit a shipped one.
+#include "db/migrations.h"
+
+#include <string>
+#include <vector>
+
+#include "db/database.h"
+
+namespace hilq::db {
+namespace {
+
+const std::vector<std::string> kMigrations = {
+    // 1: runs, boards, candidates, evaluations, jobs, measurements, pareto.
+    R"sql(
+CREATE TABLE runs (
+  id            INTEGER PRIMARY KEY,
+  command_line  TEXT NOT NULL,
+  git_sha       TEXT,
+  model_hash    TEXT,
+  constraints   TEXT NOT NULL DEFAULT '{}',
+  status        TEXT NOT NULL CHECK (status IN ('running', 'completed', 'interrupted', 'failed')),
+  message       TEXT,
+  started_at    TEXT NOT NULL,
+  finished_at   TEXT
+);
+CREATE TABLE boards (
+  name          TEXT PRIMARY KEY,
+  arch          TEXT NOT NULL,
+  features      TEXT NOT NULL,
+  cores         INTEGER,
+  memory_bytes  INTEGER,
+  agent_version TEXT,
+  emulated      INTEGER NOT NULL DEFAULT 0,
+  last_seen     TEXT NOT NULL
+);
+CREATE TABLE candidates (
+  id            INTEGER PRIMARY KEY,
+  run_id        INTEGER NOT NULL REFERENCES runs(id),
+  config        TEXT NOT NULL,
+  config_hash   TEXT NOT NULL,
+  tier          TEXT,
+  parent_id     INTEGER REFERENCES candidates(id),
+  UNIQUE (run_id, config_hash)
+);
+CREATE TABLE evaluations (
+  id            INTEGER PRIMARY KEY,
+  candidate_id  INTEGER NOT NULL REFERENCES candidates(id),
+  split         TEXT NOT NULL,
+  metric        TEXT NOT NULL,
+  value         REAL NOT NULL,
+  UNIQUE (candidate_id, split, metric)
+);
+CREATE TABLE jobs (
+  id            TEXT PRIMARY KEY,
+  run_id        INTEGER NOT NULL REFERENCES runs(id),
+  candidate_id  INTEGER REFERENCES candidates(id),
+  board         TEXT NOT NULL,
+  kind          TEXT NOT NULL,
+  config        TEXT NOT NULL,
+  state         TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed')),
+  attempts      INTEGER NOT NULL DEFAULT 0,
+  agent         TEXT,
+  created_at    TEXT NOT NULL,
+  updated_at    TEXT NOT NULL
+);
+CREATE INDEX jobs_by_run ON jobs (run_id, state);
+CREATE TABLE measurements (
+  id                 INTEGER PRIMARY KEY,
+  run_id             INTEGER NOT NULL REFERENCES runs(id),
+  candidate_id       INTEGER REFERENCES candidates(id),
+  board              TEXT NOT NULL,
+  agent              TEXT,
+  job_id             TEXT NOT NULL UNIQUE,
+  kind               TEXT NOT NULL,
+  kernel             TEXT,
+  config             TEXT NOT NULL,
+  status             TEXT NOT NULL CHECK (status IN ('ok', 'failed')),
+  error_class        TEXT,
+  error              TEXT,
+  latency_median_ns  REAL,
+  latency_p10_ns     REAL,
+  latency_p90_ns     REAL,
+  latency_mad_ns     REAL,
+  latency_mean_ns    REAL,
+  repeats            INTEGER,
+  samples_ns         TEXT,
+  peak_rss_bytes     INTEGER,
+  model_bytes        INTEGER,
+  energy_j           REAL,
+  power_source       TEXT,
+  power_unavailable  TEXT,
+  temperature_c      REAL,
+  emulated           INTEGER NOT NULL DEFAULT 0,
+  metrics            TEXT NOT NULL DEFAULT '{}',
+  created_at         TEXT NOT NULL
+);
+CREATE INDEX measurements_by_run ON measurements (run_id, board);
+CREATE TABLE pareto (
+  run_id         INTEGER NOT NULL REFERENCES runs(id),
+  board          TEXT NOT NULL,
+  objective_pair TEXT NOT NULL,
+  candidate_id   INTEGER NOT NULL REFERENCES candidates(id),
+  PRIMARY KEY (run_id, board, objective_pair, candidate_id)
+);
+)sql",
+};
+
+}  // namespace
+
+int latest_schema_version() { return static_cast<int>(kMigrations.size()); }
+
+void migrate(Database& db) {
+  int version = db.user_version();
+  if (version > latest_schema_version())
+    throw DbError("database '" + db.path() + "' has schema version " + std::to_string(version) +
+                  ", newer than this build's " + std::to_string(latest_schema_version()) +
+                  "; use a newer hilq");
+  while (version < latest_schema_version()) {
+    Transaction tx(db);
+    db.exec(kMigrations[static_cast<size_t>(version)]);
+    ++version;
+    db.exec("PRAGMA user_version = " + std::to_string(version));
+    tx.commit();
+  }
+}
+
+}  // namespace hilq::db

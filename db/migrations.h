@@ -1,0 +1,14 @@
+// Numbered schema migrations: migration N takes PRAGMA user_version from N-1 to N, each in its
+// own transaction, so a crash mid-upgrade leaves the file at a well-defined version.
+#pragma once
+
+namespace hilq::db {
+
+class Database;
+
+// The schema version this build writes.
+int latest_schema_version();
+// Brings the database up to latest_schema_version(); throws DbError for a newer file.
+void migrate(Database& db);
+
+}  // namespace hilq::db

@@ -1,0 +1,221 @@
+// Typed stores over the schema of migrations.cpp (see run_store.h).
+#include "db/run_store.h"
+
+namespace hilq::db {
+namespace {
+
+constexpr const char* kMeasurementColumns =
+    "id, run_id, candidate_id, board, agent, job_id, kind, kernel, config, status, error_class, "
+    "error, latency_median_ns, latency_p10_ns, latency_p90_ns, latency_mad_ns, latency_mean_ns, "
+    "repeats, samples_ns, peak_rss_bytes, model_bytes, energy_j, power_source, "
+    "power_unavailable, temperature_c, emulated, metrics, created_at";
+
+RunRow read_run(const Statement& s) {
+  RunRow r;
+  r.id = s.column_int(0);
+  r.command_line = s.column_text(1);
+  r.git_sha = s.column_optional_text(2);
+  r.model_hash = s.column_optional_text(3);
+  r.constraints = s.column_text(4);
+  r.status = s.column_text(5);
+  r.message = s.column_optional_text(6);
+  r.started_at = s.column_text(7);
+  r.finished_at = s.column_optional_text(8);
+  return r;
+}
+
+constexpr const char* kRunColumns =
+    "id, command_line, git_sha, model_hash, constraints, status, message, started_at, finished_at";
+
+}  // namespace
+
+int64_t RunStore::create_run(const std::string& command_line,
+                             const std::optional<std::string>& git_sha,
+                             const std::string& constraints_json) {
+  Transaction tx(db_);
+  Statement s(db_,
+              "INSERT INTO runs (command_line, git_sha, constraints, status, started_at) "
+              "VALUES (?, ?, ?, 'running', ?)");
+  s.bind(1, command_line).bind(2, git_sha).bind(3, constraints_json).bind(4, now_utc()).run();
+  const int64_t id = db_.last_insert_id();
+  tx.commit();
+  return id;
+}
+
+void RunStore::finish_run(int64_t run_id, const std::string& status,
+                          const std::optional<std::string>& message) {
+  Transaction tx(db_);
+  Statement s(db_, "UPDATE runs SET status = ?, message = ?, finished_at = ? WHERE id = ?");
+  s.bind(1, status).bind(2, message).bind(3, now_utc()).bind(4, run_id).run();
+  if (db_.changes() != 1) throw DbError("run " + std::to_string(run_id) + " does not exist");
+  // Jobs that never finished belong to a run that no longer runs them.
+  Statement jobs(db_,
+                 "UPDATE jobs SET state = 'failed', updated_at = ? "
+                 "WHERE run_id = ? AND state IN ('queued', 'running') AND ? != 'running'");
+  jobs.bind(1, now_utc()).bind(2, run_id).bind(3, status).run();
+  tx.commit();
+}
+
+std::optional<RunRow> RunStore::run(int64_t run_id) {
+  Statement s(db_, std::string("SELECT ") + kRunColumns + " FROM runs WHERE id = ?");
+  s.bind(1, run_id);
+  if (!s.step()) return std::nullopt;
+  return read_run(s);
+}
+
+std::optional<int64_t> RunStore::latest_run_id() {
+  Statement s(db_, "SELECT max(id) FROM runs");
+  s.step();
+  return s.column_optional_int(0);
+}
+
+std::vector<RunRow> RunStore::runs() {
+  Statement s(db_, std::string("SELECT ") + kRunColumns + " FROM runs ORDER BY id");
+  std::vector<RunRow> out;
+  while (s.step()) out.push_back(read_run(s));
+  return out;
+}
+
+void RunStore::upsert_board(const BoardRow& b) {
+  Transaction tx(db_);
+  Statement s(db_,
+              "INSERT INTO boards (name, arch, features, cores, memory_bytes, agent_version, "
+              "emulated, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+              "ON CONFLICT (name) DO UPDATE SET arch = excluded.arch, features = "
+              "excluded.features, cores = excluded.cores, memory_bytes = excluded.memory_bytes, "
+              "agent_version = excluded.agent_version, emulated = excluded.emulated, "
+              "last_seen = excluded.last_seen");
+  s.bind(1, b.name).bind(2, b.arch).bind(3, b.features).bind(4, b.cores);
+  s.bind(5, b.memory_bytes).bind(6, b.agent_version).bind(7, b.emulated ? 1 : 0);
+  s.bind(8, now_utc()).run();
+  tx.commit();
+}
+
+std::optional<BoardRow> RunStore::board(const std::string& name) {
+  Statement s(db_,
+              "SELECT name, arch, features, cores, memory_bytes, agent_version, emulated "
+              "FROM boards WHERE name = ?");
+  s.bind(1, name);
+  if (!s.step()) return std::nullopt;
+  BoardRow b;
+  b.name = s.column_text(0);
+  b.arch = s.column_text(1);
+  b.features = s.column_text(2);
+  b.cores = static_cast<int>(s.column_int(3));
+  b.memory_bytes = s.column_int(4);
+  b.agent_version = s.column_text(5);
+  b.emulated = s.column_int(6) != 0;
+  return b;
+}
+
+void RunStore::insert_job(const JobRow& j) {
+  Transaction tx(db_);
+  Statement s(db_,
+              "INSERT INTO jobs (id, run_id, candidate_id, board, kind, config, state, attempts, "
+              "agent, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  const std::string now = now_utc();
+  s.bind(1, j.id).bind(2, j.run_id).bind(3, j.candidate_id).bind(4, j.board).bind(5, j.kind);
+  s.bind(6, j.config).bind(7, j.state).bind(8, j.attempts).bind(9, j.agent);
+  s.bind(10, now).bind(11, now).run();
+  tx.commit();
+}
+
+void RunStore::set_job_state(const std::string& job_id, const std::string& state,
+                             const std::optional<std::string>& agent) {
+  Transaction tx(db_);
+  Statement s(db_,
+              "UPDATE jobs SET state = ?, agent = coalesce(?, agent), updated_at = ?, "
+              "attempts = attempts + (? = 'running') WHERE id = ?");
+  s.bind(1, state).bind(2, agent).bind(3, now_utc()).bind(4, state).bind(5, job_id).run();
+  if (db_.changes() != 1) throw DbError("job '" + job_id + "' does not exist");
+  tx.commit();
+}
+
+std::vector<JobRow> RunStore::jobs(int64_t run_id) {
+  Statement s(db_,
+              "SELECT id, run_id, candidate_id, board, kind, config, state, attempts, agent "
+              "FROM jobs WHERE run_id = ? ORDER BY created_at, id");
+  s.bind(1, run_id);
+  std::vector<JobRow> out;
+  while (s.step()) {
+    JobRow j;
+    j.id = s.column_text(0);
+    j.run_id = s.column_int(1);
+    j.candidate_id = s.column_optional_int(2);
+    j.board = s.column_text(3);
+    j.kind = s.column_text(4);
+    j.config = s.column_text(5);
+    j.state = s.column_text(6);
+    j.attempts = static_cast<int>(s.column_int(7));
+    j.agent = s.column_optional_text(8);
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+bool RunStore::record_measurement(const MeasurementRow& m) {
+  Transaction tx(db_);
+  Statement s(db_,
+              "INSERT INTO measurements (run_id, candidate_id, board, agent, job_id, kind, kernel, "
+              "config, status, error_class, error, latency_median_ns, latency_p10_ns, "
+              "latency_p90_ns, latency_mad_ns, latency_mean_ns, repeats, samples_ns, "
+              "peak_rss_bytes, model_bytes, energy_j, power_source, power_unavailable, "
+              "temperature_c, emulated, metrics, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
+              "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+              "ON CONFLICT (job_id) DO NOTHING");
+  s.bind_all(m.run_id, m.candidate_id, m.board, m.agent, m.job_id, m.kind, m.kernel, m.config,
+             m.status, m.error_class, m.error, m.latency_median_ns, m.latency_p10_ns,
+             m.latency_p90_ns, m.latency_mad_ns, m.latency_mean_ns, m.repeats, m.samples_ns,
+             m.peak_rss_bytes, m.model_bytes, m.energy_j, m.power_source, m.power_unavailable,
+             m.temperature_c, m.emulated ? 1 : 0, m.metrics,
+             m.created_at.empty() ? now_utc() : m.created_at);
+  s.run();
+  if (db_.changes() == 0) return false;  // tx rolls back: nothing to undo
+  Statement job(db_, "UPDATE jobs SET state = ?, updated_at = ? WHERE id = ?");
+  job.bind(1, m.status == "ok" ? "done" : "failed").bind(2, now_utc()).bind(3, m.job_id).run();
+  tx.commit();
+  return true;
+}
+
+std::vector<MeasurementRow> RunStore::measurements(int64_t run_id) {
+  Statement s(db_, std::string("SELECT ") + kMeasurementColumns +
+                       " FROM measurements WHERE run_id = ? ORDER BY id");
+  s.bind(1, run_id);
+  std::vector<MeasurementRow> out;
+  while (s.step()) {
+    MeasurementRow m;
+    int c = 0;
+    m.id = s.column_int(c++);
+    m.run_id = s.column_int(c++);
+    m.candidate_id = s.column_optional_int(c++);
+    m.board = s.column_text(c++);
+    m.agent = s.column_optional_text(c++);
+    m.job_id = s.column_text(c++);
+    m.kind = s.column_text(c++);
+    m.kernel = s.column_optional_text(c++);
+    m.config = s.column_text(c++);
+    m.status = s.column_text(c++);
+    m.error_class = s.column_optional_text(c++);
+    m.error = s.column_optional_text(c++);
+    m.latency_median_ns = s.column_optional_double(c++);
+    m.latency_p10_ns = s.column_optional_double(c++);
+    m.latency_p90_ns = s.column_optional_double(c++);
+    m.latency_mad_ns = s.column_optional_double(c++);
+    m.latency_mean_ns = s.column_optional_double(c++);
+    m.repeats = s.column_optional_int(c++);
+    m.samples_ns = s.column_optional_text(c++);
+    m.peak_rss_bytes = s.column_optional_int(c++);
+    m.model_bytes = s.column_optional_int(c++);
+    m.energy_j = s.column_optional_double(c++);
+    m.power_source = s.column_optional_text(c++);
+    m.power_unavailable = s.column_optional_text(c++);
+    m.temperature_c = s.column_optional_double(c++);
+    m.emulated = s.column_int(c++) != 0;
+    m.metrics = s.column_text(c++);
+    m.created_at = s.column_text(c++);
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+}  // namespace hilq::db

@@ -1,0 +1,105 @@
+// Typed access to runs, boards, jobs and measurements. Each write is one transaction; a
+// measurement is unique by job id, so a duplicate result is ignored rather than stored twice.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "db/database.h"
+
+namespace hilq::db {
+
+struct RunRow {
+  int64_t id = 0;
+  std::string command_line;
+  std::optional<std::string> git_sha;
+  std::optional<std::string> model_hash;
+  std::string constraints = "{}";
+  std::string status = "running";  // running | completed | interrupted | failed
+  std::optional<std::string> message;
+  std::string started_at;
+  std::optional<std::string> finished_at;
+};
+
+struct BoardRow {
+  std::string name;
+  std::string arch;
+  std::string features;  // JSON array of detected feature names
+  int cores = 0;
+  int64_t memory_bytes = 0;
+  std::string agent_version;
+  bool emulated = false;
+};
+
+struct JobRow {
+  std::string id;
+  int64_t run_id = 0;
+  std::optional<int64_t> candidate_id;
+  std::string board;
+  std::string kind;
+  std::string config;  // JSON
+  std::string state = "queued";  // queued | running | done | failed
+  int attempts = 0;
+  std::optional<std::string> agent;
+};
+
+struct MeasurementRow {
+  int64_t id = 0;
+  int64_t run_id = 0;
+  std::optional<int64_t> candidate_id;
+  std::string board;
+  std::optional<std::string> agent;
+  std::string job_id;
+  std::string kind;
+  std::optional<std::string> kernel;
+  std::string config;         // JSON of the job config
+  std::string status = "ok";  // ok | failed
+  std::optional<std::string> error_class;
+  std::optional<std::string> error;
+  std::optional<double> latency_median_ns, latency_p10_ns, latency_p90_ns, latency_mad_ns,
+      latency_mean_ns;
+  std::optional<int64_t> repeats;
+  std::optional<std::string> samples_ns;  // JSON array: every sample is kept
+  std::optional<int64_t> peak_rss_bytes;
+  std::optional<int64_t> model_bytes;
+  std::optional<double> energy_j;
+  std::optional<std::string> power_source;
+  std::optional<std::string> power_unavailable;  // why energy is missing, when it is
+  std::optional<double> temperature_c;
+  bool emulated = false;
+  std::string metrics = "{}";  // JSON of kind-specific figures (GOP/s, GB/s, ...)
+  std::string created_at;
+};
+
+class RunStore {
+ public:
+  explicit RunStore(Database& db) : db_(db) {}
+
+  int64_t create_run(const std::string& command_line, const std::optional<std::string>& git_sha,
+                     const std::string& constraints_json = "{}");
+  void finish_run(int64_t run_id, const std::string& status,
+                  const std::optional<std::string>& message = std::nullopt);
+  std::optional<RunRow> run(int64_t run_id);
+  std::optional<int64_t> latest_run_id();
+  std::vector<RunRow> runs();
+
+  void upsert_board(const BoardRow& board);
+  std::optional<BoardRow> board(const std::string& name);
+
+  void insert_job(const JobRow& job);
+  void set_job_state(const std::string& job_id, const std::string& state,
+                     const std::optional<std::string>& agent = std::nullopt);
+  std::vector<JobRow> jobs(int64_t run_id);
+
+  // Returns false (and changes nothing) when a measurement for this job id already exists.
+  // Marks the job done/failed in the same transaction.
+  bool record_measurement(const MeasurementRow& row);
+  std::vector<MeasurementRow> measurements(int64_t run_id);
+
+ private:
+  Database& db_;
+};
+
+}  // namespace hilq::db

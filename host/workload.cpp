@@ -1,0 +1,33 @@
+// Job lists of a run (see workload.h).
+#include "host/workload.h"
+
+namespace hilq::host {
+
+const protocol::Job* Workload::find(const std::string& job_id) const {
+  for (const auto& job : jobs)
+    if (job.job_id == job_id) return &job;
+  return nullptr;
+}
+
+Workload kernel_bench_workload(int64_t run_id, const std::string& board) {
+  struct Shape {
+    int m, k;
+  };
+  // The tiny model's projection shapes (d=256, SwiGLU 768) and a 4096x4096 matrix whose 16 MiB
+  // of int8 weights stream from memory rather than cache.
+  const Shape shapes[] = {{256, 256}, {768, 256}, {256, 768}, {4096, 4096}};
+  Workload w;
+  int n = 0;
+  for (const auto& s : shapes) {
+    protocol::Job job;
+    job.job_id = "r" + std::to_string(run_id) + "-" + board + "-" + std::to_string(++n);
+    job.kind = "kernel-bench";
+    job.config = {{"op", "gemv"}, {"w_bits", 8}, {"a_bits", 8}, {"m", s.m}, {"k", s.k},
+                  {"seed", n}};
+    job.repeat = {3, 20, 100000, 0.2};
+    w.jobs.push_back(std::move(job));
+  }
+  return w;
+}
+
+}  // namespace hilq::host

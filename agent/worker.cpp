@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cerrno>
 #include <cstdio>
 #include <zmq.hpp>
 
@@ -32,7 +33,12 @@ void send(zmq::socket_t& socket, const proto::Message& message) {
 // Receives one multipart message if one arrives within timeout_ms.
 bool receive(zmq::socket_t& socket, int timeout_ms, proto::Frames& frames) {
   zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
-  if (zmq::poll(&item, 1, std::chrono::milliseconds(timeout_ms)) <= 0) return false;
+  try {
+    if (zmq::poll(&item, 1, std::chrono::milliseconds(timeout_ms)) <= 0) return false;
+  } catch (const zmq::error_t& e) {
+    if (e.num() == EINTR) return false;  // a signal: the loop checks its stop flag
+    throw;
+  }
   frames.clear();
   zmq::message_t part;
   do {

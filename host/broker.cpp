@@ -1,6 +1,7 @@
 // ROUTER-side broker (see broker.h).
 #include "host/broker.h"
 
+#include <cerrno>
 #include <cstdio>
 #include <stdexcept>
 
@@ -75,7 +76,15 @@ std::vector<BrokerEvent> Broker::poll(int timeout_ms) {
   std::vector<BrokerEvent> events;
   zmq::pollitem_t item{router_.handle(), 0, ZMQ_POLLIN, 0};
   int wait_ms = timeout_ms;
-  while (zmq::poll(&item, 1, std::chrono::milliseconds(wait_ms)) > 0) {
+  auto ready = [&] {
+    try {
+      return zmq::poll(&item, 1, std::chrono::milliseconds(wait_ms)) > 0;
+    } catch (const zmq::error_t& e) {
+      if (e.num() == EINTR) return false;  // a signal: the caller checks its stop flag
+      throw;
+    }
+  };
+  while (ready()) {
     std::vector<std::string> frames;
     zmq::message_t part;
     do {

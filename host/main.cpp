@@ -12,7 +12,7 @@ namespace {
 
 constexpr const char* kUsage = R"(usage: hil-search [--boards NAME[,NAME...]] [--db FILE] [--out DIR]
                   [--port N | --endpoint ENDPOINT] [--boards-dir DIR] [--agent-bin PATH]
-                  [--connect-timeout SECONDS] [--job-timeout SECONDS]
+                  [--connect-timeout SECONDS] [--job-timeout SECONDS] [--min-time SECONDS]
 
 Starts (or waits for) a hil-agent per board, sends it measurement jobs over ZeroMQ, records
 every result in SQLite as it arrives and writes report.html + measurements.csv/json.
@@ -27,6 +27,7 @@ Ctrl-C stops the agents, keeps what was recorded and marks the run interrupted.
   --agent-bin PATH          hil-agent binary for {agent} in launch commands
   --connect-timeout SECONDS wait this long for each board's agent (default 30)
   --job-timeout SECONDS     wait this long for the jobs to finish (default 600)
+  --min-time SECONDS        time each benchmark job repeats for, at least (default 0.2)
   --help                    this text
 
 Exit status: 0 completed, 1 error, 2 usage, 130 interrupted.
@@ -97,6 +98,8 @@ int main(int argc, char** argv) {
       options.agent_binary = value;
     } else if (arg == "--connect-timeout") {
       options.connect_timeout_s = parse_seconds(arg, value);
+    } else if (arg == "--min-time") {
+      options.min_time_s = parse_seconds(arg, value);
     } else if (arg == "--job-timeout") {
       options.job_timeout_s = parse_seconds(arg, value);
     } else {

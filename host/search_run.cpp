@@ -154,7 +154,7 @@ int run_search(const SearchOptions& options) {
           store.upsert_board({ev.board, h.arch, json(h.features).dump(), h.cores, h.memory_bytes,
                               h.agent_version, boards.at(ev.board).emulated});
           if (!workloads.count(ev.board)) {
-            workloads[ev.board] = kernel_bench_workload(run_id, ev.board);
+            workloads[ev.board] = kernel_bench_workload(run_id, ev.board, options.min_time_s);
             for (const auto& job : workloads[ev.board].jobs) {
               store.insert_job({job.job_id, run_id, std::nullopt, ev.board, job.kind,
                                 job.config.dump(), "queued", 0, std::nullopt});
@@ -174,11 +174,14 @@ int run_search(const SearchOptions& options) {
           if (!job) break;
           const auto row = measurement_row(run_id, ev, *job, boards.at(ev.board).emulated);
           if (store.record_measurement(row)) ++recorded;
-          std::fprintf(stderr, "hil-search: [%zu/%zu] %s on %s: %s\n", recorded, submitted,
-                       ev.job_id.c_str(), ev.board.c_str(),
-                       row.status == "ok"
-                           ? (std::to_string(*row.latency_median_ns / 1e3) + " us median").c_str()
-                           : ("failed: " + row.error.value_or("")).c_str());
+          if (row.status == "ok")
+            std::fprintf(stderr, "hil-search: [%zu/%zu] %s on %s: %s, median %.1f us\n", recorded,
+                         submitted, ev.job_id.c_str(), ev.board.c_str(),
+                         row.kernel.value_or("?").c_str(), *row.latency_median_ns / 1e3);
+          else
+            std::fprintf(stderr, "hil-search: [%zu/%zu] %s on %s failed: [%s] %s\n", recorded,
+                         submitted, ev.job_id.c_str(), ev.board.c_str(),
+                         row.error_class.value_or("?").c_str(), row.error.value_or("").c_str());
           break;
         }
       }

@@ -17,6 +17,7 @@ struct SearchOptions {
   std::string agent_binary;          // default: the hil-agent built with this hil-search
   double connect_timeout_s = 30.0;   // for every board's first agent to say HELLO
   double job_timeout_s = 600.0;      // for the whole queue to drain once agents are there
+  double min_time_s = 0.2;           // each kernel-bench job repeats at least this long
   std::string command_line;          // recorded with the run
 };
 

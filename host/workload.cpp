@@ -9,7 +9,7 @@ const protocol::Job* Workload::find(const std::string& job_id) const {
   return nullptr;
 }
 
-Workload kernel_bench_workload(int64_t run_id, const std::string& board) {
+Workload kernel_bench_workload(int64_t run_id, const std::string& board, double min_time_s) {
   struct Shape {
     int m, k;
   };
@@ -24,7 +24,7 @@ Workload kernel_bench_workload(int64_t run_id, const std::string& board) {
     job.kind = "kernel-bench";
     job.config = {{"op", "gemv"}, {"w_bits", 8}, {"a_bits", 8}, {"m", s.m}, {"k", s.k},
                   {"seed", n}};
-    job.repeat = {3, 20, 100000, 0.2};
+    job.repeat = {3, 20, 1000000, min_time_s};
     w.jobs.push_back(std::move(job));
   }
   return w;

@@ -16,6 +16,6 @@ struct Workload {
 };
 
 // Job ids are unique across runs ("r<run>-<board>-<n>"): the measurements table keys on them.
-Workload kernel_bench_workload(int64_t run_id, const std::string& board);
+Workload kernel_bench_workload(int64_t run_id, const std::string& board, double min_time_s);
 
 }  // namespace hilq::host

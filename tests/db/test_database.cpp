@@ -1,0 +1,170 @@
+// SQLite store: schema creation and migration, WAL on files, run round trip, idempotent results.
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "db/database.h"
+#include "db/migrations.h"
+#include "db/run_store.h"
+
+namespace db = hilq::db;
+using Catch::Matchers::Contains;
+
+namespace {
+
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    path = std::filesystem::temp_directory_path() /
+           ("hilq_db_test_" + std::to_string(::getpid()) + "_" + std::to_string(rand()));
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+db::MeasurementRow sample_measurement(int64_t run_id, const std::string& job_id) {
+  db::MeasurementRow m;
+  m.run_id = run_id;
+  m.board = "local";
+  m.agent = "local-1";
+  m.job_id = job_id;
+  m.kind = "kernel-bench";
+  m.kernel = "gemv_w8a8__ref";
+  m.config = R"({"m":256})";
+  m.latency_median_ns = 1500.0;
+  m.latency_p10_ns = 1400.0;
+  m.latency_p90_ns = 1700.0;
+  m.latency_mad_ns = 50.0;
+  m.latency_mean_ns = 1520.0;
+  m.repeats = 3;
+  m.samples_ns = "[1400,1500,1700]";
+  m.peak_rss_bytes = 7 << 20;
+  m.power_unavailable = "no sensor";
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("A new database is created at the latest schema version", "[db]") {
+  db::Database d(":memory:");
+  CHECK(d.user_version() == db::latest_schema_version());
+  for (const char* table : {"runs", "boards", "candidates", "evaluations", "jobs", "measurements",
+                            "pareto"}) {
+    CAPTURE(table);
+    db::Statement s(d, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name=?");
+    s.bind(1, table);
+    REQUIRE(s.step());
+    CHECK(s.column_int(0) == 1);
+  }
+}
+
+TEST_CASE("An empty file is migrated and opened in WAL mode", "[db]") {
+  TempDir tmp;
+  const auto path = (tmp.path / "hil.db").string();
+  { std::ofstream(path).flush(); }  // an empty file, as `touch` leaves it
+  {
+    db::Database d(path);
+    CHECK(d.user_version() == db::latest_schema_version());
+    db::Statement s(d, "PRAGMA journal_mode");
+    REQUIRE(s.step());
+    CHECK(s.column_text(0) == "wal");
+  }
+  db::Database again(path);  // reopening an up-to-date file changes nothing
+  CHECK(again.user_version() == db::latest_schema_version());
+}
+
+TEST_CASE("A file from a newer hilq is refused, not downgraded", "[db]") {
+  TempDir tmp;
+  const auto path = (tmp.path / "new.db").string();
+  {
+    db::Database d(path);
+    d.exec("PRAGMA user_version = 999");
+  }
+  CHECK_THROWS_WITH(db::Database(path), Contains("999") && Contains("newer"));
+}
+
+TEST_CASE("An unwritable path fails with the path in the message", "[db]") {
+  CHECK_THROWS_WITH(db::Database("/nonexistent-dir/sub/hil.db"),
+                    Contains("/nonexistent-dir/sub/hil.db"));
+}
+
+TEST_CASE("A run with its board, jobs and measurements round trips", "[db]") {
+  db::Database d(":memory:");
+  db::RunStore store(d);
+  const int64_t run = store.create_run("hil-search --boards local", std::string("abc123"));
+  store.upsert_board({"local", "x86_64", R"(["avx2"])", 2, 1 << 30, "0.1.0", false});
+  store.insert_job({"r1-local-1", run, std::nullopt, "local", "kernel-bench", "{}", "queued", 0,
+                    std::nullopt});
+  store.set_job_state("r1-local-1", "running", std::string("local-1"));
+  REQUIRE(store.record_measurement(sample_measurement(run, "r1-local-1")));
+  store.finish_run(run, "completed");
+
+  const auto r = store.run(run);
+  REQUIRE(r);
+  CHECK(r->status == "completed");
+  CHECK(r->git_sha == std::string("abc123"));
+  CHECK(r->finished_at.has_value());
+  const auto jobs = store.jobs(run);
+  REQUIRE(jobs.size() == 1);
+  CHECK(jobs[0].state == "done");
+  CHECK(jobs[0].attempts == 1);
+  CHECK(jobs[0].agent == std::string("local-1"));
+  const auto rows = store.measurements(run);
+  REQUIRE(rows.size() == 1);
+  const auto expected = sample_measurement(run, "r1-local-1");
+  CHECK(rows[0].latency_median_ns == expected.latency_median_ns);
+  CHECK(rows[0].samples_ns == expected.samples_ns);
+  CHECK(rows[0].peak_rss_bytes == expected.peak_rss_bytes);
+  CHECK(rows[0].power_unavailable == expected.power_unavailable);
+  CHECK_FALSE(rows[0].energy_j.has_value());
+  CHECK(store.board("local")->features == R"(["avx2"])");
+}
+
+TEST_CASE("A duplicate result for a job is ignored, never stored twice", "[db]") {
+  db::Database d(":memory:");
+  db::RunStore store(d);
+  const int64_t run = store.create_run("x", std::nullopt);
+  store.insert_job({"j1", run, std::nullopt, "local", "kernel-bench", "{}", "queued", 0,
+                    std::nullopt});
+  CHECK(store.record_measurement(sample_measurement(run, "j1")));
+  auto late = sample_measurement(run, "j1");
+  late.latency_median_ns = 9e9;
+  CHECK_FALSE(store.record_measurement(late));
+  const auto rows = store.measurements(run);
+  REQUIRE(rows.size() == 1);
+  CHECK(*rows[0].latency_median_ns == 1500.0);
+}
+
+TEST_CASE("Finishing a run as interrupted fails its unfinished jobs and keeps results", "[db]") {
+  db::Database d(":memory:");
+  db::RunStore store(d);
+  const int64_t run = store.create_run("x", std::nullopt);
+  for (const char* id : {"a", "b"})
+    store.insert_job({id, run, std::nullopt, "local", "kernel-bench", "{}", "queued", 0,
+                      std::nullopt});
+  store.record_measurement(sample_measurement(run, "a"));
+  store.finish_run(run, "interrupted", std::string("Ctrl-C"));
+  const auto jobs = store.jobs(run);
+  CHECK(jobs[0].state == "done");
+  CHECK(jobs[1].state == "failed");
+  CHECK(store.measurements(run).size() == 1);
+  CHECK(store.run(run)->status == "interrupted");
+}
+
+TEST_CASE("A transaction that is not committed leaves no trace", "[db]") {
+  db::Database d(":memory:");
+  {
+    db::Transaction tx(d);
+    d.exec("INSERT INTO runs (command_line, status, started_at) VALUES ('x', 'running', 'now')");
+  }
+  db::Statement s(d, "SELECT count(*) FROM runs");
+  s.step();
+  CHECK(s.column_int(0) == 0);
+  CHECK_THROWS_AS(d.exec("INSERT INTO runs (command_line, status, started_at) "
+                         "VALUES ('x', 'bogus', 'now')"),
+                  hilq::DbError);
+}

@@ -1,0 +1,93 @@
+// Run reports: files written from the DB alone, CSV quoting, HTML escaping, failed rows kept.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "db/run_store.h"
+#include "reports/run_report.h"
+
+namespace db = hilq::db;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace
+
+TEST_CASE("CSV fields with commas, quotes or newlines are quoted per RFC 4180", "[reports]") {
+  using hilq::reports::csv_escape;
+  CHECK(csv_escape("plain") == "plain");
+  CHECK(csv_escape("a,b") == "\"a,b\"");
+  CHECK(csv_escape("say \"hi\"") == "\"say \"\"hi\"\"\"");
+  CHECK(csv_escape("two\nlines") == "\"two\nlines\"");
+  CHECK(hilq::reports::html_escape("<b>&'\"") == "&lt;b&gt;&amp;&#39;&quot;");
+}
+
+TEST_CASE("A report holds every measurement of the run, ok and failed", "[reports]") {
+  db::Database d(":memory:");
+  db::RunStore store(d);
+  const int64_t run = store.create_run("hil-search --boards local", std::nullopt);
+  for (const char* id : {"ok-1", "bad-1"})
+    store.insert_job({id, run, std::nullopt, "local", "kernel-bench", "{}", "queued", 0,
+                      std::nullopt});
+  db::MeasurementRow ok;
+  ok.run_id = run;
+  ok.board = "local";
+  ok.job_id = "ok-1";
+  ok.kind = "kernel-bench";
+  ok.kernel = "gemv_w8a8__ref";
+  ok.config = R"({"op":"gemv","w_bits":8,"a_bits":8,"m":256,"k":256})";
+  ok.latency_median_ns = 12345.0;
+  ok.latency_p10_ns = 12000.0;
+  ok.latency_p90_ns = 13000.0;
+  ok.samples_ns = "[12000,12345,13000]";
+  ok.power_unavailable = "no sensor, here";
+  store.record_measurement(ok);
+  db::MeasurementRow bad;
+  bad.run_id = run;
+  bad.board = "local";
+  bad.job_id = "bad-1";
+  bad.kind = "kernel-bench";
+  bad.config = "{}";
+  bad.status = "failed";
+  bad.error_class = "runtime";
+  bad.error = "<boom>";
+  store.record_measurement(bad);
+  store.finish_run(run, "completed");
+
+  const fs::path out = fs::temp_directory_path() / ("hilq_report_test_" + std::to_string(run));
+  fs::remove_all(out);
+  const auto files = hilq::reports::write_run_report(d, run, out.string());
+  CHECK(files.paths.size() == 3);
+  const std::string csv = slurp(out / "measurements.csv");
+  std::istringstream lines(csv);
+  std::string header, line;
+  std::getline(lines, header);
+  CHECK(header.rfind("run_id,board,agent,job_id", 0) == 0);
+  int rows = 0;
+  while (std::getline(lines, line)) ++rows;
+  CHECK(rows == 2);
+  CHECK(csv.find("ok-1") != std::string::npos);
+  CHECK(csv.find("\"no sensor, here\"") != std::string::npos);
+  const std::string html = slurp(out / "report.html");
+  CHECK(html.find("<svg") != std::string::npos);
+  CHECK(html.find("&lt;boom&gt;") != std::string::npos);
+  CHECK(html.find("<boom>") == std::string::npos);
+  const std::string json = slurp(out / "measurements.json");
+  CHECK(json.find("\"latency_median_ns\": 12345.0") != std::string::npos);
+  fs::remove_all(out);
+}
+
+TEST_CASE("Reporting an unknown run is an error naming the run", "[reports]") {
+  db::Database d(":memory:");
+  CHECK_THROWS_WITH(hilq::reports::write_run_report(d, 42, "/tmp/x"),
+                    Catch::Matchers::Contains("run 42"));
+}

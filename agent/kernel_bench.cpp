@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "agent/measure.h"
-#include "kernels/quantize.h"
-#include "kernels/ref/gemv_ref.h"
+#include "kernels/mkmp.h"
+#include "kernels/pack.h"
 
 namespace hilq::agent {
 namespace {
@@ -38,29 +38,48 @@ volatile float g_sink = 0.0f;
 json run_kernel_bench(const json& config, const protocol::RepeatPolicy& repeat) {
   auto op_it = config.find("op");
   if (op_it == config.end() || !op_it->is_string())
-    throw BadJobConfig("config field 'op' is missing (expected \"gemv\")");
+    throw BadJobConfig("config field 'op' is missing (expected \"gemv\" or \"gemm\")");
   const std::string op = op_it->get<std::string>();
-  if (op != "gemv") throw BadJobConfig("config field 'op' is '" + op + "'; supported: gemv");
-  const int w_bits = get_int(config, "w_bits", 8, 8, 8, false);
-  const int a_bits = get_int(config, "a_bits", 8, 8, 8, false);
+  if (op != "gemv" && op != "gemm")
+    throw BadJobConfig("config field 'op' is '" + op + "'; supported: gemv, gemm");
+  const int w_bits = get_int(config, "w_bits", 2, 8, 8, false);
+  if (!kernels::is_supported_w_bits(w_bits))
+    throw BadJobConfig("config field 'w_bits' is " + std::to_string(w_bits) +
+                       "; supported: 2, 3, 4, 6, 8");
+  const int a_bits = get_int(config, "a_bits", 4, 8, 8, false);
+  if (a_bits != 4 && a_bits != 8)
+    throw BadJobConfig("config field 'a_bits' is " + std::to_string(a_bits) + "; supported: 4, 8");
+  const int group = get_int(config, "group", 0, 128, 0, false);
+  if (!kernels::is_supported_group(group))
+    throw BadJobConfig("config field 'group' is " + std::to_string(group) +
+                       "; supported: 0, 32, 64, 128");
   const int m = get_int(config, "m", 1, 1 << 16, 0, true);
   const int k = get_int(config, "k", 1, 1 << 16, 0, true);
+  const int n = get_int(config, "n", 1, 1 << 12, op == "gemv" ? 1 : 64, false);
+  if (op == "gemv" && n != 1) throw BadJobConfig("config field 'n' must be 1 for gemv");
+  const int threads = get_int(config, "threads", 1, 256, 1, false);
   const int seed = get_int(config, "seed", 0, 1 << 30, 1, false);
+  std::string isa;
+  if (auto it = config.find("isa"); it != config.end()) {
+    if (!it->is_string() || !kernels::isa_from_name(it->get<std::string>()))
+      throw BadJobConfig("config field 'isa' must be a kernel path name (ref, avx2, ...)");
+    isa = it->get<std::string>();
+  }
 
   const bool rss_reset = reset_peak_rss();
+  kernels::Context ctx(kernels::ContextOptions{threads, isa, ""});
   std::mt19937 rng(static_cast<uint32_t>(seed));
-  std::uniform_int_distribution<int> weight_dist(-127, 127);
-  std::normal_distribution<float> act_dist(0.0f, 1.0f);
-  std::vector<int8_t> w(static_cast<size_t>(m) * k);
-  for (auto& x : w) x = static_cast<int8_t>(weight_dist(rng));
-  std::vector<float> w_scales(m, 0.01f), x(k), y(m);
-  for (auto& v : x) v = act_dist(rng);
-  std::vector<int8_t> a(k);
-  const float a_scale = kernels::absmax_scale(x.data(), k, a_bits);
-  kernels::quantize_row(x.data(), k, a_scale, a_bits, a.data());
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> wf(static_cast<size_t>(m) * k), x(static_cast<size_t>(n) * k),
+      y(static_cast<size_t>(n) * m);
+  for (auto& v : wf) v = dist(rng);
+  for (auto& v : x) v = dist(rng);
+  const kernels::PackedWeights w = kernels::quantize_pack(wf.data(), m, k, w_bits, group);
+  const std::vector<uint8_t> row_bits(n, static_cast<uint8_t>(a_bits));
 
+  // The front call the runtime makes: per-token activation quantization + MKMP dispatch.
   auto run_once = [&] {
-    kernels::gemv_w8a8_ref(w.data(), w_scales.data(), a.data(), a_scale, nullptr, m, k, y.data());
+    kernels::matmul(ctx, w, x.data(), n, k, row_bits.data(), y.data(), m);
     g_sink = y[0];
   };
   for (int i = 0; i < repeat.warmup; ++i) run_once();
@@ -79,15 +98,17 @@ json run_kernel_bench(const json& config, const protocol::RepeatPolicy& repeat) 
   }
   const LatencyStats stats = latency_stats(samples);
   const PeakRss rss = read_peak_rss(rss_reset);
-  const double macs = static_cast<double>(m) * k;
-  const int64_t weight_bytes = static_cast<int64_t>(m) * k * w_bits / 8;
+  const double macs = static_cast<double>(m) * k * n;
+  const int64_t weight_bytes = w.bytes();
   return json{
-      {"kernel", "gemv_w8a8__ref"},
-      {"isa", "ref"},
-      {"threads", 1},
+      {"kernel", ctx.last_kernel()},
+      {"isa", kernels::isa_name(ctx.isa())},
+      {"threads", threads},
       {"op", op},
       {"w_bits", w_bits},
       {"a_bits", a_bits},
+      {"group", group},
+      {"n", n},
       {"m", m},
       {"k", k},
       {"latency", to_json(stats)},

@@ -1,7 +1,8 @@
 // kernel-bench jobs: time one kernel on random data of a given shape, with warm-up and repeats,
 // and return every sample plus statistics and peak memory.
 //
-// Job config: {"op": "gemv", "w_bits": 8, "a_bits": 8, "m": rows, "k": depth, "seed": n}
+// Job config: {"op": "gemv"|"gemm", "w_bits": 2..8, "a_bits": 4|8, "group": 0|32|64|128,
+//              "m": rows, "k": depth, "n": tokens, "threads": t, "isa": "avx2"..., "seed": s}
 #pragma once
 
 #include <nlohmann/json.hpp>

@@ -14,10 +14,12 @@ namespace hilq::kernels {
 namespace {
 
 constexpr std::pair<const char*, CpuFeature> kNames[] = {
-    {"sse4_1", kSse41},   {"avx2", kAvx2},           {"fma", kFma},
-    {"f16c", kF16c},      {"avx512f", kAvx512f},     {"avx512bw", kAvx512bw},
-    {"avx512vl", kAvx512vl}, {"avx512_vnni", kAvx512Vnni}, {"avx_vnni", kAvxVnni},
-    {"neon", kNeon},      {"dotprod", kDotprod},     {"i8mm", kI8mm},
+    {"sse4_1", kSse41},      {"avx2", kAvx2},
+    {"fma", kFma},           {"f16c", kF16c},
+    {"avx512f", kAvx512f},   {"avx512bw", kAvx512bw},
+    {"avx512vl", kAvx512vl}, {"avx512_vnni", kAvx512Vnni},
+    {"avx_vnni", kAvxVnni},  {"neon", kNeon},
+    {"dotprod", kDotprod},   {"i8mm", kI8mm},
     {"fp16", kFp16},
 };
 
@@ -36,8 +38,8 @@ CpuFeatures detect() {
   if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
   const bool osxsave = c & bit_OSXSAVE;
   const uint64_t xcr0 = osxsave ? read_xcr0() : 0;
-  const bool ymm_os = (xcr0 & 0x6) == 0x6;       // SSE + AVX state saved by the OS
-  const bool zmm_os = (xcr0 & 0xe6) == 0xe6;     // + opmask, ZMM_Hi256, Hi16_ZMM
+  const bool ymm_os = (xcr0 & 0x6) == 0x6;    // SSE + AVX state saved by the OS
+  const bool zmm_os = (xcr0 & 0xe6) == 0xe6;  // + opmask, ZMM_Hi256, Hi16_ZMM
   if (c & bit_SSE4_1) f.bits |= kSse41;
   if ((c & bit_FMA) && ymm_os) f.bits |= kFma;
   if ((c & bit_F16C) && ymm_os) f.bits |= kF16c;

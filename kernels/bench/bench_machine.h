@@ -1,0 +1,25 @@
+// Machine figures that the kernel benchmarks are compared with, measured in the same run: STREAM-
+// like read bandwidth (1 and 2 threads) and the int8 MAC peak of the best path.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace hilq::kernels::bench {
+
+struct Machine {
+  int64_t llc_bytes = 0;          // last-level cache, from /sys
+  double read_bw[3] = {0, 0, 0};  // bytes/s with 1 and 2 threads ([1], [2])
+  double mac_peak = 0;            // int8 MAC/s, 1 thread, best path
+  std::string mac_peak_path;      // e.g. "avx512vnni vpdpbusd zmm"
+};
+
+// Filled by measure_machine() before the benchmarks run.
+Machine& machine();
+int64_t read_llc_bytes();
+// Best of `reps` passes over a buffer of 4x LLC (>= 256 MiB) with `threads` threads.
+double measure_read_bw(int threads, int reps);
+double measure_mac_peak(std::string* path);
+void measure_machine(bool quick);
+
+}  // namespace hilq::kernels::bench

@@ -1,0 +1,266 @@
+// bench_kernels main: measures the machine (read bandwidth, int8 MAC peak), registers the kernel
+// benchmarks, runs them with a reporter that also keeps the results, and prints the issue's
+// target ratios (to stderr, so --benchmark_format=json on stdout stays valid JSON).
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kernels/bench/bench_machine.h"
+#include "kernels/bench/bench_registry.h"
+#include "kernels/cpu_features.h"
+#include "kernels/isa.h"
+#include "kernels/mkmp.h"
+#include "kernels/thread_pool.h"
+
+#if defined(__x86_64__)
+// GCC 12 flags _mm512_undefined_*() inside its own intrinsics as uninitialized (false positive).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#endif
+
+namespace hilq::kernels::bench {
+
+Machine& machine() {
+  static Machine m;
+  return m;
+}
+
+int64_t read_llc_bytes() {
+  int64_t best = 0;
+  for (int i = 0; i < 8; ++i) {
+    const std::string dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(i) + "/";
+    std::ifstream size_f(dir + "size");
+    if (!size_f) break;
+    std::string s;
+    size_f >> s;
+    int64_t v = std::atoll(s.c_str());
+    if (!s.empty() && (s.back() == 'K' || s.back() == 'k')) v *= 1024;
+    if (!s.empty() && s.back() == 'M') v *= 1024 * 1024;
+    best = std::max(best, v);
+  }
+  return best > 0 ? best : 32 << 20;  // fallback when /sys has no cache info
+}
+
+namespace {
+
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) uint64_t read_range(const uint8_t* p, int64_t n) {
+  __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+  for (int64_t i = 0; i + 128 <= n; i += 128) {
+    a0 = _mm256_xor_si256(a0, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i)));
+    a1 = _mm256_xor_si256(a1, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 32)));
+    a2 = _mm256_xor_si256(a2, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 64)));
+    a3 = _mm256_xor_si256(a3, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 96)));
+  }
+  a0 = _mm256_xor_si256(_mm256_xor_si256(a0, a1), _mm256_xor_si256(a2, a3));
+  return static_cast<uint64_t>(_mm256_extract_epi64(a0, 0) ^ _mm256_extract_epi64(a0, 3));
+}
+
+// 12 independent vpdpbusd chains in registers (an array of accumulators gets spilled).
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) double vnni_peak() {
+  __m512i a0 = _mm512_set1_epi32(1), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0,
+          a8 = a0, a9 = a0, a10 = a0, a11 = a0;
+  const __m512i x = _mm512_set1_epi8(3), y = _mm512_set1_epi8(-2);
+  constexpr int64_t kIters = 1 << 14;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < kIters; ++i) {
+    __asm__ volatile(
+        "vpdpbusd %[y], %[x], %[a0]\n\tvpdpbusd %[y], %[x], %[a1]\n\t"
+        "vpdpbusd %[y], %[x], %[a2]\n\tvpdpbusd %[y], %[x], %[a3]\n\t"
+        "vpdpbusd %[y], %[x], %[a4]\n\tvpdpbusd %[y], %[x], %[a5]\n\t"
+        "vpdpbusd %[y], %[x], %[a6]\n\tvpdpbusd %[y], %[x], %[a7]\n\t"
+        "vpdpbusd %[y], %[x], %[a8]\n\tvpdpbusd %[y], %[x], %[a9]\n\t"
+        "vpdpbusd %[y], %[x], %[a10]\n\tvpdpbusd %[y], %[x], %[a11]"
+        : [a0] "+v"(a0), [a1] "+v"(a1), [a2] "+v"(a2), [a3] "+v"(a3), [a4] "+v"(a4), [a5] "+v"(a5),
+          [a6] "+v"(a6), [a7] "+v"(a7), [a8] "+v"(a8), [a9] "+v"(a9), [a10] "+v"(a10),
+          [a11] "+v"(a11)
+        : [x] "v"(x), [y] "v"(y));
+  }
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const __m512i r = _mm512_add_epi32(
+      _mm512_add_epi32(_mm512_add_epi32(a0, a1), _mm512_add_epi32(a2, a3)),
+      _mm512_add_epi32(_mm512_add_epi32(_mm512_add_epi32(a4, a5), _mm512_add_epi32(a6, a7)),
+                       _mm512_add_epi32(_mm512_add_epi32(a8, a9), _mm512_add_epi32(a10, a11))));
+  volatile int sink = _mm512_reduce_add_epi32(r);
+  (void)sink;
+  return static_cast<double>(kIters) * 12 * 64 / s;
+}
+
+__attribute__((target("avx2"))) double avx2_peak() {
+  __m256i acc[8];
+  for (auto& a : acc) a = _mm256_set1_epi32(1);
+  const __m256i x = _mm256_set1_epi8(3), y = _mm256_set1_epi8(-2), ones = _mm256_set1_epi16(1);
+  constexpr int64_t kIters = 1 << 14;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < kIters; ++i) {
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; ++j)
+      acc[j] = _mm256_add_epi32(acc[j], _mm256_madd_epi16(_mm256_maddubs_epi16(x, y), ones));
+    __asm__ volatile("" : "+x"(acc[0]), "+x"(acc[1]), "+x"(acc[2]), "+x"(acc[3]));
+  }
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  __m256i r = acc[0];
+  for (int j = 1; j < 8; ++j) r = _mm256_add_epi32(r, acc[j]);
+  volatile int64_t sink = _mm256_extract_epi64(r, 0);
+  (void)sink;
+  return static_cast<double>(kIters) * 8 * 32 / s;
+}
+#else
+uint64_t read_range(const uint8_t* p, int64_t n) {
+  uint64_t a = 0;
+  for (int64_t i = 0; i + 8 <= n; i += 8) {
+    uint64_t v;
+    std::memcpy(&v, p + i, 8);
+    a ^= v;
+  }
+  return a;
+}
+#endif
+
+}  // namespace
+
+double measure_read_bw(int threads, int reps) {
+  // The kernels' own thread pool reads 8 MiB windows that cycle through a buffer of 4x LLC
+  // (>= 256 MiB), so every window comes from DRAM; the best window rate is the figure (a shared
+  // machine preempts some windows, as it does some kernel calls).
+  const int64_t bytes = std::max<int64_t>(4 * machine().llc_bytes, int64_t{256} << 20);
+  constexpr int64_t kWindow = int64_t{8} << 20;
+  uint8_t* buf = static_cast<uint8_t*>(std::aligned_alloc(64, bytes));
+  std::memset(buf, 1, bytes);
+  Context ctx(ContextOptions{threads, "", ""});
+  struct Job {
+    const uint8_t* base;
+    int64_t share;
+    uint64_t out[64];
+  } job{};
+  job.share = kWindow / threads / 128 * 128;
+  double best = 0;
+  const int64_t windows = bytes / kWindow;
+  for (int64_t w = 0; w < windows * reps; ++w) {
+    job.base = buf + (w % windows) * kWindow;
+    const auto t0 = std::chrono::steady_clock::now();
+    ctx.pool().run(
+        threads,
+        [](void* c, int i) {
+          auto* j = static_cast<Job*>(c);
+          j->out[i] = read_range(j->base + i * j->share, j->share);
+        },
+        &job, threads);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    best = std::max(best, static_cast<double>(job.share) * threads / s);
+  }
+  volatile uint64_t sink = job.out[0];
+  (void)sink;
+  std::free(buf);
+  return best;
+}
+
+double measure_mac_peak(std::string* path) {
+#if defined(__x86_64__)
+  if (isa_supported(Isa::kAvx512Vnni, cpu_features())) {
+    *path = "avx512vnni vpdpbusd zmm";
+    double best = 0;
+    for (int i = 0; i < 400; ++i) best = std::max(best, vnni_peak());
+    return best;
+  }
+  *path = "avx2 vpmaddubsw+vpmaddwd+vpaddd ymm";
+  double best = 0;
+  for (int i = 0; i < 400; ++i) best = std::max(best, avx2_peak());
+  return best;
+#else
+  *path = "none";
+  return 1.0;
+#endif
+}
+
+void measure_machine(bool quick) {
+  Machine& m = machine();
+  m.llc_bytes = read_llc_bytes();
+  m.read_bw[1] = measure_read_bw(1, quick ? 1 : 4);
+  m.read_bw[2] = measure_read_bw(2, quick ? 1 : 4);
+  m.mac_peak = measure_mac_peak(&m.mac_peak_path);
+}
+
+namespace {
+
+std::string strip(std::string name) {
+  for (const char* suffix : {"/real_time", "/manual_time"}) {
+    const size_t n = std::strlen(suffix);
+    if (name.size() > n && name.compare(name.size() - n, n, suffix) == 0)
+      name.resize(name.size() - n);
+  }
+  return name;
+}
+
+// Forwards to the chosen reporter and keeps every run for the closing summary.
+template <class Base>
+class Recording : public Base {
+ public:
+  void ReportRuns(const std::vector<benchmark::BenchmarkReporter::Run>& runs) override {
+    for (const auto& r : runs)
+      if (!r.error_occurred && r.run_type == benchmark::BenchmarkReporter::Run::RT_Iteration)
+        results()[strip(r.benchmark_name())] = {r.GetAdjustedRealTime(), r.counters};
+    Base::ReportRuns(runs);
+  }
+};
+
+std::string fmt(double v) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%.4g", v);
+  return b;
+}
+
+}  // namespace
+}  // namespace hilq::kernels::bench
+
+int main(int argc, char** argv) {
+  using namespace hilq::kernels::bench;
+  bool smoke = false;
+  std::string format = "console";
+  std::vector<char*> args;
+  for (int i = 0; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--hilq_smoke") == 0) {
+      smoke = true;
+      continue;
+    }
+    if (std::strncmp(argv[i], "--benchmark_format=", 19) == 0) format = argv[i] + 19;
+    args.push_back(argv[i]);
+  }
+  int n = static_cast<int>(args.size());
+  benchmark::Initialize(&n, args.data());
+  if (benchmark::ReportUnrecognizedArguments(n, args.data())) return 2;
+
+  measure_machine(smoke);
+  const Machine& m = machine();
+  std::fprintf(stderr,
+               "machine: LLC %lld MiB, read BW 1 thread %.2f GB/s, 2 threads %.2f GB/s, int8 MAC "
+               "peak %.1f GMAC/s (%s)\n",
+               static_cast<long long>(m.llc_bytes >> 20), m.read_bw[1] * 1e-9, m.read_bw[2] * 1e-9,
+               m.mac_peak * 1e-9, m.mac_peak_path.c_str());
+  benchmark::AddCustomContext("llc_bytes", std::to_string(m.llc_bytes));
+  benchmark::AddCustomContext("read_bw_1t_bytes_per_second", fmt(m.read_bw[1]));
+  benchmark::AddCustomContext("read_bw_2t_bytes_per_second", fmt(m.read_bw[2]));
+  benchmark::AddCustomContext("int8_mac_peak_per_second", fmt(m.mac_peak));
+  benchmark::AddCustomContext("int8_mac_peak_path", m.mac_peak_path);
+  register_benchmarks(smoke);
+
+  size_t ran = 0;
+  if (format == "json") {
+    Recording<benchmark::JSONReporter> rep;
+    ran = benchmark::RunSpecifiedBenchmarks(&rep);
+  } else {
+    Recording<benchmark::ConsoleReporter> rep;
+    ran = benchmark::RunSpecifiedBenchmarks(&rep);
+  }
+  benchmark::Shutdown();
+  print_summary(stderr);
+  return ran > 0 ? 0 : 1;
+}

@@ -1,0 +1,100 @@
+// The targets, computed from one run's results: each line gives the figure, the target
+// and pass/fail (missing benchmarks, e.g. under a --benchmark_filter, are skipped).
+#include <cstdio>
+#include <string>
+
+#include "kernels/bench/bench_registry.h"
+#include "kernels/cpu_features.h"
+#include "kernels/isa.h"
+
+namespace hilq::kernels::bench {
+namespace {
+
+const Result* find(const std::string& name) {
+  auto it = results().find(name);
+  return it == results().end() ? nullptr : &it->second;
+}
+
+double counter(const Result* r, const char* c) {
+  auto it = r->counters.find(c);
+  return it == r->counters.end() ? -1.0 : static_cast<double>(it->second);
+}
+// Fastest single call (see set_best in bench_kernels.cpp); the mean if not recorded.
+double fastest(const Result* r) {
+  const double b = counter(r, "best_us");
+  return b > 0 ? b : r->real_time;
+}
+
+void line(FILE* out, const std::string& what, double v, const char* rel, double target) {
+  const bool pass = rel[0] == '>' ? v >= target : v <= target;
+  std::fprintf(out, "  %-66s %8.3f  (%s %.3g)  %s\n", what.c_str(), v, rel, target,
+               pass ? "PASS" : "FAIL");
+}
+
+}  // namespace
+
+void print_summary(FILE* out) {
+  const std::string best = isa_name(best_isa(cpu_features()));
+  const std::string fp = isa_supported(Isa::kAvx2, cpu_features()) ? "avx2" : best;
+  const std::string big = "4096x4096";
+  auto gemv = [&](const std::string& pair, int t, const std::string& path) {
+    return find("gemv/" + pair + "/" + path + "/" + big + "/threads:" + std::to_string(t));
+  };
+  auto gemm = [&](const std::string& pair, const std::string& path) {
+    return find("gemm/" + pair + "/" + path + "/" + big + "x64/threads:1");
+  };
+  std::fprintf(out, "\nTargets (ratios within this run, fastest call of each; path %s):\n",
+               best.c_str());
+  for (const char* p : {"w8a8", "w4a8"})
+    if (const Result* r = gemv(p, 2, best))
+      line(out, std::string("decode 2T ") + p + " roofline (of 2-thread read BW)",
+           counter(r, "roofline_best"), ">=", 0.90);
+  for (const char* p : {"w2a8", "w3a8"})
+    if (const Result* r = gemv(p, 2, best))
+      line(out, std::string("decode 2T ") + p + " roofline", counter(r, "roofline_best"),
+           ">=", 0.85);
+  for (int t : {2, 1})
+    if (const Result* r2 = gemv("w2a8", t, best), *r4 = gemv("w4a8", t, best); r2 && r4)
+      line(out, "decode " + std::to_string(t) + "T tokens/s W2A8 / W4A8", fastest(r4) / fastest(r2),
+           ">=", 1.8);
+  if (const Result* r = gemv("w4a8", 1, best))
+    line(out, "decode 1T w4a8 roofline (of 1-thread read BW)", counter(r, "roofline_best"),
+         ">=", 0.75);
+  for (int t : {1, 2}) {
+    const Result* r4 = gemv("w4a8", t, best);
+    if (!r4) continue;
+    if (const Result* f = gemv("fp32", t, fp))
+      line(out, "decode " + std::to_string(t) + "T W4A8 speed-up over FP32",
+           fastest(f) / fastest(r4), ">=", 6.0);
+    if (const Result* f = gemv("fp16", t, fp))
+      line(out, "decode " + std::to_string(t) + "T W4A8 speed-up over FP16 storage",
+           fastest(f) / fastest(r4), ">=", 3.0);
+  }
+  for (const char* s : {"512x512", "768x3072"})
+    if (const Result* r = find(std::string("gemv/w4a8/") + best + "/" + s + "/threads:1")) {
+      line(out, std::string("per-call overhead us, w4a8 ") + s, counter(r, "overhead_us"),
+           "<=", 2.0);
+      if (std::string(s) == "512x512")
+        line(out, "512x512 w4a8 total us (median call)", counter(r, "median_us"), "<=", 2.0);
+    }
+  for (const char* p : {"w4a8", "w8a8"})
+    if (const Result* r = gemm(p, best))
+      line(out, std::string("prefill N=64 1T ") + p + " fraction of int8 MAC peak",
+           counter(r, "peak_best"), ">=", 0.40);
+  if (const Result* r2 = gemm("w2a8", best), *r4 = gemm("w4a8", best); r2 && r4)
+    line(out, "prefill W2A8 speed / W4A8 speed", fastest(r4) / fastest(r2), ">=", 0.9);
+  for (const char* w : {"w4", "w8"})
+    if (const Result* r = gemm(std::string(w) + "a8+a4_mixed50", best))
+      line(out, std::string("mixed 50/50 ") + w + " time / weighted average of pure",
+           counter(r, "mixed_vs_weighted_best"), "<=", 1.1);
+  std::fprintf(out, "\nInt4 (W4A4) variants, time dot / time cat (> 1: cat faster):\n");
+  for (const std::string& path : {best, std::string("avx2")}) {
+    for (int t : {1, 2})
+      if (const Result* d = gemv("w4a4dot", t, path), *c = gemv("w4a4cat", t, path); d && c)
+        std::fprintf(out, "  gemv %-10s %dT: %.3f\n", path.c_str(), t, fastest(d) / fastest(c));
+    if (const Result* d = gemm("w4a4dot", path), *c = gemm("w4a4cat", path); d && c)
+      std::fprintf(out, "  gemm %-10s N=64 1T: %.3f\n", path.c_str(), fastest(d) / fastest(c));
+  }
+}
+
+}  // namespace hilq::kernels::bench

@@ -1,0 +1,361 @@
+// AVX2 kernels: W{2,3,4,6,8}A{4,8} GEMV/GEMM with vpmaddubsw (unsigned weight codes x signed
+// activations) + vpmaddwd, offset corrected per group. A4 specialisation: products are small
+// enough to accumulate 8 k-blocks in int16 before widening. W8A8 splits the code into nibbles
+// (vpmaddubsw would saturate on 255 * 128 pairs). Compiled with -mavx2 -mfma -mf16c.
+#include <immintrin.h>
+
+#include "kernels/kernel_iface.h"
+
+namespace hilq::kernels {
+namespace {
+
+constexpr int kIsaAvx2 = 1;
+
+inline __m256i load(const uint8_t* p) {
+  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+}
+inline __m256i bytes(int v) { return _mm256_set1_epi8(static_cast<char>(v)); }
+template <int N>
+inline __m256i shift_bytes(__m256i x) {
+  if constexpr (N > 0) return _mm256_srli_epi16(x, N);
+  if constexpr (N < 0) return _mm256_slli_epi16(x, -N);
+  return x;
+}
+inline __m256i and_(__m256i a, __m256i b) { return _mm256_and_si256(a, b); }
+inline __m256i or_(__m256i a, __m256i b) { return _mm256_or_si256(a, b); }
+
+// Rows 8*r8 .. 8*r8+7 of every slot of one super-block: the bytes [32*r8, 32*r8+32) of each
+// 64-byte plane chunk.
+template <int B>
+struct Unpack;
+template <>
+struct Unpack<8> {
+  static constexpr int S = 1;
+  static void run(const uint8_t* p, __m256i* v) {
+    v[0] = load(p);
+    v[1] = load(p + 64);
+  }
+};
+template <>
+struct Unpack<4> {
+  static constexpr int S = 1;
+  static void run(const uint8_t* p, __m256i* v) {
+    const __m256i x = load(p), m = bytes(0x0F);
+    v[0] = and_(x, m);
+    v[1] = and_(_mm256_srli_epi16(x, 4), m);
+  }
+};
+template <>
+struct Unpack<2> {
+  static constexpr int S = 2;
+  static void run(const uint8_t* p, __m256i* v) {
+    const __m256i x = load(p), m = bytes(0x03);
+    v[0] = and_(x, m);
+    v[1] = and_(_mm256_srli_epi16(x, 2), m);
+    v[2] = and_(_mm256_srli_epi16(x, 4), m);
+    v[3] = and_(_mm256_srli_epi16(x, 6), m);
+  }
+};
+template <>
+struct Unpack<6> {
+  static constexpr int S = 2;
+  static void run(const uint8_t* p, __m256i* v) {
+    const __m256i n0 = load(p), n1 = load(p + 64), h = load(p + 128);
+    const __m256i m4 = bytes(0x0F), m30 = bytes(0x30);
+    v[0] = or_(and_(n0, m4), and_(shift_bytes<-4>(h), m30));
+    v[1] = or_(and_(_mm256_srli_epi16(n0, 4), m4), and_(shift_bytes<-2>(h), m30));
+    v[2] = or_(and_(n1, m4), and_(h, m30));
+    v[3] = or_(and_(_mm256_srli_epi16(n1, 4), m4), and_(shift_bytes<2>(h), m30));
+  }
+};
+template <>
+struct Unpack<3> {
+  static constexpr int S = 4;
+  template <int Sl>
+  static __m256i slot(__m256i l, __m256i h, __m256i m3, __m256i m4) {
+    return or_(and_(shift_bytes<2 * (Sl % 4)>(l), m3), and_(shift_bytes<Sl - 2>(h), m4));
+  }
+  static void run(const uint8_t* p, __m256i* v) {
+    const __m256i l0 = load(p), l1 = load(p + 64), h = load(p + 128);
+    const __m256i m3 = bytes(0x03), m4 = bytes(0x04);
+    v[0] = slot<0>(l0, h, m3, m4);
+    v[1] = slot<1>(l0, h, m3, m4);
+    v[2] = slot<2>(l0, h, m3, m4);
+    v[3] = slot<3>(l0, h, m3, m4);
+    v[4] = slot<4>(l1, h, m3, m4);
+    v[5] = slot<5>(l1, h, m3, m4);
+    v[6] = slot<6>(l1, h, m3, m4);
+    v[7] = slot<7>(l1, h, m3, m4);
+  }
+};
+
+inline __m256i bcast4(const int8_t* p) {
+  int32_t v;
+  __builtin_memcpy(&v, p, 4);
+  return _mm256_set1_epi32(v);
+}
+
+inline int32_t group_sum(const KernelArgs& k, int row, int g) {
+  const int32_t* s = k.a_sums + row * k.ld_sums;
+  if (!k.group) return s[k.ld_sums - 1];  // the total
+  int32_t v = 0;
+  for (int i = g * (k.group / 32); i < (g + 1) * (k.group / 32); ++i) v += s[i];
+  return v;
+}
+
+inline __m256i row_mask(const KernelArgs& k, int m0) {
+  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(k.rows - m0), idx);
+}
+
+// int16 pair products of one slot (8 rows x 4 k) with 4 broadcast activations.
+template <int B, int A>
+inline __m256i products16(__m256i u, __m256i a) {
+  return _mm256_maddubs_epi16(u, a);
+}
+
+// 8 rows x 4 k dot products in int32 for W8A8 (nibble split: no saturation).
+inline __m256i dot32_w8a8(__m256i u, __m256i a, __m256i ones, __m256i sixteen) {
+  const __m256i m = bytes(0x0F);
+  const __m256i lo = _mm256_maddubs_epi16(and_(u, m), a);
+  const __m256i hi = _mm256_maddubs_epi16(and_(_mm256_srli_epi16(u, 4), m), a);
+  return _mm256_add_epi32(_mm256_madd_epi16(hi, sixteen), _mm256_madd_epi16(lo, ones));
+}
+
+// One panel's rows {8*r8.., 16+8*r8..} x T tokens.
+template <int B, int A, int T, bool kGrouped>
+void tile(const KernelArgs& k, int p, int r8, const int32_t* rows) {
+  using U = Unpack<B>;
+  constexpr int S = U::S;
+  constexpr int kOff = 1 << (B - 1);
+  // A4: int16 partial sums over 8 k-blocks stay below 8 * 2 * 255 * 8 = 32640.
+  constexpr bool kInt16 = A == 4;
+  const __m256i ones = _mm256_set1_epi16(1), sixteen = _mm256_set1_epi16(16);
+  const uint8_t* w = k.w_data + p * k.panel_bytes + 32 * r8;
+  const int8_t* a[T];
+  for (int t = 0; t < T; ++t) a[t] = k.a + rows[t] * k.lda;
+  const int kb_per_group = (k.group ? k.group : k.cols_pad) / 4;
+  __m256 facc[T][2];
+  for (int t = 0; t < T; ++t) facc[t][0] = facc[t][1] = _mm256_setzero_ps();
+  int kb = 0;
+  for (int g = 0; g < k.groups; ++g) {
+    __m256i acc[T][2];
+    for (int t = 0; t < T; ++t) acc[t][0] = acc[t][1] = _mm256_setzero_si256();
+    const int kb_end = kb + kb_per_group;
+    while (kb < kb_end) {
+      __m256i acc16[T][2];
+      if constexpr (kInt16)
+        for (int t = 0; t < T; ++t) acc16[t][0] = acc16[t][1] = _mm256_setzero_si256();
+      const int kb_stop = kInt16 ? kb + 8 : kb_end;  // groups are multiples of 8 k-blocks
+      for (; kb < kb_stop; kb += S) {
+        __m256i v[2 * S];
+        U::run(w + kb * (16 * B), v);
+        for (int j = 0; j < S; ++j)
+          for (int t = 0; t < T; ++t) {
+            const __m256i av = bcast4(a[t] + 4 * (kb + j));
+            for (int h = 0; h < 2; ++h) {
+              if constexpr (kInt16) {
+                acc16[t][h] = _mm256_add_epi16(acc16[t][h], products16<B, A>(v[2 * j + h], av));
+              } else if constexpr (B == 8) {
+                acc[t][h] =
+                    _mm256_add_epi32(acc[t][h], dot32_w8a8(v[2 * j + h], av, ones, sixteen));
+              } else {
+                acc[t][h] = _mm256_add_epi32(
+                    acc[t][h], _mm256_madd_epi16(products16<B, A>(v[2 * j + h], av), ones));
+              }
+            }
+          }
+      }
+      if constexpr (kInt16)
+        for (int t = 0; t < T; ++t)
+          for (int h = 0; h < 2; ++h)
+            acc[t][h] = _mm256_add_epi32(acc[t][h], _mm256_madd_epi16(acc16[t][h], ones));
+    }
+    for (int t = 0; t < T; ++t) {
+      const __m256i corr = _mm256_set1_epi32(kOff * group_sum(k, rows[t], g));
+      for (int h = 0; h < 2; ++h) {
+        const __m256i s = _mm256_sub_epi32(acc[t][h], corr);
+        const int m0 = p * 32 + 16 * h + 8 * r8;
+        if (k.acc) {
+          alignas(32) int32_t tmp[8];
+          _mm256_store_si256(reinterpret_cast<__m256i*>(tmp), s);
+          for (int i = 0; i < 8 && m0 + i < k.rows; ++i)
+            k.acc[(int64_t{rows[t]} * k.rows + m0 + i) * k.groups + g] = tmp[i];
+        } else if (kGrouped) {
+          const __m256 sc =
+              _mm256_loadu_ps(k.w_scales + (int64_t{p} * k.groups + g) * 32 + 16 * h + 8 * r8);
+          facc[t][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), sc, facc[t][h]);
+        } else {
+          facc[t][h] = _mm256_cvtepi32_ps(s);
+        }
+      }
+    }
+  }
+  if (k.acc) return;
+  for (int t = 0; t < T; ++t) {
+    const __m256 as = _mm256_set1_ps(k.a_scales[rows[t]]);
+    for (int h = 0; h < 2; ++h) {
+      const int m0 = p * 32 + 16 * h + 8 * r8;
+      if (m0 >= k.rows) continue;
+      const __m256i mask = row_mask(k, m0);
+      const __m256 sc = kGrouped ? as : _mm256_mul_ps(_mm256_loadu_ps(k.w_scales + m0), as);
+      const __m256 b = k.bias ? _mm256_maskload_ps(k.bias + m0, mask) : _mm256_setzero_ps();
+      _mm256_maskstore_ps(k.y + rows[t] * k.ldy + m0, mask, _mm256_fmadd_ps(facc[t][h], sc, b));
+    }
+  }
+}
+
+template <int B, int A, bool G>
+void gemv(const KernelArgs& k) {
+  for (int t = 0; t < k.n; ++t)
+    for (int p = k.panel_begin; p < k.panel_end; ++p)
+      for (int r8 = 0; r8 < 2; ++r8) tile<B, A, 1, G>(k, p, r8, k.a_rows + t);
+}
+
+template <int B, int A, bool G, int T>
+void gemm_rest(const KernelArgs& k, int p, int r8, const int32_t* rows, int left) {
+  if constexpr (T > 0) {
+    if (left == T) return tile<B, A, T, G>(k, p, r8, rows);
+    return gemm_rest<B, A, G, T - 1>(k, p, r8, rows, left);
+  }
+}
+
+template <int B, int A, bool G>
+void gemm(const KernelArgs& k) {
+  constexpr int T = 4;
+  for (int p = k.panel_begin; p < k.panel_end; ++p)
+    for (int r8 = 0; r8 < 2; ++r8)
+      for (int t = 0; t < k.n; t += T)
+        gemm_rest<B, A, G, T>(k, p, r8, k.a_rows + t, k.n - t < T ? k.n - t : T);
+}
+
+// ---- Squat concatenated-int16 W4A4 (per channel), vpmaddwd ----------------------------------
+// As in the AVX-512 file: v = u_A + 4096 * w_B per int16 lane (rows r and r+16), vpmaddwd by the
+// int16 activations adds two MACs per field per dword; 8 k-blocks = 16 MACs keep L in 12 bits,
+// then H_c = (acc + 2048) >> 12 splits the chunk exactly.
+constexpr int kCatChunkKBlocks = 8;
+
+template <int T>
+void cat_tile(const KernelArgs& k, int p, int r8, const int32_t* rows) {
+  const uint8_t* w = k.w_data + p * k.panel_bytes + 32 * r8;
+  const int kbs = k.cols_pad / 4;
+  const __m256i m0f = bytes(0x0F), mf0 = bytes(0xF0), m80 = bytes(0x80);
+  __m256i tot[T][2], hsum[T][2];
+  for (int t = 0; t < T; ++t)
+    for (int i = 0; i < 2; ++i) tot[t][i] = hsum[t][i] = _mm256_setzero_si256();
+  int chunks = 0;
+  for (int kb0 = 0; kb0 < kbs; kb0 += kCatChunkKBlocks, ++chunks) {
+    alignas(32) int16_t a16[T][32];
+    for (int t = 0; t < T; ++t)
+      for (int half = 0; half < 2; ++half)
+        _mm256_store_si256(reinterpret_cast<__m256i*>(a16[t] + 16 * half),
+                           _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(
+                               k.a + rows[t] * k.lda + 4 * kb0 + 16 * half))));
+    __m256i acc[T][2];
+    for (int t = 0; t < T; ++t) acc[t][0] = acc[t][1] = _mm256_set1_epi32(2048);
+    for (int j = 0; j < kCatChunkKBlocks; ++j) {
+      const __m256i x = load(w + (kb0 + j) * 64);
+      const __m256i lo = and_(x, m0f), hi = _mm256_xor_si256(and_(x, mf0), m80);
+      const __m256i v0 = _mm256_unpacklo_epi8(lo, hi), v1 = _mm256_unpackhi_epi8(lo, hi);
+      for (int t = 0; t < T; ++t) {
+        int64_t av;
+        __builtin_memcpy(&av, a16[t] + 4 * j, 8);
+        const __m256i a = _mm256_set1_epi64x(av);
+        acc[t][0] = _mm256_add_epi32(acc[t][0], _mm256_madd_epi16(v0, a));
+        acc[t][1] = _mm256_add_epi32(acc[t][1], _mm256_madd_epi16(v1, a));
+      }
+    }
+    for (int t = 0; t < T; ++t)
+      for (int i = 0; i < 2; ++i) {
+        tot[t][i] = _mm256_add_epi32(tot[t][i], acc[t][i]);
+        hsum[t][i] = _mm256_add_epi32(hsum[t][i], _mm256_srai_epi32(acc[t][i], 12));
+      }
+  }
+  for (int t = 0; t < T; ++t) {
+    // Dword d of lane L in v0 is row 4L + d/2 (kk pair d%2); in v1 row 4L + 2 + d/2.
+    alignas(32) int32_t tv[2][8], hv[2][8];
+    for (int i = 0; i < 2; ++i) {
+      _mm256_store_si256(reinterpret_cast<__m256i*>(tv[i]), tot[t][i]);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(hv[i]), hsum[t][i]);
+    }
+    const int row = rows[t];
+    const int32_t corr = 8 * k.a_sums[row * k.ld_sums + k.ld_sums - 1];
+    const float as = k.a_scales[row];
+    for (int r = 0; r < 8; ++r) {
+      const int lane = r / 4, i = (r % 4) / 2, d = 4 * lane + 2 * (r % 2);
+      const uint32_t h = static_cast<uint32_t>(hv[i][d]) + static_cast<uint32_t>(hv[i][d + 1]);
+      const uint32_t all = static_cast<uint32_t>(tv[i][d]) + static_cast<uint32_t>(tv[i][d + 1]) -
+                           2u * 2048u * static_cast<uint32_t>(chunks);
+      const int32_t out[2] = {static_cast<int32_t>(all - (h << 12)) - corr,
+                              static_cast<int32_t>(h)};
+      for (int hh = 0; hh < 2; ++hh) {
+        const int m = p * 32 + 16 * hh + 8 * r8 + r;
+        if (m >= k.rows) continue;
+        if (k.acc)
+          k.acc[int64_t{row} * k.rows + m] = out[hh];
+        else
+          k.y[row * k.ldy + m] = __builtin_fmaf(static_cast<float>(out[hh]), k.w_scales[m] * as,
+                                                k.bias ? k.bias[m] : 0.0f);
+      }
+    }
+  }
+}
+
+template <int T>
+void cat_rest(const KernelArgs& k, int p, int r8, const int32_t* rows, int left) {
+  if constexpr (T > 0) {
+    if (left == T) return cat_tile<T>(k, p, r8, rows);
+    return cat_rest<T - 1>(k, p, r8, rows, left);
+  }
+}
+
+void cat_kernel(const KernelArgs& k) {
+  constexpr int T = 4;
+  for (int p = k.panel_begin; p < k.panel_end; ++p)
+    for (int r8 = 0; r8 < 2; ++r8)
+      for (int t = 0; t < k.n; t += T)
+        cat_rest<T>(k, p, r8, k.a_rows + t, k.n - t < T ? k.n - t : T);
+}
+
+}  // namespace
+
+#define HILQ_PC(op, fn, W, A, tile)                                                            \
+  {                                                                                            \
+#op "_w" #W "a" #A "_" tile "__avx2", kOp##fn, kKindInt, kIsaAvx2, W, A, 0, 0, &op < W, A, \
+        false>, nullptr                                                                        \
+  }
+#define HILQ_G(op, fn, W, A, G, tile)                                                      \
+  {                                                                                        \
+#op "_w" #W "a" #A "_g" #G "_" tile "__avx2", kOp##fn, kKindInt, kIsaAvx2, W, A, G, 0, \
+        &op < W, A, true>, nullptr                                                         \
+  }
+#define HILQ_PAIR(W, A)                                                           \
+  HILQ_PC(gemv, Gemv, W, A, "16x1"), HILQ_PC(gemm, Gemm, W, A, "16x4"),           \
+      HILQ_G(gemv, Gemv, W, A, 32, "16x1"), HILQ_G(gemm, Gemm, W, A, 32, "16x4"), \
+      HILQ_G(gemv, Gemv, W, A, 64, "16x1"), HILQ_G(gemm, Gemm, W, A, 64, "16x4"), \
+      HILQ_G(gemv, Gemv, W, A, 128, "16x1"), HILQ_G(gemm, Gemm, W, A, 128, "16x4")
+
+const KernelInfo kAvx2Kernels[] = {
+    HILQ_PAIR(2, 4),
+    HILQ_PAIR(2, 8),
+    HILQ_PAIR(3, 4),
+    HILQ_PAIR(3, 8),
+    HILQ_PAIR(4, 4),
+    HILQ_PAIR(4, 8),
+    HILQ_PAIR(6, 4),
+    HILQ_PAIR(6, 8),
+    HILQ_PAIR(8, 4),
+    HILQ_PAIR(8, 8),
+    {"gemv_w4a4_16x1cat__avx2", kOpGemv, kKindInt, kIsaAvx2, 4, 4, 0, kVariantConcat, &cat_kernel,
+     nullptr},
+    {"gemm_w4a4_16x4cat__avx2", kOpGemm, kKindInt, kIsaAvx2, 4, 4, 0, kVariantConcat, &cat_kernel,
+     nullptr},
+};
+#undef HILQ_PAIR
+#undef HILQ_G
+#undef HILQ_PC
+
+extern const KernelTable kAvx2KernelTable = {
+    kAvx2Kernels, sizeof(kAvx2Kernels) / sizeof(kAvx2Kernels[0]), nullptr, kIsaAvx2};
+
+}  // namespace hilq::kernels

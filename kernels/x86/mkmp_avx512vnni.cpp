@@ -1,0 +1,447 @@
+// AVX-512 VNNI kernels: W{2,3,4,6,8}A{4,8} GEMV/GEMM with vpdpbusd (unsigned weight codes x
+// signed activations, offset corrected per group), the Squat concatenated-int16 W4A4 kernel with
+// vpdpwssd, and the activation quantizer. Compiled with -mavx512{f,bw,vl,vnni}; see kernel_iface.h
+// for why nothing here is shared with baseline code.
+// GCC 12 flags _mm512_undefined_*() inside its own intrinsics as uninitialized (false positive).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include "kernels/kernel_iface.h"
+
+namespace hilq::kernels {
+namespace {
+
+constexpr int kIsaAvx512 = 2;  // Isa::kAvx512Vnni
+
+// One load per 64 bytes: without the empty asm GCC folds the load into every AND that uses it,
+// and a zmm load costs both of Zen 4's load slots of a cycle.
+inline __m512i load(const uint8_t* p) {
+  __m512i x = _mm512_loadu_si512(p);
+  __asm__("" : "+v"(x));
+  return x;
+}
+inline __m512i bytes(int v) { return _mm512_set1_epi8(static_cast<char>(v)); }
+// (a & c) | b, one vpternlogd.
+inline __m512i or_and(__m512i a, __m512i b, __m512i c) {
+  return _mm512_ternarylogic_epi32(a, b, c, 0xEC);
+}
+template <int N>
+inline __m512i shift_bytes(__m512i x) {  // 16-bit shift; callers mask to bits of the same byte
+  if constexpr (N > 0) return _mm512_srli_epi16(x, N);
+  if constexpr (N < 0) return _mm512_slli_epi16(x, -N);
+  return x;
+}
+
+// One super-block of a panel -> 2*S vectors of u8 codes (slots A0, B0, A1, B1, ...).
+template <int B>
+struct Unpack;
+template <>
+struct Unpack<8> {
+  static constexpr int S = 1;
+  static void run(const uint8_t* p, __m512i* v) {
+    v[0] = load(p);
+    v[1] = load(p + 64);
+  }
+};
+template <>
+struct Unpack<4> {
+  static constexpr int S = 1;
+  static void run(const uint8_t* p, __m512i* v) {
+    const __m512i x = load(p), m = bytes(0x0F);
+    v[0] = _mm512_and_si512(x, m);
+    v[1] = _mm512_and_si512(_mm512_srli_epi16(x, 4), m);
+  }
+  // Codes left in place (slot s scaled by 2^shift(s)): one AND per slot; the accumulators are
+  // shifted back exactly at the end (u << 4 <= 240 still fits the unsigned byte).
+  static constexpr int shift(int s) { return 4 * s; }
+  static void run_scaled(const uint8_t* p, __m512i* v) {
+    const __m512i x = load(p);
+    v[0] = _mm512_and_si512(x, bytes(0x0F));
+    v[1] = _mm512_and_si512(x, bytes(0xF0));
+  }
+};
+template <>
+struct Unpack<2> {
+  static constexpr int S = 2;
+  static void run(const uint8_t* p, __m512i* v) {
+    const __m512i x = load(p), m = bytes(0x03);
+    v[0] = _mm512_and_si512(x, m);
+    v[1] = _mm512_and_si512(_mm512_srli_epi16(x, 2), m);
+    v[2] = _mm512_and_si512(_mm512_srli_epi16(x, 4), m);
+    v[3] = _mm512_and_si512(_mm512_srli_epi16(x, 6), m);
+  }
+  static constexpr int shift(int s) { return 2 * s; }
+  static void run_scaled(const uint8_t* p, __m512i* v) {
+    const __m512i x = load(p);
+    v[0] = _mm512_and_si512(x, bytes(0x03));
+    v[1] = _mm512_and_si512(x, bytes(0x0C));
+    v[2] = _mm512_and_si512(x, bytes(0x30));
+    v[3] = _mm512_and_si512(x, bytes(0xC0));
+  }
+};
+template <>
+struct Unpack<6> {
+  static constexpr int S = 2;
+  static void run(const uint8_t* p, __m512i* v) {
+    const __m512i n0 = load(p), n1 = load(p + 64), h = load(p + 128);
+    const __m512i m4 = bytes(0x0F), m30 = bytes(0x30);
+    v[0] = or_and(n0, _mm512_and_si512(shift_bytes<-4>(h), m30), m4);
+    v[1] = or_and(_mm512_srli_epi16(n0, 4), _mm512_and_si512(shift_bytes<-2>(h), m30), m4);
+    v[2] = or_and(n1, _mm512_and_si512(h, m30), m4);
+    v[3] = or_and(_mm512_srli_epi16(n1, 4), _mm512_and_si512(shift_bytes<2>(h), m30), m4);
+  }
+};
+template <>
+struct Unpack<3> {
+  static constexpr int S = 4;
+  template <int Sl>
+  static __m512i slot(__m512i l, __m512i h, __m512i m3, __m512i m4) {
+    return or_and(shift_bytes<2 * (Sl % 4)>(l), _mm512_and_si512(shift_bytes<Sl - 2>(h), m4), m3);
+  }
+  static void run(const uint8_t* p, __m512i* v) {
+    const __m512i l0 = load(p), l1 = load(p + 64), h = load(p + 128);
+    const __m512i m3 = bytes(0x03), m4 = bytes(0x04);
+    v[0] = slot<0>(l0, h, m3, m4);
+    v[1] = slot<1>(l0, h, m3, m4);
+    v[2] = slot<2>(l0, h, m3, m4);
+    v[3] = slot<3>(l0, h, m3, m4);
+    v[4] = slot<4>(l1, h, m3, m4);
+    v[5] = slot<5>(l1, h, m3, m4);
+    v[6] = slot<6>(l1, h, m3, m4);
+    v[7] = slot<7>(l1, h, m3, m4);
+  }
+};
+
+// acc += u8 x s8 dot products, in place: GCC 12 copies the accumulator around the intrinsic's
+// tied operand (one extra move per vpdpbusd in the GEMV loop); the asm keeps it in its register.
+inline __m512i dpbusd(__m512i acc, __m512i u, __m512i s) {
+  __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u), "v"(s));
+  return acc;
+}
+
+inline __m512i bcast4(const int8_t* p) {
+  int32_t v;
+  __builtin_memcpy(&v, p, 4);
+  return _mm512_set1_epi32(v);
+}
+
+inline int32_t group_sum(const KernelArgs& k, int row, int g) {
+  const int32_t* s = k.a_sums + row * k.ld_sums;
+  if (!k.group) return s[k.ld_sums - 1];  // the total
+  int32_t v = 0;
+  for (int i = g * (k.group / 32); i < (g + 1) * (k.group / 32); ++i) v += s[i];
+  return v;
+}
+
+inline __mmask16 row_mask(const KernelArgs& k, int m0) {
+  const int left = k.rows - m0;
+  return left >= 16 ? static_cast<__mmask16>(0xFFFF)
+                    : static_cast<__mmask16>(left > 0 ? (1u << left) - 1 : 0);
+}
+
+inline void store_acc(const KernelArgs& k, int row, int m0, int g, __m512i acc) {
+  alignas(64) int32_t tmp[16];
+  _mm512_store_si512(tmp, acc);
+  for (int i = 0; i < 16 && m0 + i < k.rows; ++i)
+    k.acc[(int64_t{row} * k.rows + m0 + i) * k.groups + g] = tmp[i];
+}
+
+// Output of one 16-row half for one token: per channel y = fma(acc, s * a_s, bias), grouped
+// y = fma(facc, a_s, bias) (the same operation order as the reference).
+inline void store_y(const KernelArgs& k, int row, int m0, __m512 f, __m512 scale) {
+  const __mmask16 mask = row_mask(k, m0);
+  const __m512 b = k.bias ? _mm512_maskz_loadu_ps(mask, k.bias + m0) : _mm512_setzero_ps();
+  _mm512_mask_storeu_ps(k.y + row * k.ldy + m0, mask, _mm512_fmadd_ps(f, scale, b));
+}
+
+// NP panels x T tokens. KU independent accumulator sets hide the vpdpbusd latency in GEMV, where
+// two panels share each activation broadcast and halve the per-panel prologue and epilogue.
+template <int B, int T, bool kGrouped, int NP = 1>
+void tile(const KernelArgs& k, int p, const int32_t* rows) {
+  using U = Unpack<B>;
+  constexpr int S = U::S;
+  constexpr int KU = T == 1 ? 4 / NP : 1;
+  constexpr int Step = (S > KU ? S : KU) / S;  // super-blocks per iteration
+  constexpr int kOff = 1 << (B - 1);
+  // In-place codes need every accumulator to see one slot position only (see Unpack::shift).
+  constexpr bool kScaled = B == 4 || (B == 2 && KU % 2 == 0);
+  constexpr int H = 2 * NP;  // 16-row halves
+  const uint8_t* w = k.w_data + p * k.panel_bytes;
+  const int8_t* a[T];
+  for (int t = 0; t < T; ++t) a[t] = k.a + rows[t] * k.lda;
+  const int kb_per_group = (k.group ? k.group : k.cols_pad) / 4;
+  __m512 facc[T][H];
+  for (int t = 0; t < T; ++t)
+    for (int h = 0; h < H; ++h) facc[t][h] = _mm512_setzero_ps();
+  int kb = 0;
+  for (int g = 0; g < k.groups; ++g) {
+    __m512i acc[KU][T][H];
+    for (int u = 0; u < KU; ++u)
+      for (int t = 0; t < T; ++t)
+        for (int h = 0; h < H; ++h) acc[u][t][h] = _mm512_setzero_si512();
+    const int kb_end = kb + kb_per_group;
+    for (; kb < kb_end; kb += S * Step) {
+      const uint8_t* sb = w + kb * (16 * B);
+#pragma GCC unroll 4
+      for (int st = 0; st < Step; ++st) {
+        __m512i v[NP][2 * S];
+        for (int np = 0; np < NP; ++np) {
+          if constexpr (kScaled)
+            U::run_scaled(sb + np * k.panel_bytes + st * S * 16 * B, v[np]);
+          else
+            U::run(sb + np * k.panel_bytes + st * S * 16 * B, v[np]);
+        }
+#pragma GCC unroll 4
+        for (int j = 0; j < S; ++j) {
+          const int kk = kb + (st * S + j);
+          const int u = (st * S + j) % KU;
+#pragma GCC unroll 8
+          for (int t = 0; t < T; ++t) {
+            const __m512i av = bcast4(a[t] + 4 * kk);
+            for (int np = 0; np < NP; ++np) {
+              acc[u][t][2 * np] = dpbusd(acc[u][t][2 * np], v[np][2 * j], av);
+              acc[u][t][2 * np + 1] = dpbusd(acc[u][t][2 * np + 1], v[np][2 * j + 1], av);
+            }
+          }
+        }
+      }
+    }
+    for (int t = 0; t < T; ++t) {
+      const __m512i corr = _mm512_set1_epi32(kOff * group_sum(k, rows[t], g));
+      for (int h = 0; h < H; ++h) {
+        __m512i s = _mm512_setzero_si512();
+        for (int u = 0; u < KU; ++u) {
+          __m512i v = acc[u][t][h];
+          if constexpr (kScaled) v = _mm512_srai_epi32(v, U::shift(2 * (u % S) + h % 2));
+          s = _mm512_add_epi32(s, v);
+        }
+        s = _mm512_sub_epi32(s, corr);
+        const int pp = p + h / 2;
+        if (k.acc) {
+          store_acc(k, rows[t], pp * 32 + 16 * (h % 2), g, s);
+        } else if (kGrouped) {
+          const __m512 sc =
+              _mm512_loadu_ps(k.w_scales + (int64_t{pp} * k.groups + g) * 32 + 16 * (h % 2));
+          facc[t][h] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), sc, facc[t][h]);
+        } else {
+          facc[t][h] = _mm512_cvtepi32_ps(s);
+        }
+      }
+    }
+  }
+  if (k.acc) return;
+  for (int t = 0; t < T; ++t) {
+    const __m512 as = _mm512_set1_ps(k.a_scales[rows[t]]);
+    for (int h = 0; h < H; ++h) {
+      const int m0 = p * 32 + 16 * h;
+      const __m512 sc = kGrouped ? as : _mm512_mul_ps(_mm512_loadu_ps(k.w_scales + m0), as);
+      store_y(k, rows[t], m0, facc[t][h], sc);
+    }
+  }
+}
+
+template <int B, bool G>
+void gemv(const KernelArgs& k) {
+  for (int t = 0; t < k.n; ++t) {
+    int p = k.panel_begin;
+    for (; p + 2 <= k.panel_end; p += 2) tile<B, 1, G, 2>(k, p, k.a_rows + t);
+    if (p < k.panel_end) tile<B, 1, G, 1>(k, p, k.a_rows + t);
+  }
+}
+
+template <int B, bool G, int T>
+void gemm_rest(const KernelArgs& k, int p, const int32_t* rows, int left) {
+  if constexpr (T > 1) {
+    if (left == T - 1) return tile<B, T - 1, G>(k, p, rows);
+    return gemm_rest<B, G, T - 1>(k, p, rows, left);
+  }
+}
+
+template <int B, bool G>
+void gemm(const KernelArgs& k) {
+  constexpr int T = G ? 4 : 8;
+  for (int p = k.panel_begin; p < k.panel_end; ++p) {
+    int t = 0;
+    for (; t + T <= k.n; t += T) tile<B, T, G>(k, p, k.a_rows + t);
+    if (t < k.n) gemm_rest<B, G, T>(k, p, k.a_rows + t, k.n - t);
+  }
+}
+
+// ---- Squat concatenated-int16 W4A4 (per channel) ------------------------------------------
+// A w4 byte holds u_A (row r) in its low nibble and u_B (row r+16) in its high nibble. As one
+// int16 lane v = u_A + 4096 * w_B (w_B = u_B - 8; fits int16 for every code), a widening
+// multiply-add by a 4-bit activation accumulates L + 4096 * H with L = sum u_A a, H = sum w_B a.
+// Each term of L is in [-120, 105], so 16 MACs keep L in [-2048, 2047] (12 bits): after 8
+// k-blocks (16 MACs per field) the chunk is split: H_c = (acc + 2048) >> 12 exactly. The totals
+// give H = sum H_c and L = sum acc - 4096 H (mod 2^32), then L - 8 sum(a) = sum w_A a.
+constexpr int kCatChunkKBlocks = 8;
+
+inline void cat_unpack(const uint8_t* p, __m512i* lo, __m512i* hi) {
+  const __m512i x = load(p);
+  const __m512i a = _mm512_and_si512(x, bytes(0x0F));
+  const __m512i b = _mm512_ternarylogic_epi32(x, bytes(0xF0), bytes(0x80), 0x6A);  // (x&F0)^80
+  *lo = _mm512_unpacklo_epi8(a, b);
+  *hi = _mm512_unpackhi_epi8(a, b);
+}
+
+// Pair sums of dword lanes (kk 0-1 with kk 2-3) into rows 0..15 order.
+inline __m512i cat_rows(__m512i lo, __m512i hi) {
+  lo = _mm512_add_epi32(lo, _mm512_srli_epi64(lo, 32));
+  hi = _mm512_add_epi32(hi, _mm512_srli_epi64(hi, 32));
+  const __m512i idx = _mm512_setr_epi32(0, 2, 16, 18, 4, 6, 20, 22, 8, 10, 24, 26, 12, 14, 28, 30);
+  return _mm512_permutex2var_epi32(lo, idx, hi);
+}
+
+template <int T>
+void cat_tile(const KernelArgs& k, int p, const int32_t* rows) {
+  const uint8_t* w = k.w_data + p * k.panel_bytes;
+  const int8_t* a8[T];
+  for (int t = 0; t < T; ++t) a8[t] = k.a + rows[t] * k.lda;
+  const int kbs = k.cols_pad / 4;
+  const __m512i bias2048 = _mm512_set1_epi32(2048);
+  __m512i tot[T][2], hsum[T][2];
+  for (int t = 0; t < T; ++t)
+    for (int i = 0; i < 2; ++i) tot[t][i] = hsum[t][i] = _mm512_setzero_si512();
+  for (int kb0 = 0; kb0 < kbs; kb0 += kCatChunkKBlocks) {
+    // The chunk's 32 activations of each token widened to int16 once.
+    alignas(64) int16_t a16[T][32];
+    for (int t = 0; t < T; ++t)
+      _mm512_store_si512(a16[t], _mm512_cvtepi8_epi16(_mm256_loadu_si256(
+                                     reinterpret_cast<const __m256i*>(a8[t] + 4 * kb0))));
+    __m512i acc[T][2];
+    for (int t = 0; t < T; ++t) acc[t][0] = acc[t][1] = bias2048;
+#pragma GCC unroll 8
+    for (int j = 0; j < kCatChunkKBlocks; ++j) {
+      __m512i lo, hi;
+      cat_unpack(w + (kb0 + j) * 64, &lo, &hi);
+      for (int t = 0; t < T; ++t) {
+        int64_t av;
+        __builtin_memcpy(&av, a16[t] + 4 * j, 8);
+        const __m512i a = _mm512_set1_epi64(av);
+        acc[t][0] = _mm512_dpwssd_epi32(acc[t][0], lo, a);
+        acc[t][1] = _mm512_dpwssd_epi32(acc[t][1], hi, a);
+      }
+    }
+    for (int t = 0; t < T; ++t)
+      for (int i = 0; i < 2; ++i) {
+        tot[t][i] = _mm512_add_epi32(tot[t][i], acc[t][i]);
+        hsum[t][i] = _mm512_add_epi32(hsum[t][i], _mm512_srai_epi32(acc[t][i], 12));
+      }
+  }
+  const int chunks = kbs / kCatChunkKBlocks;
+  for (int t = 0; t < T; ++t) {
+    for (int i = 0; i < 2; ++i)  // remove the 2048 biases
+      tot[t][i] = _mm512_sub_epi32(tot[t][i], _mm512_set1_epi32(2048 * chunks));
+    const __m512i h = cat_rows(hsum[t][0], hsum[t][1]);
+    const __m512i all = cat_rows(tot[t][0], tot[t][1]);
+    const __m512i l =
+        _mm512_sub_epi32(_mm512_sub_epi32(all, _mm512_slli_epi32(h, 12)),
+                         _mm512_set1_epi32(8 * k.a_sums[rows[t] * k.ld_sums + k.ld_sums - 1]));
+    const __m512i out[2] = {l, h};
+    for (int hh = 0; hh < 2; ++hh) {
+      const int m0 = p * 32 + 16 * hh;
+      if (k.acc) {
+        store_acc(k, rows[t], m0, 0, out[hh]);
+      } else {
+        const __m512 sc =
+            _mm512_mul_ps(_mm512_loadu_ps(k.w_scales + m0), _mm512_set1_ps(k.a_scales[rows[t]]));
+        store_y(k, rows[t], m0, _mm512_cvtepi32_ps(out[hh]), sc);
+      }
+    }
+  }
+}
+
+template <int T>
+void cat_rest(const KernelArgs& k, int p, const int32_t* rows, int left) {
+  if constexpr (T > 0) {
+    if (left == T) return cat_tile<T>(k, p, rows);
+    return cat_rest<T - 1>(k, p, rows, left);
+  }
+}
+
+void cat_kernel(const KernelArgs& k) {
+  constexpr int T = 4;
+  for (int p = k.panel_begin; p < k.panel_end; ++p)
+    for (int t = 0; t < k.n; t += T) cat_rest<T>(k, p, k.a_rows + t, k.n - t < T ? k.n - t : T);
+}
+
+// ---- activation quantizer ------------------------------------------------------------------
+
+void act_quant(const float* x, int cols, int cols_pad, int bits, int8_t* q, float* scale,
+               int32_t* sums) {
+  __m512 m = _mm512_setzero_ps();
+  for (int c = 0; c < cols; c += 16) {
+    const int left = cols - c;
+    const __mmask16 mk = left >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << left) - 1);
+    m = _mm512_max_ps(_mm512_abs_ps(_mm512_maskz_loadu_ps(mk, x + c)), m);  // NaN -> keeps m
+  }
+  const float mx = _mm512_reduce_max_ps(m);
+  const float qmax = static_cast<float>((1 << (bits - 1)) - 1);
+  const float s = mx > 0.0f ? mx / qmax : 1.0f;
+  *scale = s;
+  const __m512 vs = _mm512_set1_ps(s), lo = _mm512_set1_ps(-qmax - 1), hi = _mm512_set1_ps(qmax);
+  int32_t total = 0;
+  for (int c0 = 0; c0 < cols_pad; c0 += 32) {
+    __m512i sum = _mm512_setzero_si512();
+    for (int c = c0; c < c0 + 32; c += 16) {
+      const int left = cols - c;
+      const __mmask16 mk =
+          left >= 16 ? 0xFFFF : static_cast<__mmask16>(left > 0 ? (1u << left) - 1 : 0);
+      __m512 r = _mm512_div_ps(_mm512_maskz_loadu_ps(mk, x + c), vs);
+      r = _mm512_roundscale_ps(r, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      const __mmask16 ok = _mm512_cmp_ps_mask(r, r, _CMP_ORD_Q);
+      r = _mm512_min_ps(_mm512_max_ps(r, lo), hi);
+      const __m512i v = _mm512_maskz_cvtps_epi32(ok, r);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(q + c), _mm512_cvtepi32_epi8(v));
+      sum = _mm512_add_epi32(sum, v);
+    }
+    const int32_t s32 = _mm512_reduce_add_epi32(sum);
+    sums[c0 / 32] = s32;
+    total += s32;
+  }
+  sums[cols_pad / 32] = total;
+}
+
+}  // namespace
+
+#define HILQ_PC(op, fn, W, A, tile)                                                        \
+  {                                                                                        \
+#op "_w" #W "a" #A "_" tile "__avx512vnni", kOp##fn, kKindInt, kIsaAvx512, W, A, 0, 0, \
+        &op < W, false>, nullptr                                                           \
+  }
+#define HILQ_G(op, fn, W, A, G, tile)                                                              \
+  {                                                                                                \
+#op "_w" #W "a" #A "_g" #G "_" tile "__avx512vnni", kOp##fn, kKindInt, kIsaAvx512, W, A, G, 0, \
+        &op < W, true>, nullptr                                                                    \
+  }
+#define HILQ_PAIR(W, A)                                                           \
+  HILQ_PC(gemv, Gemv, W, A, "32x1"), HILQ_PC(gemm, Gemm, W, A, "32x8"),           \
+      HILQ_G(gemv, Gemv, W, A, 32, "32x1"), HILQ_G(gemm, Gemm, W, A, 32, "32x4"), \
+      HILQ_G(gemv, Gemv, W, A, 64, "32x1"), HILQ_G(gemm, Gemm, W, A, 64, "32x4"), \
+      HILQ_G(gemv, Gemv, W, A, 128, "32x1"), HILQ_G(gemm, Gemm, W, A, 128, "32x4")
+
+const KernelInfo kAvx512Kernels[] = {
+    HILQ_PAIR(2, 4),
+    HILQ_PAIR(2, 8),
+    HILQ_PAIR(3, 4),
+    HILQ_PAIR(3, 8),
+    HILQ_PAIR(4, 4),
+    HILQ_PAIR(4, 8),
+    HILQ_PAIR(6, 4),
+    HILQ_PAIR(6, 8),
+    HILQ_PAIR(8, 4),
+    HILQ_PAIR(8, 8),
+    {"gemv_w4a4_32x1cat__avx512vnni", kOpGemv, kKindInt, kIsaAvx512, 4, 4, 0, kVariantConcat,
+     &cat_kernel, nullptr},
+    {"gemm_w4a4_32x4cat__avx512vnni", kOpGemm, kKindInt, kIsaAvx512, 4, 4, 0, kVariantConcat,
+     &cat_kernel, nullptr},
+};
+#undef HILQ_PAIR
+#undef HILQ_G
+#undef HILQ_PC
+
+extern const KernelTable kAvx512KernelTable = {
+    kAvx512Kernels, sizeof(kAvx512Kernels) / sizeof(kAvx512Kernels[0]), &act_quant, kIsaAvx512};
+
+}  // namespace hilq::kernels

@@ -1,0 +1,144 @@
+// Every compiled kernel this CPU can run (up to the path HILQ_ISA allows) against its scalar
+// `_ref`: int32 accumulators bit for bit, float outputs within 1e-5 relative, on tiny, odd and
+// large shapes with random non-zero data.
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <random>
+
+#include "kernel_test_util.h"
+#include "kernels/mkmp.h"
+
+using namespace hilq::kernels;
+
+namespace {
+
+struct Shape {
+  int m, k, n;
+};
+// K of 1, around the 32-column and 128-column paddings, primes; N = 1, 3, 17, ...; one large.
+const Shape kShapes[] = {{1, 1, 1},     {3, 5, 3},     {17, 33, 17},  {32, 32, 2},
+                         {33, 127, 9},  {31, 129, 4},  {64, 257, 8},  {65, 96, 16},
+                         {97, 1000, 5}, {40, 4099, 3}, {130, 2048, 9}};
+
+std::vector<const KernelInfo*> int_kernels_under_test() {
+  std::vector<const KernelInfo*> v;
+  const Isa max = test::max_isa();
+  for (const auto& k : kernel_registry())
+    if (k.kind == kKindInt && test::usable(k, max)) v.push_back(&k);
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("every integer kernel matches its reference bit for bit on odd, tiny and large shapes",
+          "[kernels]") {
+  static const auto kernels = int_kernels_under_test();
+  const KernelInfo* k = GENERATE(from_range(kernels));
+  const KernelInfo* ref = reference_of(*k);
+  CAPTURE(k->name);
+  REQUIRE(ref != nullptr);
+  std::mt19937 rng(static_cast<unsigned>(std::hash<std::string>{}(k->name)));
+  for (const Shape& s : kShapes) {
+    const int n = k->op == kOpGemv ? (s.n > 1 ? 2 : 1) : s.n;
+    CAPTURE(s.m, s.k, n);
+    const PackedWeights w = test::random_weights(rng, s.m, s.k, k->w_bits, k->group);
+    // All rows carry the kernel's a_bits; the dispatcher groups rows before calling a kernel.
+    const std::vector<uint8_t> bits(n, static_cast<uint8_t>(k->a_bits));
+    const QuantizedActivations a = test::random_acts(rng, n, s.k, bits);
+    std::vector<int32_t> rows(n);
+    for (int t = 0; t < n; ++t) rows[t] = t;
+    std::vector<float> bias(s.m);
+    for (auto& b : bias) b = std::uniform_real_distribution<float>(-1, 1)(rng);
+    const int groups = w.layout.groups();
+    const size_t n_acc = static_cast<size_t>(n) * s.m * groups;
+    std::vector<int32_t> acc(n_acc, 0x5a5a5a5a), acc_ref(n_acc, 0x1234567);
+    run_kernel(*k, w, a, rows.data(), n, nullptr, 0, nullptr, acc.data());
+    run_kernel(*ref, w, a, rows.data(), n, nullptr, 0, nullptr, acc_ref.data());
+    REQUIRE(acc == acc_ref);
+    // Float outputs. The integers are identical, so only the float epilogue can differ (FMA
+    // contraction and the order scales are applied in); each path uses at most a few roundings
+    // per group, so 1e-5 of the magnitude of the summed terms is a generous bound that still
+    // catches a wrong scale, bias or row.
+    std::vector<float> y(static_cast<size_t>(n) * s.m, -7.0f), y_ref(y.size(), 7.0f);
+    run_kernel(*k, w, a, rows.data(), n, y.data(), s.m, bias.data());
+    run_kernel(*ref, w, a, rows.data(), n, y_ref.data(), s.m, bias.data());
+    for (int t = 0; t < n; ++t)
+      for (int m = 0; m < s.m; ++m) {
+        double mag = std::fabs(bias[m]);
+        for (int g = 0; g < groups; ++g)
+          mag += std::fabs(
+              static_cast<double>(acc_ref[(static_cast<size_t>(t) * s.m + m) * groups + g]) *
+              w.scales[scale_index(w.layout, m, g)] * a.scales[t]);
+        const float got = y[static_cast<size_t>(t) * s.m + m];
+        const float want = y_ref[static_cast<size_t>(t) * s.m + m];
+        if (std::fabs(double{got} - want) > 1e-5 * mag + 1e-30) {
+          CAPTURE(t, m, got, want, mag);
+          REQUIRE(got == Approx(want));
+        }
+      }
+  }
+}
+
+TEST_CASE("the float baselines agree with a double-precision sum within 1e-5 relative",
+          "[kernels]") {
+  const Isa max = test::max_isa();
+  std::vector<const KernelInfo*> fp;
+  for (const auto& k : kernel_registry())
+    if (k.kind != kKindInt && test::usable(k, max)) fp.push_back(&k);
+  const KernelInfo* k = GENERATE_COPY(from_range(fp));
+  CAPTURE(k->name);
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+  for (const Shape& s : kShapes) {
+    const int n = k->op == kOpGemv ? 1 : s.n;
+    CAPTURE(s.m, s.k, n);
+    std::vector<float> w(static_cast<size_t>(s.m) * s.k), x(static_cast<size_t>(n) * s.k),
+        bias(s.m);
+    for (auto& v : w) v = d(rng);
+    for (auto& v : x) v = d(rng);
+    for (auto& v : bias) v = d(rng);
+    std::vector<uint16_t> wh(w.size());
+    for (size_t i = 0; i < w.size(); ++i) {
+      wh[i] = float_to_half(w[i]);
+      if (k->kind == kKindFp16) w[i] = half_to_float(wh[i]);
+    }
+    std::vector<float> y(static_cast<size_t>(n) * s.m);
+    const void* wp = k->kind == kKindFp16 ? static_cast<const void*>(wh.data()) : w.data();
+    run_fp_kernel(*k, wp, s.m, s.k, x.data(), n, s.k, y.data(), s.m, bias.data());
+    // Float sums of K terms in any order are within K * 2^-24 of the exact sum relative to the
+    // sum of magnitudes (worst case); random signs make it ~sqrt(K) * 2^-24, well below 1e-5.
+    for (int t = 0; t < n; ++t)
+      for (int m = 0; m < s.m; ++m) {
+        double exact = bias[m], mag = std::fabs(bias[m]);
+        for (int c = 0; c < s.k; ++c) {
+          const double p = double{w[static_cast<size_t>(m) * s.k + c]} * x[t * s.k + c];
+          exact += p;
+          mag += std::fabs(p);
+        }
+        REQUIRE(std::fabs(y[static_cast<size_t>(t) * s.m + m] - exact) <= 1e-5 * mag);
+      }
+  }
+}
+
+TEST_CASE("the kernel walk covers every path expected on this machine, for every pair and op",
+          "[kernels]") {
+  const auto kernels = int_kernels_under_test();
+  for (Isa isa : test::expected_isas()) {
+    CAPTURE(isa_name(isa));
+    for (int op : {kOpGemv, kOpGemm})
+      for (int w : {2, 3, 4, 6, 8})
+        for (int a : {4, 8})
+          for (int g : {0, 32, 64, 128}) {
+            // i8mm only adds GEMM kernels; its GEMV is the dotprod one.
+            if (isa == Isa::kI8mm && op == kOpGemv) continue;
+            CAPTURE(op, w, a, g);
+            const bool found =
+                std::any_of(kernels.begin(), kernels.end(), [&](const KernelInfo* k) {
+                  return kernel_isa(*k) == isa && k->op == op && k->w_bits == w && k->a_bits == a &&
+                         k->group == g;
+                });
+            REQUIRE(found);
+          }
+  }
+}

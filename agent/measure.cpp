@@ -59,7 +59,7 @@ LatencyStats latency_stats(std::vector<double> samples) {
 }
 
 nlohmann::json to_json(const LatencyStats& s) {
-  return {{"median_ns", s.median_ns}, {"p10_ns", s.p10_ns}, {"p90_ns", s.p90_ns},
+  return {{"median_ns", s.median_ns}, {"p10_ns", s.p10_ns},   {"p90_ns", s.p90_ns},
           {"mad_ns", s.mad_ns},       {"mean_ns", s.mean_ns}, {"min_ns", s.min_ns},
           {"max_ns", s.max_ns},       {"count", s.count}};
 }
@@ -78,6 +78,11 @@ PeakRss read_peak_rss(bool was_reset) {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return {static_cast<int64_t>(usage.ru_maxrss) * 1024, "getrusage"};  // KiB on Linux
+}
+
+int64_t current_rss_bytes() {
+  const int64_t kb = read_kb_field("/proc/self/status", "VmRSS");
+  return kb >= 0 ? kb * 1024 : -1;
 }
 
 int online_cores() {

@@ -3,15 +3,21 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
+#include <optional>
+#include <thread>
 #include <zmq.hpp>
 
-#include "agent/kernel_bench.h"
+#include "agent/artifact_cache.h"
+#include "agent/job_runner.h"
 #include "agent/measure.h"
+#include "agent/protocol/curve_keys.h"
 #include "agent/protocol/message.h"
+#include "agent/sysinfo.h"
 #include "kernels/cpu_features.h"
 
 namespace hilq::agent {
@@ -19,30 +25,28 @@ namespace {
 
 namespace proto = hilq::protocol;
 using nlohmann::json;
+using Clock = std::chrono::steady_clock;
 
 std::atomic<bool> g_stop{false};
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
 
 void send(zmq::socket_t& socket, const proto::Message& message) {
   const proto::Frames frames = proto::encode(message);
   for (size_t i = 0; i < frames.size(); ++i) {
     const auto flags = i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none;
-    socket.send(zmq::buffer(frames[i]), flags);
+    socket.send(zmq::buffer(frames[i]), flags | zmq::send_flags::dontwait);
   }
 }
 
-// Receives one multipart message if one arrives within timeout_ms.
-bool receive(zmq::socket_t& socket, int timeout_ms, proto::Frames& frames) {
-  zmq::pollitem_t item{socket.handle(), 0, ZMQ_POLLIN, 0};
-  try {
-    if (zmq::poll(&item, 1, std::chrono::milliseconds(timeout_ms)) <= 0) return false;
-  } catch (const zmq::error_t& e) {
-    if (e.num() == EINTR) return false;  // a signal: the loop checks its stop flag
-    throw;
-  }
+// Reads one multipart message if one is waiting.
+bool receive(zmq::socket_t& socket, proto::Frames& frames) {
   frames.clear();
   zmq::message_t part;
   do {
-    if (!socket.recv(part, zmq::recv_flags::none)) return false;
+    if (!socket.recv(part, zmq::recv_flags::dontwait)) return !frames.empty();
     frames.emplace_back(part.to_string());
   } while (part.more());
   return true;
@@ -54,119 +58,309 @@ std::string default_agent_id(const std::string& board) {
   return board + "-" + host + "-" + std::to_string(getpid());
 }
 
-proto::Message run_job(const proto::Job& job) {
-  try {
-    if (job.kind != "kernel-bench")
-      return proto::make_message(proto::ErrorReply{
-          job.job_id, proto::kErrorBadRequest,
-          "job kind '" + job.kind + "' is not supported by this agent (supported: kernel-bench)"});
-    json measurement = run_kernel_bench(job.config, job.repeat);
-    measurement["power"] = {
-        {"available", false},
-        {"reason", "this agent version has no power sensor backend; energy is not measured"}};
-    return proto::make_message(proto::Result{job.job_id, std::move(measurement)});
-  } catch (const BadJobConfig& e) {
-    return proto::make_message(proto::ErrorReply{job.job_id, proto::kErrorBadRequest, e.what()});
-  } catch (const std::exception& e) {
-    return proto::make_message(proto::ErrorReply{job.job_id, proto::kErrorRuntime, e.what()});
-  }
-}
-
 }  // namespace
 
 void request_agent_stop() { g_stop.store(true); }
 
-int run_agent(const AgentOptions& options) {
-  const std::string agent_id =
-      options.agent_id.empty() ? default_agent_id(options.board) : options.agent_id;
-  zmq::context_t context(1);
-  zmq::socket_t socket(context, zmq::socket_type::dealer);
-  socket.set(zmq::sockopt::routing_id, agent_id);
-  socket.set(zmq::sockopt::linger, 1000);
-  socket.set(zmq::sockopt::maxmsgsize, proto::kMaxMessageBytes);
-  socket.connect(options.endpoint);
+namespace {
 
-  proto::Hello hello;
-  hello.agent_id = agent_id;
-  hello.board = options.board;
-  hello.arch = kernels::build_arch();
-  hello.features = kernels::cpu_features().names();
-  hello.cores = online_cores();
-  hello.memory_bytes = total_memory_bytes();
-  hello.agent_version = HILQ_VERSION;
-  send(socket, proto::make_message(hello));
-  std::fprintf(stderr, "hil-agent %s: connected to %s as board '%s'\n", agent_id.c_str(),
-               options.endpoint.c_str(), options.board.c_str());
-
-  bool welcomed = false;
-  auto last_heard = std::chrono::steady_clock::now();
-  proto::Frames frames;
-  while (!g_stop.load()) {
-    if (!receive(socket, 100, frames)) {
-      const double silent =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - last_heard).count();
-      if (silent > options.host_timeout_s) {
-        std::fprintf(stderr, "hil-agent %s: host silent for %.0f s, giving up\n", agent_id.c_str(),
-                     silent);
-        return 1;
-      }
-      continue;
+// One agent process: the socket of the current connection plus what outlives reconnects.
+class Agent {
+ public:
+  explicit Agent(const AgentOptions& o)
+      : opt_(o),
+        id_(o.agent_id.empty() ? default_agent_id(o.board) : o.agent_id),
+        runner_(FaultInjection{o.fault}),
+        cache_(o.cache_dir.empty() ? ArtifactCache::default_dir() : o.cache_dir,
+               o.cache_limit_bytes) {
+    if (!o.curve_key_file.empty()) {
+      keys_ = proto::load_key_file(o.curve_key_file);
+      server_key_ = proto::load_public_key(o.server_key);
     }
-    last_heard = std::chrono::steady_clock::now();
+    hello_.agent_id = id_;
+    hello_.board = o.board;
+    hello_.arch = kernels::build_arch();
+    hello_.features = kernels::cpu_features().names();
+    hello_.cores = online_cores();
+    hello_.memory_bytes = total_memory_bytes();
+    hello_.power_backends = {"rapl", "hwmon", "pi5-pmic", "android", "none"};
+    hello_.agent_version = HILQ_VERSION;
+  }
+
+  int run() {
+    int backoff_ms = opt_.reconnect_initial_ms;
+    last_heard_any_ = Clock::now();
+    while (!g_stop.load()) {
+      const Outcome outcome = session();
+      if (outcome == Outcome::kBye || outcome == Outcome::kStopped) return 0;
+      if (outcome == Outcome::kRefused || outcome == Outcome::kGaveUp) return 1;
+      // kHostSilent: back off, then reconnect with a fresh socket and HELLO.
+      if (welcomed_once_) backoff_ms = opt_.reconnect_initial_ms;
+      welcomed_once_ = false;
+      std::fprintf(stderr, "hil-agent %s: reconnecting in %d ms\n", id_.c_str(), backoff_ms);
+      const auto until = Clock::now() + std::chrono::milliseconds(backoff_ms);
+      while (Clock::now() < until && !g_stop.load())
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      backoff_ms = std::min(backoff_ms * 2, opt_.reconnect_max_ms);
+    }
+    return 0;
+  }
+
+ private:
+  enum class Outcome { kBye, kStopped, kRefused, kGaveUp, kHostSilent };
+
+  zmq::socket_t connect() {
+    zmq::socket_t s(context_, zmq::socket_type::dealer);
+    s.set(zmq::sockopt::routing_id, id_);
+    s.set(zmq::sockopt::linger, 200);
+    s.set(zmq::sockopt::maxmsgsize, proto::kMaxMessageBytes);
+    if (keys_) {
+      s.set(zmq::sockopt::curve_serverkey, server_key_);
+      s.set(zmq::sockopt::curve_publickey, keys_->public_z85);
+      s.set(zmq::sockopt::curve_secretkey, keys_->secret_z85);
+    }
+    s.connect(opt_.endpoint);
+    return s;
+  }
+
+  void new_epoch() {
+    ++epoch_;
+    fetching_.reset();
+    cache_.abort();
+    welcomed_ = false;
+  }
+
+  void say_hello(zmq::socket_t& s) {
+    send(s, proto::make_message(hello_));
+    hello_sent_ = Clock::now();
+  }
+
+  void maybe_ready(zmq::socket_t& s) {
+    if (welcomed_ && !runner_.busy() && !fetching_)
+      send(s, proto::make_message(proto::MessageType::kReady));
+  }
+
+  void start_job(zmq::socket_t& s, proto::Job job) {
+    if (job.artifact_sha256.empty()) return runner_.start(std::move(job), "", epoch_);
+    if (auto path = cache_.lookup(job.artifact_sha256))
+      return runner_.start(std::move(job), *path, epoch_);
+    cache_.begin(job.artifact_sha256);
+    send(s, proto::make_message(proto::Fetch{job.artifact_sha256, 0, proto::kArtifactChunkBytes}));
+    fetching_ = std::move(job);
+  }
+
+  void on_artifact(zmq::socket_t& s, const proto::Message& m) {
+    const proto::ArtifactChunk chunk = proto::parse_artifact(m);
+    if (!fetching_) throw ProtocolError("ARTIFACT while no artifact was asked for");
+    try {
+      if (!cache_.append(chunk)) {
+        send(s, proto::make_message(proto::Fetch{chunk.sha256, cache_.received_bytes(),
+                                                 proto::kArtifactChunkBytes}));
+        return;
+      }
+      const std::string path = cache_.finish();
+      proto::Job job = std::move(*fetching_);
+      fetching_.reset();
+      runner_.start(std::move(job), path, epoch_);
+    } catch (const ArtifactError& e) {
+      const std::string job_id = fetching_->job_id;
+      fetching_.reset();
+      cache_.abort();
+      send(s, proto::make_message(proto::ErrorReply{job_id, proto::kErrorArtifact, e.what()}));
+      maybe_ready(s);
+    }
+  }
+
+  void on_welcome(zmq::socket_t& s, const proto::Message& m) {
+    const proto::Welcome w = proto::parse_welcome(m);
+    heartbeat_ms_ = w.heartbeat_ms;
+    liveness_ = w.liveness;
+    MeasureSettings st;
+    if (auto p = w.board.find("power"); p != w.board.end() && p->is_object()) {
+      st.power_backend = p->value("backend", "none");
+      st.power_options = *p;
+      // The host names sensors, it does not get to run arbitrary commands on the board.
+      if (auto c = p->find("command");
+          c != p->end() && (!c->is_string() || c->get<std::string>().rfind("vcgencmd ", 0) != 0))
+        st.power_options.erase("command");
+    }
+    if (auto it = w.board.find("idle_s"); it != w.board.end() && it->is_number())
+      st.idle_s = std::clamp(it->get<double>(), 0.0, 10.0);
+    std::string pin = opt_.pin;
+    if (pin.empty())
+      if (auto it = w.board.find("pin"); it != w.board.end() && it->is_string()) pin = *it;
+    if (!pin.empty()) {
+      try {
+        st.pin_cpus = parse_cpu_list(pin);
+      } catch (const std::invalid_argument& e) {
+        std::fprintf(stderr, "hil-agent %s: not pinning: %s\n", id_.c_str(), e.what());
+      }
+    }
+    if (st.power_backend == "pi5-pmic") st.throttled_command = "vcgencmd get_throttled";
+    st.power_override = opt_.power_override;
+    const std::string power_note = runner_.configure(st);
+    if (!welcomed_)
+      std::fprintf(stderr, "hil-agent %s: welcomed (heartbeat %d ms, liveness %d)%s%s\n",
+                   id_.c_str(), heartbeat_ms_, liveness_, power_note.empty() ? "" : "; ",
+                   power_note.c_str());
+    welcomed_ = welcomed_once_ = true;
+    maybe_ready(s);
+  }
+
+  Outcome session() {
+    zmq::socket_t s = connect();
+    new_epoch();
+    heartbeat_ms_ = opt_.heartbeat_ms;
+    liveness_ = opt_.liveness;
+    say_hello(s);
+    std::fprintf(stderr, "hil-agent %s: connected to %s as board '%s'\n", id_.c_str(),
+                 opt_.endpoint.c_str(), opt_.board.c_str());
+    auto last_heard = Clock::now();
+    auto next_heartbeat = Clock::now() + std::chrono::milliseconds(heartbeat_ms_);
+    proto::Frames frames;
+    while (!g_stop.load()) {
+      zmq::pollitem_t items[] = {{s.handle(), 0, ZMQ_POLLIN, 0},
+                                 {nullptr, runner_.notify_fd(), ZMQ_POLLIN, 0}};
+      const auto wait = std::clamp<int64_t>(
+          std::chrono::duration_cast<std::chrono::milliseconds>(next_heartbeat - Clock::now())
+              .count(),
+          0, 100);
+      try {
+        zmq::poll(items, 2, std::chrono::milliseconds(wait));
+      } catch (const zmq::error_t& e) {
+        if (e.num() != EINTR) throw;
+      }
+      if (items[1].revents & ZMQ_POLLIN) {
+        if (auto done = runner_.take()) {
+          if (done->epoch == epoch_ && welcomed_) {
+            send(s, done->reply);
+          } else {
+            std::fprintf(stderr,
+                         "hil-agent %s: dropped the result of a job from an earlier "
+                         "connection\n",
+                         id_.c_str());
+          }
+          maybe_ready(s);
+        }
+      }
+      for (int drained = 0; drained < 256 && receive(s, frames); ++drained) {
+        last_heard = last_heard_any_ = Clock::now();
+        if (auto outcome = handle(s, frames)) return *outcome;
+      }
+      if (Clock::now() >= next_heartbeat) {
+        send(s, proto::make_message(proto::MessageType::kHeartbeat));
+        next_heartbeat = Clock::now() + std::chrono::milliseconds(heartbeat_ms_);
+      }
+      if (seconds_since(last_heard_any_) > opt_.host_timeout_s) {
+        std::fprintf(stderr, "hil-agent %s: host silent for %.0f s, giving up\n", id_.c_str(),
+                     seconds_since(last_heard_any_));
+        return Outcome::kGaveUp;
+      }
+      if (seconds_since(last_heard) * 1000.0 > static_cast<double>(heartbeat_ms_) * liveness_) {
+        std::fprintf(stderr, "hil-agent %s: host missed %d heartbeats\n", id_.c_str(), liveness_);
+        return Outcome::kHostSilent;
+      }
+    }
+    if (welcomed_) send(s, proto::make_message(proto::MessageType::kBye));
+    std::fprintf(stderr, "hil-agent %s: stopped by signal\n", id_.c_str());
+    return Outcome::kStopped;
+  }
+
+  // Handles one message; returns an outcome when the session ends.
+  std::optional<Outcome> handle(zmq::socket_t& s, const proto::Frames& frames) {
     proto::Message message;
     try {
       message = proto::decode(frames);
     } catch (const ProtocolError& e) {
-      std::fprintf(stderr, "hil-agent %s: dropped a malformed message: %s\n", agent_id.c_str(),
-                   e.what());
-      send(socket, proto::make_message(proto::ErrorReply{"", proto::kErrorBadRequest, e.what()}));
-      continue;
+      if (++rejected_ <= 20 || rejected_ % 1000 == 0)
+        std::fprintf(stderr, "hil-agent %s: dropped a malformed message (%d so far): %s\n",
+                     id_.c_str(), rejected_, e.what());
+      send(s, proto::make_message(proto::ErrorReply{"", proto::kErrorBadRequest, e.what()}));
+      return std::nullopt;
     }
     try {
       switch (message.type) {
         case proto::MessageType::kWelcome:
-          proto::parse_welcome(message);
-          welcomed = true;
-          send(socket, proto::make_message(proto::MessageType::kReady));
+          on_welcome(s, message);
           break;
         case proto::MessageType::kJob: {
-          if (!welcomed) throw ProtocolError("JOB before WELCOME");
-          const proto::Job job = proto::parse_job(message);
-          send(socket, run_job(job));
-          send(socket, proto::make_message(proto::MessageType::kReady));
+          if (!welcomed_) throw ProtocolError("JOB before WELCOME");
+          proto::Job job = proto::parse_job(message);
+          if (runner_.busy() || fetching_) {
+            send(s, proto::make_message(
+                        proto::ErrorReply{job.job_id, proto::kErrorBadRequest,
+                                          "agent is busy with another job (JOB without READY)"}));
+            break;
+          }
+          start_job(s, std::move(job));
           break;
         }
+        case proto::MessageType::kArtifact:
+          on_artifact(s, message);
+          break;
         case proto::MessageType::kError: {
           const proto::ErrorReply e = proto::parse_error(message);
-          std::fprintf(stderr, "hil-agent %s: host refused: [%s] %s\n", agent_id.c_str(),
+          if (e.error_class == proto::kErrorNotRegistered) {
+            // The host does not know us (it restarted): start clean with a new HELLO.
+            if (seconds_since(hello_sent_) > 0.2) {
+              std::fprintf(stderr, "hil-agent %s: host does not know this agent; HELLO again\n",
+                           id_.c_str());
+              new_epoch();
+              say_hello(s);
+            }
+            break;
+          }
+          std::fprintf(stderr, "hil-agent %s: host says: [%s] %s\n", id_.c_str(),
                        e.error_class.c_str(), e.message.c_str());
-          if (!welcomed) return 1;
+          if (!welcomed_ && (e.error_class == proto::kErrorVersion || e.job_id.empty()))
+            return Outcome::kRefused;
           break;
         }
         case proto::MessageType::kHeartbeat:
-          send(socket, proto::make_message(proto::MessageType::kHeartbeat));
           break;
         case proto::MessageType::kBye:
-          std::fprintf(stderr, "hil-agent %s: host said BYE, exiting\n", agent_id.c_str());
-          return 0;
+          std::fprintf(stderr, "hil-agent %s: host said BYE, exiting\n", id_.c_str());
+          return Outcome::kBye;
         default:
           throw ProtocolError(std::string("unexpected ") + proto::to_string(message.type) +
                               " from the host");
       }
     } catch (const ProtocolError& e) {
-      std::fprintf(stderr, "hil-agent %s: rejected a message: %s\n", agent_id.c_str(), e.what());
+      if (++rejected_ <= 20 || rejected_ % 1000 == 0)
+        std::fprintf(stderr, "hil-agent %s: rejected a message (%d so far): %s\n", id_.c_str(),
+                     rejected_, e.what());
       std::string job_id;
       if (auto it = message.body.find("job_id"); it != message.body.end() && it->is_string())
-        job_id = it->get<std::string>();
-      send(socket,
-           proto::make_message(proto::ErrorReply{job_id, proto::kErrorBadRequest, e.what()}));
-      if (message.type == proto::MessageType::kJob && welcomed)
-        send(socket, proto::make_message(proto::MessageType::kReady));
+        job_id = it->get<std::string>().substr(0, 256);
+      send(s, proto::make_message(proto::ErrorReply{job_id, proto::kErrorBadRequest, e.what()}));
+      if (message.type == proto::MessageType::kJob) maybe_ready(s);
+    } catch (const ArtifactError& e) {
+      send(s, proto::make_message(proto::ErrorReply{"", proto::kErrorArtifact, e.what()}));
     }
+    return std::nullopt;
   }
-  send(socket, proto::make_message(proto::MessageType::kBye));
-  std::fprintf(stderr, "hil-agent %s: stopped by signal\n", agent_id.c_str());
-  return 0;
+
+  AgentOptions opt_;
+  std::string id_;
+  zmq::context_t context_{1};
+  JobRunner runner_;
+  ArtifactCache cache_;
+  std::optional<proto::KeyPair> keys_;
+  std::string server_key_;
+  proto::Hello hello_;
+  uint64_t epoch_ = 0;
+  int rejected_ = 0;
+  bool welcomed_ = false, welcomed_once_ = false;
+  int heartbeat_ms_ = 1000, liveness_ = 5;
+  std::optional<proto::Job> fetching_;
+  Clock::time_point last_heard_any_, hello_sent_;
+};
+
+}  // namespace
+
+int run_agent(const AgentOptions& options) {
+  Agent agent(options);
+  return agent.run();
 }
 
 }  // namespace hilq::agent

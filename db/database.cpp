@@ -21,9 +21,9 @@ std::string describe(sqlite3* db, const std::string& path, int rc) {
 }  // namespace
 
 Database::Database(const std::string& path) : path_(path) {
-  const int rc = sqlite3_open_v2(path.c_str(), &db_,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &db_,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string message = "cannot open " + describe(db_, path, rc);
     sqlite3_close(db_);
@@ -145,14 +145,22 @@ std::optional<std::string> Statement::column_optional_text(int column) const {
   return column_text(column);
 }
 
-Transaction::Transaction(Database& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
+Transaction::Transaction(Database& db) : db_(db) {
+  nested_ = sqlite3_get_autocommit(db_.handle()) == 0;
+  db_.exec(nested_ ? "SAVEPOINT hilq_nested" : "BEGIN IMMEDIATE");
+}
 
 Transaction::~Transaction() {
-  if (!done_) sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+  if (done_) return;
+  if (nested_)
+    sqlite3_exec(db_.handle(), "ROLLBACK TO hilq_nested; RELEASE hilq_nested", nullptr, nullptr,
+                 nullptr);
+  else
+    sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
 }
 
 void Transaction::commit() {
-  db_.exec("COMMIT");
+  db_.exec(nested_ ? "RELEASE hilq_nested" : "COMMIT");
   done_ = true;
 }
 

@@ -90,6 +90,8 @@ class Statement {
   std::string sql_;
 };
 
+// Inside another transaction a Transaction becomes a SAVEPOINT, so a store method that commits
+// on its own can also run as part of a caller's batch (one commit for many writes).
 class Transaction {
  public:
   explicit Transaction(Database& db);  // BEGIN IMMEDIATE: takes the write lock up front
@@ -101,6 +103,7 @@ class Transaction {
  private:
   Database& db_;
   bool done_ = false;
+  bool nested_ = false;
 };
 
 // Current time as ISO-8601 UTC with milliseconds, the format of every time column.

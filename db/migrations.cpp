@@ -103,6 +103,25 @@ CREATE TABLE pareto (
   PRIMARY KEY (run_id, board, objective_pair, candidate_id)
 );
 )sql",
+    // 2: the durable job queue (spec, lease, last error), run options for --resume, agents.
+    R"sql(
+ALTER TABLE runs ADD COLUMN options TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE jobs ADD COLUMN spec TEXT;
+ALTER TABLE jobs ADD COLUMN lease_until TEXT;
+ALTER TABLE jobs ADD COLUMN error_class TEXT;
+ALTER TABLE jobs ADD COLUMN error TEXT;
+CREATE TABLE agents (
+  run_id      INTEGER NOT NULL REFERENCES runs(id),
+  id          TEXT NOT NULL,
+  board       TEXT NOT NULL,
+  user_id     TEXT,
+  status      TEXT NOT NULL CHECK (status IN ('connected', 'lost', 'left', 'quarantined')),
+  reason      TEXT,
+  first_seen  TEXT NOT NULL,
+  last_seen   TEXT NOT NULL,
+  PRIMARY KEY (run_id, id)
+);
+)sql",
 };
 
 }  // namespace

@@ -21,22 +21,47 @@ RunRow read_run(const Statement& s) {
   r.message = s.column_optional_text(6);
   r.started_at = s.column_text(7);
   r.finished_at = s.column_optional_text(8);
+  r.options = s.column_text(9);
   return r;
 }
 
 constexpr const char* kRunColumns =
-    "id, command_line, git_sha, model_hash, constraints, status, message, started_at, finished_at";
+    "id, command_line, git_sha, model_hash, constraints, status, message, started_at, finished_at, "
+    "options";
+
+constexpr const char* kJobColumns =
+    "id, run_id, candidate_id, board, kind, config, state, attempts, agent, spec, lease_until, "
+    "error_class, error";
+
+JobRow read_job(const Statement& s) {
+  JobRow j;
+  j.id = s.column_text(0);
+  j.run_id = s.column_int(1);
+  j.candidate_id = s.column_optional_int(2);
+  j.board = s.column_text(3);
+  j.kind = s.column_text(4);
+  j.config = s.column_text(5);
+  j.state = s.column_text(6);
+  j.attempts = static_cast<int>(s.column_int(7));
+  j.agent = s.column_optional_text(8);
+  j.spec = s.column_optional_text(9);
+  j.lease_until = s.column_optional_text(10);
+  j.error_class = s.column_optional_text(11);
+  j.error = s.column_optional_text(12);
+  return j;
+}
 
 }  // namespace
 
 int64_t RunStore::create_run(const std::string& command_line,
                              const std::optional<std::string>& git_sha,
-                             const std::string& constraints_json) {
+                             const std::string& constraints_json, const std::string& options_json) {
   Transaction tx(db_);
   Statement s(db_,
-              "INSERT INTO runs (command_line, git_sha, constraints, status, started_at) "
-              "VALUES (?, ?, ?, 'running', ?)");
-  s.bind(1, command_line).bind(2, git_sha).bind(3, constraints_json).bind(4, now_utc()).run();
+              "INSERT INTO runs (command_line, git_sha, constraints, status, started_at, options) "
+              "VALUES (?, ?, ?, 'running', ?, ?)");
+  s.bind(1, command_line).bind(2, git_sha).bind(3, constraints_json).bind(4, now_utc());
+  s.bind(5, options_json).run();
   const int64_t id = db_.last_insert_id();
   tx.commit();
   return id;
@@ -48,11 +73,24 @@ void RunStore::finish_run(int64_t run_id, const std::string& status,
   Statement s(db_, "UPDATE runs SET status = ?, message = ?, finished_at = ? WHERE id = ?");
   s.bind(1, status).bind(2, message).bind(3, now_utc()).bind(4, run_id).run();
   if (db_.changes() != 1) throw DbError("run " + std::to_string(run_id) + " does not exist");
-  // Jobs that never finished belong to a run that no longer runs them.
+  // Leases end with this host: running jobs are queued again, for a later --resume.
   Statement jobs(db_,
-                 "UPDATE jobs SET state = 'failed', updated_at = ? "
-                 "WHERE run_id = ? AND state IN ('queued', 'running') AND ? != 'running'");
+                 "UPDATE jobs SET state = 'queued', lease_until = NULL, updated_at = ? "
+                 "WHERE run_id = ? AND state = 'running' AND ? != 'running'");
   jobs.bind(1, now_utc()).bind(2, run_id).bind(3, status).run();
+  tx.commit();
+}
+
+void RunStore::reopen_run(int64_t run_id) {
+  Transaction tx(db_);
+  Statement s(
+      db_, "UPDATE runs SET status = 'running', message = NULL, finished_at = NULL WHERE id = ?");
+  s.bind(1, run_id).run();
+  if (db_.changes() != 1) throw DbError("run " + std::to_string(run_id) + " does not exist");
+  Statement jobs(db_,
+                 "UPDATE jobs SET state = 'queued', lease_until = NULL, updated_at = ? "
+                 "WHERE run_id = ? AND state = 'running'");
+  jobs.bind(1, now_utc()).bind(2, run_id).run();
   tx.commit();
 }
 
@@ -112,11 +150,11 @@ void RunStore::insert_job(const JobRow& j) {
   Transaction tx(db_);
   Statement s(db_,
               "INSERT INTO jobs (id, run_id, candidate_id, board, kind, config, state, attempts, "
-              "agent, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+              "agent, created_at, updated_at, spec) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   const std::string now = now_utc();
   s.bind(1, j.id).bind(2, j.run_id).bind(3, j.candidate_id).bind(4, j.board).bind(5, j.kind);
   s.bind(6, j.config).bind(7, j.state).bind(8, j.attempts).bind(9, j.agent);
-  s.bind(10, now).bind(11, now).run();
+  s.bind(10, now).bind(11, now).bind(12, j.spec).run();
   tx.commit();
 }
 
@@ -132,24 +170,66 @@ void RunStore::set_job_state(const std::string& job_id, const std::string& state
 }
 
 std::vector<JobRow> RunStore::jobs(int64_t run_id) {
-  Statement s(db_,
-              "SELECT id, run_id, candidate_id, board, kind, config, state, attempts, agent "
-              "FROM jobs WHERE run_id = ? ORDER BY created_at, id");
+  Statement s(db_, std::string("SELECT ") + kJobColumns +
+                       " FROM jobs WHERE run_id = ? ORDER BY created_at, rowid");
   s.bind(1, run_id);
   std::vector<JobRow> out;
-  while (s.step()) {
-    JobRow j;
-    j.id = s.column_text(0);
-    j.run_id = s.column_int(1);
-    j.candidate_id = s.column_optional_int(2);
-    j.board = s.column_text(3);
-    j.kind = s.column_text(4);
-    j.config = s.column_text(5);
-    j.state = s.column_text(6);
-    j.attempts = static_cast<int>(s.column_int(7));
-    j.agent = s.column_optional_text(8);
-    out.push_back(std::move(j));
-  }
+  while (s.step()) out.push_back(read_job(s));
+  return out;
+}
+
+std::vector<JobRow> RunStore::unfinished_jobs(int64_t run_id) {
+  Statement s(db_, std::string("SELECT ") + kJobColumns +
+                       " FROM jobs WHERE run_id = ? AND state IN ('queued', 'running') "
+                       "ORDER BY created_at, rowid");
+  s.bind(1, run_id);
+  std::vector<JobRow> out;
+  while (s.step()) out.push_back(read_job(s));
+  return out;
+}
+
+void RunStore::job_started(const std::string& job_id, const std::string& agent,
+                           const std::string& lease_until) {
+  Transaction tx(db_);
+  Statement s(db_,
+              "UPDATE jobs SET state = 'running', agent = ?, attempts = attempts + 1, "
+              "lease_until = ?, updated_at = ? WHERE id = ? AND state IN ('queued', 'running')");
+  s.bind_all(agent, lease_until, now_utc(), job_id).run();
+  tx.commit();
+}
+
+void RunStore::job_requeued(const std::string& job_id, const std::string& error_class,
+                            const std::string& error) {
+  Transaction tx(db_);
+  Statement s(db_,
+              "UPDATE jobs SET state = 'queued', lease_until = NULL, error_class = ?, error = ?, "
+              "updated_at = ? WHERE id = ? AND state IN ('queued', 'running')");
+  s.bind_all(error_class, error, now_utc(), job_id).run();
+  tx.commit();
+}
+
+void RunStore::upsert_agent(const AgentRow& a) {
+  Transaction tx(db_);
+  const std::string now = now_utc();
+  Statement s(db_,
+              "INSERT INTO agents (run_id, id, board, user_id, status, reason, first_seen, "
+              "last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, id) DO UPDATE SET "
+              "board = excluded.board, user_id = coalesce(excluded.user_id, user_id), "
+              "status = CASE WHEN status = 'quarantined' THEN status ELSE excluded.status END, "
+              "reason = coalesce(excluded.reason, reason), last_seen = excluded.last_seen");
+  s.bind_all(a.run_id, a.id, a.board, a.user_id, a.status, a.reason, now, now).run();
+  tx.commit();
+}
+
+std::vector<AgentRow> RunStore::agents(int64_t run_id) {
+  Statement s(db_,
+              "SELECT run_id, id, board, user_id, status, reason FROM agents WHERE run_id = ? "
+              "ORDER BY board, id");
+  s.bind(1, run_id);
+  std::vector<AgentRow> out;
+  while (s.step())
+    out.push_back({s.column_int(0), s.column_text(1), s.column_text(2), s.column_optional_text(3),
+                   s.column_text(4), s.column_optional_text(5)});
   return out;
 }
 
@@ -171,8 +251,11 @@ bool RunStore::record_measurement(const MeasurementRow& m) {
              m.created_at.empty() ? now_utc() : m.created_at);
   s.run();
   if (db_.changes() == 0) return false;  // tx rolls back: nothing to undo
-  Statement job(db_, "UPDATE jobs SET state = ?, updated_at = ? WHERE id = ?");
-  job.bind(1, m.status == "ok" ? "done" : "failed").bind(2, now_utc()).bind(3, m.job_id).run();
+  Statement job(db_,
+                "UPDATE jobs SET state = ?, lease_until = NULL, updated_at = ?, "
+                "error_class = coalesce(?, error_class), error = coalesce(?, error) WHERE id = ?");
+  job.bind_all(m.status == "ok" ? "done" : "failed", now_utc(), m.error_class, m.error, m.job_id)
+      .run();
   tx.commit();
   return true;
 }

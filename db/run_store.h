@@ -21,6 +21,7 @@ struct RunRow {
   std::optional<std::string> message;
   std::string started_at;
   std::optional<std::string> finished_at;
+  std::string options = "{}";  // JSON: what --resume needs to continue the run (boards, workload)
 };
 
 struct BoardRow {
@@ -39,10 +40,23 @@ struct JobRow {
   std::optional<int64_t> candidate_id;
   std::string board;
   std::string kind;
-  std::string config;  // JSON
+  std::string config;            // JSON
   std::string state = "queued";  // queued | running | done | failed
-  int attempts = 0;
+  int attempts = 0;              // dispatches so far, across host restarts
   std::optional<std::string> agent;
+  std::optional<std::string> spec;         // JSON of the JOB message, to re-send it on --resume
+  std::optional<std::string> lease_until;  // while running: end of the run-time lease
+  std::optional<std::string> error_class;  // why the last try failed
+  std::optional<std::string> error;
+};
+
+struct AgentRow {
+  int64_t run_id = 0;
+  std::string id;
+  std::string board;
+  std::optional<std::string> user_id;  // CURVE allow-list name
+  std::string status = "connected";    // connected | lost | left | quarantined
+  std::optional<std::string> reason;
 };
 
 struct MeasurementRow {
@@ -78,9 +92,15 @@ class RunStore {
   explicit RunStore(Database& db) : db_(db) {}
 
   int64_t create_run(const std::string& command_line, const std::optional<std::string>& git_sha,
-                     const std::string& constraints_json = "{}");
+                     const std::string& constraints_json = "{}",
+                     const std::string& options_json = "{}");
+  // Ends a run. Unless it completed, its running jobs go back to 'queued' (their leases end with
+  // this host), so `--resume` finds every unfinished job.
+
   void finish_run(int64_t run_id, const std::string& status,
                   const std::optional<std::string>& message = std::nullopt);
+  // Marks a run running again for --resume; running jobs (orphaned by a dead host) -> queued.
+  void reopen_run(int64_t run_id);
   std::optional<RunRow> run(int64_t run_id);
   std::optional<int64_t> latest_run_id();
   std::vector<RunRow> runs();
@@ -92,6 +112,16 @@ class RunStore {
   void set_job_state(const std::string& job_id, const std::string& state,
                      const std::optional<std::string>& agent = std::nullopt);
   std::vector<JobRow> jobs(int64_t run_id);
+  // Durable queue transitions (each its own BEGIN IMMEDIATE transaction, or part of the caller's).
+  void job_started(const std::string& job_id, const std::string& agent,
+                   const std::string& lease_until);
+  void job_requeued(const std::string& job_id, const std::string& error_class,
+                    const std::string& error);
+  // Jobs of a run without a final state (queued or running), in creation order.
+  std::vector<JobRow> unfinished_jobs(int64_t run_id);
+
+  void upsert_agent(const AgentRow& agent);
+  std::vector<AgentRow> agents(int64_t run_id);
 
   // Returns false (and changes nothing) when a measurement for this job id already exists.
   // Marks the job done/failed in the same transaction.

@@ -1,6 +1,8 @@
 // Starts agent processes from a board's `launch` command template and stops them again.
-// Templates may use {agent} (this build's hil-agent), {endpoint}, {board}, {id} and
-// {source_dir}; they run through /bin/sh so ssh/adb/qemu command lines work as written.
+// Templates may use {agent} (this build's hil-agent), {agent_aarch64} (the cross-built one),
+// {endpoint}, {port} (of the bound endpoint, for ssh -R / adb reverse tunnels), {board}, {id}
+// and {source_dir}; they run through /bin/sh so ssh/adb/qemu command
+// lines work as written.
 #pragma once
 
 #include <sys/types.h>

@@ -1,14 +1,19 @@
-// ROUTER-side broker (see broker.h).
+// ROUTER-side broker: heartbeats, leases, retries, quarantine, artifacts (see broker.h).
 #include "host/broker.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <stdexcept>
+
+#include "host/artifact_store.h"
+#include "host/zap_auth.h"
 
 namespace hilq::host {
 namespace {
 
 namespace proto = hilq::protocol;
+using nlohmann::json;
 
 BrokerEvent make_event(BrokerEvent::Kind kind, const std::string& agent_id,
                        const std::string& board) {
@@ -21,17 +26,32 @@ BrokerEvent make_event(BrokerEvent::Kind kind, const std::string& agent_id,
 
 std::string printable(const std::string& id) {
   std::string out;
-  for (unsigned char c : id) out += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';
+  for (unsigned char c : id.substr(0, 64))
+    out += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';
   return out;
 }
 
 }  // namespace
 
-Broker::Broker(const std::string& bind_endpoint, std::map<std::string, proto::BoardSpec> boards)
-    : context_(1), router_(context_, zmq::socket_type::router), boards_(std::move(boards)) {
+Broker::Broker(const std::string& bind_endpoint, std::map<std::string, proto::BoardSpec> boards,
+               BrokerOptions options)
+    : options_(std::move(options)), context_(1), boards_(std::move(boards)) {
+  if (!options_.curve_keys && !is_loopback_endpoint(bind_endpoint))
+    throw ConfigError("refusing to bind " + bind_endpoint +
+                      " without CURVE keys: only loopback runs may go without them (make keys "
+                      "with hil-keys, then pass --curve-key HOST.key --allow ALLOW-LIST)");
+  if (options_.curve_keys) zap_ = std::make_unique<ZapHandler>(context_, options_.allowed_keys);
+  router_ = zmq::socket_t(context_, zmq::socket_type::router);
   router_.set(zmq::sockopt::router_mandatory, 1);
+  router_.set(zmq::sockopt::router_handover, 1);
   router_.set(zmq::sockopt::linger, 0);
   router_.set(zmq::sockopt::maxmsgsize, proto::kMaxMessageBytes);
+  router_.set(zmq::sockopt::sndhwm, 10000);
+  if (options_.curve_keys) {
+    router_.set(zmq::sockopt::curve_server, 1);
+    router_.set(zmq::sockopt::curve_secretkey, options_.curve_keys->secret_z85);
+    router_.set(zmq::sockopt::zap_domain, "hilq");
+  }
   try {
     router_.bind(bind_endpoint);
   } catch (const zmq::error_t& e) {
@@ -46,13 +66,14 @@ Broker::Broker(const std::string& bind_endpoint, std::map<std::string, proto::Bo
 Broker::~Broker() = default;
 
 void Broker::submit(const std::string& board, proto::Job job) {
-  queues_.at(board).push_back(std::move(job));
+  queues_.at(board).push_back(QueuedJob{std::move(job), 0, {}});
 }
 
 bool Broker::send(const std::string& identity, const proto::Message& message) {
   const proto::Frames frames = proto::encode(message);
   try {
-    router_.send(zmq::buffer(identity), zmq::send_flags::sndmore);
+    if (!router_.send(zmq::buffer(identity), zmq::send_flags::sndmore | zmq::send_flags::dontwait))
+      throw zmq::error_t();  // EAGAIN: the agent's pipe is full, it is not reading
     for (size_t i = 0; i < frames.size(); ++i)
       router_.send(zmq::buffer(frames[i]),
                    i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
@@ -62,174 +83,407 @@ bool Broker::send(const std::string& identity, const proto::Message& message) {
                  e.what());
     return false;
   }
+  if (auto it = agents_.find(identity); it != agents_.end()) it->second.last_sent = Clock::now();
   return true;
 }
 
-void Broker::drop_agent(const std::string& identity) {
+void Broker::drop_agent(const std::string& identity, bool count_failure,
+                        const std::string& error_class, const std::string& message,
+                        std::vector<BrokerEvent>& events) {
   auto it = agents_.find(identity);
   if (it == agents_.end()) return;
-  if (it->second.job) queues_[it->second.board].push_front(std::move(*it->second.job));
+  Agent agent = std::move(it->second);
   agents_.erase(it);
+  if (agent.job && !agent.job->health)
+    retry_or_fail(std::move(agent.job->queued), agent.id, agent.board, error_class, message,
+                  count_failure, events);
+}
+
+void Broker::retry_or_fail(QueuedJob job, const std::string& agent_id, const std::string& board,
+                           const std::string& error_class, const std::string& message, bool count,
+                           std::vector<BrokerEvent>& events) {
+  if (finished_.count(job.job.job_id)) return;
+  if (count) {
+    ++job.failures;
+    job.tried.insert(agent_id);
+  }
+  BrokerEvent ev = make_event(BrokerEvent::Kind::kJobRequeued, agent_id, board);
+  ev.job_id = job.job.job_id;
+  ev.attempt = job.failures;
+  ev.error_class = error_class;
+  ev.message = message;
+  if (job.failures >= options_.max_attempts) {
+    ev.kind = BrokerEvent::Kind::kJobError;
+    ev.message = "failed on " + std::to_string(job.failures) + " tries; last on " + agent_id +
+                 ": " + message;
+    finished_.insert(job.job.job_id);
+  } else {
+    queues_[board].push_front(std::move(job));
+  }
+  events.push_back(std::move(ev));
+}
+
+void Broker::quarantine(Agent& agent, const std::string& reason, std::vector<BrokerEvent>& events) {
+  if (quarantined_.count(agent.id)) return;
+  quarantined_[agent.id] = reason;
+  std::fprintf(stderr, "hil-search: agent %s QUARANTINED: %s\n", printable(agent.id).c_str(),
+               reason.c_str());
+  BrokerEvent ev = make_event(BrokerEvent::Kind::kAgentQuarantined, agent.id, agent.board);
+  ev.user_id = agent.user_id;
+  ev.message = reason;
+  events.push_back(std::move(ev));
+  if (agent.job && !agent.job->health) {
+    QueuedJob q = std::move(agent.job->queued);
+    agent.job.reset();
+    retry_or_fail(std::move(q), agent.id, agent.board, proto::kErrorAgentLost, "agent quarantined",
+                  false, events);
+  }
+}
+
+void Broker::note_failure(Agent& agent, std::vector<BrokerEvent>& events) {
+  if (++agent.consecutive_failures >= options_.quarantine_after)
+    quarantine(agent, std::to_string(agent.consecutive_failures) + " jobs failed in a row", events);
 }
 
 std::vector<BrokerEvent> Broker::poll(int timeout_ms) {
   std::vector<BrokerEvent> events;
   zmq::pollitem_t item{router_.handle(), 0, ZMQ_POLLIN, 0};
-  int wait_ms = timeout_ms;
-  auto ready = [&] {
+  int wait_ms = std::min(timeout_ms, std::max(options_.heartbeat_ms / 2, 1));
+  for (int handled = 0; handled < 4096; ++handled) {
     try {
-      return zmq::poll(&item, 1, std::chrono::milliseconds(wait_ms)) > 0;
+      if (zmq::poll(&item, 1, std::chrono::milliseconds(wait_ms)) <= 0) break;
     } catch (const zmq::error_t& e) {
-      if (e.num() == EINTR) return false;  // a signal: the caller checks its stop flag
+      if (e.num() == EINTR) break;  // a signal: the caller checks its stop flag
       throw;
     }
-  };
-  while (ready()) {
     std::vector<std::string> frames;
+    std::string user_id;
     zmq::message_t part;
     do {
       if (!router_.recv(part, zmq::recv_flags::dontwait)) break;
+      if (frames.size() == 1 && options_.curve_keys) {
+        try {
+          user_id = part.gets("User-Id");
+        } catch (const zmq::error_t&) {
+        }
+      }
       frames.emplace_back(part.to_string());
     } while (part.more());
+    wait_ms = 0;  // drain what is already there, then return
     if (frames.empty()) break;
     const std::string identity = frames.front();
+    if (auto it = agents_.find(identity); it != agents_.end()) it->second.last_heard = Clock::now();
     proto::Message message;
     try {
       message = proto::decode(proto::Frames(frames.begin() + 1, frames.end()));
-      handle(identity, message, events);
+      handle(identity, user_id, message, events);
     } catch (const ProtocolError& e) {
-      std::fprintf(stderr, "hil-search: rejected a message from %s: %s\n",
-                   printable(identity).c_str(), e.what());
+      // Logged, but rate-limited: a peer spraying garbage must not flood the terminal.
+      if (++rejected_ <= 20 || rejected_ % 1000 == 0)
+        std::fprintf(stderr, "hil-search: rejected a message from %s (%d so far): %s\n",
+                     printable(identity).c_str(), rejected_, e.what());
       std::string job_id;
       if (auto it = message.body.find("job_id"); it != message.body.end() && it->is_string())
-        job_id = it->get<std::string>();
+        job_id = it->get<std::string>().substr(0, 256);
       send(identity,
            proto::make_message(proto::ErrorReply{job_id, proto::kErrorBadRequest, e.what()}));
     }
-    wait_ms = 0;  // drain what is already there, then return
   }
+  tick(events);
   dispatch(events);
   return events;
 }
 
-void Broker::handle(const std::string& identity, const proto::Message& message,
-                    std::vector<BrokerEvent>& events) {
-  using proto::MessageType;
-  if (message.type == MessageType::kHello) {
-    const proto::Hello hello = proto::parse_hello(message);
-    BrokerEvent ev = make_event(BrokerEvent::Kind::kAgentRefused, hello.agent_id, hello.board);
-    ev.hello = hello;
-    auto refuse = [&](const char* error_class, const std::string& why) {
-      ev.error_class = error_class;
-      ev.message = why;
-      send(identity, proto::make_message(proto::ErrorReply{"", error_class, why}));
-      events.push_back(ev);
-    };
-    if (hello.protocol_version != proto::kProtocolVersion)
-      return refuse(proto::kErrorVersion,
-                    "protocol version mismatch: agent speaks " +
-                        std::to_string(hello.protocol_version) + ", host speaks " +
-                        std::to_string(proto::kProtocolVersion));
-    auto board = boards_.find(hello.board);
-    if (board == boards_.end())
-      return refuse(proto::kErrorBadRequest,
-                    "board '" + hello.board + "' is not part of this run");
-    if (auto why = proto::check_agent_against_board(board->second, hello.arch, hello.features,
-                                                    hello.cores, hello.memory_bytes))
-      return refuse(proto::kErrorBadRequest, *why);
-    // A reconnecting agent starts clean: whatever it had in flight is given back to the queue.
-    if (auto old = agents_.find(identity); old != agents_.end() && old->second.job) {
-      std::fprintf(stderr, "hil-search: agent %s reconnected with job %s in flight; re-queued\n",
-                   printable(identity).c_str(), old->second.job->job_id.c_str());
-      queues_[old->second.board].push_front(std::move(*old->second.job));
-    }
-    agents_[identity] = Agent{identity, hello.board, false, std::nullopt};
-    send(identity, proto::make_message(proto::Welcome{"", 1000}));
-    ev.kind = BrokerEvent::Kind::kAgentJoined;
+void Broker::handle_hello(const std::string& identity, const std::string& user_id,
+                          const proto::Message& message, std::vector<BrokerEvent>& events) {
+  const proto::Hello hello = proto::parse_hello(message);
+  BrokerEvent ev = make_event(BrokerEvent::Kind::kAgentRefused, hello.agent_id, hello.board);
+  ev.hello = hello;
+  ev.user_id = user_id;
+  auto refuse = [&](const char* error_class, const std::string& why) {
+    ev.error_class = error_class;
+    ev.message = why;
+    send(identity, proto::make_message(proto::ErrorReply{"", error_class, why}));
     events.push_back(ev);
+  };
+  if (hello.protocol_version != proto::kProtocolVersion)
+    return refuse(proto::kErrorVersion, "protocol version mismatch: agent speaks " +
+                                            std::to_string(hello.protocol_version) +
+                                            ", host speaks " +
+                                            std::to_string(proto::kProtocolVersion));
+  auto board = boards_.find(hello.board);
+  if (board == boards_.end())
+    return refuse(proto::kErrorBadRequest, "board '" + hello.board + "' is not part of this run");
+  if (auto why = proto::check_agent_against_board(board->second, hello.arch, hello.features,
+                                                  hello.cores, hello.memory_bytes))
+    return refuse(proto::kErrorBadRequest, *why);
+  if (auto q = quarantined_.find(identity); q != quarantined_.end())
+    return refuse(proto::kErrorBadRequest, "agent is quarantined for this run: " + q->second);
+  // A reconnecting agent starts clean: whatever it had in flight goes back to the queue.
+  if (agents_.count(identity)) {
+    std::fprintf(stderr, "hil-search: agent %s reconnected; it starts clean\n",
+                 printable(identity).c_str());
+    drop_agent(identity, true, proto::kErrorAgentLost, "agent reconnected while running the job",
+               events);
+  }
+  Agent agent;
+  agent.id = identity;
+  agent.board = hello.board;
+  agent.user_id = user_id;
+  agent.healthy = !options_.health_check;
+  agent.last_heard = Clock::now();
+  agents_[identity] = std::move(agent);
+  proto::Welcome welcome{options_.run, options_.heartbeat_ms, options_.liveness,
+                         proto::agent_settings(board->second)};
+  send(identity, proto::make_message(welcome));
+  ev.kind = BrokerEvent::Kind::kAgentJoined;
+  events.push_back(std::move(ev));
+}
+
+void Broker::handle(const std::string& identity, const std::string& user_id,
+                    const proto::Message& message, std::vector<BrokerEvent>& events) {
+  using proto::MessageType;
+  if (message.type == MessageType::kHello) return handle_hello(identity, user_id, message, events);
+  auto it = agents_.find(identity);
+  if (it == agents_.end()) {
+    // A peer we do not know (the host restarted, or it was declared dead): it must HELLO again.
+    if (message.type != MessageType::kBye && message.type != MessageType::kError)
+      send(identity, proto::make_message(proto::ErrorReply{
+                         "", proto::kErrorNotRegistered,
+                         std::string(proto::to_string(message.type)) +
+                             " from an agent that has not said HELLO; say HELLO again"}));
     return;
   }
-  auto it = agents_.find(identity);
-  if (it == agents_.end())
-    throw ProtocolError(std::string(proto::to_string(message.type)) + " before HELLO");
   Agent& agent = it->second;
   switch (message.type) {
     case MessageType::kReady:
-      agent.idle = true;
+      if (agent.job) {
+        // The agent dropped the job it was given (e.g. it restarted its session): try again.
+        QueuedJob q = std::move(agent.job->queued);
+        const bool health = agent.job->health;
+        agent.job.reset();
+        if (!health)
+          retry_or_fail(std::move(q), agent.id, agent.board, proto::kErrorAgentLost,
+                        "agent said READY without finishing the job", true, events);
+      }
+      agent.abandoned_job.clear();
+      agent.ready = true;
       break;
     case MessageType::kResult: {
       proto::Result result = proto::parse_result(message);
-      if (!agent.job || agent.job->job_id != result.job_id) {
-        std::fprintf(stderr, "hil-search: ignored a RESULT for job %s that %s was not running\n",
-                     result.job_id.c_str(), printable(identity).c_str());
-        break;
-      }
-      agent.job.reset();
-      BrokerEvent ev = make_event(BrokerEvent::Kind::kResult, agent.id, agent.board);
-      ev.job_id = result.job_id;
-      ev.measurement = std::move(result.measurement);
-      events.push_back(std::move(ev));
+      finish_job(agent, result.job_id, true, result.measurement, nullptr, events);
       break;
     }
     case MessageType::kError: {
       const proto::ErrorReply error = proto::parse_error(message);
-      if (!agent.job || agent.job->job_id != error.job_id) {
-        std::fprintf(stderr, "hil-search: agent %s reports: [%s] %s\n",
-                     printable(identity).c_str(), error.error_class.c_str(),
-                     error.message.c_str());
+      if (error.job_id.empty()) {
+        std::fprintf(stderr, "hil-search: agent %s reports: [%s] %s\n", printable(identity).c_str(),
+                     error.error_class.c_str(), error.message.c_str());
         break;
       }
-      agent.job.reset();
-      BrokerEvent ev = make_event(BrokerEvent::Kind::kJobError, agent.id, agent.board);
-      ev.job_id = error.job_id;
-      ev.error_class = error.error_class;
-      ev.message = error.message;
-      events.push_back(std::move(ev));
+      finish_job(agent, error.job_id, false, {}, &error, events);
+      break;
+    }
+    case MessageType::kFetch: {
+      const proto::Fetch fetch = proto::parse_fetch(message);
+      std::optional<proto::ArtifactChunk> chunk;
+      std::string why = "unknown artifact " + fetch.sha256;
+      try {
+        if (options_.artifacts)
+          chunk = options_.artifacts->chunk(fetch.sha256, fetch.offset, fetch.max_bytes);
+      } catch (const std::exception& e) {
+        why = e.what();
+      }
+      const std::string job_id = agent.job ? agent.job->queued.job.job_id : "";
+      if (!chunk) {
+        send(identity, proto::make_message(proto::ErrorReply{job_id, proto::kErrorArtifact, why}));
+        break;
+      }
+      // Transfer time is not run time: each chunk renews the job's lease.
+      if (agent.job)
+        agent.job->deadline =
+            Clock::now() +
+            std::chrono::milliseconds(static_cast<int64_t>(options_.job_timeout_s * 1e3));
+      send(identity, proto::make_message(*chunk));
       break;
     }
     case MessageType::kHeartbeat:
       break;
-    case MessageType::kBye:
+    case MessageType::kBye: {
       std::fprintf(stderr, "hil-search: agent %s left\n", printable(identity).c_str());
-      drop_agent(identity);
+      events.push_back(make_event(BrokerEvent::Kind::kAgentLeft, agent.id, agent.board));
+      drop_agent(identity, false, proto::kErrorAgentLost, "agent left", events);
       break;
+    }
     default:
       throw ProtocolError(std::string("unexpected ") + proto::to_string(message.type) +
                           " from an agent");
   }
 }
 
-void Broker::dispatch(std::vector<BrokerEvent>& events) {
-  std::vector<std::string> unreachable;
-  for (auto& [id, agent] : agents_) {
-    if (!agent.idle || agent.job) continue;
-    auto& queue = queues_[agent.board];
-    if (queue.empty()) continue;
-    proto::Job job = std::move(queue.front());
-    queue.pop_front();
-    agent.idle = false;
-    const proto::Message message = proto::make_message(job);
-    BrokerEvent ev = make_event(BrokerEvent::Kind::kJobStarted, id, agent.board);
-    ev.job_id = job.job_id;
-    agent.job = std::move(job);
-    if (send(id, message))
-      events.push_back(std::move(ev));
-    else
-      unreachable.push_back(id);
+void Broker::finish_job(Agent& agent, const std::string& job_id, bool ok, const json& measurement,
+                        const proto::ErrorReply* error, std::vector<BrokerEvent>& events) {
+  if (!agent.job || agent.job->queued.job.job_id != job_id) {
+    // Late (its lease expired and it was re-queued) or duplicate: never recorded twice.
+    std::fprintf(stderr, "hil-search: ignored a late or duplicate %s for job %s from %s\n",
+                 ok ? "RESULT" : "ERROR", printable(job_id).c_str(), printable(agent.id).c_str());
+    if (agent.abandoned_job == job_id) agent.abandoned_job.clear();
+    return;
   }
-  for (const auto& id : unreachable) drop_agent(id);
+  InFlight flight = std::move(*agent.job);
+  agent.job.reset();
+  if (flight.health) {
+    if (ok && proto::health_answer_matches(measurement, flight.expected)) {
+      agent.healthy = true;
+    } else {
+      quarantine(agent,
+                 ok ? "health check answered " + measurement.dump().substr(0, 200) + ", expected " +
+                          proto::to_json(flight.expected).dump()
+                    : "health check failed: [" + error->error_class + "] " + error->message,
+                 events);
+    }
+    return;
+  }
+  if (ok) {
+    agent.consecutive_failures = 0;
+    if (!finished_.insert(job_id).second) return;
+    BrokerEvent ev = make_event(BrokerEvent::Kind::kResult, agent.id, agent.board);
+    ev.user_id = agent.user_id;
+    ev.job_id = job_id;
+    ev.attempt = flight.queued.failures + 1;
+    ev.measurement = measurement;
+    events.push_back(std::move(ev));
+    return;
+  }
+  if (error->error_class == proto::kErrorBadRequest) {
+    // The job itself is wrong: no other agent would do better, and the board is not at fault.
+    finished_.insert(job_id);
+    BrokerEvent ev = make_event(BrokerEvent::Kind::kJobError, agent.id, agent.board);
+    ev.job_id = job_id;
+    ev.attempt = flight.queued.failures + 1;
+    ev.error_class = error->error_class;
+    ev.message = error->message;
+    events.push_back(std::move(ev));
+    return;
+  }
+  retry_or_fail(std::move(flight.queued), agent.id, agent.board, error->error_class, error->message,
+                true, events);
+  note_failure(agent, events);
+}
+
+void Broker::tick(std::vector<BrokerEvent>& events) {
+  const auto now = Clock::now();
+  const auto dead_after =
+      std::chrono::milliseconds(int64_t{options_.heartbeat_ms} * options_.liveness);
+  const auto interval = std::chrono::milliseconds(options_.heartbeat_ms);
+  std::vector<std::string> dead;
+  for (auto& [id, agent] : agents_) {
+    if (now - agent.last_heard > dead_after) {
+      dead.push_back(id);
+      continue;
+    }
+    if (agent.job && now > agent.job->deadline) {
+      InFlight flight = std::move(*agent.job);
+      agent.job.reset();
+      const std::string why = "ran longer than " + std::to_string(options_.job_timeout_s) +
+                              " s on agent " + printable(id);
+      if (flight.health) {
+        quarantine(agent, "health check timed out", events);
+        continue;
+      }
+      agent.abandoned_job = flight.queued.job.job_id;
+      agent.ready = false;
+      retry_or_fail(std::move(flight.queued), id, agent.board, proto::kErrorTimeout, why, true,
+                    events);
+      note_failure(agent, events);
+    }
+    if (now - agent.last_sent >= interval)
+      send(id, proto::make_message(proto::MessageType::kHeartbeat));
+  }
+  for (const auto& id : dead) {
+    const Agent& agent = agents_.at(id);
+    std::fprintf(stderr, "hil-search: agent %s missed %d heartbeats: dead%s\n",
+                 printable(id).c_str(), options_.liveness,
+                 agent.job ? ", its job goes back to the queue" : "");
+    BrokerEvent ev = make_event(BrokerEvent::Kind::kAgentLost, id, agent.board);
+    ev.message = "missed " + std::to_string(options_.liveness) + " heartbeats";
+    events.push_back(std::move(ev));
+    drop_agent(id, true, proto::kErrorAgentLost,
+               "agent " + printable(id) + " stopped heartbeating mid-job", events);
+  }
+}
+
+void Broker::dispatch(std::vector<BrokerEvent>& events) {
+  const auto lease =
+      std::chrono::milliseconds(static_cast<int64_t>(options_.job_timeout_s * 1000.0));
+  std::vector<std::string> unreachable;
+  // Idle agents per board, least recently used first (spreads jobs across a kind's agents).
+  std::map<std::string, std::vector<Agent*>> idle;
+  for (auto& [id, agent] : agents_) {
+    if (!agent.ready || agent.job || !agent.abandoned_job.empty() || quarantined_.count(id))
+      continue;
+    if (!agent.healthy) {
+      // The health check goes first: a known tiny job with a known answer.
+      InFlight flight;
+      flight.health = true;
+      flight.queued.job.job_id = "health-" + id + "-" + std::to_string(++agent.health_checks);
+      flight.queued.job.kind = proto::kHealthCheckKind;
+      flight.queued.job.config = proto::health_check_config(health_seed_++);
+      flight.expected = proto::compute_health_answer(flight.queued.job.config);
+      flight.deadline = Clock::now() + lease;
+      const proto::Message m = proto::make_message(flight.queued.job);
+      agent.job = std::move(flight);
+      agent.ready = false;
+      if (!send(id, m)) unreachable.push_back(id);
+      continue;
+    }
+    idle[agent.board].push_back(&agent);
+  }
+  for (auto& [board, agents] : idle) {
+    auto& queue = queues_[board];
+    std::sort(agents.begin(), agents.end(),
+              [](const Agent* a, const Agent* b) { return a->last_dispatch < b->last_dispatch; });
+    while (!queue.empty() && !agents.empty()) {
+      QueuedJob& next = queue.front();
+      // Prefer an agent that has not failed this job already.
+      auto pick = std::find_if(agents.begin(), agents.end(),
+                               [&](const Agent* a) { return !next.tried.count(a->id); });
+      if (pick == agents.end()) pick = agents.begin();
+      Agent& agent = **pick;
+      agents.erase(pick);
+      InFlight flight;
+      flight.queued = std::move(next);
+      queue.pop_front();
+      flight.deadline = Clock::now() + lease;
+      BrokerEvent ev = make_event(BrokerEvent::Kind::kJobStarted, agent.id, board);
+      ev.user_id = agent.user_id;
+      ev.job_id = flight.queued.job.job_id;
+      ev.attempt = flight.queued.failures + 1;
+      const proto::Message m = proto::make_message(flight.queued.job);
+      agent.job = std::move(flight);
+      agent.ready = false;
+      agent.last_dispatch = Clock::now();
+      if (send(agent.id, m))
+        events.push_back(std::move(ev));
+      else
+        unreachable.push_back(agent.id);
+    }
+  }
+  for (const auto& id : unreachable)
+    drop_agent(id, false, proto::kErrorAgentLost, "agent unreachable", events);
 }
 
 int Broker::agents_of(const std::string& board) const {
   int n = 0;
-  for (const auto& [id, agent] : agents_) n += agent.board == board;
+  for (const auto& [id, agent] : agents_) n += agent.board == board && !quarantined_.count(id);
   return n;
 }
 
 size_t Broker::outstanding(const std::string& board) const {
   size_t n = 0;
   if (auto q = queues_.find(board); q != queues_.end()) n += q->second.size();
-  for (const auto& [id, agent] : agents_) n += agent.board == board && agent.job.has_value();
+  for (const auto& [id, agent] : agents_)
+    n += agent.board == board && agent.job.has_value() && !agent.job->health;
   return n;
 }
 

@@ -1,83 +1,160 @@
-// The host's side of the ZeroMQ link: one ROUTER socket, a FIFO of jobs per board kind, and the
-// agents that serve each kind. Agents earn credit with READY; the broker hands each idle agent
-// the next job of its board and reports what comes back as events.
+// The host's side of the ZeroMQ link (a Majordomo-style broker inside hil-search): one ROUTER
+// socket, a FIFO of jobs per board kind, any number of agents per kind. Agents earn credit with
+// READY; the broker hands the least recently used idle agent of a kind the next job of its kind.
 //
 //   agent                 broker
-//   HELLO  ───────────▶  check version + board file ──▶ WELCOME (or ERROR, agent refused)
-//   READY  ───────────▶  idle; JOB ◀── next queued job of its board
-//   RESULT/ERROR ─────▶  event for the run;  READY again ...
-//                        BYE ──▶ every agent at the end
+//   HELLO  ───────────▶  version + board file check ──▶ WELCOME (heartbeat, board settings)
+//   READY  ───────────▶  health check first: a known tiny job with a known answer
+//   RESULT ───────────▶  answer right: the agent is fed work; wrong: quarantined
+//   READY  ───────────▶  JOB ◀── next queued job of its kind (lease: run-time deadline)
+//   RESULT/ERROR ─────▶  event; a late or duplicate RESULT is ignored (idempotent by job id)
+//   FETCH  ───────────▶  ARTIFACT chunk
+//   HEARTBEAT ◀───────▶  both ways; silent for `liveness` intervals = dead, its job re-queued
+//
+// A job whose agent dies, times out (run time only, never queue time) or fails is re-queued to
+// another agent of the kind, at most max_attempts tries, then reported failed with its class.
+// An agent failing `quarantine_after` jobs in a row, or its health check, is quarantined.
 #pragma once
 
 #include <chrono>
 #include <deque>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
 #include "agent/protocol/board_spec.h"
+#include "agent/protocol/curve_keys.h"
+#include "agent/protocol/health_check.h"
 #include "agent/protocol/message.h"
 
 namespace hilq::host {
 
+class ArtifactStore;
+class ZapHandler;
+
+struct BrokerOptions {
+  int heartbeat_ms = 1000;
+  int liveness = 5;            // missed heartbeats before an agent is dead
+  int max_attempts = 3;        // failed tries before a job is recorded as failed
+  double job_timeout_s = 600;  // run time on an agent; queue time never counts
+  int quarantine_after = 3;    // consecutive failed jobs that quarantine an agent
+  bool health_check = true;
+  std::string run;  // run id, sent in WELCOME for the agents' logs
+  // CURVE: when set, the ROUTER is a CURVE server and a ZAP handler admits only these keys.
+  std::optional<protocol::KeyPair> curve_keys;
+  std::vector<protocol::AllowedKey> allowed_keys;
+  const ArtifactStore* artifacts = nullptr;
+};
+
 struct BrokerEvent {
-  enum class Kind { kAgentJoined, kAgentRefused, kJobStarted, kResult, kJobError };
+  enum class Kind {
+    kAgentJoined,       // hello, user_id
+    kAgentRefused,      // hello, error_class, message
+    kAgentLost,         // missed heartbeats; message
+    kAgentLeft,         // said BYE
+    kAgentQuarantined,  // message = reason
+    kJobStarted,        // job_id, attempt
+    kJobRequeued,       // job_id, error_class, message (why the try failed)
+    kResult,            // job_id, measurement
+    kJobError,          // job_id, error_class, message: final
+  };
   Kind kind = Kind::kAgentJoined;
   std::string agent_id;
   std::string board;
-  std::optional<protocol::Hello> hello;  // kAgentJoined / kAgentRefused
-  std::string job_id;                    // kJobStarted / kResult / kJobError
-  nlohmann::json measurement;            // kResult
-  std::string error_class;               // kJobError / kAgentRefused
-  std::string message;                   // kJobError / kAgentRefused
+  std::string user_id;  // CURVE allow-list name of the agent, when CURVE is on
+  std::optional<protocol::Hello> hello;
+  std::string job_id;
+  int attempt = 0;
+  nlohmann::json measurement;
+  std::string error_class;
+  std::string message;
 };
 
 class Broker {
  public:
-  // Binds the ROUTER. Throws std::runtime_error with one clear line when the endpoint cannot be
-  // bound (port in use, bad address). "tcp://127.0.0.1:*" picks a free port.
-  Broker(const std::string& bind_endpoint, std::map<std::string, protocol::BoardSpec> boards);
+  // Binds the ROUTER. Throws ConfigError when a non-loopback endpoint is bound without CURVE
+  // keys, std::runtime_error with one clear line when the endpoint cannot be bound.
+  // "tcp://127.0.0.1:*" picks a free port.
+  Broker(const std::string& bind_endpoint, std::map<std::string, protocol::BoardSpec> boards,
+         BrokerOptions options = {});
   ~Broker();
 
-  // The endpoint agents should connect to (the real port when bound with '*').
   const std::string& endpoint() const { return endpoint_; }
+  void set_run(const std::string& run) { options_.run = run; }
 
   void submit(const std::string& board, protocol::Job job);
-  // Handles whatever arrives within timeout_ms and dispatches queued jobs to idle agents.
+  // Handles what arrives within timeout_ms, checks heartbeats and leases, dispatches.
   std::vector<BrokerEvent> poll(int timeout_ms);
 
+  // Connected agents of a board that may be fed work (not quarantined).
   int agents_of(const std::string& board) const;
-  // Jobs of a board still queued or on an agent.
-  size_t outstanding(const std::string& board) const;
+  int quarantined_agents() const { return static_cast<int>(quarantined_.size()); }
+  size_t outstanding(const std::string& board) const;  // queued or in flight
   size_t outstanding() const;
   void send_bye_to_all();
 
  private:
+  using Clock = std::chrono::steady_clock;
+  struct QueuedJob {
+    protocol::Job job;
+    int failures = 0;
+    std::set<std::string> tried;  // agents that failed it: another one is preferred
+  };
+  struct InFlight {
+    QueuedJob queued;
+    Clock::time_point deadline;
+    bool health = false;
+    protocol::HealthAnswer expected;
+  };
   struct Agent {
-    std::string id;
-    std::string board;
-    bool idle = false;
-    std::optional<protocol::Job> job;  // in flight
+    std::string id, board, user_id;
+    bool ready = false;
+    bool healthy = false;
+    std::optional<InFlight> job;
+    std::string abandoned_job;  // timed out on this agent; it is busy until it reports
+    Clock::time_point last_heard, last_sent, last_dispatch;
+    int consecutive_failures = 0;
+    int health_checks = 0;
   };
 
-  void handle(const std::string& identity, const protocol::Message& message,
-              std::vector<BrokerEvent>& events);
+  void handle(const std::string& identity, const std::string& user_id,
+              const protocol::Message& message, std::vector<BrokerEvent>& events);
+  void handle_hello(const std::string& identity, const std::string& user_id,
+                    const protocol::Message& message, std::vector<BrokerEvent>& events);
+  void finish_job(Agent& agent, const std::string& job_id, bool ok,
+                  const nlohmann::json& measurement, const protocol::ErrorReply* error,
+                  std::vector<BrokerEvent>& events);
+  // A try of a job failed: re-queue it (front) or, after max_attempts, report it failed.
+  void retry_or_fail(QueuedJob job, const std::string& agent_id, const std::string& board,
+                     const std::string& error_class, const std::string& message, bool count,
+                     std::vector<BrokerEvent>& events);
+  void quarantine(Agent& agent, const std::string& reason, std::vector<BrokerEvent>& events);
+  void note_failure(Agent& agent, std::vector<BrokerEvent>& events);
+  void tick(std::vector<BrokerEvent>& events);
   void dispatch(std::vector<BrokerEvent>& events);
-  // False when the peer is unreachable (ROUTER_MANDATORY); the caller drops it with drop_agent().
   bool send(const std::string& identity, const protocol::Message& message);
-  void drop_agent(const std::string& identity);
+  // Forgets an agent; its job in flight goes back to the queue (counted as a failed try when
+  // `count_failure`, with the given class and message).
+  void drop_agent(const std::string& identity, bool count_failure, const std::string& error_class,
+                  const std::string& message, std::vector<BrokerEvent>& events);
 
+  BrokerOptions options_;
   zmq::context_t context_;
+  std::unique_ptr<ZapHandler> zap_;
   zmq::socket_t router_;
   std::string endpoint_;
   std::map<std::string, protocol::BoardSpec> boards_;
-  std::map<std::string, std::deque<protocol::Job>> queues_;
-  std::map<std::string, Agent> agents_;  // by routing id
+  std::map<std::string, std::deque<QueuedJob>> queues_;
+  std::map<std::string, Agent> agents_;             // by routing id
+  std::map<std::string, std::string> quarantined_;  // agent id -> reason, for the whole run
+  std::set<std::string> finished_;                  // job ids already reported: idempotence
+  uint32_t health_seed_ = 0x5eed;
+  int rejected_ = 0;  // malformed messages so far
 };
 
 }  // namespace hilq::host

@@ -10,23 +10,38 @@
 
 namespace {
 
-constexpr const char* kUsage = R"(usage: hil-search [--boards NAME[,NAME...]] [--db FILE] [--out DIR]
-                  [--port N | --endpoint ENDPOINT] [--boards-dir DIR] [--agent-bin PATH]
-                  [--connect-timeout SECONDS] [--job-timeout SECONDS] [--min-time SECONDS]
+constexpr const char* kUsage =
+    R"(usage: hil-search [--boards NAME[,NAME...]] [--resume RUN] [--db FILE] [--out DIR] [options]
 
-Starts (or waits for) a hil-agent per board, sends it measurement jobs over ZeroMQ, records
-every result in SQLite as it arrives and writes report.html + measurements.csv/json.
-Ctrl-C stops the agents, keeps what was recorded and marks the run interrupted.
+Starts (or waits for) the agents of every board, sends them measurement jobs over ZeroMQ,
+records every result in SQLite as it arrives and writes report.html + measurements.csv/json.
+Jobs live in SQLite: after a crash, --resume RUN runs what did not finish. Ctrl-C stops the
+agents, keeps what was recorded and marks the run interrupted.
 
   --boards LIST             boards to run on, from boards/NAME.json (default local)
+  --resume RUN              continue run RUN of --db: finished results stay, the rest runs
   --db FILE                 SQLite file (default hil.db)
   --out DIR                 report folder (default results/latest)
   --port N                  host port on 127.0.0.1 (default 5555; 0 picks a free one)
-  --endpoint ENDPOINT       ZeroMQ endpoint to bind instead of --port
+  --endpoint ENDPOINT       ZeroMQ endpoint to bind instead of --port (not loopback: needs keys)
+  --curve-key FILE          the host's CURVE key pair (from hil-keys): encrypt and authenticate
+  --allow FILE              allow-list of agent public keys (lines '<Z85 key> name')
   --boards-dir DIR          where board files live (default the source tree's boards/)
   --agent-bin PATH          hil-agent binary for {agent} in launch commands
-  --connect-timeout SECONDS wait this long for each board's agent (default 30)
-  --job-timeout SECONDS     wait this long for the jobs to finish (default 600)
+  --agent-aarch64 PATH      cross-built hil-agent for {agent_aarch64} (pi5-qemu; default
+                            build/aarch64-qemu/agent/hil-agent of the source tree)
+  --agents N                agents to launch per board (default: the board file's "agents")
+  --connect-timeout SECONDS wait this long for a board's agents (default 30)
+  --job-timeout SECONDS     run time one job may take on an agent (default 600)
+  --heartbeat-ms MS         heartbeat interval both ways (default 1000)
+  --liveness N              missed heartbeats before an agent is dead (default 5)
+  --max-attempts N          tries of a job before it is recorded failed (default 3)
+  --quarantine-after N      failed jobs in a row that quarantine an agent (default 3)
+  --no-health-check         skip the known-answer check each agent gets first
+  --workload NAME           kernel-bench (default) or noop (trivial jobs: broker tests, benchmark)
+  --jobs N                  noop jobs per board (default 100)
+  --job-sleep-ms MS         how long each noop job sleeps on the agent (default 0)
+  --artifact FILE           a file every job names by sha256; agents fetch and cache it
   --min-time SECONDS        time each benchmark job repeats for, at least (default 0.2)
   --help                    this text
 
@@ -40,14 +55,27 @@ void on_signal(int) { hilq::host::request_search_stop(); }
   std::exit(2);
 }
 
-double parse_seconds(const std::string& flag, const std::string& value) {
+double parse_number(const std::string& flag, const std::string& value, double lo, double hi) {
   try {
     size_t used = 0;
     const double s = std::stod(value, &used);
-    if (used == value.size() && s > 0) return s;
+    if (used == value.size() && s >= lo && s <= hi) return s;
   } catch (const std::exception&) {
   }
-  usage_error(flag + " needs a positive number of seconds, not '" + value + "'");
+  usage_error(flag + " needs a number in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+              "], not '" + value + "'");
+}
+
+double parse_seconds(const std::string& flag, const std::string& value) {
+  const double s = parse_number(flag, value, 0, 1e9);
+  if (s <= 0) usage_error(flag + " needs a positive number of seconds, not '" + value + "'");
+  return s;
+}
+
+int parse_int(const std::string& flag, const std::string& value, int lo, int hi) {
+  const double v = parse_number(flag, value, lo, hi);
+  if (v != static_cast<int>(v)) usage_error(flag + " needs an integer, not '" + value + "'");
+  return static_cast<int>(v);
 }
 
 }  // namespace
@@ -65,10 +93,15 @@ int main(int argc, char** argv) {
       std::fputs(kUsage, stdout);
       return 0;
     }
+    if (arg == "--no-health-check") {
+      options.health_check = false;
+      continue;
+    }
     if (i + 1 >= argc) usage_error(arg + " needs a value (or is unknown)");
     const std::string value = argv[++i];
     if (arg == "--boards") {
       options.boards.clear();
+      options.boards_given = true;
       size_t start = 0;
       while (start <= value.size()) {
         const size_t comma = value.find(',', start);
@@ -78,30 +111,53 @@ int main(int argc, char** argv) {
         if (comma == std::string::npos) break;
         start = comma + 1;
       }
+    } else if (arg == "--resume") {
+      options.resume_run = parse_int(arg, value, 1, 2147483647);
     } else if (arg == "--db") {
       options.db_path = value;
     } else if (arg == "--out") {
       options.out_dir = value;
     } else if (arg == "--port") {
-      int port = -1;
-      try {
-        port = std::stoi(value);
-      } catch (const std::exception&) {
-      }
-      if (port < 0 || port > 65535) usage_error("--port needs a port number, not '" + value + "'");
+      const int port = parse_int(arg, value, 0, 65535);
       options.endpoint = "tcp://127.0.0.1:" + (port == 0 ? std::string("*") : value);
     } else if (arg == "--endpoint") {
       options.endpoint = value;
+    } else if (arg == "--curve-key") {
+      options.curve_key_file = value;
+    } else if (arg == "--allow") {
+      options.allow_file = value;
     } else if (arg == "--boards-dir") {
       options.boards_dir = value;
     } else if (arg == "--agent-bin") {
       options.agent_binary = value;
+    } else if (arg == "--agent-aarch64") {
+      options.agent_aarch64_binary = value;
+    } else if (arg == "--agents") {
+      options.agents_per_board = parse_int(arg, value, 1, 256);
     } else if (arg == "--connect-timeout") {
       options.connect_timeout_s = parse_seconds(arg, value);
-    } else if (arg == "--min-time") {
-      options.min_time_s = parse_seconds(arg, value);
     } else if (arg == "--job-timeout") {
       options.job_timeout_s = parse_seconds(arg, value);
+    } else if (arg == "--heartbeat-ms") {
+      options.heartbeat_ms = parse_int(arg, value, 10, 600000);
+    } else if (arg == "--liveness") {
+      options.liveness = parse_int(arg, value, 1, 1000);
+    } else if (arg == "--max-attempts") {
+      options.max_attempts = parse_int(arg, value, 1, 100);
+    } else if (arg == "--quarantine-after") {
+      options.quarantine_after = parse_int(arg, value, 1, 1000);
+    } else if (arg == "--workload") {
+      if (value != "kernel-bench" && value != "noop")
+        usage_error("--workload is kernel-bench or noop, not '" + value + "'");
+      options.workload = value;
+    } else if (arg == "--jobs") {
+      options.noop_jobs = parse_int(arg, value, 1, 10000000);
+    } else if (arg == "--job-sleep-ms") {
+      options.noop_sleep_ms = parse_int(arg, value, 0, 3600000);
+    } else if (arg == "--artifact") {
+      options.artifact = value;
+    } else if (arg == "--min-time") {
+      options.min_time_s = parse_seconds(arg, value);
     } else {
       usage_error("unknown argument '" + arg + "'");
     }
@@ -110,9 +166,6 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, on_signal);
   try {
     return hilq::host::run_search(options);
-  } catch (const hilq::ConfigError& e) {
-    std::fprintf(stderr, "hil-search: %s\n", e.what());
-    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "hil-search: %s\n", e.what());
     return 1;

@@ -6,15 +6,18 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
 #include <stdexcept>
 
-#include <nlohmann/json.hpp>
-
 #include "agent/protocol/board_spec.h"
+#include "agent/protocol/curve_keys.h"
 #include "db/database.h"
 #include "db/run_store.h"
 #include "host/agent_launcher.h"
+#include "host/artifact_store.h"
 #include "host/broker.h"
+#include "host/result_rows.h"
 #include "host/workload.h"
 #include "reports/run_report.h"
 
@@ -31,207 +34,319 @@ double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-template <typename T>
-std::optional<T> get_opt(const json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return std::nullopt;
-  try {
-    return it->get<T>();
-  } catch (const json::exception&) {
-    return std::nullopt;
-  }
+std::string join(const std::vector<std::string>& items, const char* sep = ", ") {
+  std::string out;
+  for (const auto& s : items) out += (out.empty() ? "" : sep) + s;
+  return out;
 }
 
-db::MeasurementRow measurement_row(int64_t run_id, const BrokerEvent& ev, const proto::Job& job,
-                                   bool emulated) {
-  db::MeasurementRow row;
-  row.run_id = run_id;
-  row.board = ev.board;
-  row.agent = ev.agent_id;
-  row.job_id = ev.job_id;
-  row.kind = job.kind;
-  row.config = job.config.dump();
-  row.emulated = emulated;
-  if (ev.kind == BrokerEvent::Kind::kJobError) {
-    row.status = "failed";
-    row.error_class = ev.error_class;
-    row.error = ev.message;
-    return row;
-  }
-  const json& m = ev.measurement;
-  row.kernel = get_opt<std::string>(m, "kernel");
-  if (auto it = m.find("latency"); it != m.end() && it->is_object()) {
-    row.latency_median_ns = get_opt<double>(*it, "median_ns");
-    row.latency_p10_ns = get_opt<double>(*it, "p10_ns");
-    row.latency_p90_ns = get_opt<double>(*it, "p90_ns");
-    row.latency_mad_ns = get_opt<double>(*it, "mad_ns");
-    row.latency_mean_ns = get_opt<double>(*it, "mean_ns");
-    row.repeats = get_opt<int64_t>(*it, "count");
-  }
-  if (auto it = m.find("samples_ns"); it != m.end() && it->is_array()) row.samples_ns = it->dump();
-  row.peak_rss_bytes = get_opt<int64_t>(m, "peak_rss_bytes");
-  row.model_bytes = get_opt<int64_t>(m, "model_bytes");
-  if (auto it = m.find("power"); it != m.end() && it->is_object()) {
-    row.energy_j = get_opt<double>(*it, "energy_j");
-    row.power_source = get_opt<std::string>(*it, "source");
-    if (!row.energy_j) row.power_unavailable = get_opt<std::string>(*it, "reason");
-  }
-  if (!row.energy_j && !row.power_unavailable)
-    row.power_unavailable = "the agent reported no energy figure";
-  row.temperature_c = get_opt<double>(m, "temperature_c");
-  // Everything else the agent measured stays available, minus the bulky samples.
-  json metrics = m;
-  metrics.erase("samples_ns");
-  metrics.erase("latency");
-  row.metrics = metrics.dump();
-  if (!row.latency_median_ns) {
-    row.status = "failed";
-    row.error_class = proto::kErrorBadRequest;
-    row.error = "RESULT carried no latency statistics";
-  }
-  return row;
+std::string utc_in(double seconds) {
+  // A lease end as ISO-8601 UTC, in the format of every time column.
+  using namespace std::chrono;
+  const auto t =
+      system_clock::now() + duration_cast<system_clock::duration>(duration<double>(seconds));
+  const std::time_t tt = system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// What --resume needs to rebuild a run, stored with it.
+json run_options_json(const SearchOptions& o, const std::string& artifact_sha) {
+  return {{"boards", o.boards},
+          {"workload", o.workload},
+          {"noop_jobs", o.noop_jobs},
+          {"noop_sleep_ms", o.noop_sleep_ms},
+          {"min_time_s", o.min_time_s},
+          {"artifact", o.artifact},
+          {"artifact_sha256", artifact_sha}};
 }
 
 }  // namespace
 
 void request_search_stop() { g_stop.store(true); }
 
-int run_search(const SearchOptions& options) {
-  // 1. Boards: every name must have a valid file before anything starts.
-  std::map<std::string, proto::BoardSpec> boards;
-  for (const auto& name : options.boards) boards[name] = proto::load_board(options.boards_dir, name);
-
-  // 2. Database, then the socket, then the run row: a failure here records nothing half-way.
+int run_search(const SearchOptions& given) {
+  SearchOptions options = given;
   db::Database database(options.db_path);
   db::RunStore store(database);
-  Broker broker(options.endpoint, boards);
-  const int64_t run_id = store.create_run(options.command_line, std::string(HILQ_GIT_SHA));
-  std::fprintf(stderr, "hil-search: run %lld, database %s, listening on %s\n",
-               static_cast<long long>(run_id), options.db_path.c_str(),
-               broker.endpoint().c_str());
+
+  // 1. On --resume, the run's own boards and workload; a completed run has nothing left.
+  std::optional<db::RunRow> resumed;
+  if (options.resume_run) {
+    resumed = store.run(*options.resume_run);
+    if (!resumed)
+      throw ConfigError("--resume " + std::to_string(*options.resume_run) + ": no such run in " +
+                        options.db_path);
+    const json saved = json::parse(resumed->options, nullptr, false);
+    if (!saved.is_object() || !saved.contains("boards"))
+      throw ConfigError("run " + std::to_string(resumed->id) +
+                        " was made by an older hil-search and cannot be resumed");
+    const auto boards = saved["boards"].get<std::vector<std::string>>();
+    if (options.boards_given && boards != options.boards)
+      throw ConfigError("run " + std::to_string(resumed->id) + " was on boards " + join(boards) +
+                        ", not " + join(options.boards));
+    options.boards = boards;
+    options.workload = saved.value("workload", options.workload);
+    options.noop_jobs = saved.value("noop_jobs", options.noop_jobs);
+    options.noop_sleep_ms = saved.value("noop_sleep_ms", options.noop_sleep_ms);
+    options.min_time_s = saved.value("min_time_s", options.min_time_s);
+    options.artifact = saved.value("artifact", options.artifact);
+  }
+
+  // 2. Boards (every name must have a valid file), artifacts, keys, then the socket.
+  std::map<std::string, proto::BoardSpec> boards;
+  for (const auto& name : options.boards)
+    boards[name] = proto::load_board(options.boards_dir, name);
+  ArtifactStore artifacts;
+  std::string artifact_sha;
+  if (!options.artifact.empty()) artifact_sha = artifacts.add_file(options.artifact);
+  BrokerOptions bopts;
+  bopts.heartbeat_ms = options.heartbeat_ms;
+  bopts.liveness = options.liveness;
+  bopts.max_attempts = options.max_attempts;
+  bopts.job_timeout_s = options.job_timeout_s;
+  bopts.quarantine_after = options.quarantine_after;
+  bopts.health_check = options.health_check;
+  bopts.artifacts = &artifacts;
+  if (!options.curve_key_file.empty()) {
+    if (options.allow_file.empty())
+      throw ConfigError("--curve-key needs --allow FILE: the agents' public keys to admit");
+    bopts.curve_keys = proto::load_key_file(options.curve_key_file);
+    bopts.allowed_keys = proto::load_allow_list(options.allow_file);
+  }
+
+  Broker broker(options.endpoint, boards, bopts);  // before any row: a bind error records nothing
+  int64_t run_id = 0;
+  std::map<std::string, proto::Job> jobs;  // by id: every job of the run
+  std::vector<std::pair<std::string, proto::Job>> to_submit;
+  if (resumed) {
+    run_id = resumed->id;
+    if (resumed->status == "completed") {
+      std::printf("run %lld already completed; nothing to resume\n",
+                  static_cast<long long>(run_id));
+      reports::write_run_report(database, run_id, options.out_dir);
+      return 0;
+    }
+  } else {
+    run_id = store.create_run(options.command_line, std::string(HILQ_GIT_SHA), "{}",
+                              run_options_json(options, artifact_sha).dump());
+  }
+  broker.set_run(std::to_string(run_id));
+
+  if (resumed) {
+    store.reopen_run(run_id);
+    for (const auto& row : store.jobs(run_id)) {
+      if (!row.spec) continue;
+      proto::Job job = job_from_spec(*row.spec);
+      jobs[row.id] = job;
+      if (row.state == "queued") to_submit.emplace_back(row.board, std::move(job));
+    }
+  } else {
+    db::Transaction tx(database);
+    for (const auto& [name, board] : boards) {
+      const Workload w = options.workload == "noop"
+                             ? noop_workload(run_id, name, options.noop_jobs, options.noop_sleep_ms)
+                             : kernel_bench_workload(run_id, name, options.min_time_s);
+      for (proto::Job job : w.jobs) {
+        job.artifact_sha256 = artifact_sha;
+        store.insert_job({job.job_id, run_id, std::nullopt, name, job.kind, job.config.dump(),
+                          "queued", 0, std::nullopt, job_spec(job), std::nullopt, std::nullopt,
+                          std::nullopt});
+        jobs[job.job_id] = job;
+        to_submit.emplace_back(name, std::move(job));
+      }
+    }
+    tx.commit();
+  }
+  for (auto& [board, job] : to_submit) broker.submit(board, std::move(job));
+  const size_t total = jobs.size();
+  size_t recorded = total - to_submit.size();
+  std::fprintf(stderr,
+               "hil-search: run %lld%s, database %s, listening on %s, %zu of %zu jobs to run\n",
+               static_cast<long long>(run_id), resumed ? " resumed" : "", options.db_path.c_str(),
+               broker.endpoint().c_str(), to_submit.size(), total);
 
   std::string status = "completed";
   std::optional<std::string> failure;
-  std::map<std::string, std::unique_ptr<AgentProcess>> agents;  // by board
+  std::map<std::string, std::vector<std::unique_ptr<AgentProcess>>> agents;  // by board
+  std::map<std::string, std::string> refusals;  // board -> last refusal, to explain a timeout
+  std::map<std::string, std::string> quarantined;
+  size_t results_ok = 0, results_failed = 0;
+  std::optional<Clock::time_point> first_dispatch, last_result;
   try {
-    // 3. Agents: start the ones this host launches and wait for each board's HELLO.
+    // 3. Agents: start the ones this host launches; the others connect on their own.
     for (const auto& [name, board] : boards) {
       if (!board.launch) {
-        std::fprintf(stderr, "hil-search: board %s has no launch command; waiting for its agents "
-                     "to connect to %s\n", name.c_str(), broker.endpoint().c_str());
+        std::fprintf(stderr,
+                     "hil-search: board %s has no launch command; waiting for its agents "
+                     "to connect to %s\n",
+                     name.c_str(), broker.endpoint().c_str());
         continue;
       }
-      const std::string command = expand_launch_template(
-          *board.launch, {{"agent", options.agent_binary},
-                  {"endpoint", broker.endpoint()},
-                  {"board", name},
-                  {"id", name + "-1"},
-                  {"source_dir", HILQ_SOURCE_DIR}});
-      std::fprintf(stderr, "hil-search: starting agent for %s: %s\n", name.c_str(),
-                   command.c_str());
-      agents[name] = std::make_unique<AgentProcess>(command);
+      const int count = options.agents_per_board > 0 ? options.agents_per_board : board.agents;
+      for (int i = 1; i <= count; ++i) {
+        const std::string command =
+            expand_launch_template(*board.launch, {{"agent", options.agent_binary},
+                                                   {"agent_aarch64", options.agent_aarch64_binary},
+                                                   {"endpoint", broker.endpoint()},
+                            {"port", broker.endpoint().substr(broker.endpoint().rfind(':') + 1)},
+                                                   {"board", name},
+                                                   {"id", name + "-" + std::to_string(i)},
+                                                   {"source_dir", HILQ_SOURCE_DIR}});
+        std::fprintf(stderr, "hil-search: starting agent for %s: %s\n", name.c_str(),
+                     command.c_str());
+        agents[name].push_back(std::make_unique<AgentProcess>(command));
+      }
     }
-    std::map<std::string, Workload> workloads;
-    size_t submitted = 0, recorded = 0;
-    const auto connect_start = Clock::now();
-    auto waiting_boards = [&] {
-      std::vector<std::string> waiting;
-      for (const auto& [name, board] : boards)
-        if (broker.agents_of(name) == 0) waiting.push_back(name);
-      return waiting;
-    };
     auto handle = [&](const BrokerEvent& ev) {
+      using K = BrokerEvent::Kind;
+      const auto user = ev.user_id.empty() ? std::optional<std::string>() : ev.user_id;
       switch (ev.kind) {
-        case BrokerEvent::Kind::kAgentRefused:
-          throw std::runtime_error("agent " + ev.agent_id + " refused: " + ev.message);
-        case BrokerEvent::Kind::kAgentJoined: {
+        case K::kAgentRefused:
+          std::fprintf(stderr, "hil-search: agent %s for %s refused: %s\n", ev.agent_id.c_str(),
+                       ev.board.c_str(), ev.message.c_str());
+          refusals[ev.board] = "agent " + ev.agent_id + " refused: " + ev.message;
+          break;
+        case K::kAgentJoined: {
           const auto& h = *ev.hello;
-          std::string features;
-          for (const auto& f : h.features) features += (features.empty() ? "" : ",") + f;
-          std::fprintf(stderr, "hil-search: agent %s joined for %s (%s, %d cores, %s)\n",
+          std::fprintf(stderr, "hil-search: agent %s joined for %s (%s, %d cores, %s)%s\n",
                        ev.agent_id.c_str(), ev.board.c_str(), h.arch.c_str(), h.cores,
-                       features.c_str());
+                       join(h.features, ",").c_str(),
+                       ev.user_id.empty() ? "" : (" key " + ev.user_id).c_str());
           store.upsert_board({ev.board, h.arch, json(h.features).dump(), h.cores, h.memory_bytes,
                               h.agent_version, boards.at(ev.board).emulated});
-          if (!workloads.count(ev.board)) {
-            workloads[ev.board] = kernel_bench_workload(run_id, ev.board, options.min_time_s);
-            for (const auto& job : workloads[ev.board].jobs) {
-              store.insert_job({job.job_id, run_id, std::nullopt, ev.board, job.kind,
-                                job.config.dump(), "queued", 0, std::nullopt});
-              broker.submit(ev.board, job);
-              ++submitted;
-            }
+          store.upsert_agent({run_id, ev.agent_id, ev.board, user, "connected", std::nullopt});
+          break;
+        }
+        case K::kAgentLost:
+        case K::kAgentLeft:
+          store.upsert_agent({run_id, ev.agent_id, ev.board, user,
+                              ev.kind == K::kAgentLost ? "lost" : "left",
+                              ev.message.empty() ? std::optional<std::string>() : ev.message});
+          break;
+        case K::kAgentQuarantined:
+          quarantined[ev.agent_id] = ev.board + ": " + ev.message;
+          store.upsert_agent({run_id, ev.agent_id, ev.board, user, "quarantined", ev.message});
+          break;
+        case K::kJobStarted:
+          if (!first_dispatch) first_dispatch = Clock::now();
+          store.job_started(ev.job_id, ev.agent_id, utc_in(options.job_timeout_s));
+          break;
+        case K::kJobRequeued:
+          std::fprintf(stderr, "hil-search: job %s re-queued after try %d on %s: [%s] %s\n",
+                       ev.job_id.c_str(), ev.attempt, ev.agent_id.c_str(), ev.error_class.c_str(),
+                       ev.message.c_str());
+          store.job_requeued(ev.job_id, ev.error_class, ev.message);
+          break;
+        case K::kResult:
+        case K::kJobError: {
+          auto job = jobs.find(ev.job_id);
+          if (job == jobs.end()) break;
+          const auto row = measurement_row(run_id, ev, job->second, boards.at(ev.board).emulated);
+          if (!store.record_measurement(row)) break;  // a duplicate: recorded once already
+          ++recorded;
+          last_result = Clock::now();
+          if (row.status == "ok") {
+            ++results_ok;
+            std::fprintf(stderr, "hil-search: [%zu/%zu] %s on %s: %s, median %.1f us\n", recorded,
+                         total, ev.job_id.c_str(), ev.agent_id.c_str(),
+                         row.kernel.value_or("?").c_str(), *row.latency_median_ns / 1e3);
+          } else {
+            ++results_failed;
+            std::fprintf(stderr, "hil-search: [%zu/%zu] %s on %s failed: [%s] %s\n", recorded,
+                         total, ev.job_id.c_str(), ev.board.c_str(),
+                         row.error_class.value_or("?").c_str(), row.error.value_or("").c_str());
           }
           break;
         }
-        case BrokerEvent::Kind::kJobStarted:
-          store.set_job_state(ev.job_id, "running", ev.agent_id);
-          break;
-        case BrokerEvent::Kind::kResult:
-        case BrokerEvent::Kind::kJobError: {
-          const proto::Job* job = workloads.count(ev.board) ? workloads[ev.board].find(ev.job_id)
-                                                            : nullptr;
-          if (!job) break;
-          const auto row = measurement_row(run_id, ev, *job, boards.at(ev.board).emulated);
-          if (store.record_measurement(row)) ++recorded;
-          if (row.status == "ok")
-            std::fprintf(stderr, "hil-search: [%zu/%zu] %s on %s: %s, median %.1f us\n", recorded,
-                         submitted, ev.job_id.c_str(), ev.board.c_str(),
-                         row.kernel.value_or("?").c_str(), *row.latency_median_ns / 1e3);
-          else
-            std::fprintf(stderr, "hil-search: [%zu/%zu] %s on %s failed: [%s] %s\n", recorded,
-                         submitted, ev.job_id.c_str(), ev.board.c_str(),
-                         row.error_class.value_or("?").c_str(), row.error.value_or("").c_str());
-          break;
-        }
       }
     };
-    while (!g_stop.load()) {
-      for (const auto& ev : broker.poll(100)) handle(ev);
-      const auto waiting = waiting_boards();
-      if (!waiting.empty()) {
-        for (const auto& name : waiting) {
-          auto agent = agents.find(name);
-          if (agent == agents.end()) continue;
-          if (auto code = agent->second->exited())
-            throw std::runtime_error("the agent for board " + name + " exited with status " +
-                                     std::to_string(*code) + " before saying HELLO (command: " +
-                                     agent->second->command() + ")");
-        }
-        if (seconds_since(connect_start) > options.connect_timeout_s) {
-          std::string names;
-          for (const auto& w : waiting) names += (names.empty() ? "" : ", ") + w;
-          throw std::runtime_error("no agent for board(s) " + names + " said HELLO within " +
-                                   std::to_string(static_cast<int>(options.connect_timeout_s)) +
-                                   " s");
-        }
-        continue;
+    // 4. The loop: events committed in one transaction per poll; boards with work but no agent
+    // are waited for (with a progress line) up to the connect timeout.
+    std::map<std::string, Clock::time_point> no_agent_since;
+    for (const auto& [name, b] : boards) no_agent_since[name] = Clock::now();
+    auto last_progress = Clock::now();
+    while (!g_stop.load() && recorded < total) {
+      const auto events = broker.poll(100);
+      if (!events.empty()) {
+        db::Transaction batch(database);
+        for (const auto& ev : events) handle(ev);
+        batch.commit();
       }
-      if (submitted > 0 && broker.outstanding() == 0 && recorded == submitted) break;
-      if (seconds_since(connect_start) > options.connect_timeout_s + options.job_timeout_s)
-        throw std::runtime_error("jobs did not finish within " +
-                                 std::to_string(static_cast<int>(options.job_timeout_s)) + " s");
+      std::vector<std::string> waiting, timed_out;
+      for (const auto& [name, board] : boards) {
+        if (broker.agents_of(name) > 0 || broker.outstanding(name) == 0) {
+          no_agent_since[name] = Clock::now();
+          continue;
+        }
+        waiting.push_back(name);
+        if (seconds_since(no_agent_since[name]) > options.connect_timeout_s)
+          timed_out.push_back(name);
+        auto launched = agents.find(name);
+        if (launched == agents.end()) continue;
+        bool all_exited = true;
+        std::optional<int> code;
+        for (auto& a : launched->second)
+          if (!(code = a->exited())) all_exited = false;
+        if (all_exited && code && !launched->second.empty())
+          throw std::runtime_error(
+              "the agent for board " + name + " exited with status " + std::to_string(*code) +
+              " before saying HELLO (command: " + launched->second.back()->command() + ")" +
+              (refusals.count(name) ? "; " + refusals[name] : ""));
+      }
+      if (!timed_out.empty()) {
+        std::string why;
+        for (const auto& name : timed_out)
+          if (refusals.count(name)) why += "; " + refusals[name];
+        throw std::runtime_error(
+            "no agent for board(s) " + join(timed_out) + " said HELLO within " +
+            std::to_string(static_cast<int>(options.connect_timeout_s)) + " s" + why);
+      }
+      if (!waiting.empty() && seconds_since(last_progress) >= 1.0) {
+        std::string line;
+        for (const auto& [name, board] : boards)
+          line += (line.empty() ? "" : ", ") + name + " " + std::to_string(broker.agents_of(name));
+        std::fprintf(stderr,
+                     "hil-search: waiting for agents of %s (connected: %s; %.0f of %.0f s)\n",
+                     join(waiting).c_str(), line.c_str(), seconds_since(no_agent_since[waiting[0]]),
+                     options.connect_timeout_s);
+        last_progress = Clock::now();
+      }
     }
     if (g_stop.load()) {
       status = "interrupted";
       failure = "interrupted by a signal after " + std::to_string(recorded) + " of " +
-                std::to_string(submitted) + " jobs";
+                std::to_string(total) + " jobs";
     }
   } catch (const std::exception& e) {
     status = "failed";
     failure = e.what();
   }
 
-  // 4. Shut down in order: BYE, let agents exit, mark the run, write the report.
+  // 5. Shut down in order: BYE, let agents exit, mark the run, write the report.
   broker.send_bye_to_all();
   for (int i = 0; i < 5; ++i) broker.poll(20);
-  for (auto& [name, agent] : agents) agent->stop(3000);
+  for (auto& [name, list] : agents)
+    for (auto& agent : list) agent->stop(3000);
   store.finish_run(run_id, status, failure);
-  if (failure) std::fprintf(stderr, "hil-search: run %lld %s: %s\n", static_cast<long long>(run_id),
-                            status.c_str(), failure->c_str());
+  if (failure)
+    std::fprintf(stderr, "hil-search: run %lld %s: %s\n", static_cast<long long>(run_id),
+                 status.c_str(), failure->c_str());
   const auto files = reports::write_run_report(database, run_id, options.out_dir);
   std::printf("run %lld %s\ndatabase: %s\n", static_cast<long long>(run_id), status.c_str(),
               options.db_path.c_str());
+  std::printf("jobs: %zu ok, %zu failed, %zu recorded of %zu\n", results_ok, results_failed,
+              recorded, total);
+  if (first_dispatch && last_result && results_ok + results_failed > 0) {
+    const double s = std::chrono::duration<double>(*last_result - *first_dispatch).count();
+    std::printf("throughput: %zu jobs in %.3f s = %.0f jobs/s\n", results_ok + results_failed, s,
+                s > 0 ? (results_ok + results_failed) / s : 0.0);
+  }
+  for (const auto& [id, why] : quarantined)
+    std::printf("quarantined: %s (%s)\n", id.c_str(), why.c_str());
   for (const auto& path : files.paths) std::printf("report: %s\n", path.c_str());
   return status == "completed" ? 0 : status == "interrupted" ? 130 : 1;
 }

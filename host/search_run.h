@@ -1,8 +1,11 @@
-// One hil-search run: boards from their files, agents started and checked, jobs queued and
-// their results recorded in SQLite as they arrive, then the report. Nothing already recorded is
-// lost on an error or Ctrl-C: each result is committed when it arrives and the run is marked.
+// One hil-search run: boards from their files, agents started (or awaited) for every board,
+// jobs queued durably in SQLite and dispatched by the broker, results recorded as they arrive,
+// then the report. Nothing recorded is lost on an error, Ctrl-C or a killed host: each event is
+// committed when it arrives, and `--resume RUN` re-queues every job that did not finish.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,15 +13,31 @@ namespace hilq::host {
 
 struct SearchOptions {
   std::vector<std::string> boards = {"local"};
+  bool boards_given = false;          // --boards on the command line (checked against --resume)
+  std::optional<int64_t> resume_run;  // --resume RUN
   std::string db_path = "hil.db";
   std::string out_dir = "results/latest";
   std::string boards_dir = HILQ_SOURCE_DIR "/boards";
   std::string endpoint = "tcp://127.0.0.1:5555";
-  std::string agent_binary;          // default: the hil-agent built with this hil-search
-  double connect_timeout_s = 30.0;   // for every board's first agent to say HELLO
-  double job_timeout_s = 600.0;      // for the whole queue to drain once agents are there
-  double min_time_s = 0.2;           // each kernel-bench job repeats at least this long
-  std::string command_line;          // recorded with the run
+  std::string agent_binary;  // default: the hil-agent built with this hil-search
+  // {agent_aarch64} of launch commands (pi5-qemu): the cross-built agent.
+  std::string agent_aarch64_binary = HILQ_SOURCE_DIR "/build/aarch64-qemu/agent/hil-agent";
+  int agents_per_board = 0;         // 0: each board file's "agents"
+  double connect_timeout_s = 30.0;  // a board with work but no agent fails after this long
+  double job_timeout_s = 600.0;     // run time of one job on an agent (queue time not counted)
+  int heartbeat_ms = 1000;
+  int liveness = 5;
+  int max_attempts = 3;
+  int quarantine_after = 3;
+  bool health_check = true;
+  std::string workload = "kernel-bench";  // or "noop" (broker tests, throughput benchmark)
+  int noop_jobs = 100;
+  int noop_sleep_ms = 0;
+  std::string artifact;        // a file every job names by sha256 (agents FETCH it)
+  double min_time_s = 0.2;     // each kernel-bench job repeats at least this long
+  std::string curve_key_file;  // host key pair (hil-keys); enables CURVE + ZAP
+  std::string allow_file;      // agents' public keys admitted
+  std::string command_line;    // recorded with the run
 };
 
 // Process exit code: 0 completed, 1 failed, 130 interrupted.

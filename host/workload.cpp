@@ -22,9 +22,22 @@ Workload kernel_bench_workload(int64_t run_id, const std::string& board, double 
     protocol::Job job;
     job.job_id = "r" + std::to_string(run_id) + "-" + board + "-" + std::to_string(++n);
     job.kind = "kernel-bench";
-    job.config = {{"op", "gemv"}, {"w_bits", 8}, {"a_bits", 8}, {"m", s.m}, {"k", s.k},
-                  {"seed", n}};
+    job.config = {{"op", "gemv"}, {"w_bits", 8}, {"a_bits", 8},
+                  {"m", s.m},     {"k", s.k},    {"seed", n}};
     job.repeat = {3, 20, 1000000, min_time_s};
+    w.jobs.push_back(std::move(job));
+  }
+  return w;
+}
+
+Workload noop_workload(int64_t run_id, const std::string& board, int count, int sleep_ms) {
+  Workload w;
+  for (int n = 1; n <= count; ++n) {
+    protocol::Job job;
+    job.job_id = "r" + std::to_string(run_id) + "-" + board + "-" + std::to_string(n);
+    job.kind = "noop";
+    job.config = {{"sleep_ms", sleep_ms}};
+    job.repeat = {0, 1, 1, 0.0};
     w.jobs.push_back(std::move(job));
   }
   return w;

@@ -17,5 +17,8 @@ struct Workload {
 
 // Job ids are unique across runs ("r<run>-<board>-<n>"): the measurements table keys on them.
 Workload kernel_bench_workload(int64_t run_id, const std::string& board, double min_time_s);
+// `count` trivial jobs (kind noop, optionally sleeping sleep_ms on the agent): broker fault tests
+// and the throughput benchmark.
+Workload noop_workload(int64_t run_id, const std::string& board, int count, int sleep_ms);
 
 }  // namespace hilq::host

@@ -44,12 +44,11 @@ std::vector<KernelTable> tables() {
   return t;
 }
 
-// Which int4 kernel wins per path, from bench_kernels (kernels/README.md has the figures).
+// Which W4A4 kernel family is faster per path (bench_kernels / bench_int4, kernels/README.md):
+// unpack + dot product on x86 (AVX2 and AVX-512 VNNI) and with sdot/usmmla; the concatenated-
+// int16 kernel on plain NEON (measured under qemu only: re-check on a board with bench_int4).
 Int4Variant default_int4(Isa isa) {
-  switch (isa) {
-    default:
-      return Int4Variant::kDot;
-  }
+  return isa == Isa::kNeon ? Int4Variant::kConcat : Int4Variant::kDot;
 }
 
 // Below this many MACs per thread, waking another thread costs more than it saves.

@@ -14,9 +14,11 @@ inline void cpu_relax() {
 #endif
 }
 
-// How long an idle worker spins before sleeping: long enough to cover the gap between the
-// matmuls of one decode step, short enough not to steal a shared core for long.
-constexpr auto kSpin = std::chrono::microseconds(200);
+// An idle worker spins (pause) briefly, then yields its core between checks, then sleeps: the
+// gap between the matmuls of one decode step is covered without sleeping, and on a busy or
+// oversubscribed machine (or under qemu) spinning never starves the thread that has the work.
+constexpr auto kSpin = std::chrono::microseconds(20);
+constexpr auto kYield = std::chrono::microseconds(300);
 
 }  // namespace
 
@@ -26,8 +28,11 @@ ThreadPool::ThreadPool(int threads) {
 
 ThreadPool::~ThreadPool() {
   stop_.store(true);
-  generation_.fetch_add(1);
-  generation_.notify_all();
+  {
+    std::lock_guard<std::mutex> lock(sleep_mutex_);
+    generation_.fetch_add(1);
+  }
+  wake_.notify_all();
   for (auto& t : workers_) t.join();
 }
 
@@ -44,15 +49,25 @@ void ThreadPool::worker(int index) {
   for (;;) {
     uint64_t g = generation_.load(std::memory_order_acquire);
     if (g == seen) {
-      const auto until = std::chrono::steady_clock::now() + kSpin;
+      const auto start = std::chrono::steady_clock::now();
       int spins = 0;
+      bool yielding = false;
       while ((g = generation_.load(std::memory_order_acquire)) == seen) {
-        cpu_relax();
-        if (++spins % 64 == 0 && std::chrono::steady_clock::now() > until) break;
+        if (yielding) {
+          std::this_thread::yield();
+        } else {
+          cpu_relax();
+        }
+        if (++spins % 64 == 0) {
+          const auto waited = std::chrono::steady_clock::now() - start;
+          if (waited > kSpin + kYield) break;
+          yielding = waited > kSpin;
+        }
       }
       if (g == seen) {
-        sleepers_.fetch_add(1);
-        while ((g = generation_.load()) == seen) generation_.wait(seen);
+        std::unique_lock<std::mutex> lock(sleep_mutex_);
+        sleepers_.fetch_add(1);  // seq_cst: pairs with run()'s generation bump
+        while ((g = generation_.load()) == seen) wake_.wait(lock);
         sleepers_.fetch_sub(1);
       }
     }
@@ -75,10 +90,19 @@ void ThreadPool::run(int n_tasks, TaskFn fn, void* ctx, int max_threads) {
   next_task_.store(0, std::memory_order_relaxed);
   finished_.store(0, std::memory_order_relaxed);
   generation_.fetch_add(1);  // seq_cst: pairs with the sleepers_ increment of a worker
-  if (sleepers_.load() > 0) generation_.notify_all();
+  if (sleepers_.load() > 0) {
+    // A sleeper checks the generation under the mutex: taking it here orders the check.
+    { std::lock_guard<std::mutex> lock(sleep_mutex_); }
+    wake_.notify_all();
+  }
   drain();
   const int n_workers = static_cast<int>(workers_.size());
-  while (finished_.load(std::memory_order_acquire) < n_workers) cpu_relax();
+  for (int spins = 0; finished_.load(std::memory_order_acquire) < n_workers; ++spins) {
+    if (spins < 256)
+      cpu_relax();
+    else
+      std::this_thread::yield();  // a worker may be waiting for this core
+  }
 }
 
 }  // namespace hilq::kernels

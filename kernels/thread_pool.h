@@ -1,8 +1,10 @@
 // A small persistent thread pool for the kernels: the caller runs tasks too, idle workers spin
-// briefly (calls come back-to-back during decode) and then sleep on a futex (std::atomic::wait).
+// briefly (calls come back-to-back during decode) and then sleep on a condition variable.
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -33,6 +35,8 @@ class ThreadPool {
   std::atomic<int> finished_{0};
   std::atomic<int> sleepers_{0};
   std::atomic<bool> stop_{false};
+  std::mutex sleep_mutex_;
+  std::condition_variable wake_;
   TaskFn fn_ = nullptr;
   void* ctx_ = nullptr;
   int n_tasks_ = 0;

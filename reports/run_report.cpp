@@ -5,10 +5,9 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
-
-#include <nlohmann/json.hpp>
 
 #include "db/run_store.h"
 
@@ -63,9 +62,7 @@ json measurement_json(const db::MeasurementRow& m) {
             {"metrics", json::parse(m.metrics, nullptr, false)},
             {"samples_ns", parse_or_null(m.samples_ns)},
             {"emulated", m.emulated}};
-  auto put = [&](const char* key, const auto& v) {
-    j[key] = v ? json(*v) : json(nullptr);
-  };
+  auto put = [&](const char* key, const auto& v) { j[key] = v ? json(*v) : json(nullptr); };
   put("error_class", m.error_class);
   put("error", m.error);
   put("latency_median_ns", m.latency_median_ns);
@@ -99,8 +96,10 @@ std::string job_label(const db::MeasurementRow& m) {
 std::string latency_svg(const std::vector<db::MeasurementRow>& rows) {
   std::vector<const db::MeasurementRow*> ok;
   for (const auto& m : rows)
-    if (m.status == "ok" && m.latency_median_ns && *m.latency_median_ns > 0) ok.push_back(&m);
-  if (ok.empty()) return "<p>No successful latency measurements to plot.</p>";
+    // Emulated boards (qemu) are never drawn as board timings: they are listed in the table only.
+    if (m.status == "ok" && !m.emulated && m.latency_median_ns && *m.latency_median_ns > 0)
+      ok.push_back(&m);
+  if (ok.empty()) return "<p>No successful board latency measurements to plot.</p>";
   double lo = 1e300, hi = 0;
   for (const auto* m : ok) {
     lo = std::min(lo, m->latency_p10_ns.value_or(*m->latency_median_ns));
@@ -115,28 +114,26 @@ std::string latency_svg(const std::vector<db::MeasurementRow>& rows) {
     return label_w + f * plot_w;
   };
   std::ostringstream svg;
-  svg << "<svg xmlns='http://www.w3.org/2000/svg' width='" << label_w + plot_w + 40
-      << "' height='" << height << "' font-family='sans-serif' font-size='12'>";
+  svg << "<svg xmlns='http://www.w3.org/2000/svg' width='" << label_w + plot_w + 40 << "' height='"
+      << height << "' font-family='sans-serif' font-size='12'>";
   svg << "<text x='" << label_w << "' y='16'>median latency (bar), p10–p90 (whisker), log scale"
       << "</text>";
   for (double e = log_lo; e <= log_hi; e += 1) {
     const double x = x_of(std::pow(10.0, e));
-    svg << "<line x1='" << x << "' y1='" << top - 6 << "' x2='" << x << "' y2='"
-        << height - 24 << "' stroke='#ddd'/>";
+    svg << "<line x1='" << x << "' y1='" << top - 6 << "' x2='" << x << "' y2='" << height - 24
+        << "' stroke='#ddd'/>";
     svg << "<text x='" << x << "' y='" << height - 8 << "' text-anchor='middle'>"
         << html_escape(format_ns(std::pow(10.0, e))) << "</text>";
   }
   for (size_t i = 0; i < ok.size(); ++i) {
     const auto& m = *ok[i];
     const double y = top + row_h * static_cast<double>(i);
-    const std::string color = m.emulated ? "#bbb" : "#4a7ebb";
+    const std::string color = "#4a7ebb";
     svg << "<text x='" << label_w - 8 << "' y='" << y + 15 << "' text-anchor='end'>"
-        << html_escape(m.board + ": " + job_label(m)) << (m.emulated ? " (emulated)" : "")
-        << "</text>";
+        << html_escape(m.board + ": " + job_label(m)) << "</text>";
     svg << "<rect x='" << label_w << "' y='" << y + 4 << "' width='"
-        << x_of(*m.latency_median_ns) - label_w << "' height='" << row_h - 8 << "' fill='"
-        << color << "'><title>" << html_escape(format_ns(*m.latency_median_ns))
-        << "</title></rect>";
+        << x_of(*m.latency_median_ns) - label_w << "' height='" << row_h - 8 << "' fill='" << color
+        << "'><title>" << html_escape(format_ns(*m.latency_median_ns)) << "</title></rect>";
     if (m.latency_p10_ns && m.latency_p90_ns)
       svg << "<line x1='" << x_of(*m.latency_p10_ns) << "' x2='" << x_of(*m.latency_p90_ns)
           << "' y1='" << y + row_h / 2.0 << "' y2='" << y + row_h / 2.0
@@ -146,7 +143,8 @@ std::string latency_svg(const std::vector<db::MeasurementRow>& rows) {
   return svg.str();
 }
 
-std::string html_report(const db::RunRow& run, const std::vector<db::MeasurementRow>& rows) {
+std::string html_report(const db::RunRow& run, const std::vector<db::MeasurementRow>& rows,
+                        const std::vector<db::AgentRow>& agents) {
   std::ostringstream h;
   h << "<!DOCTYPE html><html><head><meta charset='utf-8'><title>hilq run " << run.id
     << "</title><style>body{font-family:sans-serif;margin:2em;max-width:1100px}"
@@ -160,8 +158,19 @@ std::string html_report(const db::RunRow& run, const std::vector<db::Measurement
     << "<br>Command: <code>" << html_escape(run.command_line) << "</code>"
     << (run.git_sha ? "<br>Build: <code>" + html_escape(*run.git_sha) + "</code>" : "") << "</p>";
   h << "<h2>Latency</h2>" << latency_svg(rows);
-  h << "<p class='note'>Emulated boards (qemu) are drawn grey: their timings are not board "
-       "timings.</p>";
+  h << "<p class='note'>Emulated boards (qemu) are not drawn: their timings are not board "
+       "timings. They appear in the table below, marked (emulated), as a check of the code path."
+       "</p>";
+  if (!agents.empty()) {
+    h << "<h2>Agents</h2><table><tr><th class='l'>agent</th><th class='l'>board</th>"
+         "<th class='l'>key</th><th class='l'>status</th></tr>";
+    for (const auto& a : agents)
+      h << "<tr" << (a.status == "quarantined" ? " class='failed'" : "") << "><td class='l'>"
+        << html_escape(a.id) << "</td><td class='l'>" << html_escape(a.board)
+        << "</td><td class='l'>" << html_escape(opt(a.user_id)) << "</td><td class='l'>"
+        << html_escape(a.status) << (a.reason ? ": " + html_escape(*a.reason) : "") << "</td></tr>";
+    h << "</table>";
+  }
   h << "<h2>Measurements</h2><table><tr><th class='l'>board</th><th class='l'>job</th>"
        "<th class='l'>kernel</th><th>median</th><th>p10</th><th>p90</th><th>MAD</th>"
        "<th>repeats</th><th>GOP/s</th><th>peak RSS (MiB)</th><th class='l'>energy</th>"
@@ -172,8 +181,8 @@ std::string html_report(const db::RunRow& run, const std::vector<db::Measurement
       << html_escape(m.board) << (m.emulated ? " (emulated)" : "") << "</td><td class='l'>"
       << html_escape(job_label(m)) << "</td><td class='l'>" << html_escape(opt(m.kernel))
       << "</td>";
-    for (const auto& v : {m.latency_median_ns, m.latency_p10_ns, m.latency_p90_ns,
-                          m.latency_mad_ns})
+    for (const auto& v :
+         {m.latency_median_ns, m.latency_p10_ns, m.latency_p90_ns, m.latency_mad_ns})
       h << "<td>" << (v ? html_escape(format_ns(*v)) : "") << "</td>";
     h << "<td>" << opt_num(m.repeats) << "</td><td>";
     if (metrics.is_object() && metrics.contains("gops") && metrics["gops"].is_number()) {
@@ -204,13 +213,29 @@ std::string csv_report(const std::vector<db::MeasurementRow>& rows) {
        "latency_p10_ns,latency_p90_ns,latency_mad_ns,latency_mean_ns,repeats,peak_rss_bytes,"
        "model_bytes,energy_j,power_source,power_unavailable,emulated,config,metrics\n";
   for (const auto& m : rows) {
-    const std::vector<std::string> fields = {
-        std::to_string(m.run_id), m.board, opt(m.agent), m.job_id, m.kind, opt(m.kernel),
-        m.status, opt(m.error_class), opt(m.error), opt_num(m.latency_median_ns),
-        opt_num(m.latency_p10_ns), opt_num(m.latency_p90_ns), opt_num(m.latency_mad_ns),
-        opt_num(m.latency_mean_ns), opt_num(m.repeats), opt_num(m.peak_rss_bytes),
-        opt_num(m.model_bytes), opt_num(m.energy_j), opt(m.power_source),
-        opt(m.power_unavailable), m.emulated ? "1" : "0", m.config, m.metrics};
+    const std::vector<std::string> fields = {std::to_string(m.run_id),
+                                             m.board,
+                                             opt(m.agent),
+                                             m.job_id,
+                                             m.kind,
+                                             opt(m.kernel),
+                                             m.status,
+                                             opt(m.error_class),
+                                             opt(m.error),
+                                             opt_num(m.latency_median_ns),
+                                             opt_num(m.latency_p10_ns),
+                                             opt_num(m.latency_p90_ns),
+                                             opt_num(m.latency_mad_ns),
+                                             opt_num(m.latency_mean_ns),
+                                             opt_num(m.repeats),
+                                             opt_num(m.peak_rss_bytes),
+                                             opt_num(m.model_bytes),
+                                             opt_num(m.energy_j),
+                                             opt(m.power_source),
+                                             opt(m.power_unavailable),
+                                             m.emulated ? "1" : "0",
+                                             m.config,
+                                             m.metrics};
     for (size_t i = 0; i < fields.size(); ++i) c << (i ? "," : "") << csv_escape(fields[i]);
     c << "\n";
   }
@@ -234,12 +259,23 @@ std::string html_escape(const std::string& text) {
   out.reserve(text.size());
   for (char ch : text) {
     switch (ch) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += ch;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += ch;
     }
   }
   return out;
@@ -255,10 +291,13 @@ ReportFiles write_run_report(db::Database& db, int64_t run_id, const std::string
   if (ec) throw std::runtime_error("cannot create report folder " + out_dir + ": " + ec.message());
   ReportFiles files;
   const fs::path dir(out_dir);
-  write_file(dir / "report.html", html_report(*run, rows));
+  write_file(dir / "report.html", html_report(*run, rows, store.agents(run_id)));
   write_file(dir / "measurements.csv", csv_report(rows));
-  json all = {{"run", {{"id", run->id}, {"status", run->status}, {"command_line", run->command_line},
-                       {"started_at", run->started_at}}},
+  json all = {{"run",
+               {{"id", run->id},
+                {"status", run->status},
+                {"command_line", run->command_line},
+                {"started_at", run->started_at}}},
               {"measurements", json::array()}};
   for (const auto& m : rows) all["measurements"].push_back(measurement_json(m));
   write_file(dir / "measurements.json", all.dump(2) + "\n");

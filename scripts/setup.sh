@@ -6,7 +6,13 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 
 packages=(build-essential cmake ninja-build pkg-config git nodejs npm
           libzmq3-dev cppzmq-dev libsqlite3-dev libeigen3-dev nlohmann-json3-dev catch2
-          libbenchmark-dev g++-aarch64-linux-gnu qemu-user clang-format)
+          libbenchmark-dev g++-aarch64-linux-gnu qemu-user clang-format
+          libzmq5:arm64)
+# The aarch64 agent (pi5-qemu) links Debian's arm64 libzmq: dpkg must know the architecture.
+if [ "$(dpkg --print-architecture)" != arm64 ] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd=sudo
+  $sudo_cmd dpkg --add-architecture arm64
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -13,9 +13,9 @@ using nlohmann::json;
 
 const std::set<std::string> kArchs = {"x86_64", "aarch64"};
 const std::set<std::string> kPowerBackends = {"rapl", "hwmon", "pi5-pmic", "android", "none"};
-const std::set<std::string> kFields = {"name",  "arch",    "features", "cores",
-                                       "memory_mb", "power", "threads", "launch",
-                                       "emulated", "description"};
+const std::set<std::string> kFields = {"name",   "arch",    "features", "cores",    "memory_mb",
+                                       "power",  "threads", "launch",   "emulated", "description",
+                                       "agents", "pin",     "idle_s"};
 
 [[noreturn]] void fail(const std::string& source, const std::string& field,
                        const std::string& rule) {
@@ -40,8 +40,9 @@ int require_int(const json& j, const std::string& source, const char* name, int 
   if (!v.is_number_integer()) fail(source, name, "must be an integer");
   const auto x = v.get<long long>();
   if (x < lo || x > hi)
-    fail(source, name, "is " + std::to_string(x) + ", outside [" + std::to_string(lo) + ", " +
-                           std::to_string(hi) + "]");
+    fail(source, name,
+         "is " + std::to_string(x) + ", outside [" + std::to_string(lo) + ", " +
+             std::to_string(hi) + "]");
   return static_cast<int>(x);
 }
 
@@ -54,7 +55,8 @@ BoardSpec parse_board_spec(const json& j, const std::string& source) {
   BoardSpec b;
   b.name = require_string(j, source, "name");
   b.arch = require_string(j, source, "arch");
-  if (!kArchs.count(b.arch)) fail(source, "arch", "must be x86_64 or aarch64, not '" + b.arch + "'");
+  if (!kArchs.count(b.arch))
+    fail(source, "arch", "must be x86_64 or aarch64, not '" + b.arch + "'");
   const json& features = require(j, source, "features");
   if (!features.is_array()) fail(source, "features", "must be an array of strings");
   for (const json& f : features) {
@@ -84,6 +86,16 @@ BoardSpec parse_board_spec(const json& j, const std::string& source) {
     if (!it->is_boolean()) fail(source, "emulated", "must be true or false");
     b.emulated = it->get<bool>();
   }
+  if (j.contains("agents")) b.agents = require_int(j, source, "agents", 1, 256);
+  if (auto it = j.find("pin"); it != j.end()) {
+    if (!it->is_string()) fail(source, "pin", "must be a CPU list string such as \"2-3\"");
+    b.pin = it->get<std::string>();
+  }
+  if (auto it = j.find("idle_s"); it != j.end()) {
+    if (!it->is_number() || it->get<double>() < 0 || it->get<double>() > 10)
+      fail(source, "idle_s", "must be a number of seconds in [0, 10]");
+    b.idle_s = it->get<double>();
+  }
   if (auto it = j.find("description"); it != j.end()) {
     if (!it->is_string()) fail(source, "description", "must be a string");
     b.description = it->get<std::string>();
@@ -100,6 +112,12 @@ BoardSpec load_board_file(const std::string& path) {
   const std::string stem = std::filesystem::path(path).stem().string();
   if (b.name != stem) fail(path, "name", "is '" + b.name + "' but the file is named " + stem);
   return b;
+}
+
+json agent_settings(const BoardSpec& board) {
+  json power = board.power.options;
+  power["backend"] = board.power.backend;
+  return {{"power", power}, {"pin", board.pin}, {"idle_s", board.idle_s}};
 }
 
 std::vector<std::string> list_boards(const std::string& boards_dir) {

@@ -3,12 +3,11 @@
 // names the file and the field.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace hilq {
 
@@ -22,7 +21,7 @@ class ConfigError : public std::runtime_error {
 namespace hilq::protocol {
 
 struct PowerSpec {
-  std::string backend;  // rapl | hwmon | pi5-pmic | android | none
+  std::string backend;                                // rapl | hwmon | pi5-pmic | android | none
   nlohmann::json options = nlohmann::json::object();  // backend-specific paths
 };
 
@@ -36,8 +35,14 @@ struct BoardSpec {
   int threads = 1;                    // threads the kernels use on this board
   std::optional<std::string> launch;  // command template that starts an agent (see boards/README)
   bool emulated = false;              // qemu: timings are never reported as board timings
+  int agents = 1;                     // agents the launch command starts ({id} = NAME-1..N)
+  std::string pin;                    // CPUs the agent pins measured jobs to ("2-3"), or ""
+  double idle_s = 0.2;                // idle power baseline window before each measured job
   std::string description;
 };
+
+// The measurement settings an agent gets in WELCOME: {"power": {...}, "pin": .., "idle_s": ..}.
+nlohmann::json agent_settings(const BoardSpec& board);
 
 // `source` names the file in error messages.
 BoardSpec parse_board_spec(const nlohmann::json& j, const std::string& source);

@@ -1,6 +1,7 @@
 // Frame codec and typed, validated message bodies (see message.h).
 #include "agent/protocol/message.h"
 
+#include <algorithm>
 #include <array>
 #include <utility>
 
@@ -57,8 +58,9 @@ int64_t get_int(const Message& m, const json& v, const std::string& name, int64_
   if (!v.is_number_integer()) fail(m, name, "must be an integer");
   const int64_t x = v.get<int64_t>();
   if (x < lo || x > hi)
-    fail(m, name, "is " + std::to_string(x) + ", outside [" + std::to_string(lo) + ", " +
-                      std::to_string(hi) + "]");
+    fail(m, name,
+         "is " + std::to_string(x) + ", outside [" + std::to_string(lo) + ", " +
+             std::to_string(hi) + "]");
   return x;
 }
 
@@ -107,6 +109,9 @@ Message decode(const Frames& frames) {
                         " frames; at least 3 expected (magic, type, body)");
   int64_t total = 0;
   for (const auto& f : frames) total += static_cast<int64_t>(f.size());
+  if (frames.size() > kMaxFrames)
+    throw ProtocolError("message has " + std::to_string(frames.size()) + " frames; at most " +
+                        std::to_string(kMaxFrames) + " are accepted");
   if (total > kMaxMessageBytes)
     throw ProtocolError("message of " + std::to_string(total) + " bytes exceeds the limit of " +
                         std::to_string(kMaxMessageBytes));
@@ -122,6 +127,9 @@ Message decode(const Frames& frames) {
   }
   Message m;
   m.type = *type;
+  if (json_nesting_depth(frames[2]) > kMaxJsonDepth)
+    throw ProtocolError(std::string(to_string(m.type)) + ": body nests deeper than " +
+                        std::to_string(kMaxJsonDepth) + " levels");
   m.body = json::parse(frames[2], nullptr, /*allow_exceptions=*/false);
   if (m.body.is_discarded())
     throw ProtocolError(std::string(to_string(m.type)) + ": body is not valid JSON");
@@ -135,16 +143,37 @@ Message decode(const Frames& frames) {
 
 Message make_message(const Hello& h) {
   Message m{MessageType::kHello, json::object(), {}};
-  m.body = {{"agent_id", h.agent_id},         {"board", h.board},
-            {"arch", h.arch},                 {"features", h.features},
-            {"cores", h.cores},               {"memory_bytes", h.memory_bytes},
-            {"power_backends", h.power_backends}, {"protocol_version", h.protocol_version},
+  m.body = {{"agent_id", h.agent_id},
+            {"board", h.board},
+            {"arch", h.arch},
+            {"features", h.features},
+            {"cores", h.cores},
+            {"memory_bytes", h.memory_bytes},
+            {"power_backends", h.power_backends},
+            {"protocol_version", h.protocol_version},
             {"agent_version", h.agent_version}};
   return m;
 }
 
 Message make_message(const Welcome& w) {
-  return {MessageType::kWelcome, {{"run", w.run}, {"heartbeat_ms", w.heartbeat_ms}}, {}};
+  return {MessageType::kWelcome,
+          {{"run", w.run},
+           {"heartbeat_ms", w.heartbeat_ms},
+           {"liveness", w.liveness},
+           {"board", w.board}},
+          {}};
+}
+
+Message make_message(const Fetch& f) {
+  return {MessageType::kFetch,
+          {{"sha256", f.sha256}, {"offset", f.offset}, {"max_bytes", f.max_bytes}},
+          {}};
+}
+
+Message make_message(const ArtifactChunk& c) {
+  return {MessageType::kArtifact,
+          {{"sha256", c.sha256}, {"offset", c.offset}, {"total_bytes", c.total_bytes}},
+          {c.data}};
 }
 
 Message make_message(const Job& j) {
@@ -197,6 +226,11 @@ Welcome parse_welcome(const Message& m) {
   Welcome w;
   w.run = get_string(m, "run", /*allow_empty=*/true);
   w.heartbeat_ms = static_cast<int>(get_int(m, "heartbeat_ms", 10, 600000));
+  if (m.body.contains("liveness")) w.liveness = static_cast<int>(get_int(m, "liveness", 1, 1000));
+  if (auto it = m.body.find("board"); it != m.body.end()) {
+    if (!it->is_object()) fail(m, "board", "must be a JSON object");
+    w.board = *it;
+  }
   return w;
 }
 
@@ -204,8 +238,11 @@ Job parse_job(const Message& m) {
   expect_type(m, MessageType::kJob);
   Job j;
   j.job_id = get_string(m, "job_id");
+  if (j.job_id.size() > 256) fail(m, "job_id", "is longer than 256 characters");
   j.kind = get_string(m, "kind");
   j.artifact_sha256 = get_optional_string(m, "artifact_sha256");
+  if (!j.artifact_sha256.empty() && !is_sha256_hex(j.artifact_sha256))
+    fail(m, "artifact_sha256", "must be 64 lowercase hex digits");
   const json& config = field(m, "config");
   if (!config.is_object()) fail(m, "config", "must be a JSON object");
   j.config = config;
@@ -245,6 +282,63 @@ Result parse_result(const Message& m) {
   if (!meas.is_object()) fail(m, "measurement", "must be a JSON object");
   r.measurement = meas;
   return r;
+}
+
+Fetch parse_fetch(const Message& m) {
+  expect_type(m, MessageType::kFetch);
+  Fetch f;
+  f.sha256 = get_string(m, "sha256");
+  if (!is_sha256_hex(f.sha256)) fail(m, "sha256", "must be 64 lowercase hex digits");
+  f.offset = get_int(m, "offset", 0, int64_t{1} << 50);
+  f.max_bytes = get_int(m, "max_bytes", 1, kArtifactChunkBytes);
+  return f;
+}
+
+ArtifactChunk parse_artifact(const Message& m) {
+  expect_type(m, MessageType::kArtifact);
+  ArtifactChunk c;
+  c.sha256 = get_string(m, "sha256");
+  if (!is_sha256_hex(c.sha256)) fail(m, "sha256", "must be 64 lowercase hex digits");
+  c.offset = get_int(m, "offset", 0, int64_t{1} << 50);
+  c.total_bytes = get_int(m, "total_bytes", 0, int64_t{1} << 50);
+  if (m.blobs.size() != 1) fail(m, "blob", "must be exactly one data frame");
+  c.data = m.blobs[0];
+  if (static_cast<int64_t>(c.data.size()) > kArtifactChunkBytes)
+    fail(m, "blob", "is larger than a chunk");
+  if (c.offset + static_cast<int64_t>(c.data.size()) > c.total_bytes)
+    fail(m, "offset", "plus the chunk size runs past total_bytes");
+  return c;
+}
+
+bool is_sha256_hex(const std::string& text) {
+  if (text.size() != 64) return false;
+  for (char c : text)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+int json_nesting_depth(const std::string& text) {
+  int depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return deepest;
 }
 
 }  // namespace hilq::protocol

@@ -9,12 +9,11 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace hilq {
 
@@ -31,6 +30,12 @@ inline constexpr const char* kMagic = "HIL1";
 inline constexpr int kProtocolVersion = 1;
 // Largest message either side accepts (ZMQ_MAXMSGSIZE and the decoder's own check).
 inline constexpr int64_t kMaxMessageBytes = 64ll << 20;
+// More frames than this, or JSON nested deeper than this, is refused before parsing (a deeply
+// nested body would otherwise exhaust the parser's stack).
+inline constexpr size_t kMaxFrames = 16;
+inline constexpr int kMaxJsonDepth = 64;
+// ARTIFACT chunks carry at most this many bytes; the agent asks for the next one with FETCH.
+inline constexpr int64_t kArtifactChunkBytes = 1ll << 20;
 
 enum class MessageType {
   kHello,
@@ -67,6 +72,10 @@ inline constexpr const char* kErrorArtifact = "artifact";
 inline constexpr const char* kErrorRuntime = "runtime";
 inline constexpr const char* kErrorTimeout = "timeout";
 inline constexpr const char* kErrorVersion = "version";
+// Host-side classes: the agent holding the job stopped heartbeating or vanished.
+inline constexpr const char* kErrorAgentLost = "agent-lost";
+// Sent to a peer the host does not know (e.g. after a host restart): say HELLO again.
+inline constexpr const char* kErrorNotRegistered = "not-registered";
 
 // ---- Typed bodies ----------------------------------------------------------------------------
 
@@ -83,8 +92,12 @@ struct Hello {
 };
 
 struct Welcome {
-  std::string run;       // host's run id, for the agent's logs
+  std::string run;  // host's run id, for the agent's logs
   int heartbeat_ms = 1000;
+  int liveness = 5;  // heartbeats either side may miss before the peer counts as dead
+  // Measurement settings from the board file: {"power": {"backend": ..., ...}, "pin": "0-3",
+  // "idle_s": 0.2}; an empty object leaves the agent's own defaults.
+  nlohmann::json board = nlohmann::json::object();
 };
 
 struct RepeatPolicy {
@@ -96,7 +109,7 @@ struct RepeatPolicy {
 
 struct Job {
   std::string job_id;
-  std::string kind;  // "kernel-bench" (more kinds come with the runtime)
+  std::string kind;             // "kernel-bench" (more kinds come with the runtime)
   std::string artifact_sha256;  // empty when the job needs no artifact
   nlohmann::json config = nlohmann::json::object();
   RepeatPolicy repeat;
@@ -106,6 +119,22 @@ struct ErrorReply {
   std::string job_id;  // empty when the error is not about a job
   std::string error_class;
   std::string message;
+};
+
+// FETCH: the agent asks for `max_bytes` of an artifact from `offset`; ARTIFACT answers with one
+// chunk in blob 0 plus the artifact's total size (content-addressed by sha256, verified at the
+// end).
+struct Fetch {
+  std::string sha256;
+  int64_t offset = 0;
+  int64_t max_bytes = kArtifactChunkBytes;
+};
+
+struct ArtifactChunk {
+  std::string sha256;
+  int64_t offset = 0;
+  int64_t total_bytes = 0;
+  std::string data;  // travels as blob 0
 };
 
 // A RESULT body is a job id plus a free JSON object of measurements; see agent/README.md.
@@ -119,6 +148,8 @@ Message make_message(const Welcome& welcome);
 Message make_message(const Job& job);
 Message make_message(const ErrorReply& error);
 Message make_message(const Result& result);
+Message make_message(const Fetch& fetch);
+Message make_message(const ArtifactChunk& chunk);
 Message make_message(MessageType bodyless_type);  // READY, HEARTBEAT, BYE
 
 // Each throws ProtocolError("<TYPE>: field '<name>' ...") on a missing or mistyped field.
@@ -127,5 +158,12 @@ Welcome parse_welcome(const Message& message);
 Job parse_job(const Message& message);
 ErrorReply parse_error(const Message& message);
 Result parse_result(const Message& message);
+Fetch parse_fetch(const Message& message);
+ArtifactChunk parse_artifact(const Message& message);
+
+// True for 64 lowercase hex digits, the only artifact name accepted.
+bool is_sha256_hex(const std::string& text);
+// Nesting depth of a JSON text (brackets outside strings), computed without recursion.
+int json_nesting_depth(const std::string& text);
 
 }  // namespace hilq::protocol

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include "kernels/mkmp.h"
+
 namespace hilq::kernels::bench {
 
 struct Machine {
@@ -17,8 +19,10 @@ struct Machine {
 // Filled by measure_machine() before the benchmarks run.
 Machine& machine();
 int64_t read_llc_bytes();
-// Best of `reps` passes over a buffer of 4x LLC (>= 256 MiB) with `threads` threads.
-double measure_read_bw(int threads, int reps);
+// 90th-percentile rate of n_windows 8 MiB reads cycling through a buffer of 4x LLC (>= 256 MiB).
+double measure_read_bw(int threads, int n_windows);
+// Bytes/s of one 8 MiB DRAM read window on ctx's pool (interleaved with kernel calls).
+double read_window(Context& ctx, int threads);
 double measure_mac_peak(std::string* path);
 void measure_machine(bool quick);
 

@@ -155,6 +155,11 @@ inline void store_y(const KernelArgs& k, int row, int m0, __m512 f, __m512 scale
   _mm512_mask_storeu_ps(k.y + row * k.ldy + m0, mask, _mm512_fmadd_ps(f, scale, b));
 }
 
+#ifndef HILQ_PREFETCH_BYTES
+#define HILQ_PREFETCH_BYTES 2048
+#endif
+constexpr int kPrefetchBytes = HILQ_PREFETCH_BYTES;
+
 // NP panels x T tokens. KU independent accumulator sets hide the vpdpbusd latency in GEMV, where
 // two panels share each activation broadcast and halve the per-panel prologue and epilogue.
 template <int B, int T, bool kGrouped, int NP = 1>
@@ -183,6 +188,15 @@ void tile(const KernelArgs& k, int p, const int32_t* rows) {
     const int kb_end = kb + kb_per_group;
     for (; kb < kb_end; kb += S * Step) {
       const uint8_t* sb = w + kb * (16 * B);
+      if constexpr (T == 1 && B <= 3 && kPrefetchBytes > 0) {
+        // Low-bit GEMV consumes a cache line every few instructions only: too few lines are in
+        // flight for one core to reach its read bandwidth without help.
+        for (int np = 0; np < NP; ++np)
+          for (int l = 0; l < S * Step * B / 4; ++l)
+            _mm_prefetch(
+                reinterpret_cast<const char*>(sb + np * k.panel_bytes) + kPrefetchBytes + 64 * l,
+                _MM_HINT_T0);
+      }
 #pragma GCC unroll 4
       for (int st = 0; st < Step; ++st) {
         __m512i v[NP][2 * S];

@@ -1,6 +1,5 @@
 // Board files: the shipped ones parse; a missing or wrong field names the file and the field.
 #include <catch2/catch.hpp>
-
 #include <filesystem>
 #include <fstream>
 
@@ -13,9 +12,9 @@ using nlohmann::json;
 namespace {
 
 json valid_board() {
-  return {{"name", "toy"},  {"arch", "aarch64"}, {"features", {"neon", "dotprod"}},
-          {"cores", 4},     {"memory_mb", 8192}, {"power", {{"backend", "none"}}},
-          {"threads", 4},   {"emulated", false}};
+  return {{"name", "toy"}, {"arch", "aarch64"}, {"features", {"neon", "dotprod"}},
+          {"cores", 4},    {"memory_mb", 8192}, {"power", {{"backend", "none"}}},
+          {"threads", 4},  {"emulated", false}};
 }
 
 }  // namespace
@@ -84,12 +83,14 @@ TEST_CASE("An agent's HELLO is checked against its board file", "[boards]") {
   const proto::BoardSpec b = proto::parse_board_spec(valid_board(), "toy.json");
   const long long gib8 = 8ll << 30;
   CHECK_FALSE(proto::check_agent_against_board(b, "aarch64", {"neon", "dotprod", "i8mm"}, 4, gib8));
-  CHECK(proto::check_agent_against_board(b, "x86_64", {"neon", "dotprod"}, 4, gib8)
-            ->find("x86_64") != std::string::npos);
+  CHECK(
+      proto::check_agent_against_board(b, "x86_64", {"neon", "dotprod"}, 4, gib8)->find("x86_64") !=
+      std::string::npos);
   CHECK(proto::check_agent_against_board(b, "aarch64", {"neon"}, 4, gib8)->find("dotprod") !=
         std::string::npos);
-  CHECK(proto::check_agent_against_board(b, "aarch64", {"neon", "dotprod"}, 2, gib8)
-            ->find("cores") != std::string::npos);
+  CHECK(
+      proto::check_agent_against_board(b, "aarch64", {"neon", "dotprod"}, 2, gib8)->find("cores") !=
+      std::string::npos);
   CHECK(proto::check_agent_against_board(b, "aarch64", {"neon", "dotprod"}, 4, 1ll << 30)
             ->find("memory") != std::string::npos);
 }

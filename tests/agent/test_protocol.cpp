@@ -1,8 +1,14 @@
 // Protocol codec: round trips of every typed message and rejection of malformed frames.
-#include <catch2/catch.hpp>
+#include <unistd.h>
 
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
 #include <random>
 
+#include "agent/protocol/board_spec.h"
+#include "agent/protocol/curve_keys.h"
+#include "agent/protocol/health_check.h"
 #include "agent/protocol/message.h"
 
 namespace proto = hilq::protocol;
@@ -66,7 +72,8 @@ TEST_CASE("JOB, RESULT, ERROR and WELCOME round trip with their fields", "[proto
   CHECK(e.error_class == error.error_class);
   CHECK(e.message == error.message);
 
-  const proto::Welcome w = proto::parse_welcome(through_wire(proto::make_message(proto::Welcome{"7", 250})));
+  const proto::Welcome w =
+      proto::parse_welcome(through_wire(proto::make_message(proto::Welcome{"7", 250})));
   CHECK(w.run == "7");
   CHECK(w.heartbeat_ms == 250);
 }
@@ -145,7 +152,10 @@ TEST_CASE("Random and mutated frames never crash the decoder", "[protocol]") {
           f.insert(f.begin() + static_cast<long>(rng() % (f.size() + 1)), static_cast<char>(rng()));
           break;
         case 3:
-          if (frames.size() > 1 && rng() % 2) frames.pop_back(); else frames.push_back("x");
+          if (frames.size() > 1 && rng() % 2)
+            frames.pop_back();
+          else
+            frames.push_back("x");
           break;
       }
       if (frames.empty()) break;
@@ -160,4 +170,93 @@ TEST_CASE("Random and mutated frames never crash the decoder", "[protocol]") {
   }
   CHECK(rejected > 1000);  // most mutations must be caught, none may crash
   CHECK(rejected + accepted == 3000);
+}
+
+TEST_CASE("FETCH and ARTIFACT round trip; bad hashes and overlong chunks are refused",
+          "[protocol]") {
+  using Catch::Matchers::Contains;
+  const std::string sha(64, 'e');
+  const proto::Fetch f =
+      proto::parse_fetch(through_wire(proto::make_message(proto::Fetch{sha, 42, 1000})));
+  CHECK(f.sha256 == sha);
+  CHECK(f.offset == 42);
+  CHECK(f.max_bytes == 1000);
+  const proto::ArtifactChunk c = proto::parse_artifact(
+      through_wire(proto::make_message(proto::ArtifactChunk{sha, 3, 10, "abcd"})));
+  CHECK(c.data == "abcd");
+  CHECK(c.total_bytes == 10);
+  CHECK_THROWS_WITH(proto::parse_fetch(proto::make_message(proto::Fetch{"ABC", 0, 1})),
+                    Contains("64 lowercase hex"));
+  CHECK_THROWS_WITH(
+      proto::parse_artifact(proto::make_message(proto::ArtifactChunk{sha, 8, 10, "abcd"})),
+      Contains("runs past total_bytes"));
+  proto::Message job = proto::make_message(proto::Job{"j", "noop", "not-a-hash", {}, {}});
+  job.body["config"] = nlohmann::json::object();
+  CHECK_THROWS_WITH(proto::parse_job(job), Contains("artifact_sha256"));
+}
+
+TEST_CASE("Deep nesting and too many frames are refused before parsing", "[protocol]") {
+  using Catch::Matchers::Contains;
+  CHECK(proto::json_nesting_depth(R"({"a": [1, {"b": "[[[["}]})") == 3);
+  const std::string deep(100000, '[');
+  CHECK_THROWS_WITH(proto::decode({"HIL1", "JOB", deep}), Contains("nests deeper"));
+  proto::Frames many(20, "x");
+  many[0] = "HIL1";
+  many[1] = "JOB";
+  many[2] = "{}";
+  CHECK_THROWS_WITH(proto::decode(many), Contains("at most 16"));
+}
+
+TEST_CASE("WELCOME carries heartbeat, liveness and the board's measurement settings",
+          "[protocol]") {
+  const proto::Welcome w = proto::parse_welcome(through_wire(proto::make_message(
+      proto::Welcome{"3", 100, 7, {{"power", {{"backend", "hwmon"}}}, {"pin", "2-3"}}})));
+  CHECK(w.liveness == 7);
+  CHECK(w.board["pin"] == "2-3");
+  proto::Message old = proto::make_message(proto::Welcome{"3", 100, 7, {}});
+  old.body.erase("liveness");
+  old.body.erase("board");
+  CHECK(proto::parse_welcome(old).liveness == 5);  // an older host's WELCOME still parses
+}
+
+TEST_CASE("The health check's answer is pinned: any machine computes the same", "[protocol]") {
+  const auto config = proto::health_check_config(0x5eed, 4096);
+  const proto::HealthAnswer a = proto::compute_health_answer(config);
+  CHECK(a == proto::compute_health_answer(config));
+  CHECK(proto::health_answer_matches(proto::to_json(a), a));
+  proto::HealthAnswer wrong = a;
+  wrong.dot += 1;
+  CHECK_FALSE(proto::health_answer_matches(proto::to_json(wrong), a));
+  CHECK_FALSE(proto::health_answer_matches(nlohmann::json::object(), a));
+  CHECK_THROWS(proto::compute_health_answer({{"n", 0}, {"seed", 1}}));
+  // Pinned: every agent build, x86_64 or aarch64, must give exactly this, or it is quarantined.
+  CHECK(a.dot == 113601);
+  CHECK(a.sha256 == "1c5c8763d51f45e76e5d7714579cb9c3ea02ae0ed06f43085d0b5101677da75d");
+}
+
+TEST_CASE("CURVE key files and allow-lists parse; malformed lines name file and line",
+          "[protocol]") {
+  using Catch::Matchers::Contains;
+  const std::string dir =
+      std::filesystem::temp_directory_path() / ("hilq_keys_" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string pub = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";  // Z85 has '#', ':', ...
+  const std::string sec = "JTKVSB%%)wK0E.X)V>+}o?pNmC{O&4W4b!Ni{Lh6";
+  std::ofstream(dir + "/a.key") << proto::format_key_file({pub, sec}, "a");
+  const proto::KeyPair k = proto::load_key_file(dir + "/a.key");
+  CHECK(k.public_z85 == pub);
+  CHECK(k.secret_z85 == sec);
+  CHECK(proto::load_public_key(dir + "/a.key") == pub);
+  CHECK(proto::load_public_key(pub) == pub);
+  std::ofstream(dir + "/allow.txt") << "# farm\n"
+                                    << pub << " pi5-01  # lab bench\n\n"
+                                    << "#zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz pixel\n";
+  const auto allowed = proto::load_allow_list(dir + "/allow.txt");
+  REQUIRE(allowed.size() == 2);  // a key may start with '#'
+  CHECK(allowed[0].name == "pi5-01");
+  CHECK(allowed[1].name == "pixel");
+  std::ofstream(dir + "/bad.txt") << pub << " ok\nnot-a-key name\n";
+  CHECK_THROWS_WITH(proto::load_allow_list(dir + "/bad.txt"), Contains("bad.txt:2"));
+  CHECK_THROWS_WITH(proto::load_key_file(dir + "/missing.key"), Contains("missing.key"));
+  std::filesystem::remove_all(dir);
 }

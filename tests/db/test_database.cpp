@@ -1,8 +1,7 @@
 // SQLite store: schema creation and migration, WAL on files, run round trip, idempotent results.
-#include <catch2/catch.hpp>
-
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -47,13 +46,23 @@ db::MeasurementRow sample_measurement(int64_t run_id, const std::string& job_id)
   return m;
 }
 
+db::JobRow job_row(const std::string& id, int64_t run) {
+  db::JobRow j;
+  j.id = id;
+  j.run_id = run;
+  j.board = "local";
+  j.kind = "kernel-bench";
+  j.config = "{}";
+  return j;
+}
+
 }  // namespace
 
 TEST_CASE("A new database is created at the latest schema version", "[db]") {
   db::Database d(":memory:");
   CHECK(d.user_version() == db::latest_schema_version());
-  for (const char* table : {"runs", "boards", "candidates", "evaluations", "jobs", "measurements",
-                            "pareto"}) {
+  for (const char* table :
+       {"runs", "boards", "candidates", "evaluations", "jobs", "measurements", "pareto"}) {
     CAPTURE(table);
     db::Statement s(d, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name=?");
     s.bind(1, table);
@@ -97,8 +106,7 @@ TEST_CASE("A run with its board, jobs and measurements round trips", "[db]") {
   db::RunStore store(d);
   const int64_t run = store.create_run("hil-search --boards local", std::string("abc123"));
   store.upsert_board({"local", "x86_64", R"(["avx2"])", 2, 1 << 30, "0.1.0", false});
-  store.insert_job({"r1-local-1", run, std::nullopt, "local", "kernel-bench", "{}", "queued", 0,
-                    std::nullopt});
+  store.insert_job(job_row("r1-local-1", run));
   store.set_job_state("r1-local-1", "running", std::string("local-1"));
   REQUIRE(store.record_measurement(sample_measurement(run, "r1-local-1")));
   store.finish_run(run, "completed");
@@ -128,8 +136,7 @@ TEST_CASE("A duplicate result for a job is ignored, never stored twice", "[db]")
   db::Database d(":memory:");
   db::RunStore store(d);
   const int64_t run = store.create_run("x", std::nullopt);
-  store.insert_job({"j1", run, std::nullopt, "local", "kernel-bench", "{}", "queued", 0,
-                    std::nullopt});
+  store.insert_job(job_row("j1", run));
   CHECK(store.record_measurement(sample_measurement(run, "j1")));
   auto late = sample_measurement(run, "j1");
   late.latency_median_ns = 9e9;
@@ -139,20 +146,93 @@ TEST_CASE("A duplicate result for a job is ignored, never stored twice", "[db]")
   CHECK(*rows[0].latency_median_ns == 1500.0);
 }
 
-TEST_CASE("Finishing a run as interrupted fails its unfinished jobs and keeps results", "[db]") {
+TEST_CASE("An interrupted run keeps its results; unfinished jobs stay queued for --resume",
+          "[db]") {
   db::Database d(":memory:");
   db::RunStore store(d);
   const int64_t run = store.create_run("x", std::nullopt);
-  for (const char* id : {"a", "b"})
-    store.insert_job({id, run, std::nullopt, "local", "kernel-bench", "{}", "queued", 0,
-                      std::nullopt});
+  for (const char* id : {"a", "b", "c"}) store.insert_job(job_row(id, run));
   store.record_measurement(sample_measurement(run, "a"));
+  store.job_started("b", "local-1", "2030-01-01T00:00:00Z");
   store.finish_run(run, "interrupted", std::string("Ctrl-C"));
   const auto jobs = store.jobs(run);
   CHECK(jobs[0].state == "done");
-  CHECK(jobs[1].state == "failed");
+  CHECK(jobs[1].state == "queued");  // its lease ended with the host
+  CHECK_FALSE(jobs[1].lease_until.has_value());
+  CHECK(jobs[1].attempts == 1);
+  CHECK(jobs[2].state == "queued");
   CHECK(store.measurements(run).size() == 1);
   CHECK(store.run(run)->status == "interrupted");
+  CHECK(store.unfinished_jobs(run).size() == 2);
+}
+
+TEST_CASE("The durable queue: start with a lease, re-queue with the error, resume a dead run",
+          "[db]") {
+  db::Database d(":memory:");
+  db::RunStore store(d);
+  const int64_t run = store.create_run("x", std::nullopt, "{}", R"({"boards":["local"]})");
+  CHECK(store.run(run)->options == R"({"boards":["local"]})");
+  db::JobRow j = job_row("j", run);
+  j.spec = R"({"job_id":"j"})";
+  store.insert_job(j);
+  store.job_started("j", "a1", "2030-01-01T00:00:00Z");
+  auto row = store.jobs(run).at(0);
+  CHECK(row.state == "running");
+  CHECK(row.lease_until == std::string("2030-01-01T00:00:00Z"));
+  CHECK(row.spec == j.spec);
+  store.job_requeued("j", "agent-lost", "a1 stopped heartbeating");
+  row = store.jobs(run).at(0);
+  CHECK(row.state == "queued");
+  CHECK(row.error_class == std::string("agent-lost"));
+  store.job_started("j", "a2", "2030-01-01T00:00:00Z");
+  // The host dies here (no finish_run); a new host resumes the run.
+  store.reopen_run(run);
+  row = store.jobs(run).at(0);
+  CHECK(row.state == "queued");
+  CHECK(row.attempts == 2);
+  CHECK(store.run(run)->status == "running");
+  store.record_measurement(sample_measurement(run, "j"));
+  CHECK(store.jobs(run).at(0).state == "done");
+  CHECK(store.unfinished_jobs(run).empty());
+  // A job already finished is not restarted by a late event.
+  store.job_started("j", "a3", "2030-01-01T00:00:00Z");
+  CHECK(store.jobs(run).at(0).state == "done");
+}
+
+TEST_CASE("Agents are recorded per run; a quarantine sticks", "[db]") {
+  db::Database d(":memory:");
+  db::RunStore store(d);
+  const int64_t run = store.create_run("x", std::nullopt);
+  store.upsert_agent({run, "a1", "pi5", std::string("pi5-lab"), "connected", std::nullopt});
+  store.upsert_agent({run, "a1", "pi5", std::nullopt, "quarantined", std::string("health check")});
+  store.upsert_agent({run, "a1", "pi5", std::nullopt, "lost", std::nullopt});
+  const auto agents = store.agents(run);
+  REQUIRE(agents.size() == 1);
+  CHECK(agents[0].status == "quarantined");
+  CHECK(agents[0].reason == std::string("health check"));
+  CHECK(agents[0].user_id == std::string("pi5-lab"));
+}
+
+TEST_CASE("Store writes inside a caller's transaction become savepoints: one commit for many",
+          "[db]") {
+  TempDir dir;
+  const std::string path = (dir.path / "batch.db").string();
+  db::Database d(path);
+  db::RunStore store(d);
+  const int64_t run = store.create_run("x", std::nullopt);
+  for (const char* id : {"a", "b"}) store.insert_job(job_row(id, run));
+  {
+    db::Transaction batch(d);
+    CHECK(store.record_measurement(sample_measurement(run, "a")));
+    CHECK_FALSE(store.record_measurement(sample_measurement(run, "a")));  // rolled back alone
+    CHECK(store.record_measurement(sample_measurement(run, "b")));
+    // Not committed yet: another connection does not see the rows.
+    db::Database other(path);
+    CHECK(db::RunStore(other).measurements(run).empty());
+    batch.commit();
+  }
+  db::Database other(path);
+  CHECK(db::RunStore(other).measurements(run).size() == 2);
 }
 
 TEST_CASE("A transaction that is not committed leaves no trace", "[db]") {

@@ -1,14 +1,12 @@
 // End to end: hil-search starts a real hil-agent on loopback, and the measurements land in the
 // SQLite file and the CSV; each failure mode ends with one clear line and a non-zero exit.
-#include <catch2/catch.hpp>
-
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <fcntl.h>
-
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -28,8 +26,8 @@ namespace {
 struct Sandbox {
   fs::path dir;
   Sandbox() {
-    dir = fs::temp_directory_path() / ("hilq_e2e_" + std::to_string(getpid()) + "_" +
-                                       std::to_string(counter()++));
+    dir = fs::temp_directory_path() /
+          ("hilq_e2e_" + std::to_string(getpid()) + "_" + std::to_string(counter()++));
     fs::remove_all(dir);
     fs::create_directories(dir);
   }
@@ -80,8 +78,7 @@ Outcome run_search(const Sandbox& box, std::vector<std::string> args) {
 
 }  // namespace
 
-TEST_CASE("hil-search measures on a local agent and records results in SQLite and CSV",
-          "[e2e]") {
+TEST_CASE("hil-search measures on a local agent and records results in SQLite and CSV", "[e2e]") {
   Sandbox box;
   const std::string db_path = (box.dir / "hil.db").string();
   const auto r = run_search(box, {"--boards", "local", "--port", "0", "--db", db_path, "--out",
@@ -148,9 +145,9 @@ TEST_CASE("hil-search gives up on an agent that never connects", "[e2e]") {
       << R"({"name": "silent", "arch": "x86_64", "features": [], "cores": 1, "memory_mb": 1,
             "power": {"backend": "none"}, "threads": 1, "launch": "sleep 30"})";
   const auto db_path = (box.dir / "x.db").string();
-  const auto r = run_search(box, {"--boards", "silent", "--boards-dir", (box.dir / "boards").string(),
-                                  "--port", "0", "--db", db_path, "--out",
-                                  (box.dir / "out").string(), "--connect-timeout", "1"});
+  const auto r = run_search(
+      box, {"--boards", "silent", "--boards-dir", (box.dir / "boards").string(), "--port", "0",
+            "--db", db_path, "--out", (box.dir / "out").string(), "--connect-timeout", "1"});
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.err, Contains("silent") && Contains("HELLO within 1 s"));
   hilq::db::Database d(db_path);

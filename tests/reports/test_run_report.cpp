@@ -1,6 +1,7 @@
 // Run reports: files written from the DB alone, CSV quoting, HTML escaping, failed rows kept.
-#include <catch2/catch.hpp>
+#include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -37,7 +38,7 @@ TEST_CASE("A report holds every measurement of the run, ok and failed", "[report
   const int64_t run = store.create_run("hil-search --boards local", std::nullopt);
   for (const char* id : {"ok-1", "bad-1"})
     store.insert_job({id, run, std::nullopt, "local", "kernel-bench", "{}", "queued", 0,
-                      std::nullopt});
+                      std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt});
   db::MeasurementRow ok;
   ok.run_id = run;
   ok.board = "local";
@@ -90,4 +91,30 @@ TEST_CASE("Reporting an unknown run is an error naming the run", "[reports]") {
   db::Database d(":memory:");
   CHECK_THROWS_WITH(hilq::reports::write_run_report(d, 42, "/tmp/x"),
                     Catch::Matchers::Contains("run 42"));
+}
+
+TEST_CASE("Emulated timings are never drawn as board timings; quarantined agents are listed",
+          "[reports]") {
+  db::Database d(":memory:");
+  db::RunStore store(d);
+  const int64_t run = store.create_run("hil-search --boards pi5-qemu", std::nullopt);
+  db::MeasurementRow m;
+  m.run_id = run;
+  m.board = "pi5-qemu";
+  m.job_id = "q-1";
+  m.kind = "kernel-bench";
+  m.config = R"({"m":256,"k":256})";
+  m.latency_median_ns = 99000.0;
+  m.emulated = true;
+  store.record_measurement(m);
+  store.upsert_agent({run, "bad-1", "pi5-qemu", std::nullopt, "quarantined",
+                      std::string("health check answered wrong")});
+  const fs::path out = fs::temp_directory_path() / ("hilq_report_emu_" + std::to_string(getpid()));
+  fs::remove_all(out);
+  hilq::reports::write_run_report(d, run, out.string());
+  const std::string html = slurp(out / "report.html");
+  CHECK(html.find("<svg") == std::string::npos);  // nothing to draw: the only row is emulated
+  CHECK(html.find("pi5-qemu (emulated)") != std::string::npos);
+  CHECK(html.find("quarantined: health check answered wrong") != std::string::npos);
+  fs::remove_all(out);
 }

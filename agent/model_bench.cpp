@@ -1,0 +1,170 @@
+// model-bench job runner (see model_bench.h).
+#include "agent/model_bench.h"
+
+#include <cstdint>
+#include <string>
+
+#include "agent/kernel_bench.h"
+#include "agent/measure.h"
+#include "kernels/isa.h"
+#include "kernels/mkmp.h"
+#include "kernels/runtime/bench.h"
+#include "kernels/runtime/model.h"
+
+namespace hilq::agent {
+namespace {
+
+using nlohmann::json;
+namespace rt = hilq::runtime;
+
+int get_int(const json& config, const char* name, int lo, int hi, int fallback) {
+  auto it = config.find(name);
+  if (it == config.end()) return fallback;
+  if (!it->is_number_integer()) {
+    throw BadJobConfig(std::string("config field '") + name + "' must be an integer");
+  }
+  const auto v = it->get<int64_t>();
+  if (v < lo || v > hi) {
+    throw BadJobConfig(std::string("config field '") + name + "' is " + std::to_string(v) +
+                       ", outside [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  }
+  return static_cast<int>(v);
+}
+
+std::string get_string(const json& config, const char* name) {
+  auto it = config.find(name);
+  if (it == config.end()) return {};
+  if (!it->is_string()) throw BadJobConfig(std::string("config field '") + name + "' must be a string");
+  return it->get<std::string>();
+}
+
+void check_fields(const json& config) {
+  static const char* kKnown[] = {"model",         "model_path",    "weights", "quant_config",
+                                 "float_storage", "prompt_tokens", "decode_tokens", "context",
+                                 "threads",       "isa",           "int4",    "seed"};
+  if (!config.is_object()) throw BadJobConfig("config must be a JSON object");
+  for (auto it = config.begin(); it != config.end(); ++it) {
+    bool known = false;
+    for (const char* k : kKnown) known = known || it.key() == k;
+    if (!known) throw BadJobConfig("config field '" + it.key() + "' is not a model-bench field");
+  }
+}
+
+double ms(double ns) { return ns * 1e-6; }
+
+}  // namespace
+
+json run_model_bench(const json& config, const protocol::RepeatPolicy& repeat) {
+  check_fields(config);
+  std::string path = get_string(config, "model");
+  if (path.empty()) path = get_string(config, "model_path");
+  if (path.empty()) throw BadJobConfig("config field 'model' (the artifact's path) is missing");
+  rt::LoadOptions lo;
+  try {
+    lo.weights = rt::weights_mode_from_name(get_string(config, "weights"));
+  } catch (const rt::ConfigError& e) {
+    throw BadJobConfig(std::string("config field 'weights': ") + e.what());
+  }
+  const std::string fs = get_string(config, "float_storage");
+  if (!fs.empty() && fs != "fp32" && fs != "fp16") {
+    throw BadJobConfig("config field 'float_storage' must be \"fp32\" or \"fp16\"");
+  }
+  lo.float_fp16 = fs == "fp16";
+  if (auto it = config.find("quant_config"); it != config.end() && !it->is_null()) {
+    lo.quant_config = it->is_string() ? it->get<std::string>() : it->dump();
+  }
+  rt::BenchOptions bo;
+  bo.prompt_tokens = get_int(config, "prompt_tokens", 1, 1 << 16, 128);
+  bo.decode_tokens = get_int(config, "decode_tokens", 0, 1 << 16, 128);
+  bo.seed = static_cast<uint64_t>(get_int(config, "seed", 0, 1 << 30, 1));
+  bo.warmup = repeat.warmup;
+  bo.min_runs = std::max(1, repeat.min_repeats);
+  bo.max_runs = std::max(bo.min_runs, repeat.max_repeats);
+  bo.min_time_s = repeat.min_time_s;
+  const int context = get_int(config, "context", 0, 1 << 22, 0);
+  if (context && context < bo.prompt_tokens + bo.decode_tokens) {
+    throw BadJobConfig("config field 'context' " + std::to_string(context) +
+                       " is smaller than prompt_tokens + decode_tokens");
+  }
+  kernels::ContextOptions co;
+  co.threads = get_int(config, "threads", 1, 256, 1);
+  co.isa = get_string(config, "isa");
+  if (!co.isa.empty() && !kernels::isa_from_name(co.isa)) {
+    throw BadJobConfig("config field 'isa' must be a kernel path name (ref, avx2, neon, ...)");
+  }
+  co.int4 = get_string(config, "int4");
+  if (!co.int4.empty() && co.int4 != "dot" && co.int4 != "cat") {
+    throw BadJobConfig("config field 'int4' must be \"dot\" or \"cat\"");
+  }
+
+  const bool rss_reset = reset_peak_rss();
+  rt::Model model;
+  try {
+    model = rt::Model::load(path, lo);
+  } catch (const rt::ModelError& e) {
+    throw BadModelArtifact(e.what());
+  } catch (const rt::ConfigError& e) {
+    throw BadJobConfig(e.what());
+  }
+  kernels::Context ctx(co);
+  const rt::BenchResult r = rt::run_bench(model, ctx, bo);
+  const PeakRss rss = read_peak_rss(rss_reset);
+  const LatencyStats pre = latency_stats(r.prefill_ns), dec = latency_stats(r.decode_ns);
+  const bool lm = model.arch().kind == rt::ModelKind::kCausalLm;
+  json m = {
+      {"model", path},
+      {"model_label", model.label()},
+      {"model_kind", lm ? "causal_lm" : "classifier"},
+      {"model_format", model.format()},
+      {"model_data_sha256", model.data_sha256()},
+      {"weights", get_string(config, "weights").empty() ? "as-stored" : get_string(config, "weights")},
+      {"kernel", r.kernels},
+      {"isa", kernels::isa_name(ctx.isa())},
+      {"int4", kernels::int4_variant_name(ctx.int4_variant())},
+      {"threads", ctx.threads()},
+      {"prompt_tokens", bo.prompt_tokens},
+      {"decode_tokens", lm ? bo.decode_tokens : 0},
+      {"context", r.context},
+      {"runs", r.runs},
+      {"prefill", to_json(pre)},
+      {"prefill_ms", ms(pre.median_ns)},
+      {"samples_ns", {{"prefill", r.prefill_ns}, {"decode", r.decode_ns}}},
+      {"greedy_tokens", r.tokens},
+      {"model_bytes", model.weight_bytes()},
+      {"peak_rss_bytes", rss.bytes},
+      {"memory",
+       {{"weights_bytes", r.memory.weight_bytes},
+        {"kv_cache_bytes", r.memory.kv_cache_bytes},
+        {"arena_bytes", r.memory.arena_bytes},
+        {"file_bytes", model.file_bytes()},
+        {"peak_rss_bytes", rss.bytes},
+        {"peak_rss_method", rss.method}}},
+      {"power", {{"available", false}, {"reason", "run_model_bench measures no power; the worker wraps it in "
+                                                  "measure_with_power (run_model_bench_measured)"}}},
+  };
+  if (lm) {
+    m["decode"] = to_json(dec);
+    m["latency"] = to_json(dec);  // what measure_with_power turns into energy per token
+    m["decode_ms_per_token"] = {{"median", ms(dec.median_ns)}, {"p90", ms(dec.p90_ns)}};
+    m["tokens_per_s"] = dec.median_ns > 0 ? 1e9 / dec.median_ns : 0.0;
+  } else {
+    m["latency"] = to_json(pre);  // one classification per inference
+    m["decode"] = nullptr;
+    m["decode_ms_per_token"] = nullptr;
+    m["decode_note"] = "classifier: one forward per input, no decode";
+  }
+  return m;
+}
+
+json run_model_bench_measured(const json& config, const protocol::RepeatPolicy& repeat, PowerSensor* sensor,
+                              const std::string& unavailable_reason, double idle_s) {
+  json m = measure_with_power(sensor, unavailable_reason, idle_s,
+                              [&] { return run_model_bench(config, repeat); });
+  if (auto p = m.find("power"); p != m.end() && p->value("available", false)) {
+    m[m["model_kind"] == "causal_lm" ? "energy_per_token_j" : "energy_per_inference_j"] =
+        (*p)["energy_per_inference_j"];
+  }
+  return m;
+}
+
+}  // namespace hilq::agent

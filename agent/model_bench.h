@@ -1,0 +1,57 @@
+// model-bench jobs: load a model artifact with the on-device runtime (kernels/runtime/), then
+// measure prefill latency of a prompt (128 tokens, as the Squat paper), decode ms/token (median
+// and p90 over every decoded token of every run), memory (weights, KV cache, arena, process peak
+// RSS) and the kernels that ran.
+//
+// Job config (all optional but the model):
+//   {"model": PATH            the artifact file (the worker sets it from the job's artifact;
+//                             "model_path" is accepted too)
+//    "weights": "as-stored" | "fp32" | "fp16"   the file as packed, or its FP32 / FP16-storage
+//                             baseline (packed weights dequantized, activations float)
+//    "quant_config": {...} or its JSON text     quantize a float artifact on load (absmax
+//                             weight scales, dynamic activation scales), so any candidate's
+//                             latency is measurable from one FP artifact; for a packed artifact
+//                             it must equal the file's config
+//    "float_storage": "fp32" | "fp16"   the float parts of a quantized model (embedding, LM
+//                             head) as they were trained, or in fp16 storage
+//    "prompt_tokens": 128, "decode_tokens": 128, "context": prompt + decode (KV capacity),
+//    "threads": 1, "isa": "avx2" | "neon" | ..., "int4": "dot" | "cat", "seed": 1}
+// Repeat policy: warmup whole runs (prefill + decode) are discarded, then runs until both
+// min_repeats and min_time_s are reached (max_repeats caps them).
+//
+// Result: prefill_ms, decode_ms_per_token {median, p90}, tokens_per_s, "prefill" and "decode"
+// latency statistics (agent/measure.h), "latency" = the decode statistics (so that
+// measure_with_power reports energy per token as energy_per_inference_j), every sample, memory
+// {weights_bytes, kv_cache_bytes, arena_bytes, file_bytes, peak_rss_bytes, peak_rss_method},
+// model_bytes, peak_rss_bytes, kernel ('+'-joined kernels that ran), isa, threads, model label
+// and data SHA-256, greedy_tokens (the first run's, to compare boards), and "power":
+// {"available": false, "reason"} unless run through measure_with_power (run_model_bench_measured).
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "agent/power.h"
+#include "agent/protocol/message.h"
+
+namespace hilq::agent {
+
+// The artifact is not a loadable model file (corrupt, truncated, wrong version, inconsistent):
+// the worker answers with error class "artifact". Config problems throw BadJobConfig
+// (agent/kernel_bench.h, class "bad-request").
+class BadModelArtifact : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+nlohmann::json run_model_bench(const nlohmann::json& config, const protocol::RepeatPolicy& repeat);
+
+// run_model_bench inside measure_with_power: adds "power" (idle baseline, window power, energy)
+// and energy_per_token_j when the sensor reads; else power.available is false with the reason.
+nlohmann::json run_model_bench_measured(const nlohmann::json& config,
+                                        const protocol::RepeatPolicy& repeat, PowerSensor* sensor,
+                                        const std::string& unavailable_reason, double idle_s);
+
+}  // namespace hilq::agent

@@ -1,0 +1,40 @@
+// Content-addressed artifact serving (see artifact_store.h).
+#include "host/artifact_store.h"
+
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+
+#include "agent/protocol/sha256.h"
+
+namespace hilq::host {
+
+std::string ArtifactStore::add_file(const std::string& path) {
+  const std::string sha = protocol::sha256_file(path);
+  files_[sha] = File{path, static_cast<int64_t>(std::filesystem::file_size(path))};
+  return sha;
+}
+
+std::optional<protocol::ArtifactChunk> ArtifactStore::chunk(const std::string& sha256,
+                                                            int64_t offset,
+                                                            int64_t max_bytes) const {
+  auto it = files_.find(sha256);
+  if (it == files_.end() || offset < 0 || offset > it->second.bytes) return std::nullopt;
+  std::ifstream in(it->second.path, std::ios::binary);
+  std::error_code ec;
+  if (!in ||
+      static_cast<int64_t>(std::filesystem::file_size(it->second.path, ec)) != it->second.bytes)
+    throw std::runtime_error("artifact " + it->second.path + " vanished or changed size");
+  protocol::ArtifactChunk c;
+  c.sha256 = sha256;
+  c.offset = offset;
+  c.total_bytes = it->second.bytes;
+  const int64_t n = std::min(max_bytes, it->second.bytes - offset);
+  c.data.resize(static_cast<size_t>(n));
+  in.seekg(offset);
+  in.read(c.data.data(), n);
+  if (in.gcount() != n) throw std::runtime_error("short read from artifact " + it->second.path);
+  return c;
+}
+
+}  // namespace hilq::host

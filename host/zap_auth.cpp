@@ -1,0 +1,85 @@
+// ZAP allow-list handler (see zap_auth.h).
+#include "host/zap_auth.h"
+
+#include <cstdio>
+
+namespace hilq::host {
+
+ZapHandler::ZapHandler(zmq::context_t& context, const std::vector<protocol::AllowedKey>& allowed)
+    : socket_(context, zmq::socket_type::rep) {
+  for (const auto& k : allowed) allowed_[k.public_z85] = k.name;
+  socket_.set(zmq::sockopt::linger, 0);
+  socket_.bind("inproc://zeromq.zap.01");
+  thread_ = std::thread([this] { serve(); });
+}
+
+ZapHandler::~ZapHandler() {
+  stop_.store(true);
+  if (thread_.joinable()) thread_.join();
+}
+
+void ZapHandler::serve() {
+  while (!stop_.load()) {
+    zmq::pollitem_t item{socket_.handle(), 0, ZMQ_POLLIN, 0};
+    try {
+      if (zmq::poll(&item, 1, std::chrono::milliseconds(50)) <= 0) continue;
+    } catch (const zmq::error_t&) {
+      continue;  // EINTR; ETERM cannot happen before our socket closes
+    }
+    std::vector<zmq::message_t> frames;
+    zmq::message_t part;
+    do {
+      if (!socket_.recv(part, zmq::recv_flags::dontwait)) break;
+      frames.emplace_back(std::move(part));
+    } while (frames.back().more());
+    // Request: version, request id, domain, address, identity, mechanism, credentials...
+    std::string version = frames.size() > 0 ? frames[0].to_string() : "";
+    std::string request_id = frames.size() > 1 ? frames[1].to_string() : "";
+    std::string status = "400", text = "denied", user_id;
+    if (frames.size() >= 7 && version == "1.0" && frames[5].to_string() == "CURVE" &&
+        frames[6].size() == 32) {
+      char z85[41] = {0};
+      zmq_z85_encode(z85, static_cast<const uint8_t*>(frames[6].data()), 32);
+      auto it = allowed_.find(z85);
+      if (it != allowed_.end()) {
+        status = "200";
+        text = "OK";
+        user_id = it->second;
+        accepted_.fetch_add(1);
+      } else {
+        text = "public key not in the farm's allow-list";
+        denied_.fetch_add(1);
+        std::fprintf(stderr,
+                     "hil-search: refused a CURVE client from %s: key %s is not in the "
+                     "allow-list\n",
+                     frames[3].to_string().c_str(), z85);
+      }
+    } else {
+      text = "only CURVE clients are admitted";
+      denied_.fetch_add(1);
+    }
+    const std::string reply[] = {"1.0", request_id, status, text, user_id, ""};
+    for (size_t i = 0; i < 6; ++i)
+      socket_.send(zmq::buffer(reply[i]),
+                   i + 1 < 6 ? zmq::send_flags::sndmore : zmq::send_flags::none);
+  }
+}
+
+bool is_loopback_endpoint(const std::string& endpoint) {
+  if (endpoint.rfind("ipc://", 0) == 0 || endpoint.rfind("inproc://", 0) == 0) return true;
+  if (endpoint.rfind("tcp://", 0) != 0) return false;
+  std::string host = endpoint.substr(6);
+  if (!host.empty() && host[0] == '[') {
+    const auto close = host.find(']');
+    return close != std::string::npos && host.substr(1, close - 1) == "::1";
+  }
+  host = host.substr(0, host.rfind(':'));
+  if (host == "localhost") return true;
+  if (host.rfind("127.", 0) != 0) return false;
+  // 127.x.y.z with numeric parts only (not "127.example.com").
+  for (char c : host)
+    if (!(c == '.' || (c >= '0' && c <= '9'))) return false;
+  return true;
+}
+
+}  // namespace hilq::host

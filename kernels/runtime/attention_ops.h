@@ -1,0 +1,31 @@
+// The inner loops of attention over one head, as a plain-C table: a portable version and, on x86,
+// an AVX2 one (attention_avx2.cpp, compiled with -mavx2, so it includes only this header and
+// intrinsics). Both give bit-identical results: integer dot products are exact, float sums run
+// in the same 8-lane order with separate multiply and add (no FMA contraction).
+#pragma once
+
+#include <cstdint>
+
+namespace hilq::runtime {
+
+struct AttnOps {
+  // out[j] = scale * (float(sum_e q[e] k[j][e]) * (q_scale * k_scale[j])), j < keys.
+  void (*scores_i8)(const int8_t* q, float q_scale, const int8_t* k, int64_t ldk,
+                    const float* k_scale, int keys, int d, float scale, float* out);
+  // out[j] = scale * sum_e q[e] k[j][e] (8-lane partial sums, fixed reduction tree).
+  void (*scores_f32)(const float* q, const float* k, int64_t ldk, int keys, int d, float scale,
+                     float* out);
+  // out[e] = sum_j (p[j] * v_scale[j]) * v[j][e], j in key order.
+  void (*apply_i8)(const float* p, const int8_t* v, int64_t ldv, const float* v_scale, int keys,
+                   int d, float* out);
+  // out[e] = sum_j p[j] * v[j][e].
+  void (*apply_f32)(const float* p, const float* v, int64_t ldv, int keys, int d, float* out);
+  const char* name;
+};
+
+extern const AttnOps kAttnOpsPortable;
+#if defined(HILQ_RUNTIME_HAVE_AVX2)
+extern const AttnOps kAttnOpsAvx2;
+#endif
+
+}  // namespace hilq::runtime

@@ -1,0 +1,207 @@
+// PTQ / LSQ / Squat runs from a teacher checkpoint and the settings x methods experiment table.
+#include "qat/experiment.h"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "qat/checkpoint.h"
+
+namespace hilq::qat {
+namespace {
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+struct Context {
+  LoadedCheckpoint teacher;
+  TaskData data;
+};
+
+Context load_context(Task task, const std::string& teacher_path, const std::string& data_dir) {
+  Context c{load_checkpoint(teacher_path), {}};
+  if (task == Task::kCls) {
+    if (c.teacher.model->config().kind != ModelKind::kClassifier) {
+      throw ConfigError(teacher_path + " is not a classifier");
+    }
+    const SentimentSplits s = load_sentiment(data_dir);
+    std::fprintf(stderr, "sentiment: dropped %d empty records\n", s.dropped_empty);
+    tokenize_cls(s, c.teacher.tokenizer, &c.data);
+  } else if (task == Task::kLm) {
+    if (c.teacher.model->config().kind != ModelKind::kCausalLm) {
+      throw ConfigError(teacher_path + " is not a causal LM");
+    }
+    c.data = tokenize_lm(load_lm_corpus(data_dir), c.teacher.tokenizer);
+  } else {
+    throw ConfigError("QAT runs on task lm or cls");
+  }
+  return c;
+}
+
+void evaluate(Task task, const Transformer& m, QuantState* q, const TaskData& d,
+              const TrainConfig& cfg, int eval_windows, QatOutcome* o) {
+  if (task == Task::kLm) {
+    o->metric = eval_perplexity(m, q, d.lm_validation, cfg.seq, 16, eval_windows);
+  } else {
+    o->metric = eval_accuracy(m, q, d.cls_test_x, d.cls_test_y, cfg.seq, 32, d.pad_id);
+    o->dev_metric = eval_accuracy(m, q, d.cls_dev_x, d.cls_dev_y, cfg.seq, 32, d.pad_id);
+  }
+}
+
+// One QAT run on a loaded context: copy the teacher, calibrate, train (unless PTQ), evaluate.
+QatOutcome qat_once(Task task, const Context& c, const QuantConfig& qc, const std::string& method,
+                    const SquatLossConfig& loss, int calib_batches, int eval_windows,
+                    TrainConfig cfg) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Transformer student(c.teacher.model->config(), 0);
+  student.copy_from(*c.teacher.model);
+  QuantState qs(qc, student.config().n_layers);
+  QatOutcome o;
+  o.setting = qc.label();
+  const bool ptq = method == "ptq";
+  if (!ptq && method != "lsq" && method != "squat") {
+    throw ConfigError("method " + method + " is not ptq, lsq or squat");
+  }
+  calibrate(task, student, &qs, c.data, cfg, calib_batches,
+            ptq ? QuantState::Init::kPtq : QuantState::Init::kLsq);
+  if (!ptq) {
+    const bool squat = method == "squat";
+    const SquatLossConfig l = squat ? loss : SquatLossConfig{false, false, false};
+    const TrainStats st = train(task, student, &qs, squat ? c.teacher.model.get() : nullptr, l,
+                                c.data, cfg, c.teacher.tokenizer);
+    o.tokens_per_s = st.tokens_per_s;
+  } else if (!cfg.checkpoint_path.empty()) {
+    save_checkpoint(cfg.checkpoint_path, student, c.teacher.tokenizer, &qs, nullptr, 0,
+                    "{\"method\":\"ptq\"}");
+  }
+  evaluate(task, student, &qs, c.data, cfg, eval_windows, &o);
+  o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return o;
+}
+
+}  // namespace
+
+QuantConfig setting_config(const std::string& setting, int n_layers) {
+  static const std::regex re(R"(W([0-9])A([0-9])(g([0-9]+))?(-TA([0-9])/([0-9])(@([0-9.]+))?)?)");
+  std::smatch m;
+  if (!std::regex_match(setting, m, re)) {
+    throw ConfigError("setting " + setting +
+                      " is not W<w>A<a>[g<group>][-TA<high>/<low>[@fraction]]");
+  }
+  std::optional<TokenAdaptivePolicy> policy;
+  if (m[5].matched) {
+    policy =
+        TokenAdaptivePolicy{std::stoi(m[6]), std::stoi(m[7]), m[9].matched ? std::stod(m[9]) : 0.5};
+  }
+  QuantConfig c = QuantConfig::uniform(n_layers, std::stoi(m[1]), std::stoi(m[2]),
+                                       m[4].matched ? std::stoi(m[4]) : 0, policy);
+  c.validate(n_layers, "setting " + setting);
+  return c;
+}
+
+TrainConfig default_qat_config(Task task) {
+  TrainConfig c;
+  c.steps = 300;
+  c.batch = task == Task::kCls ? 32 : 16;
+  c.seq = task == Task::kCls ? 96 : 128;
+  c.lr = task == Task::kCls ? 1e-4f : 2e-4f;
+  c.warmup = 20;
+  c.weight_decay = 0.0f;
+  c.min_lr_ratio = 0.1f;
+  c.log_every = 50;
+  c.seed = 7;
+  c.label = std::string("qat-") + task_name(task);
+  return c;
+}
+
+QatOutcome run_qat_request(const QatRequest& r) {
+  const Context c = load_context(r.task, r.teacher_path, r.data_dir);
+  const int layers = c.teacher.model->config().n_layers;
+  const QuantConfig qc = r.quant_json.empty() ? setting_config(r.setting, layers)
+                                              : QuantConfig::from_json(r.quant_json, "--quant");
+  qc.validate(layers);
+  return qat_once(r.task, c, qc, r.method, r.loss, r.calib_batches, r.eval_windows, r.train);
+}
+
+void run_experiment(const ExperimentRequest& r) {
+  namespace fs = std::filesystem;
+  fs::create_directories(r.out_dir);
+  const Context c = load_context(r.task, r.teacher_path, r.data_dir);
+  const int layers = c.teacher.model->config().n_layers;
+  const bool lm = r.task == Task::kLm;
+  const std::string metric = lm ? "val_ppl" : "test_acc";
+  std::ofstream tsv(r.out_dir + "/results.tsv", std::ios::app);
+  tsv << "# teacher " << r.teacher_path << " steps " << r.train.steps << " batch " << r.train.batch
+      << " seq " << r.train.seq << " lr " << r.train.lr << " seed " << r.train.seed
+      << " calib_batches " << r.calib_batches << " eval_windows " << r.eval_windows << "\n";
+  tsv << "setting\tmethod\t" << metric << (lm ? "" : "\tdev_acc") << "\ttokens_per_s\tseconds\n";
+  tsv.flush();
+  struct Row {
+    std::string setting, method;
+    QatOutcome o;
+  };
+  std::vector<Row> rows;
+  {
+    QatOutcome fp;
+    fp.setting = "FP";
+    const auto t0 = std::chrono::steady_clock::now();
+    evaluate(r.task, *c.teacher.model, nullptr, c.data, r.train, r.eval_windows, &fp);
+    fp.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    rows.push_back({"FP32", "fp", fp});
+    tsv << "FP32\tfp\t" << fp.metric << (lm ? "" : "\t" + std::to_string(fp.dev_metric)) << "\t0\t"
+        << fp.seconds << "\n";
+    tsv.flush();
+    std::fprintf(stderr, "experiment: FP teacher %s %.4f\n", metric.c_str(), fp.metric);
+  }
+  for (const auto& setting : split_list(r.settings)) {
+    const QuantConfig qc = setting_config(setting, layers);
+    for (const auto& m : split_list(r.methods)) {
+      SquatLossConfig loss;
+      std::string method = m;
+      if (m == "squat-e") {
+        loss.entropy = false, method = "squat";
+      } else if (m == "squat-d") {
+        loss.distribution = false, method = "squat";
+      }
+      TrainConfig cfg = r.train;
+      cfg.label = setting + " " + m;
+      const QatOutcome o =
+          qat_once(r.task, c, qc, method, loss, r.calib_batches, r.eval_windows, cfg);
+      rows.push_back({setting, m, o});
+      tsv << setting << "\t" << m << "\t" << o.metric
+          << (lm ? "" : "\t" + std::to_string(o.dev_metric)) << "\t" << o.tokens_per_s << "\t"
+          << o.seconds << "\n";
+      tsv.flush();
+      std::fprintf(stderr, "experiment: %s %s %s %.4f (%.0f s)\n", setting.c_str(), m.c_str(),
+                   metric.c_str(), o.metric, o.seconds);
+    }
+  }
+  std::ofstream md(r.out_dir + "/results.md");
+  md << "| setting | method | " << (lm ? "validation perplexity" : "test accuracy")
+     << (lm ? "" : " | dev accuracy") << " | QAT tokens/s | seconds |\n|---|---|---|"
+     << (lm ? "" : "---|") << "---|---|\n";
+  for (const auto& row : rows) {
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "| %s | %s | %.4f |", row.setting.c_str(), row.method.c_str(),
+                  row.o.metric);
+    md << buf;
+    if (!lm) {
+      std::snprintf(buf, sizeof buf, " %.4f |", row.o.dev_metric);
+      md << buf;
+    }
+    std::snprintf(buf, sizeof buf, " %.0f | %.0f |\n", row.o.tokens_per_s, row.o.seconds);
+    md << buf;
+  }
+}
+
+}  // namespace hilq::qat

@@ -1,0 +1,58 @@
+// QAT runs from a teacher checkpoint (PTQ, LSQ, Squat and its ablations) and the experiment
+// table: every setting x method with the same steps and seeds, written as TSV and Markdown.
+#pragma once
+
+#include <string>
+
+#include "qat/losses.h"
+#include "qat/quant_config.h"
+#include "qat/train.h"
+
+namespace hilq::qat {
+
+// "W8A8", "W4A8", "W4A4-TA8/4", "W2A8", "W4A8g32", ...: a uniform config for n_layers.
+QuantConfig setting_config(const std::string& setting, int n_layers);
+
+// Defaults of a QAT run (short: the teacher already converged).
+TrainConfig default_qat_config(Task task);
+
+struct QatRequest {
+  Task task = Task::kLm;
+  std::string teacher_path;
+  std::string setting;  // or quant_json
+  std::string quant_json;
+  std::string method = "squat";  // ptq | lsq | squat
+  SquatLossConfig loss;          // used by squat
+  int calib_batches = 8;
+  int eval_windows = 0;  // LM: validation windows evaluated (0: all of them)
+  std::string data_dir;
+  TrainConfig train;  // checkpoint_path = where the QAT checkpoint goes (optional)
+};
+
+struct QatOutcome {
+  std::string setting;
+  double metric = 0;        // LM: validation perplexity; cls: test accuracy
+  double dev_metric = 0;    // cls: dev accuracy
+  double tokens_per_s = 0;  // QAT training throughput (0 for PTQ)
+  double seconds = 0;
+};
+
+QatOutcome run_qat_request(const QatRequest& r);
+
+struct ExperimentRequest {
+  Task task = Task::kLm;
+  std::string teacher_path;
+  std::string out_dir;
+  std::string data_dir;
+  std::string settings;  // comma-separated
+  std::string methods;   // comma-separated: ptq, lsq, squat, squat-e, squat-d
+  int calib_batches = 8;
+  int eval_windows = 0;  // LM: validation windows evaluated (0: all of them)
+  TrainConfig train;
+};
+
+// Writes out_dir/results.tsv (one line per finished run, flushed as it goes) and
+// out_dir/results.md (the table), plus the command line used.
+void run_experiment(const ExperimentRequest& r);
+
+}  // namespace hilq::qat

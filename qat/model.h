@@ -1,0 +1,103 @@
+// The paper's LLaMA-style transformer scaled down: token embedding, L blocks of
+// [RMSNorm -> multi-head attention with RoPE -> residual, RMSNorm -> SwiGLU -> residual], final
+// RMSNorm, LM head tied to the embedding. A causal decoder (LM) or a bidirectional encoder
+// (masked-token pretraining, then mean pooling and a classification head).
+//
+//   x = E[ids]
+//   block l:  h = rmsnorm(x)              -> Aq(qkv.in) -> Wq, Wk, Wv -> rope(q), rope(k)
+//             Aq(q.out), Aq(k.out), P = softmax(q k^T / sqrt(dh) + mask), P8 = Q8(P), Aq(v.out)
+//             a = P8 v -> Aq(o.in) -> Wo;   x += a
+//             h = rmsnorm(x) -> Aq(gate_up.in) -> silu(Wg h) * (Wu h) -> Aq(down.in) -> Wd; x += h
+//   hidden = rmsnorm(x); LM logits = hidden E^T; class logits = Wc mean_pool(hidden) + bc
+// Aq(point) is the activation quantizer of quant.h; W* are fake-quantized weights when a
+// QuantState is given. Parameter names: embed.weight, layers.<l>.{attn_norm,mlp_norm}.weight,
+// layers.<l>.attn.{q,k,v,o}.weight, layers.<l>.mlp.{gate,up,down}.weight, final_norm.weight,
+// cls_head.{weight,bias} (classifier). Linear weights are (out x in), row-major.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "qat/autograd.h"
+#include "qat/ops.h"
+#include "qat/quant.h"
+
+namespace hilq::qat {
+
+enum class ModelKind { kCausalLm, kClassifier };
+const char* kind_name(ModelKind k);  // "causal_lm" | "classifier"
+
+struct ModelConfig {
+  std::string name = "custom";  // micro | tiny | small | custom
+  ModelKind kind = ModelKind::kCausalLm;
+  int vocab_size = 4096;
+  int d_model = 256;
+  int n_layers = 4;
+  int n_heads = 4;
+  int d_ff = 768;
+  int max_seq = 128;
+  int n_classes = 2;
+  float rope_theta = 10000.0f;
+  float norm_eps = 1e-5f;
+  float dropout = 0.0f;
+
+  int head_dim() const { return d_model / n_heads; }
+  int64_t parameter_count() const;
+  // Throws ConfigError naming the source and the field.
+  void validate(const std::string& source = "model config") const;
+  std::string to_json() const;
+  // Unknown fields are errors; absent ones keep the defaults above.
+  static ModelConfig from_json(const std::string& text, const std::string& source = "model config");
+  // Built-in sizes: micro (tests, seconds), tiny (~4.5M parameters), small (~14M).
+  static ModelConfig preset(const std::string& name, ModelKind kind, int vocab_size);
+};
+
+struct Batch {
+  int batch = 0;
+  int seq = 0;
+  std::vector<int32_t> ids;  // batch * seq
+  std::vector<int> lengths;  // real tokens per sequence (classifier padding); empty = all real
+};
+
+struct ForwardOptions {
+  QuantState* quant = nullptr;  // null: float model
+  bool train = false;           // dropout on
+  uint64_t dropout_seed = 0;
+};
+
+struct ForwardResult {
+  Var hidden;                      // final-normed, (batch*seq) x d_model
+  std::vector<Var> attn;           // per layer, float probabilities (batch*heads*seq) x seq
+  std::vector<Var> q, k;           // per layer, queries/keys after RoPE and quantization
+  std::vector<uint8_t> last_mask;  // token-adaptive mask of the last layer (empty if unused)
+};
+
+class Transformer {
+ public:
+  Transformer(const ModelConfig& config, uint64_t seed);
+
+  const ModelConfig& config() const { return config_; }
+  ForwardResult forward(const Batch& batch, const ForwardOptions& opt) const;
+  // hidden (n x d) -> vocabulary logits through the tied (possibly quantized) embedding.
+  Var lm_logits(const Var& hidden, QuantState* quant, const std::vector<uint8_t>& mask) const;
+  // Mean over real tokens, then the classification head: batch x n_classes.
+  Var class_logits(const ForwardResult& r, const Batch& batch) const;
+
+  // Parameters in a fixed order (checkpoints, the optimizer, determinism).
+  const std::vector<std::pair<std::string, Var>>& named_parameters() const { return params_; }
+  Var param(const std::string& name) const;
+  // Quant-config unit -> its weight ("layers.0.attn.q" -> layers.0.attn.q.weight, "embed").
+  std::map<std::string, Var> unit_weights() const;
+  // Copies values from another model with the same parameter names and shapes.
+  void copy_from(const Transformer& other);
+
+ private:
+  Var add_param(const std::string& name, Mat value);
+  ModelConfig config_;
+  std::vector<std::pair<std::string, Var>> params_;
+  std::map<std::string, Var> by_name_;
+};
+
+}  // namespace hilq::qat

@@ -1,0 +1,163 @@
+// Auth tests (label `auth`): CURVE with a ZAP allow-list. An agent whose key is listed gets work
+// and is named by its list entry; an unknown key, or no CURVE at all, never gets a single message;
+// hil-keys makes the files hil-search and hil-agent read.
+#include <sys/stat.h>
+#include <zmq.h>
+
+#include <catch2/catch.hpp>
+
+#include "agent/protocol/curve_keys.h"
+#include "db/run_store.h"
+#include "host/broker.h"
+#include "tests/host/host_test_util.h"
+
+using namespace hilq::test;
+using Catch::Matchers::Contains;
+
+namespace {
+
+proto::KeyPair new_keys() {
+  char pub[41] = {0}, sec[41] = {0};
+  REQUIRE(zmq_curve_keypair(pub, sec) == 0);
+  return {pub, sec};
+}
+
+proto::BoardSpec board() {
+  proto::BoardSpec b;
+  b.name = "local";
+  b.arch = build_arch_name();
+  b.cores = 1;
+  b.memory_mb = 1;
+  b.power.backend = "none";
+  return b;
+}
+
+}  // namespace
+
+TEST_CASE("CURVE: a listed key gets work under its allow-list name, an unknown key gets nothing",
+          "[auth]") {
+  REQUIRE(zmq_has("curve"));
+  const proto::KeyPair host = new_keys(), known = new_keys(), stranger = new_keys();
+  hilq::host::BrokerOptions options;
+  options.heartbeat_ms = 50;
+  options.health_check = false;
+  options.curve_keys = host;
+  options.allowed_keys = {{known.public_z85, "pi5-lab-1"}};
+  // Any interface may be bound once keys are set.
+  hilq::host::Broker broker("tcp://0.0.0.0:*", {{"local", board()}}, options);
+  const std::string port = broker.endpoint().substr(broker.endpoint().rfind(':') + 1);
+  const std::string endpoint = "tcp://127.0.0.1:" + port;
+  broker.submit("local", proto::Job{"secret-job", "noop", "", nlohmann::json::object(), {}});
+  zmq::context_t ctx;
+  FakeAgent intruder(ctx, endpoint, "intruder", stranger.public_z85, stranger.secret_z85,
+                     host.public_z85);
+  FakeAgent plain(ctx, endpoint, "plain");  // no CURVE at all
+  FakeAgent good(ctx, endpoint, "good", known.public_z85, known.secret_z85, host.public_z85);
+  for (FakeAgent* a : {&intruder, &plain, &good}) {
+    a->send(proto::make_message(hello_for("x")));
+    a->send(proto::make_message(proto::MessageType::kReady));
+  }
+  std::vector<hilq::host::BrokerEvent> events;
+  std::optional<proto::Message> got_job;
+  int intruder_msgs = 0, plain_msgs = 0;
+  const auto until = Clock::now() + std::chrono::seconds(3);
+  while (Clock::now() < until) {
+    for (auto& e : broker.poll(5)) events.push_back(e);
+    while (intruder.recv(0, false)) ++intruder_msgs;
+    while (plain.recv(0, false)) ++plain_msgs;
+    if (auto m = good.recv(0)) {
+      if (m->type == proto::MessageType::kJob) got_job = m;
+    }
+    good.send(proto::make_message(proto::MessageType::kHeartbeat));
+  }
+  REQUIRE(got_job);
+  CHECK(proto::parse_job(*got_job).job_id == "secret-job");
+  CHECK(intruder_msgs == 0);
+  CHECK(plain_msgs == 0);
+  int joined = 0;
+  for (const auto& e : events)
+    if (e.kind == hilq::host::BrokerEvent::Kind::kAgentJoined) {
+      ++joined;
+      CHECK(e.user_id == "pi5-lab-1");
+    }
+  CHECK(joined == 1);
+}
+
+TEST_CASE("hil-keys makes key files; hil-search and hil-agent run a CURVE farm with them",
+          "[auth]") {
+  Sandbox box;
+  for (const char* name : {"host", "agent1", "intruder"}) {
+    Child k(box, std::string("keys-") + name,
+            {keys_bin(), "generate", name, "--dir", box.dir.string()});
+    REQUIRE(k.wait() == 0);
+  }
+  struct stat st {};
+  REQUIRE(stat(box.path("host.key").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  CHECK_NOTHROW(proto::load_key_file(box.path("agent1.key")));
+  box.write("allow.txt", "# the farm\n" + box.read("agent1.pub"));
+  Child again(box, "keys-again", {keys_bin(), "generate", "host", "--dir", box.dir.string()});
+  CHECK(again.wait() == 1);  // never overwrites a key
+
+  const std::string boards_dir = write_farm_board(box);
+  const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(free_port());
+  Child search(box, "search",
+               {search_bin(),
+                "--boards",
+                "farm",
+                "--boards-dir",
+                boards_dir,
+                "--endpoint",
+                endpoint,
+                "--db",
+                box.path("hil.db"),
+                "--out",
+                box.path("out"),
+                "--workload",
+                "noop",
+                "--jobs",
+                "5",
+                "--job-sleep-ms",
+                "100",
+                "--curve-key",
+                box.path("host.key"),
+                "--allow",
+                box.path("allow.txt"),
+                "--heartbeat-ms",
+                "100",
+                "--connect-timeout",
+                "20"});
+  REQUIRE(eventually([&] { return search.err().find("listening on") != std::string::npos; }, 10));
+  auto agent = [&](const std::string& name) {
+    return std::make_unique<Child>(
+        box, name,
+        std::vector<std::string>{agent_bin(), "--connect", endpoint, "--board", "farm", "--id",
+                                 name, "--curve-key", box.path(name + ".key"), "--server-key",
+                                 box.path("host.pub"), "--heartbeat-ms", "100", "--host-timeout",
+                                 "5", "--power", "none", "--cache-dir", box.path("cache")});
+  };
+  auto intruder = agent("intruder");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto good = agent("agent1");
+  const auto code = search.wait_for(30);
+  INFO(search.err());
+  REQUIRE(code);
+  CHECK(*code == 0);
+  CHECK_THAT(search.err(), Contains("key agent1") && Contains("not in the allow-list"));
+  hilq::db::Database d(box.path("hil.db"));
+  hilq::db::RunStore store(d);
+  const auto rows = store.measurements(1);
+  CHECK(rows.size() == 5);
+  for (const auto& m : rows) CHECK(m.agent == "agent1");
+  for (const auto& a : store.agents(1)) CHECK(a.id != "intruder");
+  CHECK(intruder->err().find("welcomed") == std::string::npos);
+}
+
+TEST_CASE("hil-search refuses a non-loopback endpoint without keys", "[auth]") {
+  Sandbox box;
+  Child search(box, "search",
+               {search_bin(), "--endpoint", "tcp://0.0.0.0:0", "--db", box.path("x.db"), "--out",
+                box.path("out")});
+  CHECK(search.wait() == 1);
+  CHECK_THAT(search.err(), Contains("refusing to bind") && Contains("hil-keys"));
+}

@@ -1,0 +1,174 @@
+// Quantizers: round trips through the kernels' quantizer, LSQ gradients against the formula,
+// token-adaptive masks, dynamic scales, and the quant config's JSON and validation rules.
+#include <catch2/catch.hpp>
+#include <cmath>
+
+#include "kernels/quantize.h"
+#include "qat/quant.h"
+#include "qat/quant_config.h"
+#include "tests/qat/grad_check.h"
+
+namespace hilq::qat {
+namespace {
+
+namespace k = hilq::kernels;
+using testing::random_mat;
+
+TEST_CASE("fake quantization equals the kernels' quantizer bit for bit", "[quant]") {
+  for (int bits : {2, 3, 4, 6, 8}) {
+    CAPTURE(bits);
+    const Mat w = random_mat(8, 64, 100 + static_cast<uint32_t>(bits));
+    Mat step(8, 2);
+    for (int r = 0; r < 8; ++r) step.row(r) << 0.01f * (r + 1), 0.013f * (r + 1);
+    const Mat out = lsq_weight(constant(w), constant(step), bits, 32)->value;
+    for (int r = 0; r < 8; ++r) {
+      for (int c = 0; c < 64; ++c) {
+        const float s = step(r, c / 32);
+        const int32_t q = k::quantize_value(w(r, c), s, bits);
+        REQUIRE(q >= k::qmin(bits));
+        REQUIRE(q <= k::qmax(bits));
+        REQUIRE(out(r, c) == s * static_cast<float>(q));  // exact, not approximate
+      }
+    }
+  }
+}
+
+TEST_CASE("quantizer round trips: grid points survive, others land within half a step", "[quant]") {
+  for (int bits : {2, 3, 4, 6, 8}) {
+    const float s = 0.37f;
+    for (int q = k::qmin(bits); q <= k::qmax(bits); ++q) {
+      REQUIRE(k::quantize_value(s * static_cast<float>(q), s, bits) == q);
+    }
+    const Mat x = random_mat(1, 200, 7, -1, 1) * (s * static_cast<float>(k::qmax(bits)));
+    const Mat y = lsq_activation(constant(x), scalar_constant(s), bits, nullptr, 0, {})->value;
+    REQUIRE((x - y).cwiseAbs().maxCoeff() <= s / 2 + 1e-6f);
+    // Fake quantization is idempotent.
+    const Mat z = lsq_activation(constant(y), scalar_constant(s), bits, nullptr, 0, {})->value;
+    REQUIRE(z == y);
+  }
+  // Round half to even, as the kernels do.
+  REQUIRE(k::quantize_value(2.5f, 1.0f, 8) == 2);
+  REQUIRE(k::quantize_value(3.5f, 1.0f, 8) == 4);
+  REQUIRE(k::quantize_value(-2.5f, 1.0f, 8) == -2);
+}
+
+TEST_CASE("LSQ gradients follow the formula, with gradient scaling and STE", "[quant]") {
+  const int bits = 4;  // qmin -8, qmax 7
+  const float s = 0.5f;
+  // Inside, below and above the clipping range.
+  Mat x(1, 4);
+  x << 1.3f, -0.2f, -6.0f, 9.0f;
+  auto xv = parameter(x);
+  auto sv = parameter(Mat::Constant(1, 1, s));
+  Var y = lsq_activation(xv, sv, bits, nullptr, 0, {});
+  Mat up(1, 4);
+  up << 1.0f, 2.0f, 3.0f, 4.0f;
+  backward(sum(mul(y, constant(up))));
+  // dx: pass-through inside, zero outside.
+  REQUIRE(xv->grad(0, 0) == 1.0f);
+  REQUIRE(xv->grad(0, 1) == 2.0f);
+  REQUIRE(xv->grad(0, 2) == 0.0f);
+  REQUIRE(xv->grad(0, 3) == 0.0f);
+  // ds = g * sum(up * d), d = round(v) - v inside, qmin below, qmax above; g = 1/sqrt(N * qmax).
+  const double v0 = 1.3 / 0.5, v1 = -0.2 / 0.5;
+  const double d = 1 * (std::nearbyint(v0) - v0) + 2 * (std::nearbyint(v1) - v1) + 3 * (-8) + 4 * 7;
+  const double g = 1.0 / std::sqrt(4.0 * 7);
+  REQUIRE(sv->grad(0, 0) == Approx(d * g).epsilon(1e-5));
+  // Weights: one step per row, N = the row's length.
+  Mat w(2, 3);
+  w << 0.3f, -0.7f, 0.05f, 2.0f, -0.4f, 0.9f;
+  auto wv = parameter(w);
+  auto st = parameter((Mat(2, 1) << 0.1f, 0.2f).finished());
+  backward(sum(lsq_weight(wv, st, 3, 0)));  // qmin -4, qmax 3
+  for (int r = 0; r < 2; ++r) {
+    double acc = 0;
+    for (int c = 0; c < 3; ++c) {
+      const double v = static_cast<double>(w(r, c) / st->value(r, 0));
+      acc += v < -4 ? -4 : v > 3 ? 3 : std::nearbyint(v) - v;
+    }
+    REQUIRE(st->grad(r, 0) == Approx(acc / std::sqrt(3.0 * 3)).epsilon(1e-5));
+  }
+}
+
+TEST_CASE("LSQ init and the MSE step follow their definitions", "[quant]") {
+  const float x[4] = {1, -1, 3, -3};
+  REQUIRE(lsq_init_step(x, 4, 4) == Approx(2 * 2.0 / std::sqrt(7.0)));
+  // With one outlier the MSE step clips it rather than wasting the grid.
+  std::vector<float> v(1000);
+  for (size_t i = 0; i < v.size(); ++i)
+    v[i] = static_cast<float>(static_cast<int>(i % 21) - 10) / 10.0f;
+  v[0] = 20.0f;
+  REQUIRE(mse_step(v.data(), v.size(), 4) < 20.0f / 7);
+}
+
+TEST_CASE("token-adaptive quantization gives high rows more bits", "[quant]") {
+  const Mat x = random_mat(4, 32, 3);
+  const std::vector<uint8_t> high{1, 0, 1, 0};
+  auto y =
+      lsq_activation(constant(x), scalar_constant(0.01f), 8, scalar_constant(0.2f), 4, high)->value;
+  REQUIRE((y.row(0) - x.row(0)).cwiseAbs().maxCoeff() <= 0.005f + 1e-6f);
+  REQUIRE((y.row(1) - x.row(1)).cwiseAbs().maxCoeff() > 0.01f);
+  // Dynamic per-token scales: absmax of each row maps to qmax.
+  auto d = dynamic_token_quant(constant(x), 8, 4, high)->value;
+  REQUIRE(d.row(0).cwiseAbs().maxCoeff() == Approx(x.row(0).cwiseAbs().maxCoeff()));
+  const float s1 = k::absmax_scale(x.data() + 32, 32, 4);
+  for (int c = 0; c < 32; ++c)
+    REQUIRE(d(1, c) == s1 * static_cast<float>(k::quantize_value(x(1, c), s1, 4)));
+}
+
+TEST_CASE("token importance ranks tokens by attention to the first token", "[quant]") {
+  const AttnShape s{1, 4, 2, 2};
+  Mat p = Mat::Zero(8, 4);
+  // Head-averaged attention to token 0: token0 1.0, token1 0.2, token2 0.7, token3 0.4.
+  const float col0[2][4] = {{1.0f, 0.3f, 0.6f, 0.5f}, {1.0f, 0.1f, 0.8f, 0.3f}};
+  for (int h = 0; h < 2; ++h) {
+    for (int i = 0; i < 4; ++i) p(h * 4 + i, 0) = col0[h][i];
+  }
+  REQUIRE(token_importance_mask(p, s, {}, 0.5) == std::vector<uint8_t>{1, 0, 1, 0});
+  REQUIRE(token_importance_mask(p, s, {}, 0.75) == std::vector<uint8_t>{1, 0, 1, 1});
+  REQUIRE(token_importance_mask(p, s, {3}, 0.5) == std::vector<uint8_t>{1, 0, 1, 0});  // ceil(1.5)
+  REQUIRE(token_importance_mask(p, s, {}, 0.0) == std::vector<uint8_t>{0, 0, 0, 0});
+}
+
+TEST_CASE("the quant config serialises canonically and rejects broken rules", "[quant]") {
+  QuantConfig a = QuantConfig::uniform(2, 4, 4, 0, TokenAdaptivePolicy{8, 4, 0.5});
+  const std::string j = a.to_json();
+  const QuantConfig b = QuantConfig::from_json(j);
+  REQUIRE(b.to_json() == j);
+  REQUIRE(b.label() == "W4A4-TA8/4");
+  REQUIRE(QuantConfig::uniform(2, 8, 8).label() == "W8A8");
+  REQUIRE(j.find(' ') == std::string::npos);
+  REQUIRE(j.find("\"layers.0.attn.k\":{\"a_bits\":4,\"group\":0,\"w_bits\":4}") !=
+          std::string::npos);
+  auto broken = [](const std::string& text) {
+    QuantConfig::from_json(text, "t.json").validate(2, "t.json");
+  };
+  REQUIRE_THROWS_WITH(broken(R"({"units":{"layers.0.attn.q":{"w_bits":5}}})"),
+                      Catch::Contains("w_bits 5"));
+  REQUIRE_THROWS_WITH(broken(R"({"units":{"layers.9.attn.q":{"w_bits":4}}})"),
+                      Catch::Contains("does not exist"));
+  REQUIRE_THROWS_WITH(broken(R"({"units":{"layers.0.attn.q":{"a_bits":8}}})"),
+                      Catch::Contains("share a_bits"));
+  REQUIRE_THROWS_WITH(broken(R"({"units":{"embed":{"w_bits":4,"group":32}}})"),
+                      Catch::Contains("per row"));
+  REQUIRE_THROWS_WITH(broken(R"({"units":{},"token_adaptive":{"high_bits":4,"low_bits":8}})"),
+                      Catch::Contains("high_bits > low_bits"));
+  REQUIRE_THROWS_WITH(broken(R"({"units":{"embed":{"bits":4}}})"),
+                      Catch::Contains("unknown field bits"));
+  REQUIRE_THROWS_AS(broken("{"), ConfigError);
+}
+
+TEST_CASE("layer 0 runs at the high width and token groups get separate steps", "[quant]") {
+  QuantState qs(QuantConfig::uniform(2, 4, 4, 0, TokenAdaptivePolicy{8, 4, 0.5}), 2);
+  REQUIRE(qs.acts().at("layers.0.attn.qkv.in").low_bits == 0);
+  REQUIRE(qs.acts().at("layers.0.attn.qkv.in").bits == 8);
+  REQUIRE(qs.acts().at("layers.1.mlp.down.in").low_bits == 4);
+  REQUIRE(qs.acts().at("layers.1.mlp.down.in").step_lo != nullptr);
+  REQUIRE(qs.any_adaptive());
+  QuantState plain(QuantConfig::uniform(2, 4, 8), 2);
+  REQUIRE_FALSE(plain.any_adaptive());
+  REQUIRE(plain.acts().at("layers.1.attn.q.out").bits == 8);
+}
+
+}  // namespace
+}  // namespace hilq::qat

@@ -1,0 +1,134 @@
+// The runtime's row quantizers against the shared quantizer (kernels/quantize.h): bit-identical
+// codes, scales and code sums, for learned and dynamic scales, 4 and 8 bits, hostile inputs.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <limits>
+#include <random>
+
+#include "kernels/mkmp.h"
+#include "kernels/quantize.h"
+#include "kernels/runtime/act_quant.h"
+#include "kernels/runtime/exp_poly.h"
+
+namespace hilq::runtime {
+namespace {
+
+namespace k = hilq::kernels;
+
+std::vector<float> hostile_row(std::mt19937& rng, int n, float scale) {
+  std::normal_distribution<float> d(0.0f, 40.0f * scale);
+  std::vector<float> x(static_cast<size_t>(n));
+  for (auto& v : x) v = d(rng);
+  // Exact ties at +-k.5 steps, the clamp edges, signed zeros and non-finite values.
+  const float specials[] = {0.5f * scale, -0.5f * scale,   2.5f * scale,     -3.5f * scale,
+                            127.5f * scale, -128.5f * scale, 7.5f * scale,   -8.5f * scale,
+                            0.0f,         -0.0f,           1e30f,            -1e30f,
+                            std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
+                            std::nanf(""), 1e-30f};
+  for (size_t i = 0; i < sizeof specials / sizeof specials[0] && i < x.size(); ++i) x[i * 3 % x.size()] = specials[i];
+  return x;
+}
+
+TEST_CASE("quantize_row gives kernels::quantize_value's codes bit for bit", "[runtime][act_quant]") {
+  std::mt19937 rng(3);
+  for (int bits : {4, 8}) {
+    for (float scale : {0.01f, 0.37f, 3.0f, 1e-8f}) {
+      for (int cols : {1, 31, 64, 200}) {
+        CAPTURE(bits, scale, cols);
+        const auto x = hostile_row(rng, cols, scale);
+        const int pad = (cols + 127) / 128 * 128;
+        std::vector<int8_t> q(static_cast<size_t>(pad), 99);
+        std::vector<int32_t> sums(static_cast<size_t>(pad / 32 + 1));
+        const float s = quantize_row(x.data(), cols, pad, bits, scale, q.data(), sums.data());
+        REQUIRE(s == scale);
+        int32_t total = 0;
+        for (int c = 0; c < pad; ++c) {
+          const int want = c < cols ? k::quantize_value(x[static_cast<size_t>(c)], scale, bits) : 0;
+          REQUIRE(int{q[static_cast<size_t>(c)]} == want);
+          total += want;
+        }
+        REQUIRE(sums.back() == total);
+      }
+    }
+  }
+}
+
+TEST_CASE("dynamic rows equal the kernels' absmax activation quantizer", "[runtime][act_quant]") {
+  std::mt19937 rng(5);
+  const int n = 5, cols = 200;
+  std::vector<float> x;
+  for (int t = 0; t < n; ++t) {
+    auto r = hostile_row(rng, cols, 0.1f);
+    for (auto& v : r) v = std::isfinite(v) ? v : 1.0f;  // absmax of a non-finite row is not defined
+    x.insert(x.end(), r.begin(), r.end());
+  }
+  std::fill(x.begin() + 3 * cols, x.begin() + 4 * cols, 0.0f);  // a zero row: scale 1
+  const std::vector<uint8_t> bits{8, 4, 8, 4, 8}, high{1, 0, 1, 0, 1};
+  k::QuantizedActivations want;
+  k::quantize_activations_ref(x.data(), n, cols, cols, bits.data(), &want);
+  ActQuant p;
+  p.bits = 8;
+  p.low_bits = 4;
+  p.dynamic = true;
+  k::QuantizedActivations got;
+  reserve_acts(8, 256, &got);
+  quantize_rows(p, x.data(), n, cols, cols, high.data(), &got);
+  REQUIRE(got.cols_pad == want.cols_pad);
+  for (int t = 0; t < n; ++t) {
+    CAPTURE(t);
+    REQUIRE(got.bits[static_cast<size_t>(t)] == want.bits[static_cast<size_t>(t)]);
+    REQUIRE(got.scales[static_cast<size_t>(t)] == want.scales[static_cast<size_t>(t)]);
+    for (int c = 0; c < got.cols_pad; ++c) {
+      REQUIRE(got.q[static_cast<size_t>(t * got.cols_pad + c)] == want.q[static_cast<size_t>(t * want.cols_pad + c)]);
+    }
+    for (int64_t i = 0; i < got.sum_stride(); ++i) {
+      REQUIRE(got.sums[static_cast<size_t>(t * got.sum_stride() + i)] == want.sums[static_cast<size_t>(t * want.sum_stride() + i)]);
+    }
+  }
+}
+
+TEST_CASE("learned scales pick the scale of each token's width group", "[runtime][act_quant]") {
+  ActQuant p;
+  p.bits = 8;
+  p.low_bits = 4;
+  p.scale_hi = 0.02f;
+  p.scale_lo = 0.3f;
+  const std::vector<float> x{0.5f, -1.0f, 2.0f, 0.25f, 0.5f, -1.0f, 2.0f, 0.25f};
+  const uint8_t high[2] = {0, 1};
+  int8_t q[8];
+  float s[2];
+  quantize_codes(p, x.data(), 2, 4, 4, high, q, 4, s);
+  CHECK(s[0] == 0.3f);
+  CHECK(s[1] == 0.02f);
+  for (int c = 0; c < 4; ++c) {
+    CHECK(int{q[c]} == k::quantize_value(x[static_cast<size_t>(c)], 0.3f, 4));
+    CHECK(int{q[4 + c]} == k::quantize_value(x[static_cast<size_t>(c)], 0.02f, 8));
+  }
+  std::vector<float> y(8);
+  fake_quantize(p, x.data(), 2, 4, 4, high, y.data(), 4);
+  for (int c = 0; c < 4; ++c) {
+    CHECK(y[static_cast<size_t>(c)] == 0.3f * static_cast<float>(q[c]));
+    CHECK(y[static_cast<size_t>(4 + c)] == 0.02f * static_cast<float>(q[4 + c]));
+  }
+  // Without a mask (or on a non-adaptive point) every token is high.
+  quantize_codes(p, x.data(), 2, 4, 4, nullptr, q, 4, s);
+  CHECK(s[0] == 0.02f);
+}
+
+TEST_CASE("exp_poly stays within 2 ulp of std::exp over SiLU's range", "[runtime][act_quant]") {
+  double worst = 0;
+  for (float x = -87.0f; x <= 88.0f; x += 0.0137f) {
+    const double want = std::exp(static_cast<double>(x));
+    const double got = exp_poly(x);
+    worst = std::max(worst, std::fabs(got - want) / want);
+  }
+  CAPTURE(worst);
+  CHECK(worst < 2.5e-7);  // 2 ulp of float
+  CHECK(exp_poly(-1000.0f) >= 0.0f);
+  CHECK(exp_poly(-1000.0f) < 1e-37f);
+  CHECK(exp_poly(1000.0f) > 1e38f);  // FLT_MAX or inf: silu then gives 0, as it should
+  CHECK(exp_poly(0.0f) == 1.0f);
+}
+
+}  // namespace
+}  // namespace hilq::runtime

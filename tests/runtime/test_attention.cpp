@@ -1,0 +1,60 @@
+// Attention's inner loops: the SIMD table this machine selects gives bit-identical results to the
+// portable one (exact integer dots, same float order), and x86 SIMD paths do select it.
+#include <catch2/catch.hpp>
+#include <random>
+#include <string>
+
+#include "kernels/mkmp.h"
+#include "kernels/runtime/attention.h"
+#include "kernels/runtime/attention_ops.h"
+
+namespace hilq::runtime {
+namespace {
+
+TEST_CASE("the selected attention loops equal the portable ones bit for bit", "[runtime][attention]") {
+  kernels::Context ctx(kernels::ContextOptions{1, "", ""});
+  const AttnOps& ops = attn_ops(ctx);
+  const kernels::Isa isa = ctx.isa();
+  CAPTURE(ops.name, kernels::isa_name(isa));
+  if (isa == kernels::Isa::kAvx2 || isa == kernels::Isa::kAvx512Vnni) {
+    CHECK(std::string(ops.name) == "avx2");  // the x86 SIMD loops must not go uncovered
+  }
+  std::mt19937 rng(1);
+  std::uniform_int_distribution<int> di(-128, 127);
+  std::normal_distribution<float> df(0.0f, 1.0f);
+  for (int d : {8, 32, 64, 72, 6}) {
+    for (int keys : {1, 7, 64}) {
+      CAPTURE(d, keys);
+      const int64_t ld = d + 5;
+      std::vector<int8_t> q(d), k(keys * ld), v(keys * ld);
+      std::vector<float> qf(d), kf(keys * ld), vf(keys * ld), ks(keys), vs(keys), p(keys);
+      for (auto& x : q) x = static_cast<int8_t>(di(rng));
+      for (auto& x : k) x = static_cast<int8_t>(di(rng));
+      for (auto& x : v) x = static_cast<int8_t>(di(rng));
+      for (auto* vec : {&qf, &kf, &vf}) {
+        for (auto& x : *vec) x = df(rng);
+      }
+      for (int j = 0; j < keys; ++j) {
+        ks[j] = 0.01f + 0.001f * j;
+        vs[j] = 0.02f + 0.0007f * j;
+        p[j] = 1.0f / (1 + j);
+      }
+      std::vector<float> a(std::max(keys, d)), b(std::max(keys, d));
+      ops.scores_i8(q.data(), 0.03f, k.data(), ld, ks.data(), keys, d, 0.125f, a.data());
+      kAttnOpsPortable.scores_i8(q.data(), 0.03f, k.data(), ld, ks.data(), keys, d, 0.125f, b.data());
+      CHECK(a == b);
+      ops.scores_f32(qf.data(), kf.data(), ld, keys, d, 0.125f, a.data());
+      kAttnOpsPortable.scores_f32(qf.data(), kf.data(), ld, keys, d, 0.125f, b.data());
+      CHECK(a == b);
+      ops.apply_i8(p.data(), v.data(), ld, vs.data(), keys, d, a.data());
+      kAttnOpsPortable.apply_i8(p.data(), v.data(), ld, vs.data(), keys, d, b.data());
+      CHECK(std::vector<float>(a.begin(), a.begin() + d) == std::vector<float>(b.begin(), b.begin() + d));
+      ops.apply_f32(p.data(), vf.data(), ld, keys, d, a.data());
+      kAttnOpsPortable.apply_f32(p.data(), vf.data(), ld, keys, d, b.data());
+      CHECK(std::vector<float>(a.begin(), a.begin() + d) == std::vector<float>(b.begin(), b.begin() + d));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace hilq::runtime

@@ -1,0 +1,263 @@
+// Model-file validation of the runtime: good files load; corrupt, truncated, wrong-version and
+// inconsistent files are refused with a message naming what is wrong.
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <fstream>
+
+#include "kernels/runtime/model.h"
+#include "kernels/runtime/sha256.h"
+#include "tests/runtime/runtime_test_util.h"
+
+namespace hilq::runtime {
+namespace {
+
+using test::TestModel;
+
+std::string temp_path(const std::string& tag) {
+  return "/tmp/hilq_rt_" + std::to_string(::getpid()) + "_" + tag + ".safetensors";
+}
+
+std::vector<uint8_t> bytes_of(const kernels::ModelFile& f) {
+  std::vector<uint8_t> b;
+  REQUIRE(kernels::serialize_model_file(f, &b).empty());
+  return b;
+}
+
+void write_bytes(const std::string& path, const std::vector<uint8_t>& b) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+}
+
+// Loads bytes through the file path the tools use; returns the error text ("" when it loads).
+std::string load_error(const std::vector<uint8_t>& b, const LoadOptions& o = {}) {
+  const std::string path = temp_path("load");
+  write_bytes(path, b);
+  std::string err;
+  try {
+    Model::load(path, o);
+  } catch (const RuntimeError& e) {
+    err = e.what();
+  }
+  std::remove(path.c_str());
+  return err;
+}
+
+std::string load_error(const kernels::ModelFile& f, const LoadOptions& o = {}) {
+  return load_error(bytes_of(f), o);
+}
+
+TestModel w4a8() {
+  TestModel m;
+  m.q.w_bits = 4;
+  m.q.a_bits = 8;
+  return m;
+}
+
+kernels::ModelTensor* find(kernels::ModelFile& f, const std::string& name) {
+  for (auto& t : f.tensors) {
+    if (t.name == name) return &t;
+  }
+  FAIL("no tensor " << name);
+  return nullptr;
+}
+
+void replace_meta(kernels::ModelFile& f, const std::string& key, const std::string& from,
+                  const std::string& to) {
+  std::string& v = f.metadata[key];
+  const size_t at = v.find(from);
+  REQUIRE(at != std::string::npos);
+  v.replace(at, from.size(), to);
+}
+
+TEST_CASE("a packed W4A8 file loads with its shapes, widths, fusion and verified hash", "[runtime][model]") {
+  const std::string path = temp_path("good");
+  REQUIRE(kernels::write_model_file(path, test::make_model_file(w4a8())).empty());
+  const Model m = Model::load(path);
+  std::remove(path.c_str());
+  CHECK(m.label() == "W4A8");
+  CHECK(m.format() == kPackedFormat);
+  CHECK(m.hash_verified());
+  CHECK(m.data_sha256().size() == 64);
+  CHECK(m.file_bytes() > 0);
+  REQUIRE(m.layers().size() == 2);
+  const Layer& L = m.layers()[1];
+  REQUIRE(L.qkv.size() == 1);  // q|k|v fused into one 192 x 64 packed matrix
+  CHECK(L.qkv[0].rows == 192);
+  CHECK(L.qkv[0].format == WeightFormat::kPacked);
+  CHECK(L.qkv[0].w_bits == 4);
+  REQUIRE(L.gate_up.size() == 1);
+  CHECK(L.gate_up[0].rows == 192);
+  CHECK(L.down.cols == 96);
+  CHECK(L.qkv_in.bits == 8);
+  CHECK_FALSE(L.qkv_in.adaptive());
+  CHECK(L.probs_quantized);
+  CHECK(m.embed().format == WeightFormat::kFp32);  // uniform configs keep the embedding float
+  CHECK_FALSE(m.head_in().quantized());
+}
+
+TEST_CASE("a float checkpoint loads as FP32, and as the FP16-storage baseline", "[runtime][model]") {
+  const Model f32 = test::make_model(TestModel{});
+  CHECK(f32.label() == "FP32");
+  CHECK(f32.layers()[0].qkv[0].format == WeightFormat::kFp32);
+  LoadOptions o;
+  o.weights = WeightsMode::kFp16;
+  const Model f16 = test::make_model(TestModel{}, o);
+  CHECK(f16.label() == "FP16");
+  CHECK(f16.layers()[0].qkv[0].format == WeightFormat::kFp16);
+  CHECK(f16.weight_bytes() < f32.weight_bytes() * 6 / 10);
+  // The baseline of a packed file: its weights dequantized, its activations float.
+  const Model base = test::make_model(w4a8(), LoadOptions{WeightsMode::kFp32, "", true, true});
+  CHECK(base.label() == "FP32");
+  CHECK_FALSE(base.layers()[1].qkv_in.quantized());
+  CHECK_FALSE(base.layers()[1].probs_quantized);
+}
+
+TEST_CASE("float parts of a quantized model can be held in fp16 storage", "[runtime][model]") {
+  LoadOptions o;
+  o.float_fp16 = true;
+  const Model m = test::make_model(w4a8(), o);
+  CHECK(m.label() == "W4A8-F16");
+  CHECK(m.embed().format == WeightFormat::kFp16);
+  CHECK(m.layers()[0].qkv[0].format == WeightFormat::kPacked);
+  CHECK(test::make_model(TestModel{}, o).label() == "FP16");
+}
+
+TEST_CASE("a corrupt header is refused", "[runtime][model]") {
+  std::vector<uint8_t> b = bytes_of(test::make_model_file(w4a8()));
+  b[8] = 'x';  // the JSON header's opening brace
+  const std::string err = load_error(b);
+  CHECK_THAT(err, Catch::Contains("not valid JSON"));
+}
+
+TEST_CASE("flipped weight bytes fail the SHA-256 check (and load when the check is off)", "[runtime][model]") {
+  std::vector<uint8_t> b = bytes_of(test::make_model_file(w4a8()));
+  b[b.size() - 100] ^= 0x10;
+  CHECK_THAT(load_error(b), Catch::Contains("SHA-256") && Catch::Contains("corrupt"));
+  LoadOptions o;
+  o.verify_hash = false;
+  CHECK(load_error(b, o).empty());
+}
+
+TEST_CASE("a truncated file is refused at every length", "[runtime][model]") {
+  const std::vector<uint8_t> b = bytes_of(test::make_model_file(w4a8()));
+  uint64_t header = 0;
+  for (int i = 0; i < 8; ++i) header |= uint64_t{b[static_cast<size_t>(i)]} << (8 * i);
+  for (size_t n : {size_t{0}, size_t{5}, size_t{8}, static_cast<size_t>(8 + header / 2),
+                   static_cast<size_t>(8 + header), b.size() / 2, b.size() - 1}) {
+    CAPTURE(n);
+    const std::string err = load_error(std::vector<uint8_t>(b.begin(), b.begin() + static_cast<int64_t>(n)));
+    CHECK_FALSE(err.empty());
+  }
+  CHECK(load_error(b).empty());
+  CHECK_THAT(load_error(std::vector<uint8_t>(b.begin(), b.end() - 1)), Catch::Contains("data_offsets"));
+}
+
+TEST_CASE("another format version or a file without format is refused", "[runtime][model]") {
+  kernels::ModelFile f = test::make_model_file(w4a8());
+  f.metadata["format"] = "hilq.packed.v2";
+  CHECK_THAT(load_error(f), Catch::Contains("format 'hilq.packed.v2' is not supported"));
+  f.metadata.erase("format");
+  CHECK_THAT(load_error(f), Catch::Contains("not a hilq model file"));
+  kernels::ModelFile g = test::make_model_file(w4a8());
+  replace_meta(g, "packing", kernels::kPackFormat, "hilq.p32c4.v0");
+  CHECK_THAT(load_error(g), Catch::Contains("hilq.p32c4.v0"));
+}
+
+TEST_CASE("mismatched shapes are refused", "[runtime][model]") {
+  SECTION("a float tensor of the wrong shape") {
+    kernels::ModelFile f = test::make_model_file(w4a8());
+    f.metadata.erase("data_sha256");
+    kernels::ModelTensor* t = find(f, "layers.1.mlp_norm.weight");
+    t->shape = {1, 63};
+    t->data.resize(63 * 4);
+    CHECK_THAT(load_error(f), Catch::Contains("layers.1.mlp_norm.weight") && Catch::Contains("mismatched shapes"));
+  }
+  SECTION("packing rows that disagree with the architecture") {
+    kernels::ModelFile f = test::make_model_file(w4a8());
+    replace_meta(f, "packing", "\"rows\":96", "\"rows\":64");
+    CHECK_THAT(load_error(f), Catch::Contains("mismatched shapes"));
+  }
+  SECTION("packed data of the wrong size") {
+    kernels::ModelFile f = test::make_model_file(w4a8());
+    f.metadata.erase("data_sha256");
+    kernels::ModelTensor* t = find(f, "layers.0.attn.o.weight.data");
+    t->data.resize(t->data.size() - 64);
+    t->shape = {static_cast<int64_t>(t->data.size())};
+    CHECK_THAT(load_error(f), Catch::Contains("layers.0.attn.o.weight") && Catch::Contains("bytes"));
+  }
+  SECTION("an architecture whose heads do not divide d_model") {
+    kernels::ModelFile f = test::make_model_file(w4a8());
+    replace_meta(f, "architecture", "\"n_heads\":2", "\"n_heads\":3");
+    CHECK_THAT(load_error(f), Catch::Contains("n_heads"));
+  }
+}
+
+TEST_CASE("bit widths that disagree with the quant config are refused", "[runtime][model]") {
+  kernels::ModelFile f = test::make_model_file(w4a8());
+  replace_meta(f, "quant_config", "\"units\":{\"layers.0.attn.q\":{\"a_bits\":8,\"group\":0,\"w_bits\":4}",
+               "\"units\":{\"layers.0.attn.q\":{\"a_bits\":8,\"group\":0,\"w_bits\":8}");
+  CHECK_THAT(load_error(f), Catch::Contains("layers.0.attn.q.weight has w_bits 4"));
+  kernels::ModelFile g = test::make_model_file(w4a8());
+  replace_meta(g, "quant_config", "\"w_bits\":4}", "\"w_bits\":5}");
+  CHECK_THAT(load_error(g), Catch::Contains("w_bits 5 is not one of"));
+  kernels::ModelFile h = test::make_model_file(w4a8());
+  replace_meta(h, "activations", "{\"bits\":8,\"low_bits\":0", "{\"bits\":4,\"low_bits\":0");
+  CHECK_THAT(load_error(h), Catch::Contains("the quant config implies 8/0"));
+}
+
+TEST_CASE("missing, unknown and non-finite tensors are refused", "[runtime][model]") {
+  kernels::ModelFile f = test::make_model_file(w4a8());
+  f.tensors.erase(f.tensors.begin() + 1);
+  f.metadata.erase("data_sha256");
+  CHECK_THAT(load_error(f), Catch::Contains("is missing"));
+  kernels::ModelFile g = test::make_model_file(w4a8());
+  const float one = 1.0f;
+  g.add_f32("layers.9.extra", {1}, &one);
+  g.metadata.erase("data_sha256");
+  CHECK_THAT(load_error(g), Catch::Contains("layers.9.extra is not part of this architecture"));
+  kernels::ModelFile h = test::make_model_file(w4a8());
+  h.metadata.erase("data_sha256");
+  float* s = reinterpret_cast<float*>(find(h, "layers.1.attn.v.out.a_scale_hi")->data.data());
+  *s = 0.0f;
+  CHECK_THAT(load_error(h), Catch::Contains("must be positive"));
+  kernels::ModelFile k = test::make_model_file(TestModel{});
+  k.metadata.erase("data_sha256");
+  float* w = reinterpret_cast<float*>(find(k, "embed.weight")->data.data());
+  w[3] = std::nanf("");
+  CHECK_THAT(load_error(k), Catch::Contains("non-finite"));
+}
+
+TEST_CASE("a requested quant config must match a packed file and quantizes a float one", "[runtime][model]") {
+  const std::string w8 = test::quant_json([] {
+    TestModel m;
+    m.q.w_bits = 8;
+    m.q.a_bits = 8;
+    return m;
+  }());
+  LoadOptions o;
+  o.quant_config = w8;
+  CHECK_THROWS_AS(test::make_model(w4a8(), o), ConfigError);
+  const Model q = test::make_model(TestModel{}, o);
+  CHECK(q.label() == "W8A8");
+  CHECK(q.layers()[0].qkv[0].format == WeightFormat::kPacked);
+  CHECK(q.layers()[1].qkv_in.dynamic);
+  o.quant_config = "{\"units\":{\"layers.7.attn.q\":{\"w_bits\":4}}}";
+  CHECK_THROWS_WITH(test::make_model(TestModel{}, o), Catch::Contains("does not exist in a 2-layer model"));
+}
+
+TEST_CASE("SHA-256 matches the FIPS 180-4 test vectors", "[runtime][sha256]") {
+  CHECK(sha256_hex("", 0) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  CHECK(sha256_hex("abc", 3) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  const std::string two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+  CHECK(sha256_hex(two.data(), two.size()) ==
+        "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  Sha256 h;
+  const std::string a(1000, 'a');
+  for (int i = 0; i < 1000; ++i) h.update(a.data(), a.size());
+  CHECK(h.hex() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+}  // namespace
+}  // namespace hilq::runtime

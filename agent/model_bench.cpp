@@ -34,14 +34,15 @@ int get_int(const json& config, const char* name, int lo, int hi, int fallback) 
 std::string get_string(const json& config, const char* name) {
   auto it = config.find(name);
   if (it == config.end()) return {};
-  if (!it->is_string()) throw BadJobConfig(std::string("config field '") + name + "' must be a string");
+  if (!it->is_string())
+    throw BadJobConfig(std::string("config field '") + name + "' must be a string");
   return it->get<std::string>();
 }
 
 void check_fields(const json& config) {
-  static const char* kKnown[] = {"model",         "model_path",    "weights", "quant_config",
+  static const char* kKnown[] = {"model",         "model_path",    "weights",       "quant_config",
                                  "float_storage", "prompt_tokens", "decode_tokens", "context",
-                                 "threads",       "isa",           "int4",    "seed"};
+                                 "threads",       "isa",           "int4",          "seed"};
   if (!config.is_object()) throw BadJobConfig("config must be a JSON object");
   for (auto it = config.begin(); it != config.end(); ++it) {
     bool known = false;
@@ -117,7 +118,8 @@ json run_model_bench(const json& config, const protocol::RepeatPolicy& repeat) {
       {"model_kind", lm ? "causal_lm" : "classifier"},
       {"model_format", model.format()},
       {"model_data_sha256", model.data_sha256()},
-      {"weights", get_string(config, "weights").empty() ? "as-stored" : get_string(config, "weights")},
+      {"weights",
+       get_string(config, "weights").empty() ? "as-stored" : get_string(config, "weights")},
       {"kernel", r.kernels},
       {"isa", kernels::isa_name(ctx.isa())},
       {"int4", kernels::int4_variant_name(ctx.int4_variant())},
@@ -129,6 +131,12 @@ json run_model_bench(const json& config, const protocol::RepeatPolicy& repeat) {
       {"prefill", to_json(pre)},
       {"prefill_ms", ms(pre.median_ns)},
       {"samples_ns", {{"prefill", r.prefill_ns}, {"decode", r.decode_ns}}},
+      {"thread_cpu",
+       {{"prefill", to_json(latency_stats(r.prefill_cpu_ns))},
+        {"decode", to_json(latency_stats(r.decode_cpu_ns))},
+        {"note",
+         "CLOCK_THREAD_CPUTIME_ID of the measuring thread: wall minus time other processes "
+         "held the core; only that thread's work (meaningful with threads = 1)"}}},
       {"greedy_tokens", r.tokens},
       {"model_bytes", model.weight_bytes()},
       {"peak_rss_bytes", rss.bytes},
@@ -139,8 +147,11 @@ json run_model_bench(const json& config, const protocol::RepeatPolicy& repeat) {
         {"file_bytes", model.file_bytes()},
         {"peak_rss_bytes", rss.bytes},
         {"peak_rss_method", rss.method}}},
-      {"power", {{"available", false}, {"reason", "run_model_bench measures no power; the worker wraps it in "
-                                                  "measure_with_power (run_model_bench_measured)"}}},
+      {"power",
+       {{"available", false},
+        {"reason",
+         "run_model_bench measures no power; the worker wraps it in "
+         "measure_with_power (run_model_bench_measured)"}}},
   };
   if (lm) {
     m["decode"] = to_json(dec);
@@ -156,8 +167,9 @@ json run_model_bench(const json& config, const protocol::RepeatPolicy& repeat) {
   return m;
 }
 
-json run_model_bench_measured(const json& config, const protocol::RepeatPolicy& repeat, PowerSensor* sensor,
-                              const std::string& unavailable_reason, double idle_s) {
+json run_model_bench_measured(const json& config, const protocol::RepeatPolicy& repeat,
+                              PowerSensor* sensor, const std::string& unavailable_reason,
+                              double idle_s) {
   json m = measure_with_power(sensor, unavailable_reason, idle_s,
                               [&] { return run_model_bench(config, repeat); });
   if (auto p = m.find("power"); p != m.end() && p->value("available", false)) {

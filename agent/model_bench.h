@@ -28,10 +28,9 @@
 // {"available": false, "reason"} unless run through measure_with_power (run_model_bench_measured).
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "agent/power.h"
 #include "agent/protocol/message.h"

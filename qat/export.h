@@ -19,7 +19,7 @@
 
 #include "qat/model.h"
 #include "qat/quant.h"
-#include "qat/tokenizer.h"
+#include "kernels/runtime/tokenizer.h"
 
 namespace hilq::qat {
 

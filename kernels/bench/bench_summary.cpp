@@ -55,7 +55,9 @@ void print_summary(FILE* out) {
   auto gemm = [&](const std::string& pair, const std::string& path) {
     return find("gemm/" + pair + "/" + path + "/" + big + "x64/threads:1");
   };
-  std::fprintf(out, "\nTargets (ratios within this run, 10th-percentile call of each; path %s):\n",
+  std::fprintf(out,
+               "\nTargets (one run; GEMV from paired rooflines, the rest from 10th-percentile "
+               "calls; path %s):\n",
                best.c_str());
   for (const char* p : {"w8a8", "w4a8"})
     if (const Result* r = gemv(p, 2, best))
@@ -98,8 +100,9 @@ void print_summary(FILE* out) {
     if (const Result* r = gemm(std::string(w) + "a8+a4_mixed50", best))
       line(out, std::string("mixed 50/50 ") + w + " time / weighted average of pure",
            counter(r, "mixed_vs_weighted_p10"), "<=", 1.1);
-  std::fprintf(out,
-               "\nGEMV fraction of the read-bandwidth roofline (10th-percentile call / mean):\n");
+  std::fprintf(
+      out,
+      "\nGEMV fraction of the read-bandwidth roofline (paired / 10th-percentile call / mean):\n");
   for (const auto& [name, r] : results())
     if (name.rfind("gemv/", 0) == 0 && counter(&r, "roofline") >= 0)
       std::fprintf(out, "  %-58s %6.3f / %6.3f / %6.3f\n", name.c_str(), paired(&r),

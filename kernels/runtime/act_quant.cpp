@@ -28,7 +28,8 @@ void reserve_acts(int rows, int cols, k::QuantizedActivations* a) {
 }
 
 int64_t acts_bytes(const k::QuantizedActivations& a) {
-  return static_cast<int64_t>(a.q.size() + a.scales.size() * 4 + a.bits.capacity() + a.sums.size() * 4);
+  return static_cast<int64_t>(a.q.size() + a.scales.size() * 4 + a.bits.capacity() +
+                              a.sums.size() * 4);
 }
 
 namespace {
@@ -40,13 +41,15 @@ float absmax(const float* x, int cols) {
 #if defined(__SSE2__)
   __m128 vm = _mm_setzero_ps();
   const __m128 mask = _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff));
-  for (; c + 4 <= cols; c += 4) vm = _mm_max_ps(_mm_and_ps(_mm_loadu_ps(x + c), mask), vm);  // NaN: keeps vm
+  for (; c + 4 <= cols; c += 4)
+    vm = _mm_max_ps(_mm_and_ps(_mm_loadu_ps(x + c), mask), vm);  // NaN: keeps vm
   alignas(16) float lanes[4];
   _mm_store_ps(lanes, vm);
   m = std::fmax(std::fmax(lanes[0], lanes[1]), std::fmax(lanes[2], lanes[3]));
 #elif defined(__ARM_NEON)
   float32x4_t vm = vdupq_n_f32(0.0f);
-  for (; c + 4 <= cols; c += 4) vm = vmaxnmq_f32(vm, vabsq_f32(vld1q_f32(x + c)));  // maxNum: NaN ignored
+  for (; c + 4 <= cols; c += 4)
+    vm = vmaxnmq_f32(vm, vabsq_f32(vld1q_f32(x + c)));  // maxNum: NaN ignored
   m = vmaxnmvq_f32(vm);
 #endif
   for (; c < cols; ++c) m = std::fmax(m, std::fabs(x[c]));
@@ -142,7 +145,8 @@ void quantize_codes(const ActQuant& p, const float* x, int n, int cols, int64_t 
                     const uint8_t* high, int8_t* q, int64_t ldq, float* scales) {
   for (int t = 0; t < n; ++t) {
     const int bits = p.bits_of(high, t);
-    scales[t] = quantize_row(x + t * ldx, cols, cols, bits, row_scale(p, bits), q + t * ldq, nullptr);
+    scales[t] =
+        quantize_row(x + t * ldx, cols, cols, bits, row_scale(p, bits), q + t * ldq, nullptr);
   }
 }
 

@@ -2,13 +2,12 @@
 // query tokens on the kernels' thread pool when the chunk is large enough to pay for it.
 #include "kernels/runtime/attention.h"
 
-#include "kernels/runtime/attention_ops.h"
-
 #include <algorithm>
 #include <cmath>
 
 #include "kernels/quantize.h"
 #include "kernels/runtime/act_quant.h"
+#include "kernels/runtime/attention_ops.h"
 #include "kernels/thread_pool.h"
 
 namespace hilq::runtime {
@@ -29,7 +28,8 @@ void scores_i8(const int8_t* q, float q_scale, const int8_t* k, int64_t ldk, con
 
 // 8 lanes, lane l summing e = l mod 8, reduced as ((0+4)+(2+6)) + ((1+5)+(3+7)), then the tail:
 // the AVX2 version's order exactly.
-void scores_f32(const float* q, const float* k, int64_t ldk, int keys, int d, float scale, float* out) {
+void scores_f32(const float* q, const float* k, int64_t ldk, int keys, int d, float scale,
+                float* out) {
   const int d8 = d / 8 * 8;
   for (int j = 0; j < keys; ++j) {
     const float* kr = k + j * ldk;
@@ -88,8 +88,8 @@ void probs_one(const Job& j, int t) {
   for (int h = 0; h < s.heads; ++h) {
     float* p = j.probs + (int64_t{t} * s.heads + h) * s.stride;
     if (j.q->q) {
-      j.ops->scores_i8(j.q->q + t * j.q->ld + h * D, j.q->scale[t], j.k->q + h * D, j.k->ld, j.k->scale,
-                       keys, D, j.scale, p);
+      j.ops->scores_i8(j.q->q + t * j.q->ld + h * D, j.q->scale[t], j.k->q + h * D, j.k->ld,
+                       j.k->scale, keys, D, j.scale, p);
     } else {
       j.ops->scores_f32(j.q->f + t * j.q->ld + h * D, j.k->f + h * D, j.k->ld, keys, D, j.scale, p);
     }
@@ -142,7 +142,8 @@ template <void (*Fn)(const Job&, int)>
 void for_rows(k::Context& ctx, const Job& j) {
   const AttnShape& s = *j.s;
   const int64_t work = int64_t{s.n} * (s.p0 + s.n) * s.heads * s.head_dim;
-  const int threads = static_cast<int>(std::clamp<int64_t>(work / kMinWorkPerThread, 1, ctx.threads()));
+  const int threads =
+      static_cast<int>(std::clamp<int64_t>(work / kMinWorkPerThread, 1, ctx.threads()));
   if (threads == 1) {
     for (int t = 0; t < s.n; ++t) Fn(j, t);
     return;
@@ -152,7 +153,8 @@ void for_rows(k::Context& ctx, const Job& j) {
 
 }  // namespace
 
-extern const AttnOps kAttnOpsPortable = {&scores_i8, &scores_f32, &apply_i8, &apply_f32, "portable"};
+extern const AttnOps kAttnOpsPortable = {&scores_i8, &scores_f32, &apply_i8, &apply_f32,
+                                         "portable"};
 
 const AttnOps& attn_ops(const k::Context& ctx) {
 #if defined(HILQ_RUNTIME_HAVE_AVX2)
@@ -164,8 +166,9 @@ const AttnOps& attn_ops(const k::Context& ctx) {
 
 void attention_probs(k::Context& ctx, const AttnShape& s, const AttnRows& q, const AttnRows& kr,
                      float* probs, float* score) {
-  const Job j{&attn_ops(ctx), &s, &q, &kr, nullptr, probs, score, nullptr, 0,
-              1.0f / std::sqrt(static_cast<float>(s.head_dim))};
+  const Job j{
+      &attn_ops(ctx), &s,    &q,      &kr, nullptr,
+      probs,          score, nullptr, 0,   1.0f / std::sqrt(static_cast<float>(s.head_dim))};
   for_rows<probs_one>(ctx, j);
 }
 
@@ -176,7 +179,8 @@ void quantize_probs(k::Context& ctx, const AttnShape& s, float* probs) {
 
 void attention_apply(k::Context& ctx, const AttnShape& s, const float* probs, const AttnRows& v,
                      float* out, int64_t ldo) {
-  const Job j{&attn_ops(ctx), &s, nullptr, nullptr, &v, const_cast<float*>(probs), nullptr, out, ldo, 0.0f};
+  const Job j{&attn_ops(ctx), &s,  nullptr, nullptr, &v, const_cast<float*>(probs),
+              nullptr,        out, ldo,     0.0f};
   for_rows<apply_one>(ctx, j);
 }
 

@@ -21,8 +21,8 @@ struct AttnRows {
 };
 
 struct AttnShape {
-  int n = 0;          // query tokens in the chunk
-  int p0 = 0;         // position of the first of them
+  int n = 0;   // query tokens in the chunk
+  int p0 = 0;  // position of the first of them
   int heads = 1;
   int head_dim = 1;
   bool causal = true;  // query p0 + t sees keys [0, p0 + t]; else keys [0, p0 + n)

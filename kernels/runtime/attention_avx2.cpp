@@ -30,8 +30,10 @@ void scores_i8(const int8_t* q, float q_scale, const int8_t* k, int64_t ldk, con
     const int8_t* kr = k + j * ldk;
     __m256i acc = _mm256_setzero_si256();
     for (int e = 0; e < d16; e += 16) {
-      const __m256i a = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + e)));
-      const __m256i b = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kr + e)));
+      const __m256i a =
+          _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + e)));
+      const __m256i b =
+          _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kr + e)));
       acc = _mm256_add_epi32(acc, _mm256_madd_epi16(a, b));
     }
     int s = hsum_i32(acc);
@@ -40,7 +42,8 @@ void scores_i8(const int8_t* q, float q_scale, const int8_t* k, int64_t ldk, con
   }
 }
 
-void scores_f32(const float* q, const float* k, int64_t ldk, int keys, int d, float scale, float* out) {
+void scores_f32(const float* q, const float* k, int64_t ldk, int keys, int d, float scale,
+                float* out) {
   const int d8 = d / 8 * 8;
   for (int j = 0; j < keys; ++j) {
     const float* kr = k + j * ldk;
@@ -64,9 +67,11 @@ void apply_i8(const float* p, const int8_t* v, int64_t ldv, const float* v_scale
       const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(v + j * ldv + e));
       const __m128i lo = _mm256_castsi256_si128(raw), hi = _mm256_extracti128_si256(raw, 1);
       a0 = _mm256_add_ps(a0, _mm256_mul_ps(w, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo))));
-      a1 = _mm256_add_ps(a1, _mm256_mul_ps(w, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8)))));
+      a1 = _mm256_add_ps(
+          a1, _mm256_mul_ps(w, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8)))));
       a2 = _mm256_add_ps(a2, _mm256_mul_ps(w, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi))));
-      a3 = _mm256_add_ps(a3, _mm256_mul_ps(w, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8)))));
+      a3 = _mm256_add_ps(
+          a3, _mm256_mul_ps(w, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8)))));
     }
     _mm256_storeu_ps(out + e, a0);
     _mm256_storeu_ps(out + e + 8, a1);

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 
 namespace hilq::runtime {
 
@@ -33,11 +34,22 @@ int32_t argmax(const float* v, int n) {
   return best;
 }
 
+namespace {
+
+double thread_cpu_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
+}
+
+}  // namespace
+
 BenchResult run_bench(const Model& model, kernels::Context& ctx, const BenchOptions& o) {
   const Architecture& a = model.arch();
   const bool lm = a.kind == ModelKind::kCausalLm;
   if (o.prompt_tokens < 1 || o.decode_tokens < 0 || o.min_runs < 1 || o.max_runs < o.min_runs) {
-    throw ConfigError("bench: prompt_tokens >= 1, decode_tokens >= 0 and 1 <= min_runs <= max_runs");
+    throw ConfigError(
+        "bench: prompt_tokens >= 1, decode_tokens >= 0 and 1 <= min_runs <= max_runs");
   }
   SessionOptions so;
   so.max_context = lm ? o.prompt_tokens + o.decode_tokens : o.prompt_tokens;
@@ -52,22 +64,33 @@ BenchResult run_bench(const Model& model, kernels::Context& ctx, const BenchOpti
     return std::chrono::duration<double, std::nano>(t1 - t0).count();
   };
   r.decode_ns.reserve(static_cast<size_t>(o.decode_tokens) * static_cast<size_t>(o.min_runs));
+  r.decode_cpu_ns.reserve(r.decode_ns.capacity());
   const auto start = clock::now();
   for (int run = 0; run < o.warmup + o.max_runs; ++run) {
     const bool timed = run >= o.warmup;
     s.reset();
+    double c0 = thread_cpu_ns();
     auto t0 = clock::now();
     std::span<const float> out = lm ? s.prefill(prompt) : s.classify(prompt);
     auto t1 = clock::now();
-    if (timed) r.prefill_ns.push_back(ns(t0, t1));
+    double c1 = thread_cpu_ns();
+    if (timed) {
+      r.prefill_ns.push_back(ns(t0, t1));
+      r.prefill_cpu_ns.push_back(c1 - c0);
+    }
     if (lm) {
       int32_t next = argmax(out.data(), a.vocab_size);
       for (int i = 0; i < o.decode_tokens; ++i) {
         if (timed && run == o.warmup) r.tokens.push_back(next);
+        c0 = thread_cpu_ns();
         t0 = clock::now();
         out = s.decode(next);
         t1 = clock::now();
-        if (timed) r.decode_ns.push_back(ns(t0, t1));
+        c1 = thread_cpu_ns();
+        if (timed) {
+          r.decode_ns.push_back(ns(t0, t1));
+          r.decode_cpu_ns.push_back(c1 - c0);
+        }
         next = argmax(out.data(), a.vocab_size);
       }
     }

@@ -19,17 +19,21 @@ struct BenchOptions {
   int min_runs = 3;         // then runs until both min_runs and min_time_s are reached
   int max_runs = 1000;
   double min_time_s = 1.0;
-  uint64_t seed = 1;        // prompt token ids (uniform over the vocabulary)
+  uint64_t seed = 1;  // prompt token ids (uniform over the vocabulary)
 };
 
 struct BenchResult {
-  std::string label;             // Model::label()
+  std::string label;               // Model::label()
   std::vector<double> prefill_ns;  // one per run (classifier: one classify() per run)
   std::vector<double> decode_ns;   // one per decoded token, all runs
-  std::vector<int32_t> tokens;     // greedy tokens of the first timed run (compare across paths)
-  std::string kernels;             // '+'-joined kernels that ran
+  // The same steps in CPU time of the calling thread (CLOCK_THREAD_CPUTIME_ID): on a shared
+  // machine it leaves out the time other processes held the core. Only the caller's thread is
+  // counted, so it means something with one kernel thread.
+  std::vector<double> prefill_cpu_ns, decode_cpu_ns;
+  std::vector<int32_t> tokens;  // greedy tokens of the first timed run (compare across paths)
+  std::string kernels;          // '+'-joined kernels that ran
   MemoryUse memory;
-  int context = 0;                 // KV cache capacity used
+  int context = 0;  // KV cache capacity used
   int runs = 0;
 };
 

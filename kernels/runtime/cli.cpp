@@ -16,21 +16,12 @@
 #include "kernels/runtime/bench.h"
 #include "kernels/runtime/model.h"
 #include "kernels/runtime/session.h"
-// TEMPORARY until the tokenizer moves from qat/ (end of the runtime issue).
-#if __has_include("kernels/runtime/tokenizer.h")
 #include "kernels/runtime/tokenizer.h"
-#else
-namespace hilq::runtime {
-struct BpeTokenizer {
-  static BpeTokenizer from_json(const std::string&) { throw RuntimeError("no tokenizer yet"); }
-  std::vector<int32_t> encode(const std::string&) const { return {}; }
-  std::string decode(const std::vector<int32_t>&) const { return {}; }
-};
-}  // namespace hilq::runtime
-#endif
 
 namespace hilq::runtime {
 namespace {
+
+using qat::BpeTokenizer;  // namespace kept when it moved from qat/ (kernels/runtime/tokenizer.h)
 
 constexpr const char* kUsage = R"(usage: hil-run --model FILE [options]
 
@@ -96,8 +87,8 @@ struct Args {
       used = 0;
     }
     if (used != v.size() || v.empty() || x < lo || x > hi) {
-      throw UsageError("--" + k + " " + v + ": expected an integer in [" + std::to_string(lo) + ", " +
-                       std::to_string(hi) + "]");
+      throw UsageError("--" + k + " " + v + ": expected an integer in [" + std::to_string(lo) +
+                       ", " + std::to_string(hi) + "]");
     }
     return x;
   }
@@ -114,10 +105,10 @@ struct Args {
 };
 
 Args parse(int argc, char** argv) {
-  static const char* kValued[] = {"model",   "prompt",      "ids",           "max-tokens",
-                                  "temperature", "seed",     "prompt-tokens", "decode-tokens",
-                                  "runs",    "min-time",    "weights",       "quant-config",  "float-storage",
-                                  "context", "threads",     "isa",           "int4"};
+  static const char* kValued[] = {
+      "model",         "prompt",        "ids",     "max-tokens", "temperature", "seed",
+      "prompt-tokens", "decode-tokens", "runs",    "min-time",   "weights",     "quant-config",
+      "float-storage", "context",       "threads", "isa",        "int4"};
   static const char* kFlags[] = {"bench", "json", "show-ids", "help"};
   Args a;
   for (int i = 1; i < argc; ++i) {
@@ -204,8 +195,9 @@ void print_header(const std::string& path, const Model& m, const kernels::Contex
   const Architecture& a = m.arch();
   std::printf("model %s: %s, %s %s (d=%d, layers=%d, heads=%d, ff=%d, vocab=%d), weights %lld B\n",
               path.c_str(), m.label().c_str(),
-              a.kind == ModelKind::kCausalLm ? "causal_lm" : "classifier", a.name.c_str(), a.d_model,
-              a.n_layers, a.n_heads, a.d_ff, a.vocab_size, static_cast<long long>(m.weight_bytes()));
+              a.kind == ModelKind::kCausalLm ? "causal_lm" : "classifier", a.name.c_str(),
+              a.d_model, a.n_layers, a.n_heads, a.d_ff, a.vocab_size,
+              static_cast<long long>(m.weight_bytes()));
   std::printf("kernel path %s, %d thread(s)\n", kernels::isa_name(ctx.isa()), ctx.threads());
 }
 
@@ -220,38 +212,57 @@ int bench(const Args& args, const std::string& path, const Model& m, kernels::Co
   const BenchResult r = run_bench(m, ctx, o);
   const double pre = percentile(r.prefill_ns, 0.5), dec = percentile(r.decode_ns, 0.5);
   if (args.flag("json")) {
-    nlohmann::json j = {
-        {"model", path},
-        {"label", r.label},
-        {"isa", kernels::isa_name(ctx.isa())},
-        {"threads", ctx.threads()},
-        {"kernels", r.kernels},
-        {"prompt_tokens", o.prompt_tokens},
-        {"decode_tokens", o.decode_tokens},
-        {"runs", r.runs},
-        {"prefill_ms", {{"median", ms(pre)}, {"p10", ms(percentile(r.prefill_ns, 0.1))},
-                        {"p90", ms(percentile(r.prefill_ns, 0.9))}}},
-        {"decode_ms_per_token", {{"median", ms(dec)}, {"p10", ms(percentile(r.decode_ns, 0.1))},
-                                 {"p90", ms(percentile(r.decode_ns, 0.9))}, {"count", r.decode_ns.size()}}},
-        {"weight_bytes", r.memory.weight_bytes},
-        {"file_bytes", m.file_bytes()},
-        {"kv_cache_bytes", r.memory.kv_cache_bytes},
-        {"arena_bytes", r.memory.arena_bytes},
-        {"tokens", r.tokens}};
+    nlohmann::json j = {{"model", path},
+                        {"label", r.label},
+                        {"isa", kernels::isa_name(ctx.isa())},
+                        {"threads", ctx.threads()},
+                        {"kernels", r.kernels},
+                        {"prompt_tokens", o.prompt_tokens},
+                        {"decode_tokens", o.decode_tokens},
+                        {"runs", r.runs},
+                        {"prefill_ms",
+                         {{"median", ms(pre)},
+                          {"p10", ms(percentile(r.prefill_ns, 0.1))},
+                          {"p90", ms(percentile(r.prefill_ns, 0.9))}}},
+                        {"decode_ms_per_token",
+                         {{"median", ms(dec)},
+                          {"p10", ms(percentile(r.decode_ns, 0.1))},
+                          {"p90", ms(percentile(r.decode_ns, 0.9))},
+                          {"count", r.decode_ns.size()}}},
+                        {"cpu_time",
+                         {{"prefill_ms_median", ms(percentile(r.prefill_cpu_ns, 0.5))},
+                          {"decode_ms_per_token_median", ms(percentile(r.decode_cpu_ns, 0.5))},
+                          {"decode_ms_per_token_p90", ms(percentile(r.decode_cpu_ns, 0.9))},
+                          {"note",
+                           "CLOCK_THREAD_CPUTIME_ID of the calling thread: leaves out time other "
+                           "processes held the core; meaningful with --threads 1"}}},
+                        {"weight_bytes", r.memory.weight_bytes},
+                        {"file_bytes", m.file_bytes()},
+                        {"kv_cache_bytes", r.memory.kv_cache_bytes},
+                        {"arena_bytes", r.memory.arena_bytes},
+                        {"tokens", r.tokens}};
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
   print_header(path, m, ctx);
   std::printf("memory: weights %lld B, KV cache %lld B (context %d), arena %lld B\n",
-              static_cast<long long>(r.memory.weight_bytes), static_cast<long long>(r.memory.kv_cache_bytes),
-              r.context, static_cast<long long>(r.memory.arena_bytes));
+              static_cast<long long>(r.memory.weight_bytes),
+              static_cast<long long>(r.memory.kv_cache_bytes), r.context,
+              static_cast<long long>(r.memory.arena_bytes));
   std::printf("%s %d tokens: median %.3f ms (p10 %.3f, p90 %.3f) over %d runs\n",
-              m.arch().kind == ModelKind::kCausalLm ? "prefill" : "classify", o.prompt_tokens, ms(pre),
-              ms(percentile(r.prefill_ns, 0.1)), ms(percentile(r.prefill_ns, 0.9)), r.runs);
+              m.arch().kind == ModelKind::kCausalLm ? "prefill" : "classify", o.prompt_tokens,
+              ms(pre), ms(percentile(r.prefill_ns, 0.1)), ms(percentile(r.prefill_ns, 0.9)),
+              r.runs);
   if (!r.decode_ns.empty()) {
-    std::printf("decode: median %.4f ms/token, p90 %.4f ms/token over %zu tokens (positions %d..%d) = %.1f tokens/s\n",
-                ms(dec), ms(percentile(r.decode_ns, 0.9)), r.decode_ns.size(), o.prompt_tokens,
-                o.prompt_tokens + o.decode_tokens - 1, dec > 0 ? 1e9 / dec : 0.0);
+    std::printf(
+        "decode: median %.4f ms/token, p90 %.4f ms/token over %zu tokens (positions %d..%d) = %.1f "
+        "tokens/s\n",
+        ms(dec), ms(percentile(r.decode_ns, 0.9)), r.decode_ns.size(), o.prompt_tokens,
+        o.prompt_tokens + o.decode_tokens - 1, dec > 0 ? 1e9 / dec : 0.0);
+    std::printf(
+        "  thread CPU time: prefill median %.3f ms, decode median %.4f ms/token (p90 %.4f)\n",
+        ms(percentile(r.prefill_cpu_ns, 0.5)), ms(percentile(r.decode_cpu_ns, 0.5)),
+        ms(percentile(r.decode_cpu_ns, 0.9)));
     std::printf("greedy tokens:");
     for (size_t i = 0; i < r.tokens.size() && i < 24; ++i) std::printf(" %d", r.tokens[i]);
     std::printf("%s\n", r.tokens.size() > 24 ? " ..." : "");
@@ -263,9 +274,11 @@ int bench(const Args& args, const std::string& path, const Model& m, kernels::Co
 int generate(const Args& args, const std::string& path, const Model& m, kernels::Context& ctx) {
   const Architecture& a = m.arch();
   std::unique_ptr<BpeTokenizer> tok;
-  if (!m.vocabulary().empty()) tok = std::make_unique<BpeTokenizer>(BpeTokenizer::from_json(m.vocabulary()));
+  if (!m.vocabulary().empty())
+    tok = std::make_unique<BpeTokenizer>(BpeTokenizer::from_json(m.vocabulary()));
   std::vector<int32_t> ids;
-  if (args.has("ids") == args.has("prompt")) throw UsageError("give one of --prompt TEXT or --ids LIST");
+  if (args.has("ids") == args.has("prompt"))
+    throw UsageError("give one of --prompt TEXT or --ids LIST");
   if (args.has("ids")) {
     ids = parse_ids(args.get("ids"));
   } else {
@@ -276,7 +289,8 @@ int generate(const Args& args, const std::string& path, const Model& m, kernels:
   SessionOptions so;
   so.max_context = static_cast<int>(args.integer("context", 0, 0, 1 << 22));
   if (a.kind == ModelKind::kClassifier) {
-    if (static_cast<int>(ids.size()) > a.max_seq) ids.resize(static_cast<size_t>(a.max_seq));  // as training truncates
+    if (static_cast<int>(ids.size()) > a.max_seq)
+      ids.resize(static_cast<size_t>(a.max_seq));  // as training truncates
     so.max_context = std::max(so.max_context, static_cast<int>(ids.size()));
   }
   Session s(m, ctx, so);
@@ -287,8 +301,8 @@ int generate(const Args& args, const std::string& path, const Model& m, kernels:
     const std::span<const float> p = s.classify(ids);
     const double t = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
     const int best = argmax(p.data(), static_cast<int>(p.size()));
-    std::printf("label %d (probability %.4f) from %zu tokens in %.3f ms\n", best, p[static_cast<size_t>(best)],
-                ids.size(), t);
+    std::printf("label %d (probability %.4f) from %zu tokens in %.3f ms\n", best,
+                p[static_cast<size_t>(best)], ids.size(), t);
     for (size_t c = 0; c < p.size(); ++c) std::printf("  class %zu: %.4f\n", c, p[c]);
     return 0;
   }
@@ -296,8 +310,9 @@ int generate(const Args& args, const std::string& path, const Model& m, kernels:
   const double temperature = args.number("temperature", 0.0);
   uint64_t state = static_cast<uint64_t>(args.integer("seed", 1, 0, INT64_MAX));
   if (static_cast<int>(ids.size()) > s.max_context()) {
-    throw RuntimeError("prompt of " + std::to_string(ids.size()) + " tokens exceeds the context of " +
-                       std::to_string(s.max_context()) + " (use --context)");
+    throw RuntimeError("prompt of " + std::to_string(ids.size()) +
+                       " tokens exceeds the context of " + std::to_string(s.max_context()) +
+                       " (use --context)");
   }
   auto t0 = clock::now();
   std::span<const float> logits = s.prefill(ids);
@@ -312,7 +327,8 @@ int generate(const Args& args, const std::string& path, const Model& m, kernels:
   }
   const double gen_ms = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
   if (tok) {
-    std::printf("%s%s\n", args.has("prompt") ? args.get("prompt").c_str() : tok->decode(ids).c_str(),
+    std::printf("%s%s\n",
+                args.has("prompt") ? args.get("prompt").c_str() : tok->decode(ids).c_str(),
                 tok->decode(out).c_str());
   }
   if (!tok || args.flag("show-ids")) {
@@ -321,10 +337,11 @@ int generate(const Args& args, const std::string& path, const Model& m, kernels:
     std::printf("\n");
   }
   const int decoded = std::max(0, static_cast<int>(out.size()) - 1);
-  std::printf("prompt %zu tokens, prefill %.2f ms; %zu tokens generated in %.2f ms = %.1f tokens/s%s\n",
-              ids.size(), prefill_ms, out.size(), gen_ms,
-              decoded > 0 && gen_ms > 0 ? 1000.0 * decoded / gen_ms : 0.0,
-              static_cast<int>(out.size()) < max_new ? " (context full)" : "");
+  std::printf(
+      "prompt %zu tokens, prefill %.2f ms; %zu tokens generated in %.2f ms = %.1f tokens/s%s\n",
+      ids.size(), prefill_ms, out.size(), gen_ms,
+      decoded > 0 && gen_ms > 0 ? 1000.0 * decoded / gen_ms : 0.0,
+      static_cast<int>(out.size()) < max_new ? " (context full)" : "");
   std::printf("kernels: %s\n", s.kernels_joined().c_str());
   return 0;
 }
@@ -344,10 +361,12 @@ int run_cli(int argc, char** argv) {
     co.threads = static_cast<int>(args.integer("threads", 1, 1, 1024));
     co.isa = args.get("isa");
     if (!co.isa.empty() && !kernels::isa_from_name(co.isa)) {
-      throw UsageError("--isa " + co.isa + " is not a kernel path (ref, avx2, avx512vnni, neon, dotprod, i8mm)");
+      throw UsageError("--isa " + co.isa +
+                       " is not a kernel path (ref, avx2, avx512vnni, neon, dotprod, i8mm)");
     }
     co.int4 = args.get("int4");
-    if (!co.int4.empty() && co.int4 != "dot" && co.int4 != "cat") throw UsageError("--int4 must be dot or cat");
+    if (!co.int4.empty() && co.int4 != "dot" && co.int4 != "cat")
+      throw UsageError("--int4 must be dot or cat");
     LoadOptions lo;
     try {
       lo.weights = weights_mode_from_name(args.get("weights"));

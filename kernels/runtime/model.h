@@ -11,7 +11,8 @@
 //   part      one linear inside a fused matmul: q|k|v share one input point and, when their
 //             formats agree, one packed matrix [3d x d]; gate|up likewise [2ff x d]
 //   baseline  WeightsMode::kFp32 / kFp16: the same model with float weights (packed ones
-//             dequantized) and float activations, the FP counterparts a speed-up is measured against
+//             dequantized) and float activations, the FP counterparts a speed-up is measured
+//             against
 #pragma once
 
 #include <cstdint>
@@ -148,7 +149,7 @@ class Model {
 
   // "FP32", "FP16", "W4A8", "W4A4-TA8/4", "mixed", ... (what ran, for reports).
   const std::string& label() const { return label_; }
-  const std::string& format() const { return format_; }        // the file's format string
+  const std::string& format() const { return format_; }          // the file's format string
   const std::string& vocabulary() const { return vocabulary_; }  // tokenizer JSON, may be empty
   const std::string& quant_config() const { return quant_config_; }
   // SHA-256 (hex) of the file's tensor data section, computed at load.

@@ -36,9 +36,9 @@ int64_t Linear::bytes() const {
 
 std::vector<std::pair<std::string, std::string>> layer_points(int l) {
   const std::string p = "layers." + std::to_string(l) + ".";
-  return {{p + "attn.qkv.in", p + "attn.q"},   {p + "attn.q.out", p + "attn.q"},
-          {p + "attn.k.out", p + "attn.k"},    {p + "attn.v.out", p + "attn.v"},
-          {p + "attn.o.in", p + "attn.o"},     {p + "mlp.gate_up.in", p + "mlp.gate"},
+  return {{p + "attn.qkv.in", p + "attn.q"},  {p + "attn.q.out", p + "attn.q"},
+          {p + "attn.k.out", p + "attn.k"},   {p + "attn.v.out", p + "attn.v"},
+          {p + "attn.o.in", p + "attn.o"},    {p + "mlp.gate_up.in", p + "mlp.gate"},
           {p + "mlp.down.in", p + "mlp.down"}};
 }
 
@@ -46,7 +46,8 @@ std::vector<std::string> unit_names(int n_layers) {
   std::vector<std::string> names;
   for (int l = 0; l < n_layers; ++l) {
     const std::string p = "layers." + std::to_string(l) + ".";
-    for (const char* m : {"attn.q", "attn.k", "attn.v", "attn.o", "mlp.gate", "mlp.up", "mlp.down"}) {
+    for (const char* m :
+         {"attn.q", "attn.k", "attn.v", "attn.o", "mlp.gate", "mlp.up", "mlp.down"}) {
       names.push_back(p + m);
     }
   }
@@ -109,7 +110,8 @@ std::vector<Linear> fuse(std::vector<Linear> parts) {
     f.packed.scales.resize(static_cast<size_t>(f.packed.layout.scale_count()));
     size_t d = 0, s = 0;
     for (const Linear& p : parts) {
-      std::copy(p.packed.data.data(), p.packed.data.data() + p.packed.data.size(), f.packed.data.data() + d);
+      std::copy(p.packed.data.data(), p.packed.data.data() + p.packed.data.size(),
+                f.packed.data.data() + d);
       std::copy(p.packed.scales.data(), p.packed.scales.data() + p.packed.scales.size(),
                 f.packed.scales.data() + s);
       d += p.packed.data.size();
@@ -211,12 +213,13 @@ void ModelBuilder::parse_architecture() {
   };
   for (auto it = j.begin(); it != j.end(); ++it) {
     static const std::set<std::string> known{
-        "name",    "kind",      "vocab_size", "d_model",  "n_layers", "n_heads",
-        "d_ff",    "max_seq",   "n_classes",  "rope_theta", "norm_eps", "dropout",
-        "norm",    "ffn",       "rope",       "tied_embeddings",      "pooling"};
+        "name", "kind",    "vocab_size", "d_model",         "n_layers", "n_heads",
+        "d_ff", "max_seq", "n_classes",  "rope_theta",      "norm_eps", "dropout",
+        "norm", "ffn",     "rope",       "tied_embeddings", "pooling"};
     if (!known.count(it.key())) fail(where + " has unknown field '" + it.key() + "'");
   }
-  const std::string kind = j.contains("kind") && j["kind"].is_string() ? j["kind"].get<std::string>() : "";
+  const std::string kind =
+      j.contains("kind") && j["kind"].is_string() ? j["kind"].get<std::string>() : "";
   if (kind != "causal_lm" && kind != "classifier") {
     fail(where + ".kind = " + (j.contains("kind") ? j["kind"].dump() : "(missing)") +
          " is not \"causal_lm\" or \"classifier\"");
@@ -274,7 +277,8 @@ std::vector<float> ModelBuilder::floats(const std::string& name, int rows, int c
     }
   }
   for (size_t i = 0; i < v.size(); ++i) {
-    if (!std::isfinite(v[i])) fail("tensor " + name + " holds a non-finite value at " + std::to_string(i));
+    if (!std::isfinite(v[i]))
+      fail("tensor " + name + " holds a non-finite value at " + std::to_string(i));
   }
   return v;
 }
@@ -330,10 +334,12 @@ Linear ModelBuilder::unit_linear(const std::string& unit, int rows, int cols) {
   if (format != k::kPackFormat) {
     fail(where + ".format is '" + format + "'; this runtime reads " + k::kPackFormat);
   }
-  const int64_t prow = geti("rows"), pcol = geti("cols"), bits = geti("w_bits"), group = geti("group");
+  const int64_t prow = geti("rows"), pcol = geti("cols"), bits = geti("w_bits"),
+                group = geti("group");
   if (prow != rows || pcol != cols) {
-    fail(where + " is " + std::to_string(prow) + "x" + std::to_string(pcol) + ", the architecture needs " +
-         std::to_string(rows) + "x" + std::to_string(cols) + " (mismatched shapes)");
+    fail(where + " is " + std::to_string(prow) + "x" + std::to_string(pcol) +
+         ", the architecture needs " + std::to_string(rows) + "x" + std::to_string(cols) +
+         " (mismatched shapes)");
   }
   if (bits != u.w_bits || group != u.group) {
     fail(where + " has w_bits " + std::to_string(bits) + " group " + std::to_string(group) +
@@ -355,8 +361,8 @@ Linear ModelBuilder::unit_linear(const std::string& unit, int rows, int cols) {
   std::vector<float> s(scales.data.size() / 4);
   std::memcpy(s.data(), scales.data.data(), s.size() * 4);
   std::string err;
-  if (!k::packed_from_buffers(layout, data.data.data(), static_cast<int64_t>(data.data.size()), s.data(),
-                              static_cast<int64_t>(s.size()), &w.packed, &err)) {
+  if (!k::packed_from_buffers(layout, data.data.data(), static_cast<int64_t>(data.data.size()),
+                              s.data(), static_cast<int64_t>(s.size()), &w.packed, &err)) {
     fail(where + ": " + err);
   }
   for (int r = 0; r < layout.rows_pad(); ++r) {
@@ -364,8 +370,9 @@ Linear ModelBuilder::unit_linear(const std::string& unit, int rows, int cols) {
       const float v = w.packed.scales[k::scale_index(layout, r, g)];
       const bool ok = r < rows ? std::isfinite(v) && v > 0.0f : v == 0.0f;
       if (!ok) {
-        fail(where + ": scale of row " + std::to_string(r) + " group " + std::to_string(g) + " is " +
-             std::to_string(v) + (r < rows ? " (must be finite and positive)" : " (padding must be 0)"));
+        fail(where + ": scale of row " + std::to_string(r) + " group " + std::to_string(g) +
+             " is " + std::to_string(v) +
+             (r < rows ? " (must be finite and positive)" : " (padding must be 0)"));
       }
     }
   }
@@ -376,7 +383,8 @@ ActQuant ModelBuilder::point(const std::string& point, const std::string& unit, 
   const UnitSpec u = spec_.unit(unit);
   ActQuant a;
   if (u.a_bits == 0) {
-    if (acts_.contains(point)) fail("activations." + point + " is listed but unit " + unit + " has a_bits 0");
+    if (acts_.contains(point))
+      fail("activations." + point + " is listed but unit " + unit + " has a_bits 0");
     return a;
   }
   // The QAT engine's rules (qat/quant.cpp QuantState::add_act).
@@ -389,7 +397,8 @@ ActQuant ModelBuilder::point(const std::string& point, const std::string& unit, 
     a.dynamic = true;  // quantize-on-load: no learned steps exist
     return a;
   }
-  if (!acts_.contains(point)) fail("activations." + point + " is missing (unit " + unit + " has a_bits)");
+  if (!acts_.contains(point))
+    fail("activations." + point + " is missing (unit " + unit + " has a_bits)");
   const json& p = acts_[point];
   const std::string where = "activations." + point;
   auto geti = [&](const char* key) {
@@ -399,13 +408,16 @@ ActQuant ModelBuilder::point(const std::string& point, const std::string& unit, 
     return p[key].get<int>();
   };
   if (geti("bits") != a.bits || geti("low_bits") != a.low_bits) {
-    fail(where + " has bits " + std::to_string(geti("bits")) + "/" + std::to_string(geti("low_bits")) +
-         ", the quant config implies " + std::to_string(a.bits) + "/" + std::to_string(a.low_bits));
+    fail(where + " has bits " + std::to_string(geti("bits")) + "/" +
+         std::to_string(geti("low_bits")) + ", the quant config implies " + std::to_string(a.bits) +
+         "/" + std::to_string(a.low_bits));
   }
   if (p.contains("mask") && p["mask"] != (a.prev_mask ? "prev" : "cur")) {
-    fail(where + ".mask is " + p["mask"].dump() + ", expected \"" + (a.prev_mask ? "prev" : "cur") + "\"");
+    fail(where + ".mask is " + p["mask"].dump() + ", expected \"" + (a.prev_mask ? "prev" : "cur") +
+         "\"");
   }
-  const std::string scale = p.contains("scale") && p["scale"].is_string() ? p["scale"].get<std::string>() : "lsq";
+  const std::string scale =
+      p.contains("scale") && p["scale"].is_string() ? p["scale"].get<std::string>() : "lsq";
   if (scale != (a.dynamic ? "dynamic_absmax" : "lsq")) {
     fail(where + ".scale is '" + scale + "' but the quant config's activation_scale is " +
          (a.dynamic ? "dynamic" : "lsq"));
@@ -428,8 +440,8 @@ void ModelBuilder::check_hash() {
   const std::string want = f_.meta("data_sha256");
   if (!want.empty() && opt_.verify_hash) {
     if (want != m_.data_sha256_) {
-      fail("data section has SHA-256 " + m_.data_sha256_ + " but metadata data_sha256 says " + want +
-           " (corrupt file)");
+      fail("data section has SHA-256 " + m_.data_sha256_ + " but metadata data_sha256 says " +
+           want + " (corrupt file)");
     }
     m_.hash_verified_ = true;
   }
@@ -439,8 +451,8 @@ Model ModelBuilder::build() {
   m_.format_ = f_.meta("format");
   if (m_.format_.empty()) fail("metadata 'format' is missing: not a hilq model file");
   if (m_.format_ != kPackedFormat && m_.format_ != kCheckpointFormat) {
-    fail("format '" + m_.format_ + "' is not supported (this runtime reads " + kPackedFormat + " and " +
-         kCheckpointFormat + ")");
+    fail("format '" + m_.format_ + "' is not supported (this runtime reads " + kPackedFormat +
+         " and " + kCheckpointFormat + ")");
   }
   packed_file_ = m_.format_ == kPackedFormat;
   parse_architecture();
@@ -488,7 +500,8 @@ Model ModelBuilder::build() {
     ActQuant* pts[] = {&L.qkv_in, &L.q_out, &L.k_out, &L.v_out, &L.o_in, &L.gate_up_in, &L.down_in};
     const auto names = layer_points(l);
     for (size_t i = 0; i < names.size(); ++i) *pts[i] = point(names[i].first, names[i].second, l);
-    if (L.q_out.quantized() != L.k_out.quantized()) fail(p + "q.out and k.out must both be quantized or both float");
+    if (L.q_out.quantized() != L.k_out.quantized())
+      fail(p + "q.out and k.out must both be quantized or both float");
     L.probs_quantized = L.v_out.quantized();
   }
   m_.head_in_ = point("head.in", "embed", a.n_layers);
@@ -517,21 +530,25 @@ Model ModelBuilder::build() {
     pol.low_bits = spec_.token_adaptive->low_bits;
   }
   for (const Layer& L : m_.layers_) {
-    for (const ActQuant* q : {&L.qkv_in, &L.q_out, &L.k_out, &L.v_out, &L.o_in, &L.gate_up_in, &L.down_in}) {
+    for (const ActQuant* q :
+         {&L.qkv_in, &L.q_out, &L.k_out, &L.v_out, &L.o_in, &L.gate_up_in, &L.down_in}) {
       pol.any_adaptive = pol.any_adaptive || q->adaptive();
     }
   }
   m_.label_ = spec_.label(a.n_layers);
   if (opt_.weights != WeightsMode::kAsStored) {
-    const WeightFormat wf = opt_.weights == WeightsMode::kFp16 ? WeightFormat::kFp16 : WeightFormat::kFp32;
+    const WeightFormat wf =
+        opt_.weights == WeightsMode::kFp16 ? WeightFormat::kFp16 : WeightFormat::kFp32;
     m_.label_ = wf == WeightFormat::kFp16 ? "FP16" : "FP32";
     to_float(&m_.embed_, wf);
     m_.head_in_ = ActQuant{};
     for (Layer& L : m_.layers_) {
-      for (Linear* w : {&L.qkv[0], &L.qkv[1], &L.qkv[2], &L.o, &L.gate_up[0], &L.gate_up[1], &L.down}) {
+      for (Linear* w :
+           {&L.qkv[0], &L.qkv[1], &L.qkv[2], &L.o, &L.gate_up[0], &L.gate_up[1], &L.down}) {
         to_float(w, wf);
       }
-      for (ActQuant* q : {&L.qkv_in, &L.q_out, &L.k_out, &L.v_out, &L.o_in, &L.gate_up_in, &L.down_in}) {
+      for (ActQuant* q :
+           {&L.qkv_in, &L.q_out, &L.k_out, &L.v_out, &L.o_in, &L.gate_up_in, &L.down_in}) {
         *q = ActQuant{};
       }
       L.probs_quantized = false;
@@ -551,7 +568,8 @@ Model ModelBuilder::build() {
           {{&L.down}, &L.down_in}};
       for (const auto& [ws, in] : groups) {
         for (Linear* w : ws) {
-          if (w->format == WeightFormat::kPacked && !in->quantized()) to_float(w, WeightFormat::kFp32);
+          if (w->format == WeightFormat::kPacked && !in->quantized())
+            to_float(w, WeightFormat::kFp32);
         }
       }
     }
@@ -559,7 +577,8 @@ Model ModelBuilder::build() {
   if (opt_.float_fp16 && opt_.weights == WeightsMode::kAsStored) {
     if (m_.embed_.format == WeightFormat::kFp32) to_float(&m_.embed_, WeightFormat::kFp16);
     for (Layer& L : m_.layers_) {
-      for (Linear* w : {&L.qkv[0], &L.qkv[1], &L.qkv[2], &L.o, &L.gate_up[0], &L.gate_up[1], &L.down}) {
+      for (Linear* w :
+           {&L.qkv[0], &L.qkv[1], &L.qkv[2], &L.o, &L.gate_up[0], &L.gate_up[1], &L.down}) {
         if (w->format == WeightFormat::kFp32) to_float(w, WeightFormat::kFp16);
       }
     }
@@ -574,7 +593,8 @@ Model ModelBuilder::build() {
   return std::move(m_);
 }
 
-Model Model::from_file(const k::ModelFile& file, const LoadOptions& options, const std::string& source) {
+Model Model::from_file(const k::ModelFile& file, const LoadOptions& options,
+                       const std::string& source) {
   return ModelBuilder(file, options, source).build();
 }
 

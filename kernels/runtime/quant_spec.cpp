@@ -69,7 +69,8 @@ QuantSpec QuantSpec::parse(const std::string& text, const std::string& source) {
     a.high_bits = int_field(t, "high_bits", where, 8);
     a.low_bits = int_field(t, "low_bits", where, 4);
     if (t.contains("high_fraction")) {
-      if (!t["high_fraction"].is_number()) throw ConfigError(where + ".high_fraction must be a number");
+      if (!t["high_fraction"].is_number())
+        throw ConfigError(where + ".high_fraction must be a number");
       a.high_fraction = t["high_fraction"].get<double>();
     }
     s.token_adaptive = a;
@@ -78,7 +79,8 @@ QuantSpec QuantSpec::parse(const std::string& text, const std::string& source) {
     const auto& v = j["activation_scale"];
     const std::string m = v.is_string() ? v.get<std::string>() : "";
     if (m != "lsq" && m != "dynamic") {
-      throw ConfigError(source + ": activation_scale " + v.dump() + " is not \"lsq\" or \"dynamic\"");
+      throw ConfigError(source + ": activation_scale " + v.dump() +
+                        " is not \"lsq\" or \"dynamic\"");
     }
     s.dynamic = m == "dynamic";
   }
@@ -96,13 +98,15 @@ void QuantSpec::validate(int n_layers, const std::string& source) const {
                         "layers.<l>.mlp.{gate,up,down}, embed)");
     }
     if (!valid_w_bits(u.w_bits)) {
-      throw ConfigError(at + ": w_bits " + std::to_string(u.w_bits) + " is not one of 0, 2, 3, 4, 6, 8");
+      throw ConfigError(at + ": w_bits " + std::to_string(u.w_bits) +
+                        " is not one of 0, 2, 3, 4, 6, 8");
     }
     if (!valid_a_bits(u.a_bits)) {
       throw ConfigError(at + ": a_bits " + std::to_string(u.a_bits) + " is not one of 0, 4, 8");
     }
     if (!valid_group(u.group)) {
-      throw ConfigError(at + ": group " + std::to_string(u.group) + " is not one of 0, 32, 64, 128");
+      throw ConfigError(at + ": group " + std::to_string(u.group) +
+                        " is not one of 0, 32, 64, 128");
     }
     if (name == "embed" && u.group != 0) {
       throw ConfigError(at + ": the embedding is quantized per row (group must be 0)");
@@ -112,17 +116,20 @@ void QuantSpec::validate(int n_layers, const std::string& source) const {
     const std::string p = "layers." + std::to_string(l) + ".";
     const int q = unit(p + "attn.q").a_bits;
     if (unit(p + "attn.k").a_bits != q || unit(p + "attn.v").a_bits != q) {
-      throw ConfigError(source + ": " + p + "attn.{q,k,v} read one activation and must share a_bits");
+      throw ConfigError(source + ": " + p +
+                        "attn.{q,k,v} read one activation and must share a_bits");
     }
     if (unit(p + "mlp.gate").a_bits != unit(p + "mlp.up").a_bits) {
-      throw ConfigError(source + ": " + p + "mlp.{gate,up} read one activation and must share a_bits");
+      throw ConfigError(source + ": " + p +
+                        "mlp.{gate,up} read one activation and must share a_bits");
     }
   }
   if (token_adaptive) {
     const auto& t = *token_adaptive;
     if (!valid_a_bits(t.high_bits) || !valid_a_bits(t.low_bits) || t.low_bits == 0 ||
         t.high_bits <= t.low_bits) {
-      throw ConfigError(source + ": token_adaptive needs high_bits > low_bits, both in {4, 8}; got " +
+      throw ConfigError(source +
+                        ": token_adaptive needs high_bits > low_bits, both in {4, 8}; got " +
                         std::to_string(t.high_bits) + "/" + std::to_string(t.low_bits));
     }
     if (!(t.high_fraction >= 0.0 && t.high_fraction <= 1.0)) {

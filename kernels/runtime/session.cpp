@@ -72,8 +72,9 @@ Session::Session(const Model& model, k::Context& ctx, const SessionOptions& o)
   max_context_ = o.max_context > 0 ? o.max_context : a.max_seq;
   max_chunk_ = o.max_chunk > 0 ? o.max_chunk : std::min(max_context_, a.max_seq);
   if (max_context_ > (1 << 22) || max_chunk_ > max_context_) {
-    throw ConfigError("session: max_chunk " + std::to_string(max_chunk_) + " must not exceed max_context " +
-                      std::to_string(max_context_) + " (at most 2^22)");
+    throw ConfigError("session: max_chunk " + std::to_string(max_chunk_) +
+                      " must not exceed max_context " + std::to_string(max_context_) +
+                      " (at most 2^22)");
   }
   logits_cap_ = o.all_logits ? max_chunk_ : 1;
   bool need_fq = false;
@@ -116,7 +117,8 @@ Session::Session(const Model& model, k::Context& ctx, const SessionOptions& o)
     v_cache_.assign(model.layers().size(), Cache{});
     for (size_t l = 0; l < model.layers().size(); ++l) {
       const Layer& L = model.layers()[l];
-      for (auto [c, q] : {std::pair{&k_cache_[l], L.k_out.quantized()}, std::pair{&v_cache_[l], L.v_out.quantized()}}) {
+      for (auto [c, q] : {std::pair{&k_cache_[l], L.k_out.quantized()},
+                          std::pair{&v_cache_[l], L.v_out.quantized()}}) {
         if (q) {
           c->q = take<int8_t>(base, &at, N * d);
           c->scale = take<float>(base, &at, N);
@@ -168,13 +170,14 @@ void Session::reset() {
 }
 
 size_t Session::cls_count() const {
-  return model_.arch().kind == ModelKind::kClassifier ? static_cast<size_t>(model_.arch().n_classes) : 0;
+  return model_.arch().kind == ModelKind::kClassifier ? static_cast<size_t>(model_.arch().n_classes)
+                                                      : 0;
 }
 
 bool Session::token_high(int layer, int t) const {
   if (layer < 0 || layer >= static_cast<int>(model_.layers().size()) || t < 0 || t >= pos_) {
-    throw RuntimeError("token_high: layer " + std::to_string(layer) + " token " + std::to_string(t) +
-                       " is not cached");
+    throw RuntimeError("token_high: layer " + std::to_string(layer) + " token " +
+                       std::to_string(t) + " is not cached");
   }
   return high_[int64_t{layer} * max_context_ + t] != 0;
 }
@@ -214,8 +217,8 @@ void Session::check_ids(std::span<const int32_t> ids) const {
   const int v = model_.arch().vocab_size;
   for (size_t i = 0; i < ids.size(); ++i) {
     if (ids[i] < 0 || ids[i] >= v) {
-      throw RuntimeError("token id " + std::to_string(ids[i]) + " at position " + std::to_string(i) +
-                         " is outside the vocabulary of " + std::to_string(v));
+      throw RuntimeError("token id " + std::to_string(ids[i]) + " at position " +
+                         std::to_string(i) + " is outside the vocabulary of " + std::to_string(v));
     }
   }
 }
@@ -231,8 +234,10 @@ void Session::embed_rows(const int32_t* ids, int n) {
     } else if (e.format == WeightFormat::kFp16) {
       for (int c = 0; c < d; ++c) x[c] = k::half_to_float(e.f16[static_cast<size_t>(row * d + c)]);
     } else {
-      const float s = e.packed.scales[static_cast<size_t>(k::scale_index(e.packed.layout, static_cast<int>(row), 0))];
-      for (int c = 0; c < d; ++c) x[c] = s * static_cast<float>(k::packed_get(e.packed, static_cast<int>(row), c));
+      const float s = e.packed.scales[static_cast<size_t>(
+          k::scale_index(e.packed.layout, static_cast<int>(row), 0))];
+      for (int c = 0; c < d; ++c)
+        x[c] = s * static_cast<float>(k::packed_get(e.packed, static_cast<int>(row), c));
     }
   }
 }
@@ -352,13 +357,15 @@ void Session::forward(const int32_t* ids, int n, bool causal, int logits_rows) {
     const int d = model_.arch().d_model;
     rms_norm(x_ + int64_t{n - logits_rows} * d, model_.final_norm().data(), logits_rows, d,
              model_.arch().norm_eps, h_);
-    linears(head_, model_.head_in(), nullptr, logits_rows, {h_, d, d, logits_, model_.arch().vocab_size});
+    linears(head_, model_.head_in(), nullptr, logits_rows,
+            {h_, d, d, logits_, model_.arch().vocab_size});
   }
 }
 
 std::span<const float> Session::prefill(std::span<const int32_t> ids, bool all_logits) {
   const Architecture& a = model_.arch();
-  if (a.kind != ModelKind::kCausalLm) throw RuntimeError("prefill/decode need a causal_lm model; use classify");
+  if (a.kind != ModelKind::kCausalLm)
+    throw RuntimeError("prefill/decode need a causal_lm model; use classify");
   const int n = static_cast<int>(ids.size());
   if (n == 0) throw RuntimeError("prefill of an empty token sequence");
   if (pos_ + n > max_context_) {
@@ -378,14 +385,17 @@ std::span<const float> Session::prefill(std::span<const int32_t> ids, bool all_l
   return {logits_, static_cast<size_t>(all_logits ? n : 1) * a.vocab_size};
 }
 
-std::span<const float> Session::decode(int32_t id) { return prefill(std::span<const int32_t>(&id, 1)); }
+std::span<const float> Session::decode(int32_t id) {
+  return prefill(std::span<const int32_t>(&id, 1));
+}
 
 std::span<const float> Session::classify(std::span<const int32_t> ids) {
   const Architecture& a = model_.arch();
   if (a.kind != ModelKind::kClassifier) throw RuntimeError("classify needs a classifier model");
   const int n = static_cast<int>(ids.size());
   if (n == 0 || n > max_chunk_) {
-    throw RuntimeError("classify takes 1 to " + std::to_string(max_chunk_) + " tokens, got " + std::to_string(n));
+    throw RuntimeError("classify takes 1 to " + std::to_string(max_chunk_) + " tokens, got " +
+                       std::to_string(n));
   }
   check_ids(ids);
   reset();

@@ -10,8 +10,8 @@
 //     decide cur (1 = high bits): from position 0, the top ceil(f n) scores (the QAT rule);
 //       later tokens one by one with the decode rule (act_quant.h decode_high)
 //     V -> Aq(v.out, cur) into the cache;  P8 = Q8(P) when v.out is quantized;  a = P8 V
-//     x += W_o Aq(o.in, cur) a;  h = rmsnorm(x);  m = silu(W_g h') * (W_u h'), h' = Aq(gate_up.in, cur)
-//     x += W_d Aq(down.in, cur) m
+//     x += W_o Aq(o.in, cur) a;  h = rmsnorm(x);  m = silu(W_g h') * (W_u h'), h' = Aq(gate_up.in,
+//     cur) x += W_d Aq(down.in, cur) m
 //   logits = Aq(head.in) rmsnorm(x) E^T;  classifier: softmax(W_c mean_t rmsnorm(x) + b_c)
 //
 // All buffers are sized at construction (one arena, the KV cache, the activation buffers); decode
@@ -123,8 +123,8 @@ class Session {
   float *pooled_ = nullptr, *cls_logits_ = nullptr, *cls_probs_ = nullptr;
   int8_t* qcodes_ = nullptr;
   float* qscales_ = nullptr;
-  float* scores_ = nullptr;   // [layers][max_context]
-  uint8_t* high_ = nullptr;   // [layers][max_context]
+  float* scores_ = nullptr;  // [layers][max_context]
+  uint8_t* high_ = nullptr;  // [layers][max_context]
   std::vector<Cache> k_cache_, v_cache_;
   kernels::AlignedBuffer<uint8_t> kv_;
   std::vector<std::vector<uint8_t>> forced_;

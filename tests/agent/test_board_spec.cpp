@@ -94,3 +94,22 @@ TEST_CASE("An agent's HELLO is checked against its board file", "[boards]") {
   CHECK(proto::check_agent_against_board(b, "aarch64", {"neon", "dotprod"}, 4, 1ll << 30)
             ->find("memory") != std::string::npos);
 }
+
+TEST_CASE("Board files may set agents, pin and idle_s; WELCOME carries them to the agent",
+          "[boards]") {
+  using Catch::Matchers::Contains;
+  nlohmann::json j = {
+      {"name", "farm"}, {"arch", "x86_64"}, {"features", nlohmann::json::array()},
+      {"cores", 1},     {"memory_mb", 1},   {"power", {{"backend", "hwmon"}, {"device", "ina219"}}},
+      {"threads", 1},   {"agents", 4},      {"pin", "2-3"},
+      {"idle_s", 0.5}};
+  const auto b = hilq::protocol::parse_board_spec(j, "farm.json");
+  CHECK(b.agents == 4);
+  CHECK(b.pin == "2-3");
+  const auto settings = hilq::protocol::agent_settings(b);
+  CHECK(settings["power"]["backend"] == "hwmon");
+  CHECK(settings["power"]["device"] == "ina219");
+  CHECK(settings["idle_s"] == 0.5);
+  j["agents"] = 0;
+  CHECK_THROWS_WITH(hilq::protocol::parse_board_spec(j, "farm.json"), Contains("'agents'"));
+}

@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "qat/data.h"
-#include "qat/tokenizer.h"
+#include "kernels/runtime/tokenizer.h"
 
 namespace hilq::qat {
 namespace {

@@ -1,9 +1,10 @@
-// The golden fixture of the runtime-vs-QAT agreement (tests/runtime/fixtures/micro_golden.safetensors):
-// the micro LM of the QAT tests in float, the learned steps of every bit configuration, token
-// windows of the LM test split and, per configuration, the QAT engine's fake-quantized greedy
-// tokens and logits at probe ids. Written on x86 by hilq_tests_runtime_qat "[.golden]" (which
-// also checks that golden_model() rebuilds exactly the exporter's packed file); read by
-// hilq_tests_runtime on every kernel path, qemu-aarch64 included, without qat or Eigen.
+// The golden fixture of the runtime-vs-QAT agreement
+// (tests/runtime/fixtures/micro_golden.safetensors): the micro LM of the QAT tests in float, the
+// learned steps of every bit configuration, token windows of the LM test split and, per
+// configuration, the QAT engine's fake-quantized greedy tokens and logits at probe ids. Written on
+// x86 by hilq_tests_runtime_qat "[.golden]" (which also checks that golden_model() rebuilds exactly
+// the exporter's packed file); read by hilq_tests_runtime on every kernel path, qemu-aarch64
+// included, without qat or Eigen.
 #pragma once
 
 #include <cstring>
@@ -38,7 +39,8 @@ inline std::vector<float> golden_f32(const kernels::ModelFile& f, const std::str
 
 inline std::vector<int32_t> golden_i32(const kernels::ModelFile& f, const std::string& name) {
   const kernels::ModelTensor* t = f.find(name);
-  if (!t || t->dtype != kernels::DType::kI32) throw std::runtime_error("golden fixture: no I32 tensor " + name);
+  if (!t || t->dtype != kernels::DType::kI32)
+    throw std::runtime_error("golden fixture: no I32 tensor " + name);
   std::vector<int32_t> v(t->data.size() / 4);
   std::memcpy(v.data(), t->data.data(), t->data.size());
   return v;
@@ -50,10 +52,12 @@ inline Golden read_golden(const std::string& path) {
   Golden g;
   const std::string err = kernels::read_model_file(path, &g.file);
   if (!err.empty()) throw std::runtime_error(err);
-  if (g.file.meta("format") != kGoldenFormat) throw std::runtime_error(path + ": not a golden fixture");
+  if (g.file.meta("format") != kGoldenFormat)
+    throw std::runtime_error(path + ": not a golden fixture");
   g.arch = g.file.meta("architecture");
   std::istringstream shape(g.file.meta("shape"));
-  shape >> g.shape.vocab >> g.shape.d >> g.shape.layers >> g.shape.heads >> g.shape.ff >> g.shape.max_seq;
+  shape >> g.shape.vocab >> g.shape.d >> g.shape.layers >> g.shape.heads >> g.shape.ff >>
+      g.shape.max_seq;
   g.shape.hash = false;
   g.windows = std::stoi(g.file.meta("windows"));
   g.seq = std::stoi(g.file.meta("seq"));
@@ -63,8 +67,12 @@ inline Golden read_golden(const std::string& path) {
   return g;
 }
 
-inline std::string golden_label(const Golden& g, int i) { return g.file.meta("label." + std::to_string(i)); }
-inline std::string golden_quant(const Golden& g, int i) { return g.file.meta("config." + std::to_string(i)); }
+inline std::string golden_label(const Golden& g, int i) {
+  return g.file.meta("label." + std::to_string(i));
+}
+inline std::string golden_quant(const Golden& g, int i) {
+  return g.file.meta("config." + std::to_string(i));
+}
 
 // The packed model file of configuration i, laid out as qat/export.cpp writes it: the float
 // weights quantized with the stored steps (kernels::quantize_pack, as the exporter does).
@@ -99,7 +107,9 @@ struct Agreement {
     compared += n;
   }
   double mean_abs() const { return compared ? sum_abs / static_cast<double>(compared) : 0.0; }
-  double agreement() const { return positions ? static_cast<double>(same_argmax) / positions : 1.0; }
+  double agreement() const {
+    return positions ? static_cast<double>(same_argmax) / positions : 1.0;
+  }
 };
 
 }  // namespace hilq::runtime::test

@@ -22,10 +22,10 @@ namespace hilq::runtime::test {
 
 struct Uniform {  // the uniform configs of the runtime issue, plus the policy
   int w_bits = 0, a_bits = 0, group = 0;
-  bool adaptive = false;       // token_adaptive {8, 4, fraction}
+  bool adaptive = false;  // token_adaptive {8, 4, fraction}
   double fraction = 0.5;
-  bool dynamic = false;        // activation_scale "dynamic"
-  bool embed = false;          // quantize the embedding / LM head too (w_bits, a_bits 8)
+  bool dynamic = false;  // activation_scale "dynamic"
+  bool embed = false;    // quantize the embedding / LM head too (w_bits, a_bits 8)
 };
 
 struct TestModel {
@@ -49,7 +49,8 @@ inline std::vector<float> normal(size_t n, float stddev, uint64_t seed) {
   for (size_t i = 0; i < n; ++i) {
     const double u1 = (static_cast<double>(mix(seed + 2 * i) >> 11) + 1.0) / 9007199254740993.0;
     const double u2 = static_cast<double>(mix(seed + 2 * i + 1) >> 11) / 9007199254740992.0;
-    v[i] = static_cast<float>(stddev * std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2));
+    v[i] = static_cast<float>(stddev * std::sqrt(-2.0 * std::log(u1)) *
+                              std::cos(6.283185307179586 * u2));
   }
   return v;
 }
@@ -59,19 +60,22 @@ inline std::string quant_json(const TestModel& m) {
   if (q.w_bits == 0 && q.a_bits == 0) return "";
   std::string units;
   auto unit = [&](const std::string& name, int w, int a, int g) {
-    units += (units.empty() ? "" : ",") + std::string("\"") + name + "\":{\"a_bits\":" +
-             std::to_string(a) + ",\"group\":" + std::to_string(g) + ",\"w_bits\":" + std::to_string(w) + "}";
+    units += (units.empty() ? "" : ",") + std::string("\"") + name +
+             "\":{\"a_bits\":" + std::to_string(a) + ",\"group\":" + std::to_string(g) +
+             ",\"w_bits\":" + std::to_string(w) + "}";
   };
   if (q.embed) unit("embed", q.w_bits ? q.w_bits : 8, 8, 0);
   for (int l = 0; l < m.layers; ++l) {
-    for (const char* u : {"attn.q", "attn.k", "attn.v", "attn.o", "mlp.gate", "mlp.up", "mlp.down"}) {
+    for (const char* u :
+         {"attn.q", "attn.k", "attn.v", "attn.o", "mlp.gate", "mlp.up", "mlp.down"}) {
       unit("layers." + std::to_string(l) + "." + u, q.w_bits, q.a_bits, q.group);
     }
   }
   std::string ta = "null";
   if (q.adaptive) {
     char buf[96];
-    std::snprintf(buf, sizeof buf, "{\"high_bits\":8,\"high_fraction\":%.17g,\"low_bits\":4}", q.fraction);
+    std::snprintf(buf, sizeof buf, "{\"high_bits\":8,\"high_fraction\":%.17g,\"low_bits\":4}",
+                  q.fraction);
     ta = buf;
   }
   return std::string("{\"activation_scale\":\"") + (q.dynamic ? "dynamic" : "lsq") +
@@ -80,25 +84,29 @@ inline std::string quant_json(const TestModel& m) {
 
 inline std::string arch_json(const TestModel& m) {
   return std::string("{\"d_ff\":") + std::to_string(m.ff) + ",\"d_model\":" + std::to_string(m.d) +
-         ",\"kind\":\"" + (m.classifier ? "classifier" : "causal_lm") + "\",\"max_seq\":" +
-         std::to_string(m.max_seq) + ",\"n_classes\":" + std::to_string(m.classes) +
-         ",\"n_heads\":" + std::to_string(m.heads) + ",\"n_layers\":" + std::to_string(m.layers) +
+         ",\"kind\":\"" + (m.classifier ? "classifier" : "causal_lm") +
+         "\",\"max_seq\":" + std::to_string(m.max_seq) +
+         ",\"n_classes\":" + std::to_string(m.classes) + ",\"n_heads\":" + std::to_string(m.heads) +
+         ",\"n_layers\":" + std::to_string(m.layers) +
          ",\"name\":\"test\",\"norm\":\"rmsnorm\",\"norm_eps\":1e-05,\"rope\":\"interleaved\","
-         "\"rope_theta\":10000.0,\"tied_embeddings\":true,\"vocab_size\":" + std::to_string(m.vocab) + "}";
+         "\"rope_theta\":10000.0,\"tied_embeddings\":true,\"vocab_size\":" +
+         std::to_string(m.vocab) + "}";
 }
 
 // Where build_model_file gets its numbers: float weights by parameter name, the learned weight
 // steps of a quantized unit ([rows][groups], row-major) and the activation steps of a point.
 struct Source {
-  std::function<std::vector<float>(const std::string& name, int rows, int cols, float stddev)> weight;
+  std::function<std::vector<float>(const std::string& name, int rows, int cols, float stddev)>
+      weight;
   std::function<std::vector<float>(const std::string& unit, const std::vector<float>& w, int rows,
-                                   int cols, int bits, int group)> step;
+                                   int cols, int bits, int group)>
+      step;
   std::function<float(const std::string& point, int bits, bool low)> act_scale;
 };
 
 // "Learned" weight steps: absmax per row (or group) with 10% clipping, as LSQ tends to settle.
-inline std::vector<float> clipped_absmax_steps(const std::vector<float>& w, int rows, int cols, int bits,
-                                               int group) {
+inline std::vector<float> clipped_absmax_steps(const std::vector<float>& w, int rows, int cols,
+                                               int bits, int group) {
   const int g_len = group ? group : cols, groups = (cols + g_len - 1) / g_len;
   std::vector<float> s(static_cast<size_t>(rows) * groups);
   for (int r = 0; r < rows; ++r) {
@@ -121,17 +129,16 @@ inline Source random_source(uint64_t seed) {
     }
     return v;
   };
-  s.step = [](const std::string&, const std::vector<float>& w, int rows, int cols, int bits, int group) {
-    return clipped_absmax_steps(w, rows, cols, bits, group);
-  };
+  s.step = [](const std::string&, const std::vector<float>& w, int rows, int cols, int bits,
+              int group) { return clipped_absmax_steps(w, rows, cols, bits, group); };
   s.act_scale = [](const std::string&, int bits, bool) { return 4.0f / kernels::qmax(bits); };
   return s;
 }
 
 // A model file laid out exactly as qat/export.cpp writes it (format hilq.packed.v1 when
 // quant_json is not empty, else a float checkpoint), numbers from `src`.
-inline kernels::ModelFile build_model_file(const TestModel& m, const std::string& qj, const Source& src,
-                                           const std::string& arch = "") {
+inline kernels::ModelFile build_model_file(const TestModel& m, const std::string& qj,
+                                           const Source& src, const std::string& arch = "") {
   kernels::ModelFile f;
   const bool packed = !qj.empty();
   const QuantSpec spec = packed ? QuantSpec::parse(qj, "test quant config") : QuantSpec{};
@@ -139,7 +146,8 @@ inline kernels::ModelFile build_model_file(const TestModel& m, const std::string
   f.metadata["architecture"] = arch.empty() ? arch_json(m) : arch;
   if (packed) f.metadata["quant_config"] = qj;
   std::string packing;
-  auto add_weight = [&](const std::string& name, const std::string& unit, int rows, int cols, float stddev) {
+  auto add_weight = [&](const std::string& name, const std::string& unit, int rows, int cols,
+                        float stddev) {
     const std::vector<float> w = src.weight(name, rows, cols, stddev);
     const UnitSpec u = spec.unit(unit);
     if (unit.empty() || !u.w_bits) {
@@ -147,25 +155,28 @@ inline kernels::ModelFile build_model_file(const TestModel& m, const std::string
       return;
     }
     const std::vector<float> s = src.step(unit, w, rows, cols, u.w_bits, u.group);
-    const kernels::PackedWeights p = kernels::quantize_pack(w.data(), rows, cols, u.w_bits, u.group, s.data());
+    const kernels::PackedWeights p =
+        kernels::quantize_pack(w.data(), rows, cols, u.w_bits, u.group, s.data());
     f.add(name + ".data", kernels::DType::kU8, {p.layout.data_bytes()}, p.data.data());
     f.add_f32(name + ".scales", {p.layout.scale_count()}, p.scales.data());
     packing += (packing.empty() ? "" : ",") + std::string("\"") + name +
-               "\":{\"cols\":" + std::to_string(cols) + ",\"data\":\"" + name + ".data\",\"format\":\"" +
-               kernels::kPackFormat + "\",\"group\":" + std::to_string(u.group) + ",\"rows\":" +
-               std::to_string(rows) + ",\"scales\":\"" + name + ".scales\",\"w_bits\":" +
-               std::to_string(u.w_bits) + "}";
+               "\":{\"cols\":" + std::to_string(cols) + ",\"data\":\"" + name +
+               ".data\",\"format\":\"" + kernels::kPackFormat +
+               "\",\"group\":" + std::to_string(u.group) + ",\"rows\":" + std::to_string(rows) +
+               ",\"scales\":\"" + name + ".scales\",\"w_bits\":" + std::to_string(u.w_bits) + "}";
   };
   auto add_norm = [&](const std::string& name) {
     const std::vector<float> g = src.weight(name, 1, m.d, 0.1f);
     f.add_f32(name, {1, m.d}, g.data());
   };
   add_weight("embed.weight", "embed", m.vocab, m.d, 1.0f);
-  const float sd = 1.0f / std::sqrt(static_cast<float>(m.d)), sf = 1.0f / std::sqrt(static_cast<float>(m.ff));
+  const float sd = 1.0f / std::sqrt(static_cast<float>(m.d)),
+              sf = 1.0f / std::sqrt(static_cast<float>(m.ff));
   for (int l = 0; l < m.layers; ++l) {
     const std::string p = "layers." + std::to_string(l) + ".";
     add_norm(p + "attn_norm.weight");
-    for (const char* u : {"attn.q", "attn.k", "attn.v", "attn.o"}) add_weight(p + u + ".weight", p + u, m.d, m.d, sd);
+    for (const char* u : {"attn.q", "attn.k", "attn.v", "attn.o"})
+      add_weight(p + u + ".weight", p + u, m.d, m.d, sd);
     add_norm(p + "mlp_norm.weight");
     add_weight(p + "mlp.gate.weight", p + "mlp.gate", m.ff, m.d, sd);
     add_weight(p + "mlp.up.weight", p + "mlp.up", m.ff, m.d, sd);
@@ -186,7 +197,8 @@ inline kernels::ModelFile build_model_file(const TestModel& m, const std::string
       const bool adaptive = spec.adaptive(u) && name != "head.in";
       const int bits = adaptive ? spec.token_adaptive->high_bits : u.a_bits;
       const int low = adaptive && layer > 0 ? spec.token_adaptive->low_bits : 0;
-      const bool prev = name.find("qkv.in") != std::string::npos || name.find("q.out") != std::string::npos ||
+      const bool prev = name.find("qkv.in") != std::string::npos ||
+                        name.find("q.out") != std::string::npos ||
                         name.find("k.out") != std::string::npos;
       std::string j = "{\"bits\":" + std::to_string(bits) + ",\"low_bits\":" + std::to_string(low) +
                       ",\"mask\":\"" + (prev ? "prev" : "cur") + "\",\"scale\":\"" +

@@ -20,16 +20,29 @@ std::vector<float> hostile_row(std::mt19937& rng, int n, float scale) {
   std::vector<float> x(static_cast<size_t>(n));
   for (auto& v : x) v = d(rng);
   // Exact ties at +-k.5 steps, the clamp edges, signed zeros and non-finite values.
-  const float specials[] = {0.5f * scale, -0.5f * scale,   2.5f * scale,     -3.5f * scale,
-                            127.5f * scale, -128.5f * scale, 7.5f * scale,   -8.5f * scale,
-                            0.0f,         -0.0f,           1e30f,            -1e30f,
-                            std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
-                            std::nanf(""), 1e-30f};
-  for (size_t i = 0; i < sizeof specials / sizeof specials[0] && i < x.size(); ++i) x[i * 3 % x.size()] = specials[i];
+  const float specials[] = {0.5f * scale,
+                            -0.5f * scale,
+                            2.5f * scale,
+                            -3.5f * scale,
+                            127.5f * scale,
+                            -128.5f * scale,
+                            7.5f * scale,
+                            -8.5f * scale,
+                            0.0f,
+                            -0.0f,
+                            1e30f,
+                            -1e30f,
+                            std::numeric_limits<float>::infinity(),
+                            -std::numeric_limits<float>::infinity(),
+                            std::nanf(""),
+                            1e-30f};
+  for (size_t i = 0; i < sizeof specials / sizeof specials[0] && i < x.size(); ++i)
+    x[i * 3 % x.size()] = specials[i];
   return x;
 }
 
-TEST_CASE("quantize_row gives kernels::quantize_value's codes bit for bit", "[runtime][act_quant]") {
+TEST_CASE("quantize_row gives kernels::quantize_value's codes bit for bit",
+          "[runtime][act_quant]") {
   std::mt19937 rng(3);
   for (int bits : {4, 8}) {
     for (float scale : {0.01f, 0.37f, 3.0f, 1e-8f}) {
@@ -79,10 +92,12 @@ TEST_CASE("dynamic rows equal the kernels' absmax activation quantizer", "[runti
     REQUIRE(got.bits[static_cast<size_t>(t)] == want.bits[static_cast<size_t>(t)]);
     REQUIRE(got.scales[static_cast<size_t>(t)] == want.scales[static_cast<size_t>(t)]);
     for (int c = 0; c < got.cols_pad; ++c) {
-      REQUIRE(got.q[static_cast<size_t>(t * got.cols_pad + c)] == want.q[static_cast<size_t>(t * want.cols_pad + c)]);
+      REQUIRE(got.q[static_cast<size_t>(t * got.cols_pad + c)] ==
+              want.q[static_cast<size_t>(t * want.cols_pad + c)]);
     }
     for (int64_t i = 0; i < got.sum_stride(); ++i) {
-      REQUIRE(got.sums[static_cast<size_t>(t * got.sum_stride() + i)] == want.sums[static_cast<size_t>(t * want.sum_stride() + i)]);
+      REQUIRE(got.sums[static_cast<size_t>(t * got.sum_stride() + i)] ==
+              want.sums[static_cast<size_t>(t * want.sum_stride() + i)]);
     }
   }
 }

@@ -11,7 +11,8 @@
 namespace hilq::runtime {
 namespace {
 
-TEST_CASE("the selected attention loops equal the portable ones bit for bit", "[runtime][attention]") {
+TEST_CASE("the selected attention loops equal the portable ones bit for bit",
+          "[runtime][attention]") {
   kernels::Context ctx(kernels::ContextOptions{1, "", ""});
   const AttnOps& ops = attn_ops(ctx);
   const kernels::Isa isa = ctx.isa();
@@ -41,17 +42,20 @@ TEST_CASE("the selected attention loops equal the portable ones bit for bit", "[
       }
       std::vector<float> a(std::max(keys, d)), b(std::max(keys, d));
       ops.scores_i8(q.data(), 0.03f, k.data(), ld, ks.data(), keys, d, 0.125f, a.data());
-      kAttnOpsPortable.scores_i8(q.data(), 0.03f, k.data(), ld, ks.data(), keys, d, 0.125f, b.data());
+      kAttnOpsPortable.scores_i8(q.data(), 0.03f, k.data(), ld, ks.data(), keys, d, 0.125f,
+                                 b.data());
       CHECK(a == b);
       ops.scores_f32(qf.data(), kf.data(), ld, keys, d, 0.125f, a.data());
       kAttnOpsPortable.scores_f32(qf.data(), kf.data(), ld, keys, d, 0.125f, b.data());
       CHECK(a == b);
       ops.apply_i8(p.data(), v.data(), ld, vs.data(), keys, d, a.data());
       kAttnOpsPortable.apply_i8(p.data(), v.data(), ld, vs.data(), keys, d, b.data());
-      CHECK(std::vector<float>(a.begin(), a.begin() + d) == std::vector<float>(b.begin(), b.begin() + d));
+      CHECK(std::vector<float>(a.begin(), a.begin() + d) ==
+            std::vector<float>(b.begin(), b.begin() + d));
       ops.apply_f32(p.data(), vf.data(), ld, keys, d, a.data());
       kAttnOpsPortable.apply_f32(p.data(), vf.data(), ld, keys, d, b.data());
-      CHECK(std::vector<float>(a.begin(), a.begin() + d) == std::vector<float>(b.begin(), b.begin() + d));
+      CHECK(std::vector<float>(a.begin(), a.begin() + d) ==
+            std::vector<float>(b.begin(), b.begin() + d));
     }
   }
 }

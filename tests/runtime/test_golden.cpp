@@ -16,8 +16,10 @@ namespace {
 // from each other only in float rounding of the scales, as they do from the QAT engine.
 constexpr double kMeanTol = 1e-4, kMaxTol = 0.01, kMinAgreement = 0.99;
 
-TEST_CASE("the runtime reproduces the QAT engine's golden logits for every bit configuration", "[runtime][golden]") {
-  const test::Golden g = test::read_golden(std::string(HILQ_RUNTIME_FIXTURES) + "/micro_golden.safetensors");
+TEST_CASE("the runtime reproduces the QAT engine's golden logits for every bit configuration",
+          "[runtime][golden]") {
+  const test::Golden g =
+      test::read_golden(std::string(HILQ_RUNTIME_FIXTURES) + "/micro_golden.safetensors");
   kernels::Context ctx(kernels::ContextOptions{1, "", ""});
   const int V = g.shape.vocab, K = test::kGoldenProbes;
   REQUIRE(g.configs >= 10);
@@ -35,11 +37,13 @@ TEST_CASE("the runtime reproduces the QAT engine's golden logits for every bit c
     std::vector<float> got(static_cast<size_t>(K));
     for (int w = 0; w < g.windows; ++w) {
       s.reset();
-      const auto out = s.prefill(std::span<const int32_t>(g.ids.data() + w * g.seq, static_cast<size_t>(g.seq)), true);
+      const auto out = s.prefill(
+          std::span<const int32_t>(g.ids.data() + w * g.seq, static_cast<size_t>(g.seq)), true);
       for (int t = 0; t < g.seq; ++t) {
         const size_t r = static_cast<size_t>(w * g.seq + t);
         const float* row = out.data() + int64_t{t} * V;
-        for (int k = 0; k < K; ++k) got[static_cast<size_t>(k)] = row[g.probe_ids[static_cast<size_t>(k)]];
+        for (int k = 0; k < K; ++k)
+          got[static_cast<size_t>(k)] = row[g.probe_ids[static_cast<size_t>(k)]];
         a.add(got.data(), probes.data() + r * K, K);
         a.positions += 1;
         a.same_argmax += argmax(row, V) == best[r];

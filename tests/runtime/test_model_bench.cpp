@@ -16,7 +16,8 @@ namespace {
 using nlohmann::json;
 
 std::string write_model(const test::TestModel& m, const std::string& tag) {
-  const std::string path = "/tmp/hilq_mb_" + std::to_string(::getpid()) + "_" + tag + ".safetensors";
+  const std::string path =
+      "/tmp/hilq_mb_" + std::to_string(::getpid()) + "_" + tag + ".safetensors";
   REQUIRE(kernels::write_model_file(path, test::make_model_file(m)).empty());
   return path;
 }
@@ -30,12 +31,14 @@ protocol::RepeatPolicy quick() {
   return r;
 }
 
-TEST_CASE("model-bench reports prefill, decode ms/token, memory and the kernels", "[runtime][model_bench]") {
+TEST_CASE("model-bench reports prefill, decode ms/token, memory and the kernels",
+          "[runtime][model_bench]") {
   test::TestModel tm;
   tm.max_seq = 16;
   tm.q = {4, 8, 0, false, 0.5, false, false};
   const std::string path = write_model(tm, "w4a8");
-  const json r = agent::run_model_bench({{"model", path}, {"prompt_tokens", 16}, {"decode_tokens", 8}}, quick());
+  const json r = agent::run_model_bench(
+      {{"model", path}, {"prompt_tokens", 16}, {"decode_tokens", 8}}, quick());
   std::remove(path.c_str());
   CHECK(r["model_label"] == "W4A8");
   CHECK(r["runs"] == 2);
@@ -43,7 +46,8 @@ TEST_CASE("model-bench reports prefill, decode ms/token, memory and the kernels"
   CHECK(r["samples_ns"]["decode"].size() == 16);
   CHECK(r["prefill_ms"].get<double>() > 0);
   CHECK(r["decode_ms_per_token"]["median"].get<double>() > 0);
-  CHECK(r["decode_ms_per_token"]["p90"].get<double>() >= r["decode_ms_per_token"]["median"].get<double>());
+  CHECK(r["decode_ms_per_token"]["p90"].get<double>() >=
+        r["decode_ms_per_token"]["median"].get<double>());
   CHECK(r["latency"]["count"] == 16);
   CHECK(r["context"] == 24);
   CHECK(r["greedy_tokens"].size() == 8);
@@ -58,30 +62,36 @@ TEST_CASE("model-bench reports prefill, decode ms/token, memory and the kernels"
   CHECK(r["power"]["available"] == false);
 }
 
-TEST_CASE("model-bench measures baselines and quantizes a float artifact on load", "[runtime][model_bench]") {
+TEST_CASE("model-bench measures baselines and quantizes a float artifact on load",
+          "[runtime][model_bench]") {
   test::TestModel tm;
   const std::string path = write_model(tm, "fp");
-  const json fp16 = agent::run_model_bench({{"model", path}, {"weights", "fp16"}, {"prompt_tokens", 8},
-                                            {"decode_tokens", 4}}, quick());
+  const json fp16 = agent::run_model_bench(
+      {{"model", path}, {"weights", "fp16"}, {"prompt_tokens", 8}, {"decode_tokens", 4}}, quick());
   CHECK(fp16["model_label"] == "FP16");
   CHECK(fp16["kernel"].get<std::string>().find("fp16") != std::string::npos);
   test::TestModel q = tm;
   q.q = {4, 4, 0, true, 0.5, false, false};
   const json cfg = json::parse(test::quant_json(q));
-  const json ta = agent::run_model_bench({{"model", path}, {"quant_config", cfg}, {"prompt_tokens", 8},
-                                          {"decode_tokens", 4}}, quick());
+  const json ta = agent::run_model_bench(
+      {{"model", path}, {"quant_config", cfg}, {"prompt_tokens", 8}, {"decode_tokens", 4}},
+      quick());
   CHECK(ta["model_label"] == "W4A4-TA8/4");
   CHECK(ta["kernel"].get<std::string>().find("w4a4") != std::string::npos);
   std::remove(path.c_str());
 }
 
-TEST_CASE("model-bench refuses bad configs and corrupt artifacts with typed errors", "[runtime][model_bench]") {
+TEST_CASE("model-bench refuses bad configs and corrupt artifacts with typed errors",
+          "[runtime][model_bench]") {
   test::TestModel tm;
   const std::string path = write_model(tm, "bad");
   CHECK_THROWS_AS(agent::run_model_bench(json::object(), quick()), agent::BadJobConfig);
-  CHECK_THROWS_AS(agent::run_model_bench({{"model", path}, {"weights", "int3"}}, quick()), agent::BadJobConfig);
-  CHECK_THROWS_AS(agent::run_model_bench({{"model", path}, {"prompt_tokns", 3}}, quick()), agent::BadJobConfig);
-  CHECK_THROWS_AS(agent::run_model_bench({{"model", path}, {"isa", "sse9"}}, quick()), agent::BadJobConfig);
+  CHECK_THROWS_AS(agent::run_model_bench({{"model", path}, {"weights", "int3"}}, quick()),
+                  agent::BadJobConfig);
+  CHECK_THROWS_AS(agent::run_model_bench({{"model", path}, {"prompt_tokns", 3}}, quick()),
+                  agent::BadJobConfig);
+  CHECK_THROWS_AS(agent::run_model_bench({{"model", path}, {"isa", "sse9"}}, quick()),
+                  agent::BadJobConfig);
   {
     std::ofstream f(path, std::ios::binary | std::ios::trunc);
     f << "not a model";

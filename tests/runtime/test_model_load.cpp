@@ -71,7 +71,8 @@ void replace_meta(kernels::ModelFile& f, const std::string& key, const std::stri
   v.replace(at, from.size(), to);
 }
 
-TEST_CASE("a packed W4A8 file loads with its shapes, widths, fusion and verified hash", "[runtime][model]") {
+TEST_CASE("a packed W4A8 file loads with its shapes, widths, fusion and verified hash",
+          "[runtime][model]") {
   const std::string path = temp_path("good");
   REQUIRE(kernels::write_model_file(path, test::make_model_file(w4a8())).empty());
   const Model m = Model::load(path);
@@ -97,7 +98,8 @@ TEST_CASE("a packed W4A8 file loads with its shapes, widths, fusion and verified
   CHECK_FALSE(m.head_in().quantized());
 }
 
-TEST_CASE("a float checkpoint loads as FP32, and as the FP16-storage baseline", "[runtime][model]") {
+TEST_CASE("a float checkpoint loads as FP32, and as the FP16-storage baseline",
+          "[runtime][model]") {
   const Model f32 = test::make_model(TestModel{});
   CHECK(f32.label() == "FP32");
   CHECK(f32.layers()[0].qkv[0].format == WeightFormat::kFp32);
@@ -131,7 +133,8 @@ TEST_CASE("a corrupt header is refused", "[runtime][model]") {
   CHECK_THAT(err, Catch::Contains("not valid JSON"));
 }
 
-TEST_CASE("flipped weight bytes fail the SHA-256 check (and load when the check is off)", "[runtime][model]") {
+TEST_CASE("flipped weight bytes fail the SHA-256 check (and load when the check is off)",
+          "[runtime][model]") {
   std::vector<uint8_t> b = bytes_of(test::make_model_file(w4a8()));
   b[b.size() - 100] ^= 0x10;
   CHECK_THAT(load_error(b), Catch::Contains("SHA-256") && Catch::Contains("corrupt"));
@@ -147,11 +150,13 @@ TEST_CASE("a truncated file is refused at every length", "[runtime][model]") {
   for (size_t n : {size_t{0}, size_t{5}, size_t{8}, static_cast<size_t>(8 + header / 2),
                    static_cast<size_t>(8 + header), b.size() / 2, b.size() - 1}) {
     CAPTURE(n);
-    const std::string err = load_error(std::vector<uint8_t>(b.begin(), b.begin() + static_cast<int64_t>(n)));
+    const std::string err =
+        load_error(std::vector<uint8_t>(b.begin(), b.begin() + static_cast<int64_t>(n)));
     CHECK_FALSE(err.empty());
   }
   CHECK(load_error(b).empty());
-  CHECK_THAT(load_error(std::vector<uint8_t>(b.begin(), b.end() - 1)), Catch::Contains("data_offsets"));
+  CHECK_THAT(load_error(std::vector<uint8_t>(b.begin(), b.end() - 1)),
+             Catch::Contains("data_offsets"));
 }
 
 TEST_CASE("another format version or a file without format is refused", "[runtime][model]") {
@@ -172,7 +177,8 @@ TEST_CASE("mismatched shapes are refused", "[runtime][model]") {
     kernels::ModelTensor* t = find(f, "layers.1.mlp_norm.weight");
     t->shape = {1, 63};
     t->data.resize(63 * 4);
-    CHECK_THAT(load_error(f), Catch::Contains("layers.1.mlp_norm.weight") && Catch::Contains("mismatched shapes"));
+    CHECK_THAT(load_error(f),
+               Catch::Contains("layers.1.mlp_norm.weight") && Catch::Contains("mismatched shapes"));
   }
   SECTION("packing rows that disagree with the architecture") {
     kernels::ModelFile f = test::make_model_file(w4a8());
@@ -185,7 +191,8 @@ TEST_CASE("mismatched shapes are refused", "[runtime][model]") {
     kernels::ModelTensor* t = find(f, "layers.0.attn.o.weight.data");
     t->data.resize(t->data.size() - 64);
     t->shape = {static_cast<int64_t>(t->data.size())};
-    CHECK_THAT(load_error(f), Catch::Contains("layers.0.attn.o.weight") && Catch::Contains("bytes"));
+    CHECK_THAT(load_error(f),
+               Catch::Contains("layers.0.attn.o.weight") && Catch::Contains("bytes"));
   }
   SECTION("an architecture whose heads do not divide d_model") {
     kernels::ModelFile f = test::make_model_file(w4a8());
@@ -196,7 +203,8 @@ TEST_CASE("mismatched shapes are refused", "[runtime][model]") {
 
 TEST_CASE("bit widths that disagree with the quant config are refused", "[runtime][model]") {
   kernels::ModelFile f = test::make_model_file(w4a8());
-  replace_meta(f, "quant_config", "\"units\":{\"layers.0.attn.q\":{\"a_bits\":8,\"group\":0,\"w_bits\":4}",
+  replace_meta(f, "quant_config",
+               "\"units\":{\"layers.0.attn.q\":{\"a_bits\":8,\"group\":0,\"w_bits\":4}",
                "\"units\":{\"layers.0.attn.q\":{\"a_bits\":8,\"group\":0,\"w_bits\":8}");
   CHECK_THAT(load_error(f), Catch::Contains("layers.0.attn.q.weight has w_bits 4"));
   kernels::ModelFile g = test::make_model_file(w4a8());
@@ -229,7 +237,8 @@ TEST_CASE("missing, unknown and non-finite tensors are refused", "[runtime][mode
   CHECK_THAT(load_error(k), Catch::Contains("non-finite"));
 }
 
-TEST_CASE("a requested quant config must match a packed file and quantizes a float one", "[runtime][model]") {
+TEST_CASE("a requested quant config must match a packed file and quantizes a float one",
+          "[runtime][model]") {
   const std::string w8 = test::quant_json([] {
     TestModel m;
     m.q.w_bits = 8;
@@ -244,7 +253,8 @@ TEST_CASE("a requested quant config must match a packed file and quantizes a flo
   CHECK(q.layers()[0].qkv[0].format == WeightFormat::kPacked);
   CHECK(q.layers()[1].qkv_in.dynamic);
   o.quant_config = "{\"units\":{\"layers.7.attn.q\":{\"w_bits\":4}}}";
-  CHECK_THROWS_WITH(test::make_model(TestModel{}, o), Catch::Contains("does not exist in a 2-layer model"));
+  CHECK_THROWS_WITH(test::make_model(TestModel{}, o),
+                    Catch::Contains("does not exist in a 2-layer model"));
 }
 
 TEST_CASE("SHA-256 matches the FIPS 180-4 test vectors", "[runtime][sha256]") {

@@ -43,11 +43,14 @@ struct QatCase {
 std::vector<QatCase> qat_cases() {
   std::vector<QatCase> c;
   c.push_back({"FP32", QuantConfig{}});
-  for (auto [w, a] : {std::pair{8, 8}, {6, 8}, {4, 8}, {3, 8}, {2, 8}, {8, 4}, {6, 4}, {4, 4}, {3, 4}, {2, 4}}) {
+  for (auto [w, a] :
+       {std::pair{8, 8}, {6, 8}, {4, 8}, {3, 8}, {2, 8}, {8, 4}, {6, 4}, {4, 4}, {3, 4}, {2, 4}}) {
     c.push_back({"W" + std::to_string(w) + "A" + std::to_string(a), QuantConfig::uniform(2, w, a)});
   }
-  c.push_back({"W4A4-TA8/4 (0.5)", QuantConfig::uniform(2, 4, 4, 0, TokenAdaptivePolicy{8, 4, 0.5})});
-  c.push_back({"W8A4-TA8/4 (0.25)", QuantConfig::uniform(2, 8, 4, 0, TokenAdaptivePolicy{8, 4, 0.25})});
+  c.push_back(
+      {"W4A4-TA8/4 (0.5)", QuantConfig::uniform(2, 4, 4, 0, TokenAdaptivePolicy{8, 4, 0.5})});
+  c.push_back(
+      {"W8A4-TA8/4 (0.25)", QuantConfig::uniform(2, 8, 4, 0, TokenAdaptivePolicy{8, 4, 0.25})});
   c.push_back({"W4A8g32", QuantConfig::uniform(2, 4, 8, 32)});
   c.push_back({"W2A4g64-TA8/4", QuantConfig::uniform(2, 2, 4, 64, TokenAdaptivePolicy{8, 4, 0.5})});
   QuantConfig dyn = QuantConfig::uniform(2, 4, 8, 0, TokenAdaptivePolicy{8, 4, 0.5});
@@ -90,7 +93,8 @@ struct Calibrated {
   qat::Mat logits;  // QAT fake-quantized forward, (windows * seq) x vocab
 };
 
-Calibrated calibrate_and_run(const qat::Transformer& m, const QuantConfig& qc, const std::vector<int32_t>& ids) {
+Calibrated calibrate_and_run(const qat::Transformer& m, const QuantConfig& qc,
+                             const std::vector<int32_t>& ids) {
   Calibrated c;
   c.qs = std::make_unique<qat::QuantState>(qc, m.config().n_layers);
   if (!qc.empty()) {
@@ -131,16 +135,18 @@ test::Agreement compare(const Model& rm, const qat::Mat& want, const std::vector
 }
 
 void check(const std::string& label, const test::Agreement& a) {
-  std::printf("  %-44s greedy %5.1f%% of %d, |diff| max %.2e mean %.2e, logit range %.2f\n", label.c_str(),
-              100.0 * a.agreement(), a.positions, a.max_abs, a.mean_abs(), a.logit_range);
+  std::printf("  %-44s greedy %5.1f%% of %d, |diff| max %.2e mean %.2e, logit range %.2f\n",
+              label.c_str(), 100.0 * a.agreement(), a.positions, a.max_abs, a.mean_abs(),
+              a.logit_range);
   CAPTURE(label, a.max_abs, a.mean_abs(), a.logit_range, a.agreement());
   CHECK(a.agreement() >= kMinAgreement);
   CHECK(a.mean_abs() <= kMeanTol * a.logit_range);
   CHECK(a.max_abs <= kMaxTol * a.logit_range);
 }
 
-TEST_CASE("runtime logits match the QAT engine's fake-quantized forward for every bit configuration",
-          "[runtime][qat]") {
+TEST_CASE(
+    "runtime logits match the QAT engine's fake-quantized forward for every bit configuration",
+    "[runtime][qat]") {
   const qat::Transformer& m = trained_lm();
   const auto ids = test_windows();
   std::printf("runtime vs QAT, micro LM, %d x %d test tokens:\n", kWindows, kSeq);
@@ -154,14 +160,16 @@ TEST_CASE("runtime logits match the QAT engine's fake-quantized forward for ever
   }
 }
 
-TEST_CASE("after QAT steps (weights and steps trained) the runtime still matches", "[runtime][qat]") {
+TEST_CASE("after QAT steps (weights and steps trained) the runtime still matches",
+          "[runtime][qat]") {
   qat::Transformer m(micro_config(qat::ModelKind::kCausalLm), 5);
   m.copy_from(trained_lm());
   const QuantConfig qc = QuantConfig::uniform(2, 4, 4, 0, TokenAdaptivePolicy{8, 4, 0.5});
   qat::QuantState qs(qc, 2);
-  qat::calibrate(qat::Task::kLm, m, &qs, micro_world().data, micro_train(1), 2, qat::QuantState::Init::kLsq);
-  qat::train(qat::Task::kLm, m, &qs, &trained_lm(), qat::SquatLossConfig{}, micro_world().data, micro_train(20),
-             micro_world().tok);
+  qat::calibrate(qat::Task::kLm, m, &qs, micro_world().data, micro_train(1), 2,
+                 qat::QuantState::Init::kLsq);
+  qat::train(qat::Task::kLm, m, &qs, &trained_lm(), qat::SquatLossConfig{}, micro_world().data,
+             micro_train(20), micro_world().tok);
   const auto ids = test_windows();
   qat::Mat want;
   {
@@ -185,12 +193,14 @@ TEST_CASE("classifier probabilities match the QAT engine's", "[runtime][qat]") {
     qat::Transformer t(micro_config(qat::ModelKind::kClassifier), 9);
     qat::TrainConfig c = micro_train(80);
     c.seq = 64;
-    qat::train(qat::Task::kCls, t, nullptr, nullptr, qat::SquatLossConfig{false, false, false}, w.data, c, w.tok);
+    qat::train(qat::Task::kCls, t, nullptr, nullptr, qat::SquatLossConfig{false, false, false},
+               w.data, c, w.tok);
     return t;
   }();
   kernels::Context ctx(kernels::ContextOptions{1, "", ""});
-  for (const QatCase& c : {QatCase{"FP32", QuantConfig{}}, QatCase{"W8A8", QuantConfig::uniform(2, 8, 8)},
-                           QatCase{"W4A4-TA8/4", QuantConfig::uniform(2, 4, 4, 0, TokenAdaptivePolicy{8, 4, 0.5})}}) {
+  for (const QatCase& c :
+       {QatCase{"FP32", QuantConfig{}}, QatCase{"W8A8", QuantConfig::uniform(2, 8, 8)},
+        QatCase{"W4A4-TA8/4", QuantConfig::uniform(2, 4, 4, 0, TokenAdaptivePolicy{8, 4, 0.5})}}) {
     qat::QuantState qs(c.qc, 2);
     if (!c.qc.empty()) {
       qat::TrainConfig tc = micro_train(1);
@@ -224,7 +234,8 @@ TEST_CASE("classifier probabilities match the QAT engine's", "[runtime][qat]") {
       same += argmax(p.data(), static_cast<int>(p.size())) == best;
       ++n;
     }
-    std::printf("  classifier %-12s same label %d/%d, max |p diff| %.2e\n", c.label.c_str(), same, n, max_diff);
+    std::printf("  classifier %-12s same label %d/%d, max |p diff| %.2e\n", c.label.c_str(), same,
+                n, max_diff);
     CAPTURE(c.label);
     REQUIRE(n >= 40);
     CHECK(same >= 0.99 * n);
@@ -241,12 +252,13 @@ TEST_CASE("write the golden fixture of the runtime tests", "[.golden]") {
   g.metadata["format"] = test::kGoldenFormat;
   g.metadata["architecture"] = m.config().to_json();
   const auto& cfg = m.config();
-  g.metadata["shape"] = std::to_string(V) + " " + std::to_string(cfg.d_model) + " " + std::to_string(cfg.n_layers) +
-                        " " + std::to_string(cfg.n_heads) + " " + std::to_string(cfg.d_ff) + " " +
-                        std::to_string(cfg.max_seq);
+  g.metadata["shape"] = std::to_string(V) + " " + std::to_string(cfg.d_model) + " " +
+                        std::to_string(cfg.n_layers) + " " + std::to_string(cfg.n_heads) + " " +
+                        std::to_string(cfg.d_ff) + " " + std::to_string(cfg.max_seq);
   g.metadata["windows"] = std::to_string(kWindows);
   g.metadata["seq"] = std::to_string(kSeq);
-  for (const auto& [name, v] : m.named_parameters()) g.add_f32(name, {v->rows(), v->cols()}, v->value.data());
+  for (const auto& [name, v] : m.named_parameters())
+    g.add_f32(name, {v->rows(), v->cols()}, v->value.data());
   g.add("golden/ids", kernels::DType::kI32, {static_cast<int64_t>(ids.size())}, ids.data());
   std::vector<int32_t> probes(test::kGoldenProbes);
   for (int k = 0; k < test::kGoldenProbes; ++k) probes[static_cast<size_t>(k)] = (k * 97 + 13) % V;
@@ -258,7 +270,8 @@ TEST_CASE("write the golden fixture of the runtime tests", "[.golden]") {
     const Calibrated cal = calibrate_and_run(m, cases[i].qc, ids);
     g.metadata["label." + std::to_string(i)] = cases[i].label;
     g.metadata["config." + std::to_string(i)] = cases[i].qc.empty() ? "" : cases[i].qc.to_json();
-    for (const auto& [unit, wp] : cal.qs->weights()) g.add_f32(c + unit + ".w_step", {wp.step->value.size()}, wp.step->value.data());
+    for (const auto& [unit, wp] : cal.qs->weights())
+      g.add_f32(c + unit + ".w_step", {wp.step->value.size()}, wp.step->value.data());
     for (const auto& [point, a] : cal.qs->acts()) {
       if (cases[i].qc.act_scale == qat::ActScaleMode::kDynamic) continue;
       g.add_f32(c + point + ".a_scale_hi", {1}, a.step_hi->value.data());
@@ -274,7 +287,8 @@ TEST_CASE("write the golden fixture of the runtime tests", "[.golden]") {
         if (v != best[r]) second = std::max(second, row[v]);
       }
       margin[r] = row[best[r]] - second;
-      for (int k = 0; k < test::kGoldenProbes; ++k) probe_logits[r * test::kGoldenProbes + k] = row[probes[static_cast<size_t>(k)]];
+      for (int k = 0; k < test::kGoldenProbes; ++k)
+        probe_logits[r * test::kGoldenProbes + k] = row[probes[static_cast<size_t>(k)]];
     }
     g.add(c + "argmax", kernels::DType::kI32, {static_cast<int64_t>(best.size())}, best.data());
     g.add_f32(c + "probes", {static_cast<int64_t>(probe_logits.size())}, probe_logits.data());
@@ -289,7 +303,8 @@ TEST_CASE("write the golden fixture of the runtime tests", "[.golden]") {
       test::Golden tmp;
       tmp.file = g;
       tmp.arch = g.metadata["architecture"];
-      tmp.shape = test::TestModel{false, V, cfg.d_model, cfg.n_layers, cfg.n_heads, cfg.d_ff, cfg.max_seq, 2, 0, {}, false};
+      tmp.shape = test::TestModel{false,       V, cfg.d_model, cfg.n_layers, cfg.n_heads, cfg.d_ff,
+                                  cfg.max_seq, 2, 0,           {},           false};
       const kernels::ModelFile rebuilt = test::golden_model(tmp, static_cast<int>(i));
       CAPTURE(cases[i].label);
       REQUIRE(rebuilt.tensors.size() == exported.tensors.size());

@@ -40,7 +40,8 @@ std::vector<Case> uniform_cases() {
 // a rounding boundary can then flip by one step.
 constexpr double kCacheTol = 2e-3;
 
-TEST_CASE("KV-cache decode equals a full recompute for every uniform config", "[runtime][session]") {
+TEST_CASE("KV-cache decode equals a full recompute for every uniform config",
+          "[runtime][session]") {
   kernels::Context ctx(kernels::ContextOptions{1, "", ""});
   for (const Case& c : uniform_cases()) {
     CAPTURE(c.name);
@@ -59,13 +60,15 @@ TEST_CASE("KV-cache decode equals a full recompute for every uniform config", "[
     for (int t = 5; t < n; ++t) {
       out = inc.decode(ids[static_cast<size_t>(t)]);
       CAPTURE(t);
-      CHECK(test::rel_diff(out.data(), ref.data() + int64_t{t} * V, static_cast<size_t>(V)) < kCacheTol);
+      CHECK(test::rel_diff(out.data(), ref.data() + int64_t{t} * V, static_cast<size_t>(V)) <
+            kCacheTol);
       CHECK(argmax(out.data(), V) == argmax(ref.data() + int64_t{t} * V, V));
     }
   }
 }
 
-TEST_CASE("with token-adaptive bits, decode equals a recompute that replays its decisions", "[runtime][session]") {
+TEST_CASE("with token-adaptive bits, decode equals a recompute that replays its decisions",
+          "[runtime][session]") {
   kernels::Context ctx(kernels::ContextOptions{1, "", ""});
   TestModel tm;
   tm.q = {4, 4, 0, true, 0.5, false, false};
@@ -97,7 +100,8 @@ TEST_CASE("with token-adaptive bits, decode equals a recompute that replays its 
   for (int t = 6; t < n; ++t) {
     CAPTURE(t);
     const auto& got = logits[static_cast<size_t>(t - 6)];
-    CHECK(test::rel_diff(got.data(), ref.data() + int64_t{t} * V, static_cast<size_t>(V)) < kCacheTol);
+    CHECK(test::rel_diff(got.data(), ref.data() + int64_t{t} * V, static_cast<size_t>(V)) <
+          kCacheTol);
   }
 }
 
@@ -125,7 +129,8 @@ TEST_CASE("a prompt prefilled in chunks equals one chunk (uniform bits)", "[runt
   CHECK(chunked.position() == 30);
 }
 
-TEST_CASE("splitting matmuls and attention over threads does not change the logits", "[runtime][session]") {
+TEST_CASE("splitting matmuls and attention over threads does not change the logits",
+          "[runtime][session]") {
   TestModel tm;
   tm.q = {4, 4, 0, true, 0.5, false, false};
   tm.max_seq = 128;
@@ -155,7 +160,8 @@ TEST_CASE("baselines and quantized models stay close to FP32", "[runtime][sessio
   };
   const auto fp32 = last_logits(TestModel{}, {});
   const auto fp16 = last_logits(TestModel{}, LoadOptions{WeightsMode::kFp16, "", true, true});
-  const auto unfused = last_logits(TestModel{}, LoadOptions{WeightsMode::kAsStored, "", true, false});
+  const auto unfused =
+      last_logits(TestModel{}, LoadOptions{WeightsMode::kAsStored, "", true, false});
   TestModel w8;
   w8.q = {8, 8, 0, false, 0.5, true, false};
   const auto w8a8 = last_logits(w8, {});
@@ -184,7 +190,8 @@ TEST_CASE("decode allocates nothing", "[runtime][session]") {
   }
 }
 
-TEST_CASE("memory accounting: int8 KV cache for quantized K/V, float otherwise", "[runtime][session]") {
+TEST_CASE("memory accounting: int8 KV cache for quantized K/V, float otherwise",
+          "[runtime][session]") {
   kernels::Context ctx(kernels::ContextOptions{1, "", ""});
   TestModel tm;
   const Model fp = test::make_model(tm);
@@ -213,7 +220,8 @@ TEST_CASE("bad ids, a full context and the wrong model kind are errors", "[runti
   CHECK_THROWS_WITH(s.prefill(std::vector<int32_t>{}), Catch::Contains("empty"));
 }
 
-TEST_CASE("the classifier returns class probabilities, quantized close to float", "[runtime][session]") {
+TEST_CASE("the classifier returns class probabilities, quantized close to float",
+          "[runtime][session]") {
   kernels::Context ctx(kernels::ContextOptions{1, "", ""});
   TestModel tm;
   tm.classifier = true;

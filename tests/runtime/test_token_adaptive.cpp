@@ -30,7 +30,8 @@ TEST_CASE("high_count rounds up like the QAT engine", "[runtime][adaptive]") {
   CHECK(high_count(0.5, 1) == 1);
 }
 
-TEST_CASE("the prefill rule keeps the top scores and breaks ties toward earlier tokens", "[runtime][adaptive]") {
+TEST_CASE("the prefill rule keeps the top scores and breaks ties toward earlier tokens",
+          "[runtime][adaptive]") {
   const float s[5] = {0.1f, 0.5f, 0.5f, 0.2f, 0.9f};
   uint8_t h[5];
   top_fraction_mask(s, 5, 0.5, h);
@@ -44,7 +45,8 @@ TEST_CASE("the prefill rule keeps the top scores and breaks ties toward earlier 
   CHECK(std::vector<uint8_t>(h, h + 5) == std::vector<uint8_t>{0, 0, 0, 0, 0});
 }
 
-TEST_CASE("the decode rule compares a new score with the quantile of the scores so far", "[runtime][adaptive]") {
+TEST_CASE("the decode rule compares a new score with the quantile of the scores so far",
+          "[runtime][adaptive]") {
   // Seen (new one last): 5 scores, fraction 0.5 -> the 3 largest are high.
   const float a[5] = {0.9f, 0.1f, 0.5f, 0.3f, 0.4f};
   CHECK(decode_high(a, 5, 0.4f, 0.5));  // above it: 0.9, 0.5
@@ -57,11 +59,13 @@ TEST_CASE("the decode rule compares a new score with the quantile of the scores 
   CHECK_FALSE(decode_high(d, 1, 0.0f, 0.0));
 }
 
-TEST_CASE("prefill and decode decisions follow the rules in every layer; layer 0 runs high", "[runtime][adaptive]") {
+TEST_CASE("prefill and decode decisions follow the rules in every layer; layer 0 runs high",
+          "[runtime][adaptive]") {
   const Model m = test::make_model(adaptive_model(0.5));
   REQUIRE(m.policy().any_adaptive);
   const Layer& L0 = m.layers()[0];
-  for (const ActQuant* p : {&L0.qkv_in, &L0.q_out, &L0.k_out, &L0.v_out, &L0.o_in, &L0.gate_up_in, &L0.down_in}) {
+  for (const ActQuant* p :
+       {&L0.qkv_in, &L0.q_out, &L0.k_out, &L0.v_out, &L0.o_in, &L0.gate_up_in, &L0.down_in}) {
     CHECK(p->bits == 8);
     CHECK_FALSE(p->adaptive());
   }
@@ -98,7 +102,9 @@ TEST_CASE("prefill and decode decisions follow the rules in every layer; layer 0
   }
 }
 
-TEST_CASE("the decisions reach the kernels: fraction 1 runs only A8, fraction 0 runs A4 past layer 0", "[runtime][adaptive]") {
+TEST_CASE(
+    "the decisions reach the kernels: fraction 1 runs only A8, fraction 0 runs A4 past layer 0",
+    "[runtime][adaptive]") {
   kernels::Context ctx(kernels::ContextOptions{1, "", ""});
   const auto prompt = bench_prompt(9, 61, 3);
   auto kernels_of = [&](double f) {

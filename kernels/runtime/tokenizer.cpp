@@ -1,6 +1,6 @@
 // Byte-level BPE: GPT-2's pre-tokenizer over Unicode classes, rank-ordered merging, loading of
 // GPT-2's files, incremental merge training and the JSON form saved with a model.
-#include "qat/tokenizer.h"
+#include "kernels/runtime/tokenizer.h"
 
 #include <algorithm>
 #include <fstream>
@@ -14,7 +14,7 @@ namespace {
 struct CodeRange {
   uint32_t lo, hi;
 };
-#include "qat/unicode_ranges.inc"
+#include "kernels/runtime/unicode_ranges.inc"
 
 enum class CharClass : uint8_t { kLetter, kNumber, kSpace, kOther };
 

@@ -194,9 +194,16 @@ int cmd_export(const Args& a) {
   return 0;
 }
 
+// --step-init lsq (the paper: 2 mean|x| / sqrt(qmax)) or mse (start from the PTQ calibration).
+bool step_init(const Args& a) {
+  const std::string s = a.str("step-init", "lsq");
+  if (s != "lsq" && s != "mse") throw UsageError("--step-init " + s + " is not lsq or mse");
+  return s == "mse";
+}
+
 int cmd_qat(const Args& a) {
   a.only(with(kTrainKeys, {"teacher", "quant", "setting", "method", "no-kd", "no-entropy",
-                           "no-distribution", "calib-batches", "eval-windows"}));
+                           "no-distribution", "calib-batches", "eval-windows", "step-init"}));
   const Task task = parse_task(a.required("task"));
   QatRequest r;
   r.task = task;
@@ -211,6 +218,7 @@ int cmd_qat(const Args& a) {
   r.loss.distribution = !a.flag("no-distribution");
   r.calib_batches = a.integer("calib-batches", 8);
   r.eval_windows = a.integer("eval-windows", 0);
+  r.mse_init = step_init(a);
   r.data_dir = a.str("data", default_data_dir());
   TrainConfig defaults = default_qat_config(task);
   r.train = train_config(a, defaults);
@@ -223,7 +231,8 @@ int cmd_qat(const Args& a) {
 
 int cmd_experiment(const Args& a) {
   a.only({"task", "teacher", "steps", "batch", "seq", "lr", "seed", "out", "threads", "data",
-          "calib-batches", "settings", "methods", "log-every", "eval-windows", "warmup"});
+          "calib-batches", "settings", "methods", "log-every", "eval-windows", "warmup",
+          "step-init"});
   ExperimentRequest r;
   r.task = parse_task(a.required("task"));
   r.teacher_path = a.required("teacher");
@@ -238,6 +247,7 @@ int cmd_experiment(const Args& a) {
   r.train.log_every = a.integer("log-every", r.train.log_every);
   r.calib_batches = a.integer("calib-batches", 8);
   r.eval_windows = a.integer("eval-windows", 0);
+  r.mse_init = step_init(a);
   r.train.warmup = a.integer("warmup", r.train.warmup);
   r.settings = a.str("settings", "W8A8,W4A8,W4A4-TA8/4,W2A8");
   r.methods = a.str("methods", "ptq,lsq,squat,squat-e,squat-d");
@@ -318,6 +328,7 @@ commands:
   qat --task lm|cls --teacher CKPT (--setting W4A8|W8A8|W4A4-TA8/4|W2A8|... | --quant FILE)
       [--method ptq|lsq|squat] [--no-kd --no-entropy --no-distribution] [--out CKPT]
       [--calib-batches 8 --eval-windows N (LM: validation windows scored, 0 = all)]
+      [--step-init lsq|mse (QAT steps from LSQ's formula, the default, or the PTQ calibration)]
   eval --task lm|cls --checkpoint CKPT [--split validation|test]
   export --checkpoint QAT_CKPT --out MODEL.safetensors
       packed integer weights + scales (kernels/pack.h), quant config in the metadata

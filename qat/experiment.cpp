@@ -60,7 +60,7 @@ void evaluate(Task task, const Transformer& m, QuantState* q, const TaskData& d,
 
 // One QAT run on a loaded context: copy the teacher, calibrate, train (unless PTQ), evaluate.
 QatOutcome qat_once(Task task, const Context& c, const QuantConfig& qc, const std::string& method,
-                    const SquatLossConfig& loss, int calib_batches, int eval_windows,
+                    const SquatLossConfig& loss, int calib_batches, int eval_windows, bool mse_init,
                     TrainConfig cfg) {
   const auto t0 = std::chrono::steady_clock::now();
   Transformer student(c.teacher.model->config(), 0);
@@ -73,7 +73,7 @@ QatOutcome qat_once(Task task, const Context& c, const QuantConfig& qc, const st
     throw ConfigError("method " + method + " is not ptq, lsq or squat");
   }
   calibrate(task, student, &qs, c.data, cfg, calib_batches,
-            ptq ? QuantState::Init::kPtq : QuantState::Init::kLsq);
+            ptq || mse_init ? QuantState::Init::kPtq : QuantState::Init::kLsq);
   if (!ptq) {
     const bool squat = method == "squat";
     const SquatLossConfig l = squat ? loss : SquatLossConfig{false, false, false};
@@ -130,7 +130,8 @@ QatOutcome run_qat_request(const QatRequest& r) {
   const QuantConfig qc = r.quant_json.empty() ? setting_config(r.setting, layers)
                                               : QuantConfig::from_json(r.quant_json, "--quant");
   qc.validate(layers);
-  return qat_once(r.task, c, qc, r.method, r.loss, r.calib_batches, r.eval_windows, r.train);
+  return qat_once(r.task, c, qc, r.method, r.loss, r.calib_batches, r.eval_windows, r.mse_init,
+                  r.train);
 }
 
 void run_experiment(const ExperimentRequest& r) {
@@ -176,7 +177,7 @@ void run_experiment(const ExperimentRequest& r) {
       TrainConfig cfg = r.train;
       cfg.label = setting + " " + m;
       const QatOutcome o =
-          qat_once(r.task, c, qc, method, loss, r.calib_batches, r.eval_windows, cfg);
+          qat_once(r.task, c, qc, method, loss, r.calib_batches, r.eval_windows, r.mse_init, cfg);
       rows.push_back({setting, m, o});
       tsv << setting << "\t" << m << "\t" << o.metric
           << (lm ? "" : "\t" + std::to_string(o.dev_metric)) << "\t" << o.tokens_per_s << "\t"

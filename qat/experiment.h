@@ -24,7 +24,8 @@ struct QatRequest {
   std::string method = "squat";  // ptq | lsq | squat
   SquatLossConfig loss;          // used by squat
   int calib_batches = 8;
-  int eval_windows = 0;  // LM: validation windows evaluated (0: all of them)
+  int eval_windows = 0;   // LM: validation windows evaluated (0: all of them)
+  bool mse_init = false;  // QAT steps start from the PTQ (MSE) calibration, not LSQ's formula
   std::string data_dir;
   TrainConfig train;  // checkpoint_path = where the QAT checkpoint goes (optional)
 };
@@ -47,7 +48,8 @@ struct ExperimentRequest {
   std::string settings;  // comma-separated
   std::string methods;   // comma-separated: ptq, lsq, squat, squat-e, squat-d
   int calib_batches = 8;
-  int eval_windows = 0;  // LM: validation windows evaluated (0: all of them)
+  int eval_windows = 0;   // LM: validation windows evaluated (0: all of them)
+  bool mse_init = false;  // QAT steps start from the PTQ (MSE) calibration, not LSQ's formula
   TrainConfig train;
 };
 

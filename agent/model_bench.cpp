@@ -42,7 +42,8 @@ std::string get_string(const json& config, const char* name) {
 void check_fields(const json& config) {
   static const char* kKnown[] = {"model",         "model_path",    "weights",       "quant_config",
                                  "float_storage", "prompt_tokens", "decode_tokens", "context",
-                                 "threads",       "isa",           "int4",          "seed"};
+                                 "threads",       "isa",           "int4",          "seed",
+                                 "setting"};
   if (!config.is_object()) throw BadJobConfig("config must be a JSON object");
   for (auto it = config.begin(); it != config.end(); ++it) {
     bool known = false;
@@ -74,6 +75,9 @@ json run_model_bench(const json& config, const protocol::RepeatPolicy& repeat) {
   if (auto it = config.find("quant_config"); it != config.end() && !it->is_null()) {
     lo.quant_config = it->is_string() ? it->get<std::string>() : it->dump();
   }
+  lo.setting = get_string(config, "setting");
+  if (!lo.setting.empty() && !lo.quant_config.empty())
+    throw BadJobConfig("config fields 'setting' and 'quant_config' are alternatives; give one");
   rt::BenchOptions bo;
   bo.prompt_tokens = get_int(config, "prompt_tokens", 1, 1 << 16, 128);
   bo.decode_tokens = get_int(config, "decode_tokens", 0, 1 << 16, 128);

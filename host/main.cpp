@@ -38,7 +38,16 @@ agents, keeps what was recorded and marks the run interrupted.
   --max-attempts N          tries of a job before it is recorded failed (default 3)
   --quarantine-after N      failed jobs in a row that quarantine an agent (default 3)
   --no-health-check         skip the known-answer check each agent gets first
-  --workload NAME           kernel-bench (default) or noop (trivial jobs: broker tests, benchmark)
+  --workload NAME           kernel-bench (default; model-bench with --model) or noop (trivial
+                            jobs: broker tests, benchmark)
+  --model FILE              model-bench: measure this model file (float checkpoint or packed
+                            export) on every board: prefill, decode ms/token, memory, energy
+  --settings LIST           model-bench settings (default FP32,FP16,W8A8,W4A8,W4A4-TA8/4,W4A4):
+                            FP32/FP16 float baselines, W<w>A<a>[g<group>][-TA<hi>/<lo>] quantized
+                            on load from a float model, as-stored for a packed model as exported
+  --threads N               model-bench kernel threads on the agent (default 1)
+  --prompt-tokens N         model-bench prompt length (default 128)
+  --decode-tokens N         model-bench decoded tokens per run (default 128)
   --jobs N                  noop jobs per board (default 100)
   --job-sleep-ms MS         how long each noop job sleeps on the agent (default 0)
   --artifact FILE           a file every job names by sha256; agents fetch and cache it
@@ -87,6 +96,7 @@ int main(int argc, char** argv) {
     if (i) options.command_line += ' ';
     options.command_line += argv[i];
   }
+  bool workload_given = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
@@ -147,9 +157,30 @@ int main(int argc, char** argv) {
     } else if (arg == "--quarantine-after") {
       options.quarantine_after = parse_int(arg, value, 1, 1000);
     } else if (arg == "--workload") {
-      if (value != "kernel-bench" && value != "noop")
-        usage_error("--workload is kernel-bench or noop, not '" + value + "'");
+      if (value != "kernel-bench" && value != "model-bench" && value != "noop")
+        usage_error("--workload is kernel-bench, model-bench or noop, not '" + value + "'");
       options.workload = value;
+      workload_given = true;
+    } else if (arg == "--model") {
+      options.artifact = value;
+      if (!workload_given) options.workload = "model-bench";
+    } else if (arg == "--settings") {
+      options.model_bench.settings.clear();
+      size_t start = 0;
+      while (start <= value.size()) {
+        const size_t comma = value.find(',', start);
+        const std::string name = value.substr(start, comma - start);
+        if (name.empty()) usage_error("--settings has an empty name in '" + value + "'");
+        options.model_bench.settings.push_back(name);
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+      }
+    } else if (arg == "--threads") {
+      options.model_bench.threads = parse_int(arg, value, 1, 256);
+    } else if (arg == "--prompt-tokens") {
+      options.model_bench.prompt_tokens = parse_int(arg, value, 1, 65536);
+    } else if (arg == "--decode-tokens") {
+      options.model_bench.decode_tokens = parse_int(arg, value, 0, 65536);
     } else if (arg == "--jobs") {
       options.noop_jobs = parse_int(arg, value, 1, 10000000);
     } else if (arg == "--job-sleep-ms") {

@@ -75,6 +75,24 @@ db::MeasurementRow measurement_row(int64_t run_id, const BrokerEvent& ev, const 
   return row;
 }
 
+std::string describe_result(const BrokerEvent& ev, const db::MeasurementRow& row) {
+  char line[256];
+  const json& m = ev.measurement;
+  const auto prefill = get_opt<double>(m, "prefill_ms");
+  const auto label = get_opt<std::string>(m, "model_label");
+  if (row.kind == "model-bench" && prefill && label && m.contains("decode_ms_per_token")) {
+    const json& d = m["decode_ms_per_token"];
+    std::snprintf(line, sizeof line,
+                  "%s, prefill %.2f ms, decode %.3f ms/token (p90 %.3f), weights %.2f MB",
+                  label->c_str(), *prefill, get_opt<double>(d, "median").value_or(0),
+                  get_opt<double>(d, "p90").value_or(0), row.model_bytes.value_or(0) / 1e6);
+  } else {
+    std::snprintf(line, sizeof line, "%s, median %.1f us", row.kernel.value_or("?").c_str(),
+                  row.latency_median_ns.value_or(0) / 1e3);
+  }
+  return line;
+}
+
 std::string job_spec(const proto::Job& job) { return proto::make_message(job).body.dump(); }
 
 proto::Job job_from_spec(const std::string& spec) {

@@ -14,6 +14,10 @@ namespace hilq::host {
 db::MeasurementRow measurement_row(int64_t run_id, const BrokerEvent& ev, const protocol::Job& job,
                                    bool emulated);
 
+// One line for the progress output: the model label with prefill and decode latency for
+// model-bench results, the kernel and median latency for the others.
+std::string describe_result(const BrokerEvent& ev, const db::MeasurementRow& row);
+
 // A job as stored in the jobs table's spec column, and back (--resume).
 std::string job_spec(const protocol::Job& job);
 protocol::Job job_from_spec(const std::string& spec);  // throws ProtocolError

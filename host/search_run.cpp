@@ -60,6 +60,11 @@ json run_options_json(const SearchOptions& o, const std::string& artifact_sha) {
           {"noop_jobs", o.noop_jobs},
           {"noop_sleep_ms", o.noop_sleep_ms},
           {"min_time_s", o.min_time_s},
+          {"model_bench",
+           {{"settings", o.model_bench.settings},
+            {"prompt_tokens", o.model_bench.prompt_tokens},
+            {"decode_tokens", o.model_bench.decode_tokens},
+            {"threads", o.model_bench.threads}}},
           {"artifact", o.artifact},
           {"artifact_sha256", artifact_sha}};
 }
@@ -94,6 +99,17 @@ int run_search(const SearchOptions& given) {
     options.noop_sleep_ms = saved.value("noop_sleep_ms", options.noop_sleep_ms);
     options.min_time_s = saved.value("min_time_s", options.min_time_s);
     options.artifact = saved.value("artifact", options.artifact);
+    if (auto mb = saved.find("model_bench"); mb != saved.end() && mb->is_object()) {
+      options.model_bench.settings = mb->value("settings", options.model_bench.settings);
+      options.model_bench.prompt_tokens = mb->value("prompt_tokens", 128);
+      options.model_bench.decode_tokens = mb->value("decode_tokens", 128);
+      options.model_bench.threads = mb->value("threads", 1);
+    }
+  }
+  if (options.workload == "model-bench") {
+    if (options.artifact.empty())
+      throw ConfigError("the model-bench workload needs --model FILE (a model file)");
+    validate_model_bench_plan(options.model_bench);
   }
 
   // 2. Boards (every name must have a valid file), artifacts, keys, then the socket.
@@ -147,9 +163,12 @@ int run_search(const SearchOptions& given) {
   } else {
     db::Transaction tx(database);
     for (const auto& [name, board] : boards) {
-      const Workload w = options.workload == "noop"
-                             ? noop_workload(run_id, name, options.noop_jobs, options.noop_sleep_ms)
-                             : kernel_bench_workload(run_id, name, options.min_time_s);
+      const Workload w =
+          options.workload == "noop"
+              ? noop_workload(run_id, name, options.noop_jobs, options.noop_sleep_ms)
+          : options.workload == "model-bench"
+              ? model_bench_workload(run_id, name, options.model_bench, options.min_time_s)
+              : kernel_bench_workload(run_id, name, options.min_time_s);
       for (proto::Job job : w.jobs) {
         job.artifact_sha256 = artifact_sha;
         store.insert_job({job.job_id, run_id, std::nullopt, name, job.kind, job.config.dump(),
@@ -188,14 +207,14 @@ int run_search(const SearchOptions& given) {
       }
       const int count = options.agents_per_board > 0 ? options.agents_per_board : board.agents;
       for (int i = 1; i <= count; ++i) {
-        const std::string command =
-            expand_launch_template(*board.launch, {{"agent", options.agent_binary},
-                                                   {"agent_aarch64", options.agent_aarch64_binary},
-                                                   {"endpoint", broker.endpoint()},
+        const std::string command = expand_launch_template(
+            *board.launch, {{"agent", options.agent_binary},
+                            {"agent_aarch64", options.agent_aarch64_binary},
+                            {"endpoint", broker.endpoint()},
                             {"port", broker.endpoint().substr(broker.endpoint().rfind(':') + 1)},
-                                                   {"board", name},
-                                                   {"id", name + "-" + std::to_string(i)},
-                                                   {"source_dir", HILQ_SOURCE_DIR}});
+                            {"board", name},
+                            {"id", name + "-" + std::to_string(i)},
+                            {"source_dir", HILQ_SOURCE_DIR}});
         std::fprintf(stderr, "hil-search: starting agent for %s: %s\n", name.c_str(),
                      command.c_str());
         agents[name].push_back(std::make_unique<AgentProcess>(command));
@@ -251,9 +270,8 @@ int run_search(const SearchOptions& given) {
           last_result = Clock::now();
           if (row.status == "ok") {
             ++results_ok;
-            std::fprintf(stderr, "hil-search: [%zu/%zu] %s on %s: %s, median %.1f us\n", recorded,
-                         total, ev.job_id.c_str(), ev.agent_id.c_str(),
-                         row.kernel.value_or("?").c_str(), *row.latency_median_ns / 1e3);
+            std::fprintf(stderr, "hil-search: [%zu/%zu] %s on %s: %s\n", recorded, total,
+                         ev.job_id.c_str(), ev.agent_id.c_str(), describe_result(ev, row).c_str());
           } else {
             ++results_failed;
             std::fprintf(stderr, "hil-search: [%zu/%zu] %s on %s failed: [%s] %s\n", recorded,

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "host/workload.h"
+
 namespace hilq::host {
 
 struct SearchOptions {
@@ -30,7 +32,9 @@ struct SearchOptions {
   int max_attempts = 3;
   int quarantine_after = 3;
   bool health_check = true;
-  std::string workload = "kernel-bench";  // or "noop" (broker tests, throughput benchmark)
+  // kernel-bench, model-bench (the artifact is the model) or noop (broker tests, benchmark)
+  std::string workload = "kernel-bench";
+  ModelBenchPlan model_bench;
   int noop_jobs = 100;
   int noop_sleep_ms = 0;
   std::string artifact;        // a file every job names by sha256 (agents FETCH it)

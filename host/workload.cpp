@@ -1,6 +1,10 @@
 // Job lists of a run (see workload.h).
 #include "host/workload.h"
 
+#include "agent/protocol/board_spec.h"
+#include "kernels/runtime/model.h"
+#include "kernels/runtime/quant_spec.h"
+
 namespace hilq::host {
 
 const protocol::Job* Workload::find(const std::string& job_id) const {
@@ -25,6 +29,50 @@ Workload kernel_bench_workload(int64_t run_id, const std::string& board, double 
     job.config = {{"op", "gemv"}, {"w_bits", 8}, {"a_bits", 8},
                   {"m", s.m},     {"k", s.k},    {"seed", n}};
     job.repeat = {3, 20, 1000000, min_time_s};
+    w.jobs.push_back(std::move(job));
+  }
+  return w;
+}
+
+namespace {
+
+nlohmann::json model_bench_config(const std::string& setting, const ModelBenchPlan& plan) {
+  nlohmann::json c = {{"prompt_tokens", plan.prompt_tokens},
+                      {"decode_tokens", plan.decode_tokens},
+                      {"threads", plan.threads}};
+  if (setting == "FP32" || setting == "FP16") {
+    c["weights"] = setting == "FP32" ? "fp32" : "fp16";
+  } else if (setting != "as-stored") {
+    c["setting"] = setting;
+  }
+  return c;
+}
+
+}  // namespace
+
+void validate_model_bench_plan(const ModelBenchPlan& plan) {
+  if (plan.settings.empty()) throw ConfigError("--settings: no setting given");
+  for (const auto& s : plan.settings) {
+    if (s == "FP32" || s == "FP16" || s == "as-stored") continue;
+    try {
+      runtime::QuantSpec::from_setting(s, 1);
+    } catch (const runtime::ConfigError& e) {
+      throw ConfigError(std::string("--settings: ") + e.what() + ", FP32, FP16 or as-stored");
+    }
+  }
+}
+
+Workload model_bench_workload(int64_t run_id, const std::string& board, const ModelBenchPlan& plan,
+                              double min_time_s) {
+  Workload w;
+  int n = 0;
+  for (const auto& setting : plan.settings) {
+    protocol::Job job;
+    job.job_id = "r" + std::to_string(run_id) + "-" + board + "-" + std::to_string(++n);
+    job.kind = "model-bench";
+    job.config = model_bench_config(setting, plan);
+    // Whole prefill + decode runs: one discarded warm-up, then at least 3 and min_time_s.
+    job.repeat = {1, 3, 50, min_time_s};
     w.jobs.push_back(std::move(job));
   }
   return w;

@@ -51,6 +51,7 @@ Model and kernels:
                          fp16 storage (default fp32: exactly what QAT simulated)
   --quant-config JSON    quantize a float model on load (JSON text or @file; absmax weight
                          scales, dynamic activation scales) - for latency of any candidate
+  --setting NAME         the same for a uniform setting: W8A8, W4A8, W4A4-TA8/4, W2A8g64, ...
   --context N            KV cache capacity (default: the model's max_seq)
   --threads N            kernel threads (default 1)
   --isa NAME             force a kernel path at most this good (ref, avx2, avx512vnni, neon,
@@ -108,7 +109,7 @@ Args parse(int argc, char** argv) {
   static const char* kValued[] = {
       "model",         "prompt",        "ids",     "max-tokens", "temperature", "seed",
       "prompt-tokens", "decode-tokens", "runs",    "min-time",   "weights",     "quant-config",
-      "float-storage", "context",       "threads", "isa",        "int4"};
+      "float-storage", "context",       "threads", "isa",        "int4",        "setting"};
   static const char* kFlags[] = {"bench", "json", "show-ids", "help"};
   Args a;
   for (int i = 1; i < argc; ++i) {
@@ -374,6 +375,9 @@ int run_cli(int argc, char** argv) {
       throw UsageError(std::string("--weights: ") + e.what());
     }
     lo.quant_config = read_arg_file(args.get("quant-config"));
+    lo.setting = args.get("setting");
+    if (!lo.setting.empty() && !lo.quant_config.empty())
+      throw UsageError("--setting and --quant-config are alternatives; give one");
     const std::string fs = args.get("float-storage", "fp32");
     if (fs != "fp32" && fs != "fp16") throw UsageError("--float-storage must be fp32 or fp16");
     lo.float_fp16 = fs == "fp16";

@@ -129,6 +129,9 @@ struct LoadOptions {
   // units) in fp16 storage: half their bytes, at the cost of fp16 rounding the QAT engine does
   // not simulate. Labels get "-F16". Off by default (exact agreement with training).
   bool float_fp16 = false;
+  // Or a setting name (QuantSpec::from_setting: "W4A8", "W4A4-TA8/4", ...), resolved against the
+  // file's layer count. For a packed file its label must equal the file's.
+  std::string setting;
 };
 
 class Model {

@@ -468,6 +468,13 @@ Model ModelBuilder::build() {
     } catch (const ConfigError& e) {
       fail(e.what());
     }
+    if (!opt_.setting.empty()) {
+      const QuantSpec want = QuantSpec::from_setting(opt_.setting, a.n_layers);
+      if (want.label(a.n_layers) != spec_.label(a.n_layers)) {
+        throw ConfigError(src_ + ": setting " + opt_.setting + " differs from the packed file's (" +
+                          spec_.label(a.n_layers) + "); quantize-on-load needs a float model");
+      }
+    }
     if (!opt_.quant_config.empty()) {
       const QuantSpec want = QuantSpec::parse(opt_.quant_config, "requested quant config");
       if (!(want == spec_)) {
@@ -483,6 +490,10 @@ Model ModelBuilder::build() {
     spec_.validate(a.n_layers, "quant config");
     quantize_on_load_ = true;
     m_.quant_config_ = opt_.quant_config;
+  } else if (!opt_.setting.empty()) {
+    spec_ = QuantSpec::from_setting(opt_.setting, a.n_layers);
+    quantize_on_load_ = true;
+    m_.quant_config_ = spec_.to_json();
   }
   const int d = a.d_model, ff = a.d_ff;
   m_.embed_ = unit_linear("embed", a.vocab_size, d);

@@ -2,6 +2,7 @@
 #include "kernels/runtime/quant_spec.h"
 
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <set>
 
 #include "kernels/runtime/model.h"
@@ -137,6 +138,46 @@ void QuantSpec::validate(int n_layers, const std::string& source) const {
                         std::to_string(t.high_fraction) + " is not in [0, 1]");
     }
   }
+}
+
+QuantSpec QuantSpec::from_setting(const std::string& setting, int n_layers) {
+  static const std::regex re(R"(W([0-9])A([0-9])(g([0-9]+))?(-TA([0-9])/([0-9])(@([0-9.]+))?)?)");
+  std::smatch m;
+  if (!std::regex_match(setting, m, re)) {
+    throw ConfigError("setting '" + setting +
+                      "' is not W<w>A<a>[g<group>][-TA<high>/<low>[@fraction]] (e.g. W4A8, "
+                      "W4A4-TA8/4)");
+  }
+  QuantSpec s;
+  s.dynamic = true;
+  const UnitSpec u{std::stoi(m[1]), std::stoi(m[2]), m[4].matched ? std::stoi(m[4]) : 0};
+  for (const auto& name : unit_names(n_layers)) {
+    if (name != "embed") s.units[name] = u;
+  }
+  if (m[5].matched) {
+    s.token_adaptive =
+        AdaptiveSpec{std::stoi(m[6]), std::stoi(m[7]), m[9].matched ? std::stod(m[9]) : 0.5};
+  }
+  s.validate(n_layers, "setting " + setting);
+  return s;
+}
+
+std::string QuantSpec::to_json() const {
+  nlohmann::json j;
+  nlohmann::json us = nlohmann::json::object();
+  for (const auto& [name, u] : units) {
+    us[name] = {{"a_bits", u.a_bits}, {"group", u.group}, {"w_bits", u.w_bits}};
+  }
+  j["units"] = std::move(us);
+  j["activation_scale"] = dynamic ? "dynamic" : "lsq";
+  if (token_adaptive) {
+    j["token_adaptive"] = {{"high_bits", token_adaptive->high_bits},
+                           {"low_bits", token_adaptive->low_bits},
+                           {"high_fraction", token_adaptive->high_fraction}};
+  } else {
+    j["token_adaptive"] = nullptr;
+  }
+  return j.dump();
 }
 
 std::string QuantSpec::label(int n_layers) const {

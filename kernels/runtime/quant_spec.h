@@ -38,6 +38,12 @@ struct QuantSpec {
 
   // Throws ConfigError naming `source`, the unit or field, the value and the rule.
   static QuantSpec parse(const std::string& json, const std::string& source);
+  // A uniform config of an n-layer model from a setting name, the inverse of label():
+  // W<w>A<a>[g<group>][-TA<high>/<low>[@fraction]] (every linear, embedding float, dynamic
+  // activation scales). Throws ConfigError naming the setting and the grammar.
+  static QuantSpec from_setting(const std::string& setting, int n_layers);
+  // Canonical JSON (sorted keys), the form qat/quant_config.cpp writes.
+  std::string to_json() const;
   // Checks units against an n-layer model (names, widths, shared q/k/v and gate/up a_bits).
   void validate(int n_layers, const std::string& source) const;
   // Short label of an n-layer model's config: "W4A8", "W8A8g32", "W4A4-TA8/4", "W4A8-E8"

@@ -10,11 +10,14 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 #include <zmq.hpp>
 
 #include "db/run_store.h"
+#include "tests/runtime/runtime_test_util.h"
 
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
@@ -176,4 +179,66 @@ TEST_CASE("Ctrl-C stops host and agent, keeps results and marks the run interrup
   CHECK(rows.size() >= 1);
   CHECK(rows.size() < 4);
   for (const auto& job : store.jobs(1)) CHECK(job.state != "running");
+}
+
+TEST_CASE("a model-bench run measures a model file on the agent and records it in SQLite",
+          "[e2e][model_bench]") {
+  Sandbox box;
+  hilq::runtime::test::TestModel tm;  // a float micro model: every setting quantizes on load
+  tm.max_seq = 24;
+  const std::string model = (box.dir / "micro.safetensors").string();
+  REQUIRE(hilq::kernels::write_model_file(model, hilq::runtime::test::make_model_file(tm)).empty());
+  const std::string db_path = (box.dir / "hil.db").string();
+  const auto r = run_search(
+      box, {"--boards", "local", "--port", "0", "--db", db_path, "--out",
+            (box.dir / "out").string(), "--model", model, "--settings", "FP32,FP16,W4A8,W4A4-TA8/4",
+            "--prompt-tokens", "16", "--decode-tokens", "8", "--min-time", "0.01"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.err, Contains("W4A8, prefill") && Contains("ms/token"));
+  hilq::db::Database d(db_path);
+  hilq::db::RunStore store(d);
+  const auto rows = store.measurements(1);
+  REQUIRE(rows.size() == 4);
+  std::map<std::string, nlohmann::json> by_label;
+  for (const auto& m : rows) {
+    CAPTURE(m.job_id, m.error.value_or(""));
+    REQUIRE(m.status == "ok");
+    CHECK(m.kind == "model-bench");
+    CHECK(*m.latency_median_ns > 0);  // decode ns/token
+    CHECK(*m.repeats >= 3 * 8);       // at least 3 runs of 8 decoded tokens
+    CHECK(*m.model_bytes > 0);
+    CHECK(*m.peak_rss_bytes > 0);
+    CHECK(m.power_unavailable.has_value());  // no sensor on this machine: said, not invented
+    const auto metrics = nlohmann::json::parse(m.metrics);
+    CHECK(metrics["prompt_tokens"] == 16);
+    CHECK(metrics["prefill_ms"].get<double>() > 0);
+    CHECK(metrics["greedy_tokens"].size() == 8);
+    by_label[metrics["model_label"].get<std::string>()] = metrics;
+  }
+  // The settings arrived as asked, and the packed sizes order as their bits do.
+  REQUIRE(by_label.count("W4A8"));
+  REQUIRE(by_label.count("W4A4-TA8/4"));
+  std::map<std::string, int64_t> bytes;
+  for (const auto& m : rows)
+    bytes[nlohmann::json::parse(m.config).value("weights", "q")] = *m.model_bytes;
+  // FP16 storage halves the matrices (norm weights stay fp32, each tensor 64-byte aligned).
+  CHECK(bytes["fp16"] < bytes["fp32"] * 0.52);
+  CHECK(bytes["fp16"] > bytes["fp32"] * 0.48);
+  CHECK(bytes["q"] < bytes["fp16"]);
+  CHECK(box.read("out/measurements.csv").find("model-bench") != std::string::npos);
+}
+
+TEST_CASE("a model-bench run refuses a bad setting before recording anything", "[e2e]") {
+  Sandbox box;
+  const std::string model = (box.dir / "micro.safetensors").string();
+  REQUIRE(hilq::kernels::write_model_file(model, hilq::runtime::test::make_model_file({})).empty());
+  const std::string db_path = (box.dir / "hil.db").string();
+  auto r = run_search(
+      box, {"--port", "0", "--db", db_path, "--model", model, "--settings", "W4A8,W5A8"});
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Contains("--settings") && Contains("W5A8"));
+  r = run_search(box, {"--port", "0", "--db", db_path, "--workload", "model-bench"});
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Contains("--model FILE"));
 }

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "kernels/runtime/model.h"
+#include "kernels/runtime/quant_spec.h"
 #include "kernels/runtime/sha256.h"
 #include "tests/runtime/runtime_test_util.h"
 
@@ -267,6 +268,38 @@ TEST_CASE("SHA-256 matches the FIPS 180-4 test vectors", "[runtime][sha256]") {
   const std::string a(1000, 'a');
   for (int i = 0; i < 1000; ++i) h.update(a.data(), a.size());
   CHECK(h.hex() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+TEST_CASE("a setting name becomes the uniform config whose label it is", "[model_load]") {
+  for (const char* name : {"W8A8", "W4A8", "W4A4-TA8/4", "W2A8g64", "W3A4", "W8A4-TA8/4"}) {
+    CAPTURE(name);
+    const QuantSpec s = QuantSpec::from_setting(name, 3);
+    CHECK(s.units.size() == 21);  // 7 linears x 3 layers, the embedding stays float
+    CHECK(s.dynamic);
+    CHECK(s.label(3) == name);
+    CHECK(QuantSpec::parse(s.to_json(), "round trip") == s);
+  }
+  const QuantSpec ta = QuantSpec::from_setting("W4A4-TA8/4@0.25", 2);
+  REQUIRE(ta.token_adaptive);
+  CHECK(ta.token_adaptive->high_fraction == 0.25);
+  CHECK_THROWS_WITH(QuantSpec::from_setting("W4", 2),
+                    Catch::Contains("'W4'") && Catch::Contains("W<w>A<a>"));
+  CHECK_THROWS_WITH(QuantSpec::from_setting("W5A8", 2), Catch::Contains("w_bits 5"));
+  CHECK_THROWS_WITH(QuantSpec::from_setting("W4A8g48", 2), Catch::Contains("group 48"));
+}
+
+TEST_CASE("a float model quantizes on load from a setting; a packed one must match it",
+          "[model_load]") {
+  test::TestModel tm;
+  LoadOptions o;
+  o.setting = "W4A8";
+  const Model q = Model::from_file(test::make_model_file(tm), o, "float model");
+  CHECK(q.label() == "W4A8");
+  tm.q = {8, 8, 0, false, 0.5, false, false};
+  CHECK_THROWS_WITH(Model::from_file(test::make_model_file(tm), o, "packed model"),
+                    Catch::Contains("setting W4A8") && Catch::Contains("W8A8"));
+  o.setting = "W8A8";
+  CHECK(Model::from_file(test::make_model_file(tm), o, "packed model").label() == "W8A8");
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
@@ -79,7 +81,22 @@ json measurement_json(const db::MeasurementRow& m) {
   return j;
 }
 
+// A model-bench row's setting: the label the agent's runtime gave the loaded model, else the
+// job config's setting or float baseline.
+std::string model_setting(const db::MeasurementRow& m) {
+  const json metrics = json::parse(m.metrics, nullptr, false);
+  if (metrics.is_object() && metrics.contains("model_label") && metrics["model_label"].is_string())
+    return metrics["model_label"].get<std::string>();
+  const json c = json::parse(m.config, nullptr, false);
+  if (!c.is_object()) return "?";
+  if (c.contains("setting") && c["setting"].is_string()) return c["setting"].get<std::string>();
+  if (c.contains("weights") && c["weights"].is_string())
+    return c["weights"].get<std::string>() == "fp16" ? "FP16" : "FP32";
+  return "as stored";
+}
+
 std::string job_label(const db::MeasurementRow& m) {
+  if (m.kind == "model-bench") return "decode/token " + model_setting(m);
   const json c = json::parse(m.config, nullptr, false);
   std::string label = m.kind;
   if (c.is_object()) {
@@ -143,6 +160,65 @@ std::string latency_svg(const std::vector<db::MeasurementRow>& rows) {
   return svg.str();
 }
 
+double number_at(const json& j, std::initializer_list<const char*> path) {
+  const json* at = &j;
+  for (const char* key : path) {
+    if (!at->is_object() || !at->contains(key)) return std::nan("");
+    at = &(*at)[key];
+  }
+  return at->is_number() ? at->get<double>() : std::nan("");
+}
+
+std::string fixed(double v, int digits) {
+  if (!std::isfinite(v)) return "";
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.*f", digits, v);
+  return buf;
+}
+
+// The model benchmarks of a run: one row per board and setting with prefill, decode and memory,
+// and each setting's decode speed-up over the FP16-storage baseline measured on the same board.
+std::string model_table(const std::vector<db::MeasurementRow>& rows) {
+  std::map<std::string, double> fp16_decode;  // board -> ms/token
+  for (const auto& m : rows) {
+    if (m.kind != "model-bench" || m.status != "ok" || model_setting(m) != "FP16") continue;
+    fp16_decode[m.board] =
+        number_at(json::parse(m.metrics, nullptr, false), {"decode_ms_per_token", "median"});
+  }
+  std::ostringstream h;
+  bool any = false;
+  for (const auto& m : rows) {
+    if (m.kind != "model-bench" || m.status != "ok") continue;
+    if (!any) {
+      h << "<h2>Model</h2><table><tr><th class='l'>board</th><th class='l'>setting</th>"
+           "<th>prefill ms</th><th>decode ms/token</th><th>p90</th><th>tokens/s</th>"
+           "<th>decode × FP16</th><th>weights MB</th><th>KV cache MB</th><th>peak RSS MiB</th>"
+           "<th class='l'>energy/token</th><th class='l'>kernels</th></tr>";
+      any = true;
+    }
+    const json x = json::parse(m.metrics, nullptr, false);
+    const double decode = number_at(x, {"decode_ms_per_token", "median"});
+    const auto base = fp16_decode.find(m.board);
+    h << "<tr><td class='l'>" << html_escape(m.board) << (m.emulated ? " (emulated)" : "")
+      << "</td><td class='l'>" << html_escape(model_setting(m)) << "</td><td>"
+      << fixed(number_at(x, {"prefill_ms"}), 2) << "</td><td>" << fixed(decode, 3) << "</td><td>"
+      << fixed(number_at(x, {"decode_ms_per_token", "p90"}), 3) << "</td><td>"
+      << fixed(number_at(x, {"tokens_per_s"}), 0) << "</td><td>"
+      << (base != fp16_decode.end() && !m.emulated ? fixed(base->second / decode, 2) : "")
+      << "</td><td>" << fixed(number_at(x, {"memory", "weights_bytes"}) / 1e6, 2) << "</td><td>"
+      << fixed(number_at(x, {"memory", "kv_cache_bytes"}) / 1e6, 2) << "</td><td>"
+      << (m.peak_rss_bytes ? fixed(*m.peak_rss_bytes / 1048576.0, 1) : "") << "</td><td class='l'>"
+      << (m.energy_j ? fixed(*m.energy_j * 1e3, 3) + " mJ"
+                     : "unavailable: " + html_escape(opt(m.power_unavailable)))
+      << "</td><td class='l'>" << html_escape(opt(m.kernel)) << "</td></tr>";
+  }
+  if (any)
+    h << "</table><p class='note'>Prefill: the whole prompt; decode: median and p90 over every "
+         "decoded token of every run; × FP16: the FP16-storage decode time of the same board "
+         "over this one's.</p>";
+  return h.str();
+}
+
 std::string html_report(const db::RunRow& run, const std::vector<db::MeasurementRow>& rows,
                         const std::vector<db::AgentRow>& agents) {
   std::ostringstream h;
@@ -157,6 +233,7 @@ std::string html_report(const db::RunRow& run, const std::vector<db::Measurement
     << html_escape(run.started_at) << (run.finished_at ? ", finished " + *run.finished_at : "")
     << "<br>Command: <code>" << html_escape(run.command_line) << "</code>"
     << (run.git_sha ? "<br>Build: <code>" + html_escape(*run.git_sha) + "</code>" : "") << "</p>";
+  h << model_table(rows);
   h << "<h2>Latency</h2>" << latency_svg(rows);
   h << "<p class='note'>Emulated boards (qemu) are not drawn: their timings are not board "
        "timings. They appear in the table below, marked (emulated), as a check of the code path."

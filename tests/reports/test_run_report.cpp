@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "db/run_store.h"
@@ -117,4 +118,41 @@ TEST_CASE("Emulated timings are never drawn as board timings; quarantined agents
   CHECK(html.find("pi5-qemu (emulated)") != std::string::npos);
   CHECK(html.find("quarantined: health check answered wrong") != std::string::npos);
   fs::remove_all(out);
+}
+
+TEST_CASE("Model benchmarks get a table with each setting's speed-up over FP16", "[reports]") {
+  db::Database d(":memory:");
+  db::RunStore store(d);
+  const int64_t run = store.create_run("hil-search --model tiny.safetensors", std::nullopt);
+  const struct {
+    const char *id, *config, *label;
+    double decode_ms;
+  } settings[] = {{"m-1", R"({"weights":"fp16"})", "FP16", 0.40},
+                  {"m-2", R"({"setting":"W4A8"})", "W4A8", 0.16}};
+  for (const auto& s : settings) {
+    db::MeasurementRow m;
+    m.run_id = run;
+    m.board = "local";
+    m.job_id = s.id;
+    m.kind = "model-bench";
+    m.config = s.config;
+    m.latency_median_ns = s.decode_ms * 1e6;
+    m.power_unavailable = "no sensor";
+    m.metrics = nlohmann::json{{"model_label", s.label},
+                               {"prefill_ms", 13.0},
+                               {"decode_ms_per_token", {{"median", s.decode_ms}, {"p90", 0.5}}},
+                               {"memory", {{"weights_bytes", 5950000}, {"kv_cache_bytes", 1}}}}
+                    .dump();
+    store.record_measurement(m);
+  }
+  const fs::path out =
+      fs::temp_directory_path() / ("hilq_report_model_" + std::to_string(getpid()));
+  fs::remove_all(out);
+  hilq::reports::write_run_report(d, run, out.string());
+  const std::string html = slurp(out / "report.html");
+  fs::remove_all(out);
+  CHECK(html.find("<h2>Model</h2>") != std::string::npos);
+  CHECK(html.find("<td class='l'>W4A8</td><td>13.00</td><td>0.160</td>") != std::string::npos);
+  CHECK(html.find("<td>2.50</td><td>5.95</td>") != std::string::npos);  // 0.40 / 0.16
+  CHECK(html.find("decode/token W4A8") != std::string::npos);           // the latency plot
 }

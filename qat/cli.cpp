@@ -188,9 +188,10 @@ int cmd_export(const Args& a) {
   const ExportSummary s =
       export_packed_model(a.required("out"), *ck.model, *ck.quant, ck.tokenizer);
   std::printf(
-      "exported %d packed tensors (%lld bytes of packed weights, %lld bytes in all) -> %s\n",
+      "exported %d packed tensors (%lld bytes of packed weights, %lld bytes in all) -> %s\n"
+      "data_sha256 %s\n",
       s.packed_tensors, static_cast<long long>(s.packed_bytes),
-      static_cast<long long>(s.file_bytes), a.required("out").c_str());
+      static_cast<long long>(s.file_bytes), a.required("out").c_str(), s.data_sha256.c_str());
   return 0;
 }
 
@@ -331,7 +332,8 @@ commands:
       [--step-init lsq|mse (QAT steps from LSQ's formula, the default, or the PTQ calibration)]
   eval --task lm|cls --checkpoint CKPT [--split validation|test]
   export --checkpoint QAT_CKPT --out MODEL.safetensors
-      packed integer weights + scales (kernels/pack.h), quant config in the metadata
+      packed integer weights + scales (kernels/pack.h); metadata: quant config, data_sha256,
+      and class labels for classifiers ("labels": ["negative","positive"])
   experiment --task lm|cls --teacher CKPT --out DIR [--steps N --batch B --lr X --eval-windows N]
       [--settings W8A8,W4A8,W4A4-TA8/4,W2A8 --methods ptq,lsq,squat,squat-e,squat-d]
       the issue's table: FP, PTQ, LSQ, Squat, Squat-E, Squat-D per setting (same steps and seeds)

@@ -5,6 +5,7 @@
 // so.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -27,9 +28,13 @@ struct LmCorpus {
 // documents of each split (test slices).
 LmCorpus load_lm_corpus(const std::string& data_dir, int max_docs_per_split = 0);
 
+// Names of the sentiment classes by class id (the UCI files' "class": 0 negative, 1 positive);
+// the exporter writes them into a classifier's model file so hil-run can print the name.
+constexpr std::array<const char*, 2> kSentimentLabels = {"negative", "positive"};
+
 struct Sentence {
   std::string text;
-  int label = 0;       // 0 negative, 1 positive
+  int label = 0;       // index into kSentimentLabels
   std::string source;  // amazon | yelp | imdb
 };
 

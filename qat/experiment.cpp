@@ -143,8 +143,9 @@ void run_experiment(const ExperimentRequest& r) {
   const std::string metric = lm ? "val_ppl" : "test_acc";
   std::ofstream tsv(r.out_dir + "/results.tsv", std::ios::app);
   tsv << "# teacher " << r.teacher_path << " steps " << r.train.steps << " batch " << r.train.batch
-      << " seq " << r.train.seq << " lr " << r.train.lr << " seed " << r.train.seed
-      << " calib_batches " << r.calib_batches << " eval_windows " << r.eval_windows << "\n";
+      << " seq " << r.train.seq << " lr " << r.train.lr << " seed " << r.train.seed << " warmup "
+      << r.train.warmup << " calib_batches " << r.calib_batches << " eval_windows "
+      << r.eval_windows << " step_init " << (r.mse_init ? "mse" : "lsq") << "\n";
   tsv << "setting\tmethod\t" << metric << (lm ? "" : "\tdev_acc") << "\ttokens_per_s\tseconds\n";
   tsv.flush();
   struct Row {

@@ -8,17 +8,49 @@
 
 #include "kernels/model_file.h"
 #include "kernels/pack.h"
+#include "kernels/runtime/sha256.h"
+#include "qat/data.h"
 
 namespace hilq::qat {
 
+namespace {
+
+// The class names written for a classifier (see export.h), checked against the model.
+std::vector<std::string> class_labels(const ModelConfig& cfg,
+                                      const std::vector<std::string>& labels) {
+  if (cfg.kind != ModelKind::kClassifier) {
+    if (!labels.empty()) throw QatError("export: class labels given for a causal LM");
+    return {};
+  }
+  std::vector<std::string> out = labels;
+  if (out.empty()) out.assign(kSentimentLabels.begin(), kSentimentLabels.end());
+  if (static_cast<int>(out.size()) != cfg.n_classes) {
+    throw QatError("export: " + std::to_string(out.size()) + " class labels for a classifier of " +
+                   std::to_string(cfg.n_classes) + " classes");
+  }
+  return out;
+}
+
+// SHA-256 of the data section as serialize_model_file lays it out: the tensors' bytes in order.
+std::string data_sha256(const kernels::ModelFile& f) {
+  runtime::Sha256 h;
+  for (const auto& t : f.tensors) h.update(t.data.data(), t.data.size());
+  return h.hex();
+}
+
+}  // namespace
+
 ExportSummary export_packed_model(const std::string& path, const Transformer& model,
-                                  const QuantState& quant, const BpeTokenizer& tokenizer) {
+                                  const QuantState& quant, const BpeTokenizer& tokenizer,
+                                  const std::vector<std::string>& labels) {
+  const std::vector<std::string> names = class_labels(model.config(), labels);
   kernels::ModelFile f;
   ExportSummary s;
   f.metadata["format"] = kPackedFormat;
   f.metadata["architecture"] = model.config().to_json();
   f.metadata["vocabulary"] = tokenizer.to_json();
   f.metadata["quant_config"] = quant.config().to_json();
+  if (!names.empty()) f.metadata["labels"] = nlohmann::json(names).dump();
   nlohmann::json packing = nlohmann::json::object();
   std::set<std::string> packed_params;
   for (const auto& [unit, wp] : quant.weights()) {
@@ -77,6 +109,8 @@ ExportSummary export_packed_model(const std::string& path, const Transformer& mo
       {"probs_quantized_when", "the layer's attn.v.out point is quantized"},
       {"importance", "mean over heads of attention to token 0; top ceil(f*len) high"},
       {"layer0", "high"}}.dump();
+  s.data_sha256 = data_sha256(f);  // last: every tensor is in
+  f.metadata["data_sha256"] = s.data_sha256;
   const std::string err = kernels::write_model_file(path, f);
   if (!err.empty()) throw QatError("export: " + err);
   s.file_bytes = static_cast<int64_t>(std::filesystem::file_size(path));

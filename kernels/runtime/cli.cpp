@@ -302,9 +302,12 @@ int generate(const Args& args, const std::string& path, const Model& m, kernels:
     const std::span<const float> p = s.classify(ids);
     const double t = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
     const int best = argmax(p.data(), static_cast<int>(p.size()));
-    std::printf("label %d (probability %.4f) from %zu tokens in %.3f ms\n", best,
-                p[static_cast<size_t>(best)], ids.size(), t);
-    for (size_t c = 0; c < p.size(); ++c) std::printf("  class %zu: %.4f\n", c, p[c]);
+    const auto& names = m.class_labels();
+    auto name = [&](size_t c) { return c < names.size() ? names[c] : std::to_string(c); };
+    std::printf("label %s (probability %.4f) from %zu tokens in %.3f ms\n",
+                name(static_cast<size_t>(best)).c_str(), p[static_cast<size_t>(best)], ids.size(),
+                t);
+    for (size_t c = 0; c < p.size(); ++c) std::printf("  class %s: %.4f\n", name(c).c_str(), p[c]);
     return 0;
   }
   const int max_new = static_cast<int>(args.integer("max-tokens", 32, 0, 1 << 22));

@@ -154,6 +154,8 @@ class Model {
   const std::string& label() const { return label_; }
   const std::string& format() const { return format_; }          // the file's format string
   const std::string& vocabulary() const { return vocabulary_; }  // tokenizer JSON, may be empty
+  // Classifier: the name of each class (metadata "labels"); empty when the file names none.
+  const std::vector<std::string>& class_labels() const { return class_labels_; }
   const std::string& quant_config() const { return quant_config_; }
   // SHA-256 (hex) of the file's tensor data section, computed at load.
   const std::string& data_sha256() const { return data_sha256_; }
@@ -175,6 +177,7 @@ class Model {
   std::vector<float> cls_bias_;
   TokenPolicy policy_;
   std::string label_, format_, vocabulary_, quant_config_, data_sha256_;
+  std::vector<std::string> class_labels_;
   bool hash_verified_ = false;
   int64_t file_bytes_ = 0;
 };

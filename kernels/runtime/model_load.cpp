@@ -459,6 +459,15 @@ Model ModelBuilder::build() {
   check_hash();
   const Architecture& a = m_.arch_;
   m_.vocabulary_ = f_.meta("vocabulary");
+  if (const std::string labels = f_.meta("labels"); !labels.empty()) {
+    const auto j = nlohmann::json::parse(labels, nullptr, false);
+    const bool names = j.is_array() &&
+                       std::all_of(j.begin(), j.end(), [](const auto& e) { return e.is_string(); });
+    if (!names || a.kind != ModelKind::kClassifier || static_cast<int>(j.size()) != a.n_classes)
+      fail("metadata 'labels' must be a JSON array of " + std::to_string(a.n_classes) +
+           " class names of a classifier");
+    m_.class_labels_ = j.get<std::vector<std::string>>();
+  }
   if (packed_file_) {
     const std::string qc = f_.meta("quant_config");
     if (qc.empty()) fail("metadata 'quant_config' is missing");

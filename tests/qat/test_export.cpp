@@ -1,10 +1,17 @@
 // Export of a QAT'd model to the packed model file, and back: the packed integer weights and
-// scales equal the fake-quantized training weights exactly, for every bit width and grouping.
+// scales equal the fake-quantized training weights exactly, for every bit width and grouping;
+// the metadata carries the data section's SHA-256 (verified by the runtime) and class labels.
 #include <catch2/catch.hpp>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <nlohmann/json.hpp>
 
 #include "kernels/model_file.h"
 #include "kernels/pack.h"
 #include "kernels/quantize.h"
+#include "kernels/runtime/model.h"
+#include "kernels/runtime/sha256.h"
 #include "qat/export.h"
 #include "qat/train.h"
 #include "tests/qat/fixtures.h"
@@ -15,6 +22,28 @@ namespace {
 using testing::micro_config;
 using testing::micro_train;
 using testing::micro_world;
+
+std::vector<uint8_t> file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// SHA-256 of the bytes after the 8-byte length and the JSON header, read straight from the file
+// (independent of the exporter's in-memory tensor list).
+std::string data_section_sha256(const std::vector<uint8_t>& bytes) {
+  REQUIRE(bytes.size() >= 8);
+  uint64_t n = 0;
+  for (int i = 0; i < 8; ++i) n |= static_cast<uint64_t>(bytes[static_cast<size_t>(i)]) << (8 * i);
+  REQUIRE(8 + n <= bytes.size());
+  return runtime::sha256_hex(bytes.data() + 8 + n, bytes.size() - 8 - n);
+}
+
+QuantState calibrated(Task task, Transformer& m, const QuantConfig& qc) {
+  QuantState qs(qc, m.config().n_layers);
+  TrainConfig c = micro_train(1);
+  calibrate(task, m, &qs, micro_world().data, c, 1, QuantState::Init::kLsq);
+  return qs;
+}
 
 TEST_CASE("exported packed weights equal the fake-quantized ones exactly", "[export]") {
   const auto& w = micro_world();
@@ -80,6 +109,73 @@ TEST_CASE("exported packed weights equal the fake-quantized ones exactly", "[exp
       }
     }
   }
+}
+
+TEST_CASE("the exported file carries the SHA-256 of its data section and the runtime verifies it",
+          "[export]") {
+  Transformer m(micro_config(ModelKind::kCausalLm), 32);
+  const QuantState qs =
+      calibrated(Task::kLm, m, QuantConfig::uniform(2, 4, 4, 0, TokenAdaptivePolicy{8, 4, 0.5}));
+  const std::string path = "/tmp/hilq_test_export_hash.safetensors";
+  const ExportSummary sum = export_packed_model(path, m, qs, micro_world().tok);
+  kernels::ModelFile f;
+  REQUIRE(kernels::read_model_file(path, &f) == "");
+  const std::string meta = f.meta("data_sha256");
+  REQUIRE(meta.size() == 64);
+  REQUIRE(meta.find_first_not_of("0123456789abcdef") == std::string::npos);
+  std::vector<uint8_t> bytes = file_bytes(path);
+  REQUIRE(meta == data_section_sha256(bytes));
+  REQUIRE(meta == sum.data_sha256);
+  REQUIRE(f.meta("labels").empty());  // a causal LM has no classes
+
+  const runtime::Model rm = runtime::Model::load(path);
+  REQUIRE(rm.hash_verified());
+  REQUIRE(rm.data_sha256() == meta);
+
+  // One flipped bit in the last tensor byte: the runtime refuses the file as corrupt.
+  bytes.back() ^= 1;
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(bytes.data()),
+              static_cast<std::streamsize>(bytes.size()));
+  }
+  REQUIRE_THROWS_AS(runtime::Model::load(path), runtime::ModelError);
+  std::remove(path.c_str());
+}
+
+TEST_CASE("a classifier's export names its classes in the metadata", "[export]") {
+  Transformer enc(micro_config(ModelKind::kClassifier), 33);
+  const QuantState qs = calibrated(Task::kCls, enc, QuantConfig::uniform(2, 8, 8));
+  const std::string path = "/tmp/hilq_test_export_cls.safetensors";
+
+  SECTION("by default the sentiment task's names, by class id") {
+    const ExportSummary sum = export_packed_model(path, enc, qs, micro_world().tok);
+    kernels::ModelFile f;
+    REQUIRE(kernels::read_model_file(path, &f) == "");
+    REQUIRE(nlohmann::json::parse(f.meta("labels")) ==
+            nlohmann::json::array({"negative", "positive"}));
+    REQUIRE(f.meta("data_sha256") == data_section_sha256(file_bytes(path)));
+    REQUIRE(f.meta("data_sha256") == sum.data_sha256);
+    REQUIRE(runtime::Model::load(path).hash_verified());
+  }
+  SECTION("or the names given") {
+    export_packed_model(path, enc, qs, micro_world().tok, {"bad", "good"});
+    kernels::ModelFile f;
+    REQUIRE(kernels::read_model_file(path, &f) == "");
+    REQUIRE(f.meta("labels") == R"(["bad","good"])");
+  }
+  SECTION("a label count other than n_classes is refused") {
+    REQUIRE_THROWS_AS(export_packed_model(path, enc, qs, micro_world().tok, {"only"}), QatError);
+  }
+  std::remove(path.c_str());
+}
+
+TEST_CASE("labels given for a causal LM are refused", "[export]") {
+  Transformer m(micro_config(ModelKind::kCausalLm), 34);
+  const QuantState qs = calibrated(Task::kLm, m, QuantConfig::uniform(2, 8, 8));
+  REQUIRE_THROWS_AS(export_packed_model("/tmp/hilq_test_export_lm_labels.safetensors", m, qs,
+                                        micro_world().tok, {"a", "b"}),
+                    QatError);
 }
 
 }  // namespace

@@ -302,5 +302,19 @@ TEST_CASE("a float model quantizes on load from a setting; a packed one must mat
   CHECK(Model::from_file(test::make_model_file(tm), o, "packed model").label() == "W8A8");
 }
 
+TEST_CASE("a classifier's class names come from metadata 'labels', checked", "[model_load]") {
+  test::TestModel tm;
+  tm.classifier = true;
+  tm.classes = 2;
+  kernels::ModelFile f = test::make_model_file(tm);
+  f.metadata["labels"] = R"(["negative","positive"])";
+  const Model m = Model::from_file(f, {}, "classifier");
+  CHECK(m.class_labels() == std::vector<std::string>{"negative", "positive"});
+  f.metadata["labels"] = R"(["negative"])";
+  CHECK_THROWS_AS(Model::from_file(f, {}, "classifier"), ModelError);
+  f.metadata["labels"] = R"(["negative", 1])";
+  CHECK_THROWS_WITH(Model::from_file(f, {}, "classifier"), Catch::Contains("'labels'"));
+}
+
 }  // namespace
 }  // namespace hilq::runtime

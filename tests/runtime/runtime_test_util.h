@@ -233,6 +233,14 @@ inline kernels::ModelFile make_model_file(const TestModel& m) {
   return build_model_file(m, quant_json(m), random_source(m.seed));
 }
 
+// Load options by name (aggregate initialisation would break as fields are added).
+inline LoadOptions load_options(WeightsMode weights, bool fuse = true) {
+  LoadOptions o;
+  o.weights = weights;
+  o.fuse = fuse;
+  return o;
+}
+
 inline Model make_model(const TestModel& m, const LoadOptions& o = {}) {
   return Model::from_file(make_model_file(m), o, "test model");
 }

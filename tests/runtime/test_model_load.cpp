@@ -111,7 +111,7 @@ TEST_CASE("a float checkpoint loads as FP32, and as the FP16-storage baseline",
   CHECK(f16.layers()[0].qkv[0].format == WeightFormat::kFp16);
   CHECK(f16.weight_bytes() < f32.weight_bytes() * 6 / 10);
   // The baseline of a packed file: its weights dequantized, its activations float.
-  const Model base = test::make_model(w4a8(), LoadOptions{WeightsMode::kFp32, "", true, true});
+  const Model base = test::make_model(w4a8(), test::load_options(WeightsMode::kFp32));
   CHECK(base.label() == "FP32");
   CHECK_FALSE(base.layers()[1].qkv_in.quantized());
   CHECK_FALSE(base.layers()[1].probs_quantized);

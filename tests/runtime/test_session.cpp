@@ -159,9 +159,8 @@ TEST_CASE("baselines and quantized models stay close to FP32", "[runtime][sessio
     return std::vector<float>(out.begin(), out.end());
   };
   const auto fp32 = last_logits(TestModel{}, {});
-  const auto fp16 = last_logits(TestModel{}, LoadOptions{WeightsMode::kFp16, "", true, true});
-  const auto unfused =
-      last_logits(TestModel{}, LoadOptions{WeightsMode::kAsStored, "", true, false});
+  const auto fp16 = last_logits(TestModel{}, test::load_options(WeightsMode::kFp16));
+  const auto unfused = last_logits(TestModel{}, test::load_options(WeightsMode::kAsStored, false));
   TestModel w8;
   w8.q = {8, 8, 0, false, 0.5, true, false};
   const auto w8a8 = last_logits(w8, {});

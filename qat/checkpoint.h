@@ -12,7 +12,7 @@
 #include "qat/model.h"
 #include "qat/optim.h"
 #include "qat/quant.h"
-#include "kernels/runtime/tokenizer.h"
+#include "qat/tokenizer.h"
 
 namespace hilq::qat {
 

@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "kernels/runtime/tokenizer.h"
+#include "qat/tokenizer.h"
 #include "qat/model.h"
 #include "qat/quant.h"
 

@@ -12,7 +12,7 @@
 #include "qat/losses.h"
 #include "qat/model.h"
 #include "qat/quant.h"
-#include "kernels/runtime/tokenizer.h"
+#include "qat/tokenizer.h"
 
 namespace hilq::qat {
 

@@ -21,8 +21,6 @@
 namespace hilq::runtime {
 namespace {
 
-using qat::BpeTokenizer;  // namespace kept when it moved from qat/ (kernels/runtime/tokenizer.h)
-
 constexpr const char* kUsage = R"(usage: hil-run --model FILE [options]
 
 Runs a hilq model file (hilq.packed.v1 from `hil-train export`, or a float checkpoint) on this

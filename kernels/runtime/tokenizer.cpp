@@ -8,7 +8,7 @@
 #include <queue>
 #include <sstream>
 
-namespace hilq::qat {
+namespace hilq::runtime {
 namespace {
 
 struct CodeRange {
@@ -84,7 +84,7 @@ std::vector<CodePoint> decode_utf8(std::string_view s) {
 std::string read_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   if (!f) {
-    throw DataError("cannot read " + path + "; fetch the data with scripts/setup.sh");
+    throw TokenizerError("cannot read " + path + "; fetch the data with scripts/setup.sh");
   }
   std::ostringstream ss;
   ss << f.rdbuf();
@@ -104,7 +104,7 @@ std::string unicode_to_bytes(const std::string& s) {
   for (const auto& c : decode_utf8(s)) {
     auto it = inverse.find(c.cp);
     if (it == inverse.end()) {
-      throw DataError("BPE token '" + s + "' has a character outside GPT-2's byte alphabet");
+      throw TokenizerError("BPE token '" + s + "' has a character outside GPT-2's byte alphabet");
     }
     out.push_back(static_cast<char>(it->second));
   }
@@ -200,7 +200,7 @@ BpeTokenizer BpeTokenizer::from_gpt2_files(const std::string& encoder_json_path,
   try {
     enc = nlohmann::json::parse(read_file(encoder_json_path));
   } catch (const nlohmann::json::exception& e) {
-    throw DataError(encoder_json_path + ": not valid JSON: " + e.what());
+    throw TokenizerError(encoder_json_path + ": not valid JSON: " + e.what());
   }
   BpeTokenizer t;
   std::unordered_map<std::string, int32_t> by_bytes;
@@ -208,7 +208,7 @@ BpeTokenizer BpeTokenizer::from_gpt2_files(const std::string& encoder_json_path,
   for (const auto& [tok, id_json] : enc.items()) {
     const int32_t id = id_json.get<int32_t>();
     if (id < 0 || static_cast<size_t>(id) >= enc.size()) {
-      throw DataError(encoder_json_path + ": id " + std::to_string(id) + " out of range");
+      throw TokenizerError(encoder_json_path + ": id " + std::to_string(id) + " out of range");
     }
     const bool special = tok == "<|endoftext|>";
     t.token_bytes_[static_cast<size_t>(id)] = special ? tok : unicode_to_bytes(tok);
@@ -220,7 +220,7 @@ BpeTokenizer BpeTokenizer::from_gpt2_files(const std::string& encoder_json_path,
   }
   for (int b = 0; b < 256; ++b) {
     auto it = by_bytes.find(std::string(1, static_cast<char>(b)));
-    if (it == by_bytes.end()) throw DataError(encoder_json_path + ": a byte has no token");
+    if (it == by_bytes.end()) throw TokenizerError(encoder_json_path + ": a byte has no token");
     t.byte_id_[static_cast<size_t>(b)] = it->second;
   }
   std::istringstream lines(read_file(vocab_bpe_path));
@@ -230,12 +230,13 @@ BpeTokenizer BpeTokenizer::from_gpt2_files(const std::string& encoder_json_path,
     if (line.empty()) continue;
     const size_t sp = line.find(' ');
     if (sp == std::string::npos)
-      throw DataError(vocab_bpe_path + ": bad merge line '" + line + "'");
+      throw TokenizerError(vocab_bpe_path + ": bad merge line '" + line + "'");
     const std::string a = unicode_to_bytes(line.substr(0, sp));
     const std::string b = unicode_to_bytes(line.substr(sp + 1));
     auto ia = by_bytes.find(a), ib = by_bytes.find(b), iab = by_bytes.find(a + b);
     if (ia == by_bytes.end() || ib == by_bytes.end() || iab == by_bytes.end()) {
-      throw DataError(vocab_bpe_path + ": merge '" + line + "' names a token not in the encoder");
+      throw TokenizerError(vocab_bpe_path + ": merge '" + line +
+                           "' names a token not in the encoder");
     }
     t.add_merge(ia->second, ib->second, iab->second);
   }
@@ -294,8 +295,8 @@ std::string BpeTokenizer::decode(const std::vector<int32_t>& ids) const {
   std::string s;
   for (int32_t id : ids) {
     if (id < 0 || id >= vocab_size()) {
-      throw QatError("decode: id " + std::to_string(id) + " is outside the vocabulary of " +
-                     std::to_string(vocab_size()));
+      throw TokenizerError("decode: id " + std::to_string(id) + " is outside the vocabulary of " +
+                           std::to_string(vocab_size()));
     }
     s += token_bytes_[static_cast<size_t>(id)];
   }
@@ -304,16 +305,16 @@ std::string BpeTokenizer::decode(const std::vector<int32_t>& ids) const {
 
 int32_t BpeTokenizer::special_id(const std::string& name) const {
   auto it = specials_.find(name);
-  if (it == specials_.end()) throw QatError("tokenizer has no special token " + name);
+  if (it == specials_.end()) throw TokenizerError("tokenizer has no special token " + name);
   return it->second;
 }
 
 BpeTokenizer BpeTokenizer::train(const std::vector<std::string_view>& texts, int vocab_size,
                                  const std::vector<std::string>& specials) {
   if (vocab_size < 256 + static_cast<int>(specials.size())) {
-    throw ConfigError("BPE vocab_size " + std::to_string(vocab_size) +
-                      " is smaller than 256 bytes plus " + std::to_string(specials.size()) +
-                      " specials");
+    throw TokenizerError("BPE vocab_size " + std::to_string(vocab_size) +
+                         " is smaller than 256 bytes plus " + std::to_string(specials.size()) +
+                         " specials");
   }
   BpeTokenizer t;
   for (int b = 0; b < 256; ++b) {
@@ -447,15 +448,15 @@ BpeTokenizer BpeTokenizer::from_json(std::string_view json) {
   try {
     const auto j = nlohmann::json::parse(json);
     if (j.at("type") != "byte_bpe" || j.at("pretokenizer") != "gpt2") {
-      throw DataError("vocabulary: type must be byte_bpe with the gpt2 pre-tokenizer");
+      throw TokenizerError("vocabulary: type must be byte_bpe with the gpt2 pre-tokenizer");
     }
     t.specials_ = j.at("specials").get<std::map<std::string, int32_t>>();
     const auto& tokens = j.at("tokens");
     std::vector<bool> special(tokens.size(), false);
     for (const auto& [name, id] : t.specials_) {
       if (id < 0 || static_cast<size_t>(id) >= tokens.size()) {
-        throw DataError("vocabulary: special " + name + " has id " + std::to_string(id) +
-                        " outside the token list");
+        throw TokenizerError("vocabulary: special " + name + " has id " + std::to_string(id) +
+                             " outside the token list");
       }
       special[static_cast<size_t>(id)] = true;
     }
@@ -468,25 +469,25 @@ BpeTokenizer BpeTokenizer::from_json(std::string_view json) {
     for (int b = 0; b < 256; ++b) {
       auto it = by_bytes.find(std::string(1, static_cast<char>(b)));
       if (it == by_bytes.end())
-        throw DataError("vocabulary: byte " + std::to_string(b) + " has no token");
+        throw TokenizerError("vocabulary: byte " + std::to_string(b) + " has no token");
       t.byte_id_[static_cast<size_t>(b)] = it->second;
     }
     for (const auto& mj : j.at("merges")) {
       const auto line = mj.get<std::string>();
       const size_t sp = line.find(' ');
-      if (sp == std::string::npos) throw DataError("vocabulary: bad merge '" + line + "'");
+      if (sp == std::string::npos) throw TokenizerError("vocabulary: bad merge '" + line + "'");
       const std::string a = unicode_to_bytes(line.substr(0, sp));
       const std::string b = unicode_to_bytes(line.substr(sp + 1));
       auto ia = by_bytes.find(a), ib = by_bytes.find(b), iab = by_bytes.find(a + b);
       if (ia == by_bytes.end() || ib == by_bytes.end() || iab == by_bytes.end()) {
-        throw DataError("vocabulary: merge '" + line + "' names an unknown token");
+        throw TokenizerError("vocabulary: merge '" + line + "' names an unknown token");
       }
       t.add_merge(ia->second, ib->second, iab->second);
     }
   } catch (const nlohmann::json::exception& e) {
-    throw DataError(std::string("vocabulary: malformed JSON: ") + e.what());
+    throw TokenizerError(std::string("vocabulary: malformed JSON: ") + e.what());
   }
   return t;
 }
 
-}  // namespace hilq::qat
+}  // namespace hilq::runtime

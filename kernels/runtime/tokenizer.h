@@ -12,15 +12,21 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
-#include "qat/errors.h"
+namespace hilq::runtime {
 
-namespace hilq::qat {
+// Tokenizer files or parameters that are absent, malformed or break a rule; the message names the
+// file or field.
+class TokenizerError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 // GPT-2's pre-tokenizer: 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
 // Returns the pieces as byte ranges of text (offset, length). Invalid UTF-8 bytes count as
@@ -81,4 +87,4 @@ class BpeTokenizer {
 // GPT-2's reversible map from bytes to printable unicode characters (as UTF-8 strings).
 const std::array<std::string, 256>& byte_to_unicode();
 
-}  // namespace hilq::qat
+}  // namespace hilq::runtime

@@ -4,7 +4,7 @@
 
 #include "qat/data.h"
 #include "qat/model.h"
-#include "kernels/runtime/tokenizer.h"
+#include "qat/tokenizer.h"
 #include "qat/train.h"
 
 namespace hilq::qat::testing {

@@ -3,7 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "qat/data.h"
-#include "kernels/runtime/tokenizer.h"
+#include "qat/tokenizer.h"
 
 namespace hilq::qat {
 namespace {
@@ -93,8 +93,8 @@ TEST_CASE("a trained BPE is deterministic, round-trips text and survives JSON", 
   const BpeTokenizer r = BpeTokenizer::from_json(a.to_json());
   REQUIRE(r.encode(sample) == ids);
   REQUIRE(r.to_json() == a.to_json());
-  REQUIRE_THROWS_AS(BpeTokenizer::train(texts, 200, specials), ConfigError);
-  REQUIRE_THROWS_AS(BpeTokenizer::from_json("{\"type\":\"wordpiece\"}"), DataError);
+  REQUIRE_THROWS_AS(BpeTokenizer::train(texts, 200, specials), TokenizerError);
+  REQUIRE_THROWS_AS(BpeTokenizer::from_json("{\"type\":\"wordpiece\"}"), TokenizerError);
 }
 
 }  // namespace

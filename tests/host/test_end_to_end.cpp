@@ -12,6 +12,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <thread>
 #include <zmq.hpp>
@@ -241,4 +242,53 @@ TEST_CASE("a model-bench run refuses a bad setting before recording anything", "
   r = run_search(box, {"--port", "0", "--db", db_path, "--workload", "model-bench"});
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.err, Contains("--model FILE"));
+}
+
+TEST_CASE("an interrupted model-bench run resumes with its model and settings",
+          "[e2e][model_bench]") {
+  Sandbox box;
+  hilq::runtime::test::TestModel tm;  // big enough that a job takes about a second
+  tm.d = 256;
+  tm.ff = 768;
+  tm.layers = 4;
+  tm.heads = 4;
+  tm.max_seq = 256;
+  const std::string model = (box.dir / "micro.safetensors").string();
+  REQUIRE(hilq::kernels::write_model_file(model, hilq::runtime::test::make_model_file(tm)).empty());
+  const std::string db_path = (box.dir / "hil.db").string();
+  const pid_t pid =
+      spawn_search(box, {"--port", "0", "--db", db_path, "--out", (box.dir / "out").string(),
+                         "--model", model, "--settings", "FP32,W8A8,W4A8,W2A8", "--prompt-tokens",
+                         "128", "--decode-tokens", "120", "--min-time", "1"});
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline &&
+         box.read("stderr").find("[1/4]") == std::string::npos)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  kill(pid, SIGINT);
+  const auto first = wait_search(box, pid);
+  INFO(first.err);
+  REQUIRE(first.exit_code == 130);
+  size_t kept = 0;
+  {
+    hilq::db::Database d(db_path);
+    kept = hilq::db::RunStore(d).measurements(1).size();
+  }
+  REQUIRE(kept >= 1);
+  REQUIRE(kept < 4);
+  // No --model or --settings now: the run's own come back from the database.
+  const auto second = run_search(
+      box, {"--resume", "1", "--port", "0", "--db", db_path, "--out", (box.dir / "out").string()});
+  INFO(second.err);
+  REQUIRE(second.exit_code == 0);
+  CHECK_THAT(second.err, Contains("resumed") && Contains(std::to_string(4 - kept) + " of 4 jobs"));
+  hilq::db::Database d(db_path);
+  hilq::db::RunStore store(d);
+  CHECK(store.run(1)->status == "completed");
+  std::set<std::string> labels;
+  for (const auto& m : store.measurements(1)) {
+    CAPTURE(m.job_id, m.error.value_or(""));
+    CHECK(m.status == "ok");
+    labels.insert(nlohmann::json::parse(m.metrics)["model_label"].get<std::string>());
+  }
+  CHECK(labels == std::set<std::string>{"FP32", "W8A8", "W4A8", "W2A8"});
 }

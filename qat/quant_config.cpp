@@ -2,16 +2,11 @@
 #include "qat/quant_config.h"
 
 #include <nlohmann/json.hpp>
-#include <set>
+
+#include "kernels/runtime/model.h"
+#include "kernels/runtime/quant_spec.h"
 
 namespace hilq::qat {
-namespace {
-
-bool valid_w_bits(int b) { return b == 0 || b == 2 || b == 3 || b == 4 || b == 6 || b == 8; }
-bool valid_a_bits(int b) { return b == 0 || b == 4 || b == 8; }
-bool valid_group(int g) { return g == 0 || g == 32 || g == 64 || g == 128; }
-
-}  // namespace
 
 UnitQuant QuantConfig::unit(const std::string& name) const {
   auto it = units.find(name);
@@ -24,16 +19,7 @@ bool QuantConfig::adaptive(const UnitQuant& u) const {
 }
 
 std::vector<std::string> QuantConfig::unit_names(int n_layers) {
-  std::vector<std::string> names;
-  for (int l = 0; l < n_layers; ++l) {
-    const std::string p = "layers." + std::to_string(l) + ".";
-    for (const char* m :
-         {"attn.q", "attn.k", "attn.v", "attn.o", "mlp.gate", "mlp.up", "mlp.down"}) {
-      names.push_back(p + m);
-    }
-  }
-  names.push_back("embed");
-  return names;
+  return runtime::unit_names(n_layers);  // one list of units for training and the runtime
 }
 
 QuantConfig QuantConfig::uniform(int n_layers, int w_bits, int a_bits, int group,
@@ -47,54 +33,18 @@ QuantConfig QuantConfig::uniform(int n_layers, int w_bits, int a_bits, int group
 }
 
 void QuantConfig::validate(int n_layers, const std::string& source) const {
-  const auto names = unit_names(n_layers);
-  const std::set<std::string> known(names.begin(), names.end());
-  for (const auto& [name, u] : units) {
-    const std::string at = source + ": unit " + name;
-    if (!known.count(name)) {
-      throw ConfigError(at + " does not exist in a " + std::to_string(n_layers) +
-                        "-layer model (units are layers.<l>.attn.{q,k,v,o}, "
-                        "layers.<l>.mlp.{gate,up,down}, embed)");
-    }
-    if (!valid_w_bits(u.w_bits)) {
-      throw ConfigError(at + ": w_bits " + std::to_string(u.w_bits) +
-                        " is not one of 0, 2, 3, 4, 6, 8");
-    }
-    if (!valid_a_bits(u.a_bits)) {
-      throw ConfigError(at + ": a_bits " + std::to_string(u.a_bits) + " is not one of 0, 4, 8");
-    }
-    if (!valid_group(u.group)) {
-      throw ConfigError(at + ": group " + std::to_string(u.group) +
-                        " is not one of 0, 32, 64, 128");
-    }
-    if (name == "embed" && u.group != 0) {
-      throw ConfigError(at + ": the embedding is quantized per row (group must be 0)");
-    }
-  }
-  for (int l = 0; l < n_layers; ++l) {
-    const std::string p = "layers." + std::to_string(l) + ".";
-    const int q = unit(p + "attn.q").a_bits;
-    if (unit(p + "attn.k").a_bits != q || unit(p + "attn.v").a_bits != q) {
-      throw ConfigError(source + ": " + p +
-                        "attn.{q,k,v} read one activation and must share a_bits");
-    }
-    if (unit(p + "mlp.gate").a_bits != unit(p + "mlp.up").a_bits) {
-      throw ConfigError(source + ": " + p +
-                        "mlp.{gate,up} read one activation and must share a_bits");
-    }
-  }
+  // One set of rules for training and the runtime: the runtime's, on the same fields.
+  runtime::QuantSpec spec;
+  for (const auto& [name, u] : units) spec.units[name] = {u.w_bits, u.a_bits, u.group};
   if (token_adaptive) {
-    const auto& t = *token_adaptive;
-    if (!valid_a_bits(t.high_bits) || !valid_a_bits(t.low_bits) || t.low_bits == 0 ||
-        t.high_bits <= t.low_bits) {
-      throw ConfigError(source +
-                        ": token_adaptive needs high_bits > low_bits, both in {4, 8}; got " +
-                        std::to_string(t.high_bits) + "/" + std::to_string(t.low_bits));
-    }
-    if (!(t.high_fraction >= 0.0 && t.high_fraction <= 1.0)) {
-      throw ConfigError(source + ": token_adaptive.high_fraction " +
-                        std::to_string(t.high_fraction) + " is not in [0, 1]");
-    }
+    spec.token_adaptive = runtime::AdaptiveSpec{token_adaptive->high_bits, token_adaptive->low_bits,
+                                                token_adaptive->high_fraction};
+  }
+  spec.dynamic = act_scale == ActScaleMode::kDynamic;
+  try {
+    spec.validate(n_layers, source);
+  } catch (const runtime::ConfigError& e) {
+    throw ConfigError(e.what());
   }
 }
 

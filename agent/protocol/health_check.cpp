@@ -36,7 +36,7 @@ HealthAnswer compute_health_answer(const nlohmann::json& config) {
   Sha256 h;
   h.update(a.data(), a.size());
   h.update(b.data(), b.size());
-  answer.sha256 = h.hex_digest();
+  answer.sha256 = h.hex();
   return answer;
 }
 

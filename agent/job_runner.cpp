@@ -194,7 +194,8 @@ std::string JobRunner::configure(const MeasureSettings& settings) {
       settings.power_override.empty() ? settings.power_backend : settings.power_override;
   s.sensor.reset();
   try {
-    s.sensor = make_power_sensor(backend, settings.power_options, settings.sysfs_root);
+    s.sensor = make_power_sensor(backend, settings.power_options, settings.sysfs_root,
+                                 settings.pmic_command);
     s.power_reason.clear();
   } catch (const SensorError& e) {
     s.power_reason = "power backend " + backend + " unavailable: " + e.what();

@@ -27,7 +27,9 @@ struct MeasureSettings {
   std::string power_override;     // --power on the command line wins over the board file
   double idle_s = 0.2;            // idle baseline window before each measured job
   std::vector<int> pin_cpus;      // empty: no pinning
-  std::string throttled_command;  // e.g. "vcgencmd get_throttled" on a Pi
+  // Sensor commands: argv chosen on the board (defaults, or hil-agent flags), run without a shell.
+  std::vector<std::string> pmic_command = {"vcgencmd", "pmic_read_adc"};
+  std::vector<std::string> throttled_command;  // {"vcgencmd", "get_throttled"} on a Pi
   std::string sysfs_root = "/sys";
 };
 

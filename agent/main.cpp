@@ -5,6 +5,7 @@
 #include <exception>
 #include <string>
 
+#include "agent/command.h"
 #include "agent/protocol/board_spec.h"
 #include "agent/worker.h"
 
@@ -31,6 +32,8 @@ both ways; when the host goes silent it reconnects with back-off. Exits on BYE.
   --cache-limit-mb MB      artifact cache size limit (default 1024)
   --power BACKEND          power sensor instead of the board file's (rapl, hwmon, pi5-pmic,
                            android, none)
+  --power-command CMD      the pi5-pmic sensor's command, words split on blanks and run without
+                           a shell (default "vcgencmd pmic_read_adc"); the host cannot set it
   --pin CPUS               pin measured jobs to these CPUs ("2-3") instead of the board file's
   --fault MODE             testing only: wrong-health, fail-jobs or hang-jobs
   --help                   this text
@@ -96,6 +99,12 @@ int main(int argc, char** argv) {
       options.cache_limit_bytes = static_cast<int64_t>(number(arg, value, 1, 1 << 24)) << 20;
     } else if (arg == "--power") {
       options.power_override = value;
+    } else if (arg == "--power-command") {
+      try {
+        options.power_command = hilq::agent::split_command_words(value);
+      } catch (const std::invalid_argument& e) {
+        usage_error(std::string("--power-command: ") + e.what());
+      }
     } else if (arg == "--pin") {
       options.pin = value;
     } else if (arg == "--fault") {

@@ -1,6 +1,8 @@
 // Power sensor parsers, backends and the energy measurement around a job (see power.h).
 #include "agent/power.h"
 
+#include "agent/command.h"
+
 #include <sys/wait.h>
 
 #include <atomic>
@@ -54,17 +56,13 @@ double to_number(const std::string& text, const std::string& what) {
   throw SensorError(what + " holds '" + text.substr(0, 40) + "', not a number");
 }
 
-std::string run_command(const std::string& command) {
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) throw SensorError("cannot run '" + command + "'");
-  std::string out;
-  char buf[4096];
-  size_t n = 0;
-  while ((n = fread(buf, 1, sizeof(buf), pipe)) > 0) out.append(buf, n);
-  const int status = pclose(pipe);
-  if (status == -1 || (WIFEXITED(status) && WEXITSTATUS(status) == 127))
-    throw SensorError("'" + command + "' could not be run: " + trim(out).substr(0, 200));
-  return out;
+// Output of a sensor command run as a fixed argv (no shell); SensorError when it cannot run.
+std::string run_sensor_command(const std::vector<std::string>& argv) {
+  try {
+    return run_command_argv(argv).output;
+  } catch (const std::runtime_error& e) {
+    throw SensorError(e.what());
+  }
 }
 
 class RaplSensor : public PowerSensor {
@@ -158,14 +156,16 @@ class HwmonSensor : public PowerSensor {
 
 class PmicSensor : public PowerSensor {
  public:
-  explicit PmicSensor(std::string command) : command_(std::move(command)) { read(); }
-  std::string source() const override { return "pi5-pmic:" + command_; }
+  explicit PmicSensor(std::vector<std::string> argv) : argv_(std::move(argv)) { read(); }
+  std::string source() const override { return "pi5-pmic:" + command_line_text(argv_); }
   bool is_counter() const override { return false; }
   double sample_interval_s() const override { return 0.1; }
-  double read() override { return pmic_rails_watts(parse_pmic_read_adc(run_command(command_))); }
+  double read() override {
+    return pmic_rails_watts(parse_pmic_read_adc(run_sensor_command(argv_)));
+  }
 
  private:
-  std::string command_;
+  std::vector<std::string> argv_;
 };
 
 class BatterySensor : public PowerSensor {
@@ -314,7 +314,8 @@ std::optional<PtdSample> parse_ptd_line(const std::string& line) {
 }
 
 std::unique_ptr<PowerSensor> make_power_sensor(const std::string& backend, const json& options,
-                                               const std::string& root) {
+                                               const std::string& root,
+                                               const std::vector<std::string>& pmic_command) {
   auto opt = [&](const char* key, const std::string& fallback) {
     auto it = options.find(key);
     return it != options.end() && it->is_string() ? it->get<std::string>() : fallback;
@@ -326,7 +327,7 @@ std::unique_ptr<PowerSensor> make_power_sensor(const std::string& backend, const
     return std::make_unique<HwmonSensor>(opt("hwmon_root", root + "/class/hwmon"),
                                          opt("device", ""));
   if (backend == "pi5-pmic")
-    return std::make_unique<PmicSensor>(opt("command", "vcgencmd pmic_read_adc"));
+    return std::make_unique<PmicSensor>(pmic_command);
   if (backend == "android") {
     BatteryConvention conv{opt("current_unit", "auto"), opt("voltage_unit", "auto"),
                            opt("discharge_sign", "auto")};

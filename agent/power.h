@@ -3,7 +3,7 @@
 //   rapl      powercap energy_uj counter (µJ, wraps at max_energy_range_uj)      counter
 //   hwmon     INA219/INA226 power1_input (µW) or in*_input (mV) x curr*_input (mA),
 //             INA3221 per channel V x I (it computes no power itself)          sampled
-//   pi5-pmic  `vcgencmd pmic_read_adc`: sum of V x I over the PMIC rails        sampled
+//   pi5-pmic  `vcgencmd pmic_read_adc` (argv, no shell): sum of V x I over the rails  sampled
 //   android   power_supply current_now x voltage_now, vendor units and signs   sampled
 //   none      nothing: every result says energy is unavailable and why
 //
@@ -91,12 +91,16 @@ class PowerSensor {
   virtual double sample_interval_s() const { return 0.05; }
 };
 
+// The pi5-pmic sensor's command when the agent is given none (hil-agent --power-command).
+inline const std::vector<std::string> kDefaultPmicCommand = {"vcgencmd", "pmic_read_adc"};
+
 // Builds the sensor for a board file's power spec ({"backend": ..., options}). `root` replaces
-// "/sys" in default paths (tests). Throws SensorError with the reason when nothing is readable;
-// backend "none" throws too ("the board file selects no power sensor").
-std::unique_ptr<PowerSensor> make_power_sensor(const std::string& backend,
-                                               const nlohmann::json& options,
-                                               const std::string& root = "/sys");
+// "/sys" in default paths (tests). The pi5-pmic backend runs `pmic_command` as a fixed argv
+// without a shell; options never name a command. Throws SensorError with the reason when nothing
+// is readable; backend "none" throws too ("the board file selects no power sensor").
+std::unique_ptr<PowerSensor> make_power_sensor(
+    const std::string& backend, const nlohmann::json& options, const std::string& root = "/sys",
+    const std::vector<std::string>& pmic_command = kDefaultPmicCommand);
 
 // Measures idle power for idle_s, then runs `job` while integrating energy, and returns the
 // job's JSON with a "power" object: {available, source, method, idle_w, window_w, window_s,

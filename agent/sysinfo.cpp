@@ -1,6 +1,8 @@
 // Governor, frequency, temperature and pinning readers (see sysinfo.h).
 #include "agent/sysinfo.h"
 
+#include "agent/command.h"
+
 #include <pthread.h>
 #include <sched.h>
 
@@ -36,20 +38,10 @@ std::optional<int64_t> read_int(const fs::path& path) {
   }
 }
 
-std::string run_command(const std::string& command) {
-  std::string out;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return out;
-  std::array<char, 4096> buf{};
-  size_t n = 0;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) out.append(buf.data(), n);
-  pclose(pipe);
-  return out;
-}
-
 }  // namespace
 
-ThermalState read_thermal_state(const std::string& root, const std::string& throttled_command) {
+ThermalState read_thermal_state(const std::string& root,
+                                const std::vector<std::string>& throttled_command) {
   ThermalState st;
   std::set<std::string> governors;
   const fs::path cpu_dir = fs::path(root) / "devices/system/cpu";
@@ -80,8 +72,13 @@ ThermalState read_thermal_state(const std::string& root, const std::string& thro
   if (st.zone_temps_c.empty())
     st.unreadable.push_back("no readable thermal zone under " + root + "/class/thermal");
   if (!throttled_command.empty()) {
-    st.throttled = parse_get_throttled(run_command(throttled_command));
-    if (!st.throttled) st.unreadable.push_back("'" + throttled_command + "' gave no throttled=");
+    const std::string what = "'" + command_line_text(throttled_command) + "'";
+    try {
+      st.throttled = parse_get_throttled(run_command_argv(throttled_command).output);
+      if (!st.throttled) st.unreadable.push_back(what + " gave no throttled=");
+    } catch (const std::runtime_error& e) {
+      st.unreadable.push_back(e.what());
+    }
   }
   return st;
 }

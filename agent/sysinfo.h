@@ -19,9 +19,10 @@ struct ThermalState {
   std::vector<std::string> unreadable;  // what could not be read, and why
 };
 
-// root is "/sys" normally; throttled_command is e.g. "vcgencmd get_throttled" or empty.
+// root is "/sys" normally; throttled_command is an argv run without a shell, e.g.
+// {"vcgencmd", "get_throttled"}, or empty.
 ThermalState read_thermal_state(const std::string& root = "/sys",
-                                const std::string& throttled_command = "");
+                                const std::vector<std::string>& throttled_command = {});
 
 // Parses "throttled=0x50005" (vcgencmd get_throttled); nullopt when the text is not that.
 std::optional<uint32_t> parse_get_throttled(const std::string& text);

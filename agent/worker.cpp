@@ -179,10 +179,15 @@ class Agent {
     if (auto p = w.board.find("power"); p != w.board.end() && p->is_object()) {
       st.power_backend = p->value("backend", "none");
       st.power_options = *p;
-      // The host names sensors, it does not get to run arbitrary commands on the board.
-      if (auto c = p->find("command");
-          c != p->end() && (!c->is_string() || c->get<std::string>().rfind("vcgencmd ", 0) != 0))
-        st.power_options.erase("command");
+      // The host names a sensor; the command that reads it is the board's own (--power-command),
+      // never text from the network.
+      if (st.power_options.erase("command") > 0 && !warned_power_command_) {
+        warned_power_command_ = true;
+        std::fprintf(stderr,
+                     "hil-agent %s: ignoring the host's power.command: sensor commands are set "
+                     "on the board (--power-command)\n",
+                     id_.c_str());
+      }
     }
     if (auto it = w.board.find("idle_s"); it != w.board.end() && it->is_number())
       st.idle_s = std::clamp(it->get<double>(), 0.0, 10.0);
@@ -196,7 +201,8 @@ class Agent {
         std::fprintf(stderr, "hil-agent %s: not pinning: %s\n", id_.c_str(), e.what());
       }
     }
-    if (st.power_backend == "pi5-pmic") st.throttled_command = "vcgencmd get_throttled";
+    if (!opt_.power_command.empty()) st.pmic_command = opt_.power_command;
+    if (st.power_backend == "pi5-pmic") st.throttled_command = {"vcgencmd", "get_throttled"};
     st.power_override = opt_.power_override;
     const std::string power_note = runner_.configure(st);
     if (!welcomed_)
@@ -351,6 +357,7 @@ class Agent {
   uint64_t epoch_ = 0;
   int rejected_ = 0;
   bool welcomed_ = false, welcomed_once_ = false;
+  bool warned_power_command_ = false;
   int heartbeat_ms_ = 1000, liveness_ = 5;
   std::optional<proto::Job> fetching_;
   Clock::time_point last_heard_any_, hello_sent_;

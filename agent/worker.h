@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace hilq::agent {
 
@@ -27,6 +28,9 @@ struct AgentOptions {
   std::string cache_dir;  // default ArtifactCache::default_dir()
   int64_t cache_limit_bytes = int64_t{1} << 30;
   std::string power_override;  // --power BACKEND instead of the board file's
+  // --power-command: the pi5-pmic sensor's argv (empty: vcgencmd pmic_read_adc). Set on the board
+  // only; a host cannot choose what runs here.
+  std::vector<std::string> power_command;
   std::string pin;             // --pin CPUS instead of the board file's
   std::string fault;           // test-only misbehaviour, see job_runner.h
 };

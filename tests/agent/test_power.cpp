@@ -111,8 +111,12 @@ TEST_CASE("vcgencmd pmic_read_adc captures parse, including the 0V8_SYS variant 
   CHECK(pmic_rails_watts(variant) == Approx(watts));
   CHECK_THROWS_WITH(parse_pmic_read_adc(slurp("pmic/error.txt")),
                     Contains("Command not registered"));
-  auto sensor = make_power_sensor("pi5-pmic", {{"command", "cat " + kFixtures + "/pmic/full.txt"}});
+  auto sensor = make_power_sensor("pi5-pmic", nlohmann::json::object(), "/sys",
+                                  {"cat", kFixtures + "/pmic/full.txt"});
   CHECK(sensor->read() == Approx(watts));
+  CHECK_THROWS_WITH(make_power_sensor("pi5-pmic", nlohmann::json::object(), "/sys",
+                                      {"hilq-no-such-program", "pmic_read_adc"}),
+                    Contains("could not be run"));
 }
 
 TEST_CASE("Android battery files: microamps or vendor milliamps, either sign", "[power]") {

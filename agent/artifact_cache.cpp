@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <vector>
 
-#include "agent/protocol/sha256.h"
+#include "model/sha256.h"
 
 namespace hilq::agent {
 namespace {
@@ -78,7 +78,7 @@ bool ArtifactCache::append(const protocol::ArtifactChunk& c) {
 std::string ArtifactCache::finish() {
   partial_.close();
   const fs::path partial = fs::path(dir_) / (".partial-" + sha_);
-  const std::string got = protocol::sha256_file(partial.string());
+  const std::string got = model::sha256_file(partial.string());
   const std::string want = sha_;
   if (got != want) {
     abort();

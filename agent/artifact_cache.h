@@ -9,7 +9,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "agent/protocol/message.h"
+#include "protocol/message.h"
 
 namespace hilq::agent {
 

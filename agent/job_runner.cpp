@@ -15,8 +15,8 @@
 #include "agent/measure.h"
 #include "agent/model_bench.h"
 #include "agent/power.h"
-#include "agent/protocol/health_check.h"
-#include "agent/protocol/sha256.h"
+#include "protocol/health_check.h"
+#include "model/sha256.h"
 #include "agent/sysinfo.h"
 
 namespace hilq::agent {
@@ -99,7 +99,7 @@ struct JobRunner::Shared {
       if (!artifact.empty())
         m["artifact"] = {{"sha256", job.artifact_sha256},
                          {"path", artifact},
-                         {"verified_sha256", proto::sha256_file(artifact)}};
+                         {"verified_sha256", model::sha256_file(artifact)}};
       return proto::make_message(proto::Result{job.job_id, std::move(m)});
     } catch (const BadModelArtifact& e) {
       return proto::make_message(proto::ErrorReply{job.job_id, proto::kErrorArtifact, e.what()});

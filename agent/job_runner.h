@@ -5,7 +5,7 @@
 //   kernel-bench   agent/kernel_bench.h, wrapped in power, thermal, pinning and RSS readings
 //   model-bench    agent/model_bench.h on the job's artifact (fetched, verified, cached), same
 //                  readings around it; an unloadable artifact is an ERROR of class artifact
-//   health-check   the known-answer check of agent/protocol/health_check.h
+//   health-check   the known-answer check of protocol/health_check.h
 //   noop           returns at once (or after config.sleep_ms): broker tests and benchmarks
 //
 // Completion is signalled on a pipe the worker polls next to its socket.
@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/protocol/message.h"
+#include "protocol/message.h"
 
 namespace hilq::agent {
 

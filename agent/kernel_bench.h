@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "agent/protocol/message.h"
+#include "protocol/message.h"
 
 namespace hilq::agent {
 

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "agent/command.h"
-#include "agent/protocol/board_spec.h"
+#include "protocol/board_spec.h"
 #include "agent/worker.h"
 
 namespace {

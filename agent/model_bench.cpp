@@ -8,8 +8,8 @@
 #include "agent/measure.h"
 #include "kernels/isa.h"
 #include "kernels/mkmp.h"
-#include "kernels/runtime/bench.h"
-#include "kernels/runtime/model.h"
+#include "runtime/bench.h"
+#include "runtime/model.h"
 
 namespace hilq::agent {
 namespace {

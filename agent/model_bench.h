@@ -1,4 +1,4 @@
-// model-bench jobs: load a model artifact with the on-device runtime (kernels/runtime/), then
+// model-bench jobs: load a model artifact with the on-device runtime (runtime/), then
 // measure prefill latency of a prompt (128 tokens, as the Squat paper), decode ms/token (median
 // and p90 over every decoded token of every run), memory (weights, KV cache, arena, process peak
 // RSS) and the kernels that ran.
@@ -35,7 +35,7 @@
 #include <string>
 
 #include "agent/power.h"
-#include "agent/protocol/message.h"
+#include "protocol/message.h"
 
 namespace hilq::agent {
 

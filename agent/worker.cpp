@@ -15,8 +15,8 @@
 #include "agent/artifact_cache.h"
 #include "agent/job_runner.h"
 #include "agent/measure.h"
-#include "agent/protocol/curve_keys.h"
-#include "agent/protocol/message.h"
+#include "protocol/curve_keys.h"
+#include "protocol/message.h"
 #include "agent/sysinfo.h"
 #include "kernels/cpu_features.h"
 

@@ -5,12 +5,12 @@
 #include <fstream>
 #include <stdexcept>
 
-#include "agent/protocol/sha256.h"
+#include "model/sha256.h"
 
 namespace hilq::host {
 
 std::string ArtifactStore::add_file(const std::string& path) {
-  const std::string sha = protocol::sha256_file(path);
+  const std::string sha = model::sha256_file(path);
   files_[sha] = File{path, static_cast<int64_t>(std::filesystem::file_size(path))};
   return sha;
 }

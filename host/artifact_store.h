@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-#include "agent/protocol/message.h"
+#include "protocol/message.h"
 
 namespace hilq::host {
 

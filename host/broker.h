@@ -27,10 +27,10 @@
 #include <vector>
 #include <zmq.hpp>
 
-#include "agent/protocol/board_spec.h"
-#include "agent/protocol/curve_keys.h"
-#include "agent/protocol/health_check.h"
-#include "agent/protocol/message.h"
+#include "protocol/board_spec.h"
+#include "protocol/curve_keys.h"
+#include "protocol/health_check.h"
+#include "protocol/message.h"
 
 namespace hilq::host {
 

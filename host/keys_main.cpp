@@ -7,8 +7,8 @@
 #include <fstream>
 #include <string>
 
-#include "agent/protocol/board_spec.h"
-#include "agent/protocol/curve_keys.h"
+#include "protocol/board_spec.h"
+#include "protocol/curve_keys.h"
 
 namespace {
 

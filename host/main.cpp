@@ -4,7 +4,7 @@
 #include <exception>
 #include <string>
 
-#include "agent/protocol/board_spec.h"
+#include "protocol/board_spec.h"
 #include "db/database.h"
 #include "host/search_run.h"
 

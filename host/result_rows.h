@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-#include "agent/protocol/message.h"
+#include "protocol/message.h"
 #include "db/run_store.h"
 #include "host/broker.h"
 

@@ -10,8 +10,8 @@
 #include <set>
 #include <stdexcept>
 
-#include "agent/protocol/board_spec.h"
-#include "agent/protocol/curve_keys.h"
+#include "protocol/board_spec.h"
+#include "protocol/curve_keys.h"
 #include "db/database.h"
 #include "db/run_store.h"
 #include "host/agent_launcher.h"

@@ -1,9 +1,9 @@
 // Job lists of a run (see workload.h).
 #include "host/workload.h"
 
-#include "agent/protocol/board_spec.h"
-#include "kernels/runtime/model.h"
-#include "kernels/runtime/quant_spec.h"
+#include "protocol/board_spec.h"
+#include "base/error.h"
+#include "model/quant_spec.h"
 
 namespace hilq::host {
 
@@ -55,8 +55,8 @@ void validate_model_bench_plan(const ModelBenchPlan& plan) {
   for (const auto& s : plan.settings) {
     if (s == "FP32" || s == "FP16" || s == "as-stored") continue;
     try {
-      runtime::QuantSpec::from_setting(s, 1);
-    } catch (const runtime::ConfigError& e) {
+      model::QuantSpec::from_setting(s, 1);
+    } catch (const hilq::ConfigError& e) {
       throw ConfigError(std::string("--settings: ") + e.what() + ", FP32, FP16 or as-stored");
     }
   }

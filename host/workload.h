@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "agent/protocol/message.h"
+#include "protocol/message.h"
 
 namespace hilq::host {
 

@@ -11,7 +11,7 @@
 #include <vector>
 #include <zmq.hpp>
 
-#include "agent/protocol/curve_keys.h"
+#include "protocol/curve_keys.h"
 
 namespace hilq::host {
 

@@ -6,15 +6,15 @@
 namespace hilq::qat {
 namespace {
 
-void put(kernels::ModelFile* f, const std::string& name, const Mat& m) {
+void put(model::ModelFile* f, const std::string& name, const Mat& m) {
   f->add_f32(name, {m.rows(), m.cols()}, m.data());
 }
 
 // Copies tensor `name` into m (shape must match); throws DataError otherwise.
-void get(const kernels::ModelFile& f, const std::string& path, const std::string& name, Mat* m) {
-  const kernels::ModelTensor* t = f.find(name);
+void get(const model::ModelFile& f, const std::string& path, const std::string& name, Mat* m) {
+  const model::ModelTensor* t = f.find(name);
   if (!t) throw DataError(path + ": tensor " + name + " is missing");
-  if (t->dtype != kernels::DType::kF32 || t->shape.size() != 2 || t->shape[0] != m->rows() ||
+  if (t->dtype != model::DType::kF32 || t->shape.size() != 2 || t->shape[0] != m->rows() ||
       t->shape[1] != m->cols()) {
     throw DataError(path + ": tensor " + name + " is not F32 of shape [" +
                     std::to_string(m->rows()) + ", " + std::to_string(m->cols()) + "]");
@@ -27,7 +27,7 @@ void get(const kernels::ModelFile& f, const std::string& path, const std::string
 void save_checkpoint(const std::string& path, const Transformer& model,
                      const BpeTokenizer& tokenizer, const QuantState* quant, AdamW* optimizer,
                      int64_t step, const std::string& train_state_json) {
-  kernels::ModelFile f;
+  model::ModelFile f;
   f.metadata["format"] = kCheckpointFormat;
   f.metadata["architecture"] = model.config().to_json();
   f.metadata["vocabulary"] = tokenizer.to_json();
@@ -46,13 +46,13 @@ void save_checkpoint(const std::string& path, const Transformer& model,
       put(&f, "optim.v." + name, optimizer->second_moment(i));
     }
   }
-  const std::string err = kernels::write_model_file(path, f);
+  const std::string err = model::write_model_file(path, f);
   if (!err.empty()) throw QatError("saving checkpoint: " + err);
 }
 
 LoadedCheckpoint load_checkpoint(const std::string& path) {
   LoadedCheckpoint c;
-  const std::string err = kernels::read_model_file(path, &c.file);
+  const std::string err = model::read_model_file(path, &c.file);
   if (!err.empty()) throw DataError(err);
   const auto& f = c.file;
   if (f.meta("format") != kCheckpointFormat) {
@@ -78,7 +78,7 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
   return c;
 }
 
-void restore_optimizer(const kernels::ModelFile& file, AdamW* optimizer) {
+void restore_optimizer(const model::ModelFile& file, AdamW* optimizer) {
   for (size_t i = 0; i < optimizer->params().size(); ++i) {
     const std::string& name = optimizer->params()[i].first;
     get(file, "checkpoint", "optim.m." + name, &optimizer->first_moment(i));

@@ -1,4 +1,4 @@
-// Training checkpoints as model files (kernels/model_file.h, format "hilq.checkpoint.v1"):
+// Training checkpoints as model files (model/model_file.h, format "hilq.checkpoint.v1"):
 // float parameters under their model names, learned quantizer steps under "quant.<name>", AdamW
 // moments under "optim.m.<name>" / "optim.v.<name>", and metadata: architecture, vocabulary,
 // quant_config (QAT only), step, optim_steps, train_state (JSON of the run's settings).
@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-#include "kernels/model_file.h"
+#include "model/model_file.h"
 #include "qat/model.h"
 #include "qat/optim.h"
 #include "qat/quant.h"
@@ -28,12 +28,12 @@ struct LoadedCheckpoint {
   std::unique_ptr<QuantState> quant;  // set when the checkpoint holds a quant config
   int64_t step = 0;
   std::string train_state;  // JSON
-  kernels::ModelFile file;  // for restore_optimizer
+  model::ModelFile file;  // for restore_optimizer
 };
 
 // Throws DataError naming the file and what is wrong.
 LoadedCheckpoint load_checkpoint(const std::string& path);
 // Restores AdamW moments and step count saved by save_checkpoint (parameters matched by name).
-void restore_optimizer(const kernels::ModelFile& file, AdamW* optimizer);
+void restore_optimizer(const model::ModelFile& file, AdamW* optimizer);
 
 }  // namespace hilq::qat

@@ -1,23 +1,14 @@
 // Typed errors of qat/: each message names the file, field or value and the rule it broke.
 #pragma once
 
-#include <stdexcept>
+#include "base/error.h"
 
 namespace hilq::qat {
 
-class QatError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+using QatError = hilq::Error;
 // A configuration (model, quant, training) that breaks a rule.
-class ConfigError : public QatError {
- public:
-  using QatError::QatError;
-};
+using ConfigError = hilq::ConfigError;
 // Data that is absent or malformed (the message names the command that fetches it).
-class DataError : public QatError {
- public:
-  using QatError::QatError;
-};
+using DataError = hilq::DataError;
 
 }  // namespace hilq::qat

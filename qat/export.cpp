@@ -6,9 +6,9 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "kernels/model_file.h"
+#include "model/model_file.h"
 #include "kernels/pack.h"
-#include "kernels/runtime/sha256.h"
+#include "model/sha256.h"
 #include "qat/data.h"
 
 namespace hilq::qat {
@@ -32,8 +32,8 @@ std::vector<std::string> class_labels(const ModelConfig& cfg,
 }
 
 // SHA-256 of the data section as serialize_model_file lays it out: the tensors' bytes in order.
-std::string data_sha256(const kernels::ModelFile& f) {
-  runtime::Sha256 h;
+std::string data_sha256(const model::ModelFile& f) {
+  model::Sha256 h;
   for (const auto& t : f.tensors) h.update(t.data.data(), t.data.size());
   return h.hex();
 }
@@ -44,7 +44,7 @@ ExportSummary export_packed_model(const std::string& path, const Transformer& mo
                                   const QuantState& quant, const BpeTokenizer& tokenizer,
                                   const std::vector<std::string>& labels) {
   const std::vector<std::string> names = class_labels(model.config(), labels);
-  kernels::ModelFile f;
+  model::ModelFile f;
   ExportSummary s;
   f.metadata["format"] = kPackedFormat;
   f.metadata["architecture"] = model.config().to_json();
@@ -64,7 +64,7 @@ ExportSummary export_packed_model(const std::string& path, const Transformer& mo
     if (!bad.empty()) throw QatError("export: " + name + ": " + bad);
     const kernels::PackedWeights pw =
         kernels::quantize_pack(w.data(), rows, cols, wp.bits, wp.group, wp.step->value.data());
-    f.add(name + ".data", kernels::DType::kU8, {layout.data_bytes()}, pw.data.data());
+    f.add(name + ".data", model::DType::kU8, {layout.data_bytes()}, pw.data.data());
     f.add_f32(name + ".scales", {layout.scale_count()}, pw.scales.data());
     packing[name] = {{"format", kernels::kPackFormat},
                      {"rows", rows},
@@ -111,7 +111,7 @@ ExportSummary export_packed_model(const std::string& path, const Transformer& mo
       {"layer0", "high"}}.dump();
   s.data_sha256 = data_sha256(f);  // last: every tensor is in
   f.metadata["data_sha256"] = s.data_sha256;
-  const std::string err = kernels::write_model_file(path, f);
+  const std::string err = model::write_model_file(path, f);
   if (!err.empty()) throw QatError("export: " + err);
   s.file_bytes = static_cast<int64_t>(std::filesystem::file_size(path));
   return s;

@@ -13,7 +13,7 @@
 //   activations  {"<point>": {"bits", "low_bits", "scale_hi", "scale_lo"?, "mask": "prev"|"cur"}}
 //   attention    {"probs_bits": 8, "probs_scale": 1/127, "importance": ..., "layer0": "high"}
 //   data_sha256  64 lowercase hex digits: SHA-256 of the whole data section (every tensor's bytes
-//                in file order), what kernels/runtime/model_load.cpp verifies on load
+//                in file order), what runtime/model_load.cpp verifies on load
 //   labels       classifiers only: JSON array of class names by class id, e.g.
 //                ["negative","positive"]
 #pragma once

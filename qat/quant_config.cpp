@@ -3,8 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "kernels/runtime/model.h"
-#include "kernels/runtime/quant_spec.h"
+#include "model/quant_spec.h"
 
 namespace hilq::qat {
 
@@ -19,7 +18,7 @@ bool QuantConfig::adaptive(const UnitQuant& u) const {
 }
 
 std::vector<std::string> QuantConfig::unit_names(int n_layers) {
-  return runtime::unit_names(n_layers);  // one list of units for training and the runtime
+  return model::unit_names(n_layers);  // one list of units for training and the runtime
 }
 
 QuantConfig QuantConfig::uniform(int n_layers, int w_bits, int a_bits, int group,
@@ -34,18 +33,14 @@ QuantConfig QuantConfig::uniform(int n_layers, int w_bits, int a_bits, int group
 
 void QuantConfig::validate(int n_layers, const std::string& source) const {
   // One set of rules for training and the runtime: the runtime's, on the same fields.
-  runtime::QuantSpec spec;
+  model::QuantSpec spec;
   for (const auto& [name, u] : units) spec.units[name] = {u.w_bits, u.a_bits, u.group};
   if (token_adaptive) {
-    spec.token_adaptive = runtime::AdaptiveSpec{token_adaptive->high_bits, token_adaptive->low_bits,
+    spec.token_adaptive = model::AdaptiveSpec{token_adaptive->high_bits, token_adaptive->low_bits,
                                                 token_adaptive->high_fraction};
   }
   spec.dynamic = act_scale == ActScaleMode::kDynamic;
-  try {
-    spec.validate(n_layers, source);
-  } catch (const runtime::ConfigError& e) {
-    throw ConfigError(e.what());
-  }
+  spec.validate(n_layers, source);
 }
 
 std::string QuantConfig::to_json() const {

@@ -1,13 +1,13 @@
-// The byte-level BPE lives with the runtime (kernels/runtime/tokenizer.h), which needs it without
+// The byte-level BPE lives with the runtime (model/tokenizer.h), which needs it without
 // the training code; qat/ uses it under its own namespace.
 #pragma once
 
-#include "kernels/runtime/tokenizer.h"
+#include "model/tokenizer.h"
 
 namespace hilq::qat {
 
-using runtime::BpeTokenizer;
-using runtime::pretokenize;
-using runtime::TokenizerError;
+using model::BpeTokenizer;
+using model::pretokenize;
+using model::TokenizerError;
 
 }  // namespace hilq::qat

@@ -1,6 +1,6 @@
-// Regenerates kernels/runtime/unicode_ranges.inc: the code point ranges of \p{L}, \p{N} and \s as node's
+// Regenerates model/unicode_ranges.inc: the code point ranges of \p{L}, \p{N} and \s as node's
 // regular expressions (the engine gpt-3-encoder runs on) define them, for the BPE pre-tokenizer.
-// Usage: node qat/tools/gen_unicode_ranges.js > kernels/runtime/unicode_ranges.inc
+// Usage: node qat/tools/gen_unicode_ranges.js > model/unicode_ranges.inc
 'use strict';
 function ranges(re) {
   const out = [];

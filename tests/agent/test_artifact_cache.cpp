@@ -7,10 +7,11 @@
 #include <thread>
 
 #include "agent/artifact_cache.h"
-#include "agent/protocol/sha256.h"
+#include "model/sha256.h"
 
 using namespace hilq::agent;
 namespace proto = hilq::protocol;
+namespace model = hilq::model;
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
 
@@ -43,13 +44,13 @@ void download(ArtifactCache& cache, const std::string& content, const std::strin
 }  // namespace
 
 TEST_CASE("SHA-256 matches the FIPS 180-4 examples", "[artifact]") {
-  CHECK(proto::sha256_hex("abc") ==
+  CHECK(model::sha256_hex("abc") ==
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  CHECK(proto::sha256_hex("") ==
+  CHECK(model::sha256_hex("") ==
         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  CHECK(proto::sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq") ==
+  CHECK(model::sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq") ==
         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
-  CHECK(proto::sha256_hex(std::string(1000000, 'a')) ==
+  CHECK(model::sha256_hex(std::string(1000000, 'a')) ==
         "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
@@ -57,17 +58,17 @@ TEST_CASE("A chunked download is verified before it enters the cache", "[artifac
   TempDir dir;
   ArtifactCache cache(dir.path.string(), 1 << 20);
   const std::string content = fill(4500, 'a');
-  const std::string sha = proto::sha256_hex(content);
+  const std::string sha = model::sha256_hex(content);
   CHECK_FALSE(cache.lookup(sha));
   download(cache, content, sha);
   const auto path = cache.lookup(sha);
   REQUIRE(path);
-  CHECK(proto::sha256_file(*path) == sha);
+  CHECK(model::sha256_file(*path) == sha);
 
   // Corrupt bytes: rejected, and nothing is left behind.
   std::string bad = content;
   bad[100] ^= 1;
-  const std::string claimed = proto::sha256_hex(fill(4500, 'b'));
+  const std::string claimed = model::sha256_hex(fill(4500, 'b'));
   cache.begin(claimed);
   REQUIRE(cache.append({claimed, 0, 4500, bad.substr(0, 4500)}));
   CHECK_THROWS_WITH(cache.finish(), Contains("failed verification"));
@@ -87,7 +88,7 @@ TEST_CASE("The cache stays under its size limit by evicting the least recently u
   std::vector<std::string> shas;
   for (char seed : {'a', 'b', 'c'}) {
     const std::string content = fill(4000, seed);
-    shas.push_back(proto::sha256_hex(content));
+    shas.push_back(model::sha256_hex(content));
     download(cache, content, shas.back());
     std::this_thread::sleep_for(std::chrono::milliseconds(20));  // distinct mtimes
     if (seed == 'b') CHECK(cache.lookup(shas[0]));  // 'a' used again: 'b' is now the oldest

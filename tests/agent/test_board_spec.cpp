@@ -3,7 +3,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "agent/protocol/board_spec.h"
+#include "protocol/board_spec.h"
 
 namespace proto = hilq::protocol;
 using Catch::Matchers::Contains;

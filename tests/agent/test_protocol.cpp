@@ -6,10 +6,10 @@
 #include <fstream>
 #include <random>
 
-#include "agent/protocol/board_spec.h"
-#include "agent/protocol/curve_keys.h"
-#include "agent/protocol/health_check.h"
-#include "agent/protocol/message.h"
+#include "protocol/board_spec.h"
+#include "protocol/curve_keys.h"
+#include "protocol/health_check.h"
+#include "protocol/message.h"
 
 namespace proto = hilq::protocol;
 using hilq::ProtocolError;

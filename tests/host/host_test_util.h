@@ -19,7 +19,7 @@
 #include <vector>
 #include <zmq.hpp>
 
-#include "agent/protocol/message.h"
+#include "protocol/message.h"
 
 extern char** environ;
 

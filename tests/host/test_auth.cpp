@@ -6,7 +6,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "agent/protocol/curve_keys.h"
+#include "protocol/curve_keys.h"
 #include "db/run_store.h"
 #include "host/broker.h"
 #include "tests/host/host_test_util.h"

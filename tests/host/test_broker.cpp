@@ -4,14 +4,15 @@
 #include <catch2/catch.hpp>
 #include <random>
 
-#include "agent/protocol/health_check.h"
-#include "agent/protocol/sha256.h"
+#include "protocol/health_check.h"
+#include "model/sha256.h"
 #include "host/artifact_store.h"
 #include "host/broker.h"
 #include "host/zap_auth.h"
 #include "tests/host/host_test_util.h"
 
 using namespace hilq::test;
+namespace model = hilq::model;
 using hilq::host::Broker;
 using hilq::host::BrokerEvent;
 using hilq::host::BrokerOptions;
@@ -360,7 +361,7 @@ TEST_CASE("Artifacts are served in verified chunks; an unknown hash is an artifa
   box.write("model.bin", content);
   hilq::host::ArtifactStore store;
   const std::string sha = store.add_file(box.path("model.bin"));
-  CHECK(sha == proto::sha256_hex(content));
+  CHECK(sha == model::sha256_hex(content));
   BrokerOptions o = fast_options();
   o.artifacts = &store;
   Harness h(o);
@@ -376,7 +377,7 @@ TEST_CASE("Artifacts are served in verified chunks; an unknown hash is an artifa
     received += c.data;
     if (static_cast<int64_t>(received.size()) == c.total_bytes) break;
   }
-  CHECK(proto::sha256_hex(received) == sha);
+  CHECK(model::sha256_hex(received) == sha);
   a.send(proto::make_message(proto::Fetch{std::string(64, 'a'), 0}));
   auto m = h.recv(a, 2000);
   REQUIRE(m);

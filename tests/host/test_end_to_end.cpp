@@ -188,7 +188,7 @@ TEST_CASE("a model-bench run measures a model file on the agent and records it i
   hilq::runtime::test::TestModel tm;  // a float micro model: every setting quantizes on load
   tm.max_seq = 24;
   const std::string model = (box.dir / "micro.safetensors").string();
-  REQUIRE(hilq::kernels::write_model_file(model, hilq::runtime::test::make_model_file(tm)).empty());
+  REQUIRE(hilq::model::write_model_file(model, hilq::runtime::test::make_model_file(tm)).empty());
   const std::string db_path = (box.dir / "hil.db").string();
   const auto r = run_search(
       box, {"--boards", "local", "--port", "0", "--db", db_path, "--out",
@@ -233,7 +233,7 @@ TEST_CASE("a model-bench run measures a model file on the agent and records it i
 TEST_CASE("a model-bench run refuses a bad setting before recording anything", "[e2e]") {
   Sandbox box;
   const std::string model = (box.dir / "micro.safetensors").string();
-  REQUIRE(hilq::kernels::write_model_file(model, hilq::runtime::test::make_model_file({})).empty());
+  REQUIRE(hilq::model::write_model_file(model, hilq::runtime::test::make_model_file({})).empty());
   const std::string db_path = (box.dir / "hil.db").string();
   auto r = run_search(
       box, {"--port", "0", "--db", db_path, "--model", model, "--settings", "W4A8,W5A8"});
@@ -254,7 +254,7 @@ TEST_CASE("an interrupted model-bench run resumes with its model and settings",
   tm.heads = 4;
   tm.max_seq = 256;
   const std::string model = (box.dir / "micro.safetensors").string();
-  REQUIRE(hilq::kernels::write_model_file(model, hilq::runtime::test::make_model_file(tm)).empty());
+  REQUIRE(hilq::model::write_model_file(model, hilq::runtime::test::make_model_file(tm)).empty());
   const std::string db_path = (box.dir / "hil.db").string();
   const pid_t pid =
       spawn_search(box, {"--port", "0", "--db", db_path, "--out", (box.dir / "out").string(),

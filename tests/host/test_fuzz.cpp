@@ -4,7 +4,7 @@
 #include <catch2/catch.hpp>
 #include <random>
 
-#include "agent/protocol/health_check.h"
+#include "protocol/health_check.h"
 #include "host/broker.h"
 #include "tests/host/host_test_util.h"
 

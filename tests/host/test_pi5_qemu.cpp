@@ -52,7 +52,7 @@ TEST_CASE("The quantized model decodes the same tokens on the NEON paths under q
   Sandbox box;
   hilq::runtime::test::TestModel tm;  // a float micro model, quantized on load by each agent
   tm.max_seq = 32;
-  REQUIRE(hilq::kernels::write_model_file(box.path("micro.safetensors"),
+  REQUIRE(hilq::model::write_model_file(box.path("micro.safetensors"),
                                           hilq::runtime::test::make_model_file(tm))
               .empty());
   Child search(box, "search",

@@ -7,11 +7,11 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 
-#include "kernels/model_file.h"
+#include "model/model_file.h"
 #include "kernels/pack.h"
 #include "kernels/quantize.h"
-#include "kernels/runtime/model.h"
-#include "kernels/runtime/sha256.h"
+#include "runtime/model.h"
+#include "model/sha256.h"
 #include "qat/export.h"
 #include "qat/train.h"
 #include "tests/qat/fixtures.h"
@@ -35,7 +35,7 @@ std::string data_section_sha256(const std::vector<uint8_t>& bytes) {
   uint64_t n = 0;
   for (int i = 0; i < 8; ++i) n |= static_cast<uint64_t>(bytes[static_cast<size_t>(i)]) << (8 * i);
   REQUIRE(8 + n <= bytes.size());
-  return runtime::sha256_hex(bytes.data() + 8 + n, bytes.size() - 8 - n);
+  return model::sha256_hex(bytes.data() + 8 + n, bytes.size() - 8 - n);
 }
 
 QuantState calibrated(Task task, Transformer& m, const QuantConfig& qc) {
@@ -66,8 +66,8 @@ TEST_CASE("exported packed weights equal the fake-quantized ones exactly", "[exp
   const std::string path = "/tmp/hilq_test_export.safetensors";
   const ExportSummary sum = export_packed_model(path, m, qs, w.tok);
   REQUIRE(sum.packed_tensors == 2 * 7 + 1);
-  kernels::ModelFile f;
-  REQUIRE(kernels::read_model_file(path, &f) == "");
+  model::ModelFile f;
+  REQUIRE(model::read_model_file(path, &f) == "");
   REQUIRE(f.meta("format") == kPackedFormat);
   REQUIRE(QuantConfig::from_json(f.meta("quant_config")).to_json() == qc.to_json());
   REQUIRE(BpeTokenizer::from_json(f.meta("vocabulary")).to_json() == w.tok.to_json());
@@ -80,8 +80,8 @@ TEST_CASE("exported packed weights equal the fake-quantized ones exactly", "[exp
     CAPTURE(unit);
     const std::string name = unit == "embed" ? "embed.weight" : unit + ".weight";
     const Mat fake = lsq_weight(m.param(name), wp.step, wp.bits, wp.group)->value;
-    const kernels::ModelTensor* data = f.find(name + ".data");
-    const kernels::ModelTensor* scales = f.find(name + ".scales");
+    const model::ModelTensor* data = f.find(name + ".data");
+    const model::ModelTensor* scales = f.find(name + ".scales");
     REQUIRE(data);
     REQUIRE(scales);
     const kernels::PackedLayout layout{static_cast<int>(fake.rows()), static_cast<int>(fake.cols()),
@@ -118,8 +118,8 @@ TEST_CASE("the exported file carries the SHA-256 of its data section and the run
       calibrated(Task::kLm, m, QuantConfig::uniform(2, 4, 4, 0, TokenAdaptivePolicy{8, 4, 0.5}));
   const std::string path = "/tmp/hilq_test_export_hash.safetensors";
   const ExportSummary sum = export_packed_model(path, m, qs, micro_world().tok);
-  kernels::ModelFile f;
-  REQUIRE(kernels::read_model_file(path, &f) == "");
+  model::ModelFile f;
+  REQUIRE(model::read_model_file(path, &f) == "");
   const std::string meta = f.meta("data_sha256");
   REQUIRE(meta.size() == 64);
   REQUIRE(meta.find_first_not_of("0123456789abcdef") == std::string::npos);
@@ -150,8 +150,8 @@ TEST_CASE("a classifier's export names its classes in the metadata", "[export]")
 
   SECTION("by default the sentiment task's names, by class id") {
     const ExportSummary sum = export_packed_model(path, enc, qs, micro_world().tok);
-    kernels::ModelFile f;
-    REQUIRE(kernels::read_model_file(path, &f) == "");
+    model::ModelFile f;
+    REQUIRE(model::read_model_file(path, &f) == "");
     REQUIRE(nlohmann::json::parse(f.meta("labels")) ==
             nlohmann::json::array({"negative", "positive"}));
     REQUIRE(f.meta("data_sha256") == data_section_sha256(file_bytes(path)));
@@ -160,8 +160,8 @@ TEST_CASE("a classifier's export names its classes in the metadata", "[export]")
   }
   SECTION("or the names given") {
     export_packed_model(path, enc, qs, micro_world().tok, {"bad", "good"});
-    kernels::ModelFile f;
-    REQUIRE(kernels::read_model_file(path, &f) == "");
+    model::ModelFile f;
+    REQUIRE(model::read_model_file(path, &f) == "");
     REQUIRE(f.meta("labels") == R"(["bad","good"])");
   }
   SECTION("a label count other than n_classes is refused") {

@@ -2,9 +2,9 @@
 #include <catch2/catch.hpp>
 #include <cstring>
 
-#include "kernels/model_file.h"
+#include "model/model_file.h"
 
-namespace hilq::kernels {
+namespace hilq::model {
 namespace {
 
 ModelFile sample() {
@@ -92,4 +92,4 @@ TEST_CASE("malformed model files are rejected with a reason", "[model_file]") {
 }
 
 }  // namespace
-}  // namespace hilq::kernels
+}  // namespace hilq::model

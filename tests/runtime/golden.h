@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "kernels/model_file.h"
+#include "model/model_file.h"
 #include "tests/runtime/runtime_test_util.h"
 
 namespace hilq::runtime::test {
@@ -22,7 +22,7 @@ constexpr const char* kGoldenFormat = "hilq.runtime.golden.v1";
 constexpr int kGoldenProbes = 16;
 
 struct Golden {
-  kernels::ModelFile file;
+  model::ModelFile file;
   TestModel shape;
   std::string arch;
   int windows = 0, seq = 0, configs = 0;
@@ -30,16 +30,16 @@ struct Golden {
   std::vector<int32_t> probe_ids;  // [kGoldenProbes]
 };
 
-inline std::vector<float> golden_f32(const kernels::ModelFile& f, const std::string& name) {
+inline std::vector<float> golden_f32(const model::ModelFile& f, const std::string& name) {
   std::vector<float> v;
   std::string err;
   if (!f.get_f32(name, &v, &err)) throw std::runtime_error("golden fixture: " + err);
   return v;
 }
 
-inline std::vector<int32_t> golden_i32(const kernels::ModelFile& f, const std::string& name) {
-  const kernels::ModelTensor* t = f.find(name);
-  if (!t || t->dtype != kernels::DType::kI32)
+inline std::vector<int32_t> golden_i32(const model::ModelFile& f, const std::string& name) {
+  const model::ModelTensor* t = f.find(name);
+  if (!t || t->dtype != model::DType::kI32)
     throw std::runtime_error("golden fixture: no I32 tensor " + name);
   std::vector<int32_t> v(t->data.size() / 4);
   std::memcpy(v.data(), t->data.data(), t->data.size());
@@ -50,7 +50,7 @@ inline std::string golden_config_prefix(int i) { return "c" + std::to_string(i) 
 
 inline Golden read_golden(const std::string& path) {
   Golden g;
-  const std::string err = kernels::read_model_file(path, &g.file);
+  const std::string err = model::read_model_file(path, &g.file);
   if (!err.empty()) throw std::runtime_error(err);
   if (g.file.meta("format") != kGoldenFormat)
     throw std::runtime_error(path + ": not a golden fixture");
@@ -76,9 +76,9 @@ inline std::string golden_quant(const Golden& g, int i) {
 
 // The packed model file of configuration i, laid out as qat/export.cpp writes it: the float
 // weights quantized with the stored steps (kernels::quantize_pack, as the exporter does).
-inline kernels::ModelFile golden_model(const Golden& g, int i) {
+inline model::ModelFile golden_model(const Golden& g, int i) {
   const std::string c = golden_config_prefix(i);
-  const kernels::ModelFile& f = g.file;
+  const model::ModelFile& f = g.file;
   Source s;
   s.weight = [&f](const std::string& name, int, int, float) { return golden_f32(f, name); };
   s.step = [&f, c](const std::string& unit, const std::vector<float>&, int, int, int, int) {

@@ -11,12 +11,12 @@
 #include <string>
 #include <vector>
 
-#include "kernels/model_file.h"
+#include "model/model_file.h"
 #include "kernels/pack.h"
 #include "kernels/quantize.h"
-#include "kernels/runtime/model.h"
-#include "kernels/runtime/quant_spec.h"
-#include "kernels/runtime/sha256.h"
+#include "runtime/model.h"
+#include "model/quant_spec.h"
+#include "model/sha256.h"
 
 namespace hilq::runtime::test {
 
@@ -137,11 +137,11 @@ inline Source random_source(uint64_t seed) {
 
 // A model file laid out exactly as qat/export.cpp writes it (format hilq.packed.v1 when
 // quant_json is not empty, else a float checkpoint), numbers from `src`.
-inline kernels::ModelFile build_model_file(const TestModel& m, const std::string& qj,
+inline model::ModelFile build_model_file(const TestModel& m, const std::string& qj,
                                            const Source& src, const std::string& arch = "") {
-  kernels::ModelFile f;
+  model::ModelFile f;
   const bool packed = !qj.empty();
-  const QuantSpec spec = packed ? QuantSpec::parse(qj, "test quant config") : QuantSpec{};
+  const model::QuantSpec spec = packed ? model::QuantSpec::parse(qj, "test quant config") : model::QuantSpec{};
   f.metadata["format"] = packed ? kPackedFormat : kCheckpointFormat;
   f.metadata["architecture"] = arch.empty() ? arch_json(m) : arch;
   if (packed) f.metadata["quant_config"] = qj;
@@ -149,7 +149,7 @@ inline kernels::ModelFile build_model_file(const TestModel& m, const std::string
   auto add_weight = [&](const std::string& name, const std::string& unit, int rows, int cols,
                         float stddev) {
     const std::vector<float> w = src.weight(name, rows, cols, stddev);
-    const UnitSpec u = spec.unit(unit);
+    const model::UnitSpec u = spec.unit(unit);
     if (unit.empty() || !u.w_bits) {
       f.add_f32(name, {rows, cols}, w.data());
       return;
@@ -157,7 +157,7 @@ inline kernels::ModelFile build_model_file(const TestModel& m, const std::string
     const std::vector<float> s = src.step(unit, w, rows, cols, u.w_bits, u.group);
     const kernels::PackedWeights p =
         kernels::quantize_pack(w.data(), rows, cols, u.w_bits, u.group, s.data());
-    f.add(name + ".data", kernels::DType::kU8, {p.layout.data_bytes()}, p.data.data());
+    f.add(name + ".data", model::DType::kU8, {p.layout.data_bytes()}, p.data.data());
     f.add_f32(name + ".scales", {p.layout.scale_count()}, p.scales.data());
     packing += (packing.empty() ? "" : ",") + std::string("\"") + name +
                "\":{\"cols\":" + std::to_string(cols) + ",\"data\":\"" + name +
@@ -192,7 +192,7 @@ inline kernels::ModelFile build_model_file(const TestModel& m, const std::string
     // Activation points with the QAT engine's rules (qat/quant.cpp QuantState::add_act).
     std::string acts;
     auto point = [&](const std::string& name, const std::string& unit, int layer) {
-      const UnitSpec u = spec.unit(unit);
+      const model::UnitSpec u = spec.unit(unit);
       if (!u.a_bits) return;
       const bool adaptive = spec.adaptive(u) && name != "head.in";
       const int bits = adaptive ? spec.token_adaptive->high_bits : u.a_bits;
@@ -222,14 +222,14 @@ inline kernels::ModelFile build_model_file(const TestModel& m, const std::string
     f.metadata["attention"] = "{\"layer0\":\"high\",\"probs_bits\":8}";
   }
   if (m.hash) {
-    Sha256 h;
+    model::Sha256 h;
     for (const auto& t : f.tensors) h.update(t.data.data(), t.data.size());
     f.metadata["data_sha256"] = h.hex();
   }
   return f;
 }
 
-inline kernels::ModelFile make_model_file(const TestModel& m) {
+inline model::ModelFile make_model_file(const TestModel& m) {
   return build_model_file(m, quant_json(m), random_source(m.seed));
 }
 

@@ -7,8 +7,8 @@
 
 #include "kernels/mkmp.h"
 #include "kernels/quantize.h"
-#include "kernels/runtime/act_quant.h"
-#include "kernels/runtime/exp_poly.h"
+#include "runtime/act_quant.h"
+#include "runtime/exp_poly.h"
 
 namespace hilq::runtime {
 namespace {

@@ -5,8 +5,8 @@
 #include <string>
 
 #include "kernels/mkmp.h"
-#include "kernels/runtime/attention.h"
-#include "kernels/runtime/attention_ops.h"
+#include "runtime/attention.h"
+#include "runtime/attention_ops.h"
 
 namespace hilq::runtime {
 namespace {

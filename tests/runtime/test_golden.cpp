@@ -5,8 +5,8 @@
 #include <cstdio>
 
 #include "kernels/isa.h"
-#include "kernels/runtime/bench.h"
-#include "kernels/runtime/session.h"
+#include "runtime/bench.h"
+#include "runtime/session.h"
 #include "tests/runtime/golden.h"
 
 namespace hilq::runtime {

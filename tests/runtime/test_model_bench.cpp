@@ -18,7 +18,7 @@ using nlohmann::json;
 std::string write_model(const test::TestModel& m, const std::string& tag) {
   const std::string path =
       "/tmp/hilq_mb_" + std::to_string(::getpid()) + "_" + tag + ".safetensors";
-  REQUIRE(kernels::write_model_file(path, test::make_model_file(m)).empty());
+  REQUIRE(model::write_model_file(path, test::make_model_file(m)).empty());
   return path;
 }
 

@@ -6,9 +6,9 @@
 #include <cstdio>
 #include <fstream>
 
-#include "kernels/runtime/model.h"
-#include "kernels/runtime/quant_spec.h"
-#include "kernels/runtime/sha256.h"
+#include "runtime/model.h"
+#include "model/quant_spec.h"
+#include "model/sha256.h"
 #include "tests/runtime/runtime_test_util.h"
 
 namespace hilq::runtime {
@@ -20,9 +20,9 @@ std::string temp_path(const std::string& tag) {
   return "/tmp/hilq_rt_" + std::to_string(::getpid()) + "_" + tag + ".safetensors";
 }
 
-std::vector<uint8_t> bytes_of(const kernels::ModelFile& f) {
+std::vector<uint8_t> bytes_of(const model::ModelFile& f) {
   std::vector<uint8_t> b;
-  REQUIRE(kernels::serialize_model_file(f, &b).empty());
+  REQUIRE(model::serialize_model_file(f, &b).empty());
   return b;
 }
 
@@ -45,7 +45,7 @@ std::string load_error(const std::vector<uint8_t>& b, const LoadOptions& o = {})
   return err;
 }
 
-std::string load_error(const kernels::ModelFile& f, const LoadOptions& o = {}) {
+std::string load_error(const model::ModelFile& f, const LoadOptions& o = {}) {
   return load_error(bytes_of(f), o);
 }
 
@@ -56,7 +56,7 @@ TestModel w4a8() {
   return m;
 }
 
-kernels::ModelTensor* find(kernels::ModelFile& f, const std::string& name) {
+model::ModelTensor* find(model::ModelFile& f, const std::string& name) {
   for (auto& t : f.tensors) {
     if (t.name == name) return &t;
   }
@@ -64,7 +64,7 @@ kernels::ModelTensor* find(kernels::ModelFile& f, const std::string& name) {
   return nullptr;
 }
 
-void replace_meta(kernels::ModelFile& f, const std::string& key, const std::string& from,
+void replace_meta(model::ModelFile& f, const std::string& key, const std::string& from,
                   const std::string& to) {
   std::string& v = f.metadata[key];
   const size_t at = v.find(from);
@@ -75,7 +75,7 @@ void replace_meta(kernels::ModelFile& f, const std::string& key, const std::stri
 TEST_CASE("a packed W4A8 file loads with its shapes, widths, fusion and verified hash",
           "[runtime][model]") {
   const std::string path = temp_path("good");
-  REQUIRE(kernels::write_model_file(path, test::make_model_file(w4a8())).empty());
+  REQUIRE(model::write_model_file(path, test::make_model_file(w4a8())).empty());
   const Model m = Model::load(path);
   std::remove(path.c_str());
   CHECK(m.label() == "W4A8");
@@ -161,77 +161,77 @@ TEST_CASE("a truncated file is refused at every length", "[runtime][model]") {
 }
 
 TEST_CASE("another format version or a file without format is refused", "[runtime][model]") {
-  kernels::ModelFile f = test::make_model_file(w4a8());
+  model::ModelFile f = test::make_model_file(w4a8());
   f.metadata["format"] = "hilq.packed.v2";
   CHECK_THAT(load_error(f), Catch::Contains("format 'hilq.packed.v2' is not supported"));
   f.metadata.erase("format");
   CHECK_THAT(load_error(f), Catch::Contains("not a hilq model file"));
-  kernels::ModelFile g = test::make_model_file(w4a8());
+  model::ModelFile g = test::make_model_file(w4a8());
   replace_meta(g, "packing", kernels::kPackFormat, "hilq.p32c4.v0");
   CHECK_THAT(load_error(g), Catch::Contains("hilq.p32c4.v0"));
 }
 
 TEST_CASE("mismatched shapes are refused", "[runtime][model]") {
   SECTION("a float tensor of the wrong shape") {
-    kernels::ModelFile f = test::make_model_file(w4a8());
+    model::ModelFile f = test::make_model_file(w4a8());
     f.metadata.erase("data_sha256");
-    kernels::ModelTensor* t = find(f, "layers.1.mlp_norm.weight");
+    model::ModelTensor* t = find(f, "layers.1.mlp_norm.weight");
     t->shape = {1, 63};
     t->data.resize(63 * 4);
     CHECK_THAT(load_error(f),
                Catch::Contains("layers.1.mlp_norm.weight") && Catch::Contains("mismatched shapes"));
   }
   SECTION("packing rows that disagree with the architecture") {
-    kernels::ModelFile f = test::make_model_file(w4a8());
+    model::ModelFile f = test::make_model_file(w4a8());
     replace_meta(f, "packing", "\"rows\":96", "\"rows\":64");
     CHECK_THAT(load_error(f), Catch::Contains("mismatched shapes"));
   }
   SECTION("packed data of the wrong size") {
-    kernels::ModelFile f = test::make_model_file(w4a8());
+    model::ModelFile f = test::make_model_file(w4a8());
     f.metadata.erase("data_sha256");
-    kernels::ModelTensor* t = find(f, "layers.0.attn.o.weight.data");
+    model::ModelTensor* t = find(f, "layers.0.attn.o.weight.data");
     t->data.resize(t->data.size() - 64);
     t->shape = {static_cast<int64_t>(t->data.size())};
     CHECK_THAT(load_error(f),
                Catch::Contains("layers.0.attn.o.weight") && Catch::Contains("bytes"));
   }
   SECTION("an architecture whose heads do not divide d_model") {
-    kernels::ModelFile f = test::make_model_file(w4a8());
+    model::ModelFile f = test::make_model_file(w4a8());
     replace_meta(f, "architecture", "\"n_heads\":2", "\"n_heads\":3");
     CHECK_THAT(load_error(f), Catch::Contains("n_heads"));
   }
 }
 
 TEST_CASE("bit widths that disagree with the quant config are refused", "[runtime][model]") {
-  kernels::ModelFile f = test::make_model_file(w4a8());
+  model::ModelFile f = test::make_model_file(w4a8());
   replace_meta(f, "quant_config",
                "\"units\":{\"layers.0.attn.q\":{\"a_bits\":8,\"group\":0,\"w_bits\":4}",
                "\"units\":{\"layers.0.attn.q\":{\"a_bits\":8,\"group\":0,\"w_bits\":8}");
   CHECK_THAT(load_error(f), Catch::Contains("layers.0.attn.q.weight has w_bits 4"));
-  kernels::ModelFile g = test::make_model_file(w4a8());
+  model::ModelFile g = test::make_model_file(w4a8());
   replace_meta(g, "quant_config", "\"w_bits\":4}", "\"w_bits\":5}");
   CHECK_THAT(load_error(g), Catch::Contains("w_bits 5 is not one of"));
-  kernels::ModelFile h = test::make_model_file(w4a8());
+  model::ModelFile h = test::make_model_file(w4a8());
   replace_meta(h, "activations", "{\"bits\":8,\"low_bits\":0", "{\"bits\":4,\"low_bits\":0");
   CHECK_THAT(load_error(h), Catch::Contains("the quant config implies 8/0"));
 }
 
 TEST_CASE("missing, unknown and non-finite tensors are refused", "[runtime][model]") {
-  kernels::ModelFile f = test::make_model_file(w4a8());
+  model::ModelFile f = test::make_model_file(w4a8());
   f.tensors.erase(f.tensors.begin() + 1);
   f.metadata.erase("data_sha256");
   CHECK_THAT(load_error(f), Catch::Contains("is missing"));
-  kernels::ModelFile g = test::make_model_file(w4a8());
+  model::ModelFile g = test::make_model_file(w4a8());
   const float one = 1.0f;
   g.add_f32("layers.9.extra", {1}, &one);
   g.metadata.erase("data_sha256");
   CHECK_THAT(load_error(g), Catch::Contains("layers.9.extra is not part of this architecture"));
-  kernels::ModelFile h = test::make_model_file(w4a8());
+  model::ModelFile h = test::make_model_file(w4a8());
   h.metadata.erase("data_sha256");
   float* s = reinterpret_cast<float*>(find(h, "layers.1.attn.v.out.a_scale_hi")->data.data());
   *s = 0.0f;
   CHECK_THAT(load_error(h), Catch::Contains("must be positive"));
-  kernels::ModelFile k = test::make_model_file(TestModel{});
+  model::ModelFile k = test::make_model_file(TestModel{});
   k.metadata.erase("data_sha256");
   float* w = reinterpret_cast<float*>(find(k, "embed.weight")->data.data());
   w[3] = std::nanf("");
@@ -259,12 +259,12 @@ TEST_CASE("a requested quant config must match a packed file and quantizes a flo
 }
 
 TEST_CASE("SHA-256 matches the FIPS 180-4 test vectors", "[runtime][sha256]") {
-  CHECK(sha256_hex("", 0) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  CHECK(sha256_hex("abc", 3) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  CHECK(model::sha256_hex("", 0) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  CHECK(model::sha256_hex("abc", 3) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   const std::string two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
-  CHECK(sha256_hex(two.data(), two.size()) ==
+  CHECK(model::sha256_hex(two.data(), two.size()) ==
         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
-  Sha256 h;
+  model::Sha256 h;
   const std::string a(1000, 'a');
   for (int i = 0; i < 1000; ++i) h.update(a.data(), a.size());
   CHECK(h.hex() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
@@ -273,19 +273,19 @@ TEST_CASE("SHA-256 matches the FIPS 180-4 test vectors", "[runtime][sha256]") {
 TEST_CASE("a setting name becomes the uniform config whose label it is", "[model_load]") {
   for (const char* name : {"W8A8", "W4A8", "W4A4-TA8/4", "W2A8g64", "W3A4", "W8A4-TA8/4"}) {
     CAPTURE(name);
-    const QuantSpec s = QuantSpec::from_setting(name, 3);
+    const model::QuantSpec s = model::QuantSpec::from_setting(name, 3);
     CHECK(s.units.size() == 21);  // 7 linears x 3 layers, the embedding stays float
     CHECK(s.dynamic);
     CHECK(s.label(3) == name);
-    CHECK(QuantSpec::parse(s.to_json(), "round trip") == s);
+    CHECK(model::QuantSpec::parse(s.to_json(), "round trip") == s);
   }
-  const QuantSpec ta = QuantSpec::from_setting("W4A4-TA8/4@0.25", 2);
+  const model::QuantSpec ta = model::QuantSpec::from_setting("W4A4-TA8/4@0.25", 2);
   REQUIRE(ta.token_adaptive);
   CHECK(ta.token_adaptive->high_fraction == 0.25);
-  CHECK_THROWS_WITH(QuantSpec::from_setting("W4", 2),
+  CHECK_THROWS_WITH(model::QuantSpec::from_setting("W4", 2),
                     Catch::Contains("'W4'") && Catch::Contains("W<w>A<a>"));
-  CHECK_THROWS_WITH(QuantSpec::from_setting("W5A8", 2), Catch::Contains("w_bits 5"));
-  CHECK_THROWS_WITH(QuantSpec::from_setting("W4A8g48", 2), Catch::Contains("group 48"));
+  CHECK_THROWS_WITH(model::QuantSpec::from_setting("W5A8", 2), Catch::Contains("w_bits 5"));
+  CHECK_THROWS_WITH(model::QuantSpec::from_setting("W4A8g48", 2), Catch::Contains("group 48"));
 }
 
 TEST_CASE("a float model quantizes on load from a setting; a packed one must match it",
@@ -306,7 +306,7 @@ TEST_CASE("a classifier's class names come from metadata 'labels', checked", "[m
   test::TestModel tm;
   tm.classifier = true;
   tm.classes = 2;
-  kernels::ModelFile f = test::make_model_file(tm);
+  model::ModelFile f = test::make_model_file(tm);
   f.metadata["labels"] = R"(["negative","positive"])";
   const Model m = Model::from_file(f, {}, "classifier");
   CHECK(m.class_labels() == std::vector<std::string>{"negative", "positive"});

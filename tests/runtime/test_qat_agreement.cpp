@@ -8,8 +8,8 @@
 #include <catch2/catch.hpp>
 #include <cstdio>
 
-#include "kernels/runtime/bench.h"
-#include "kernels/runtime/session.h"
+#include "runtime/bench.h"
+#include "runtime/session.h"
 #include "qat/export.h"
 #include "qat/train.h"
 #include "tests/qat/fixtures.h"
@@ -248,7 +248,7 @@ TEST_CASE("write the golden fixture of the runtime tests", "[.golden]") {
   const qat::Transformer& m = trained_lm();
   const auto ids = test_windows();
   const int V = m.config().vocab_size;
-  kernels::ModelFile g;
+  model::ModelFile g;
   g.metadata["format"] = test::kGoldenFormat;
   g.metadata["architecture"] = m.config().to_json();
   const auto& cfg = m.config();
@@ -259,10 +259,10 @@ TEST_CASE("write the golden fixture of the runtime tests", "[.golden]") {
   g.metadata["seq"] = std::to_string(kSeq);
   for (const auto& [name, v] : m.named_parameters())
     g.add_f32(name, {v->rows(), v->cols()}, v->value.data());
-  g.add("golden/ids", kernels::DType::kI32, {static_cast<int64_t>(ids.size())}, ids.data());
+  g.add("golden/ids", model::DType::kI32, {static_cast<int64_t>(ids.size())}, ids.data());
   std::vector<int32_t> probes(test::kGoldenProbes);
   for (int k = 0; k < test::kGoldenProbes; ++k) probes[static_cast<size_t>(k)] = (k * 97 + 13) % V;
-  g.add("golden/probe_ids", kernels::DType::kI32, {test::kGoldenProbes}, probes.data());
+  g.add("golden/probe_ids", model::DType::kI32, {test::kGoldenProbes}, probes.data());
   const auto cases = qat_cases();
   g.metadata["configs"] = std::to_string(cases.size());
   for (size_t i = 0; i < cases.size(); ++i) {
@@ -290,27 +290,27 @@ TEST_CASE("write the golden fixture of the runtime tests", "[.golden]") {
       for (int k = 0; k < test::kGoldenProbes; ++k)
         probe_logits[r * test::kGoldenProbes + k] = row[probes[static_cast<size_t>(k)]];
     }
-    g.add(c + "argmax", kernels::DType::kI32, {static_cast<int64_t>(best.size())}, best.data());
+    g.add(c + "argmax", model::DType::kI32, {static_cast<int64_t>(best.size())}, best.data());
     g.add_f32(c + "probes", {static_cast<int64_t>(probe_logits.size())}, probe_logits.data());
     g.add_f32(c + "margin", {static_cast<int64_t>(margin.size())}, margin.data());
     // The fixture must rebuild exactly the exporter's file (else the ARM check proves nothing).
     if (!cases[i].qc.empty()) {
       const std::string path = temp_path("golden");
       qat::export_packed_model(path, m, *cal.qs, micro_world().tok);
-      kernels::ModelFile exported;
-      REQUIRE(kernels::read_model_file(path, &exported).empty());
+      model::ModelFile exported;
+      REQUIRE(model::read_model_file(path, &exported).empty());
       std::remove(path.c_str());
       test::Golden tmp;
       tmp.file = g;
       tmp.arch = g.metadata["architecture"];
       tmp.shape = test::TestModel{false,       V, cfg.d_model, cfg.n_layers, cfg.n_heads, cfg.d_ff,
                                   cfg.max_seq, 2, 0,           {},           false};
-      const kernels::ModelFile rebuilt = test::golden_model(tmp, static_cast<int>(i));
+      const model::ModelFile rebuilt = test::golden_model(tmp, static_cast<int>(i));
       CAPTURE(cases[i].label);
       REQUIRE(rebuilt.tensors.size() == exported.tensors.size());
       for (const auto& t : exported.tensors) {
         CAPTURE(t.name);
-        const kernels::ModelTensor* r = rebuilt.find(t.name);
+        const model::ModelTensor* r = rebuilt.find(t.name);
         REQUIRE(r);
         REQUIRE(r->dtype == t.dtype);
         REQUIRE(r->data == t.data);
@@ -318,7 +318,7 @@ TEST_CASE("write the golden fixture of the runtime tests", "[.golden]") {
     }
   }
   const std::string out = std::string(HILQ_RUNTIME_FIXTURES) + "/micro_golden.safetensors";
-  REQUIRE(kernels::write_model_file(out, g).empty());
+  REQUIRE(model::write_model_file(out, g).empty());
   std::printf("wrote %s (%zu configurations)\n", out.c_str(), cases.size());
 }
 

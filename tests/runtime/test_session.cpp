@@ -4,8 +4,8 @@
 #include <catch2/catch.hpp>
 #include <cstdlib>
 
-#include "kernels/runtime/bench.h"
-#include "kernels/runtime/session.h"
+#include "runtime/bench.h"
+#include "runtime/session.h"
 #include "tests/runtime/runtime_test_util.h"
 
 namespace hilq::runtime {

@@ -3,9 +3,9 @@
 // decode rule of papers.md, and that the decisions reach the kernels.
 #include <catch2/catch.hpp>
 
-#include "kernels/runtime/act_quant.h"
-#include "kernels/runtime/bench.h"
-#include "kernels/runtime/session.h"
+#include "runtime/act_quant.h"
+#include "runtime/bench.h"
+#include "runtime/session.h"
 #include "tests/runtime/runtime_test_util.h"
 
 namespace hilq::runtime {

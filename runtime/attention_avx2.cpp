@@ -1,0 +1,116 @@
+// AVX2 inner loops of attention (see attention_ops.h); selected at run time when the kernels'
+// context runs an x86 SIMD path. Only this header and intrinsics: no inline code shared with
+// baseline translation units.
+#include <immintrin.h>
+
+#include "runtime/attention_ops.h"
+
+namespace hilq::runtime {
+namespace {
+
+inline int hsum_i32(__m256i v) {
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+  return _mm_cvtsi128_si32(s);
+}
+
+// ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)): the portable version's order.
+inline float hsum_f32(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+  return _mm_cvtss_f32(s);
+}
+
+void scores_i8(const int8_t* q, float q_scale, const int8_t* k, int64_t ldk, const float* k_scale,
+               int keys, int d, float scale, float* out) {
+  const int d16 = d / 16 * 16;
+  for (int j = 0; j < keys; ++j) {
+    const int8_t* kr = k + j * ldk;
+    __m256i acc = _mm256_setzero_si256();
+    for (int e = 0; e < d16; e += 16) {
+      const __m256i a =
+          _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + e)));
+      const __m256i b =
+          _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kr + e)));
+      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(a, b));
+    }
+    int s = hsum_i32(acc);
+    for (int e = d16; e < d; ++e) s += int32_t{q[e]} * int32_t{kr[e]};
+    out[j] = scale * (static_cast<float>(s) * (q_scale * k_scale[j]));
+  }
+}
+
+void scores_f32(const float* q, const float* k, int64_t ldk, int keys, int d, float scale,
+                float* out) {
+  const int d8 = d / 8 * 8;
+  for (int j = 0; j < keys; ++j) {
+    const float* kr = k + j * ldk;
+    __m256 acc = _mm256_setzero_ps();
+    for (int e = 0; e < d8; e += 8) {
+      acc = _mm256_add_ps(acc, _mm256_mul_ps(_mm256_loadu_ps(q + e), _mm256_loadu_ps(kr + e)));
+    }
+    float s = hsum_f32(acc);
+    for (int e = d8; e < d; ++e) s += q[e] * kr[e];
+    out[j] = scale * s;
+  }
+}
+
+void apply_i8(const float* p, const int8_t* v, int64_t ldv, const float* v_scale, int keys, int d,
+              float* out) {
+  int e = 0;
+  for (; e + 32 <= d; e += 32) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int j = 0; j < keys; ++j) {
+      const __m256 w = _mm256_set1_ps(p[j] * v_scale[j]);
+      const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(v + j * ldv + e));
+      const __m128i lo = _mm256_castsi256_si128(raw), hi = _mm256_extracti128_si256(raw, 1);
+      a0 = _mm256_add_ps(a0, _mm256_mul_ps(w, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo))));
+      a1 = _mm256_add_ps(
+          a1, _mm256_mul_ps(w, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8)))));
+      a2 = _mm256_add_ps(a2, _mm256_mul_ps(w, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi))));
+      a3 = _mm256_add_ps(
+          a3, _mm256_mul_ps(w, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8)))));
+    }
+    _mm256_storeu_ps(out + e, a0);
+    _mm256_storeu_ps(out + e + 8, a1);
+    _mm256_storeu_ps(out + e + 16, a2);
+    _mm256_storeu_ps(out + e + 24, a3);
+  }
+  for (; e < d; ++e) {
+    float a = 0.0f;
+    for (int j = 0; j < keys; ++j) a += (p[j] * v_scale[j]) * static_cast<float>(v[j * ldv + e]);
+    out[e] = a;
+  }
+}
+
+void apply_f32(const float* p, const float* v, int64_t ldv, int keys, int d, float* out) {
+  int e = 0;
+  for (; e + 32 <= d; e += 32) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int j = 0; j < keys; ++j) {
+      const __m256 w = _mm256_set1_ps(p[j]);
+      const float* vr = v + j * ldv + e;
+      a0 = _mm256_add_ps(a0, _mm256_mul_ps(w, _mm256_loadu_ps(vr)));
+      a1 = _mm256_add_ps(a1, _mm256_mul_ps(w, _mm256_loadu_ps(vr + 8)));
+      a2 = _mm256_add_ps(a2, _mm256_mul_ps(w, _mm256_loadu_ps(vr + 16)));
+      a3 = _mm256_add_ps(a3, _mm256_mul_ps(w, _mm256_loadu_ps(vr + 24)));
+    }
+    _mm256_storeu_ps(out + e, a0);
+    _mm256_storeu_ps(out + e + 8, a1);
+    _mm256_storeu_ps(out + e + 16, a2);
+    _mm256_storeu_ps(out + e + 24, a3);
+  }
+  for (; e < d; ++e) {
+    float a = 0.0f;
+    for (int j = 0; j < keys; ++j) a += p[j] * v[j * ldv + e];
+    out[e] = a;
+  }
+}
+
+}  // namespace
+
+extern const AttnOps kAttnOpsAvx2 = {&scores_i8, &scores_f32, &apply_i8, &apply_f32, "avx2"};
+
+}  // namespace hilq::runtime

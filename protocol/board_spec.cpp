@@ -6,6 +6,8 @@
 #include <fstream>
 #include <set>
 
+#include "base/json_reader.h"
+
 namespace hilq::protocol {
 namespace {
 
@@ -22,28 +24,10 @@ const std::set<std::string> kFields = {"name",   "arch",    "features", "cores",
   throw ConfigError(source + ": field '" + field + "' " + rule);
 }
 
-const json& require(const json& j, const std::string& source, const char* name) {
-  auto it = j.find(name);
-  if (it == j.end()) fail(source, name, "is missing");
-  return *it;
-}
-
-std::string require_string(const json& j, const std::string& source, const char* name) {
-  const json& v = require(j, source, name);
-  if (!v.is_string() || v.get<std::string>().empty())
-    fail(source, name, "must be a non-empty string");
-  return v.get<std::string>();
-}
-
-int require_int(const json& j, const std::string& source, const char* name, int lo, int hi) {
-  const json& v = require(j, source, name);
-  if (!v.is_number_integer()) fail(source, name, "must be an integer");
-  const auto x = v.get<long long>();
-  if (x < lo || x > hi)
-    fail(source, name,
-         "is " + std::to_string(x) + ", outside [" + std::to_string(lo) + ", " +
-             std::to_string(hi) + "]");
-  return static_cast<int>(x);
+std::string non_empty_string(const JsonReader& r, const char* name, const char* rule) {
+  std::string s = r.string(name);
+  if (s.empty()) r.fail(name, rule);
+  return s;
 }
 
 }  // namespace
@@ -52,54 +36,33 @@ BoardSpec parse_board_spec(const json& j, const std::string& source) {
   if (!j.is_object()) throw ConfigError(source + ": a board file must be a JSON object");
   for (const auto& [key, value] : j.items())
     if (!kFields.count(key)) fail(source, key, "is not a board field (typo?)");
+  const JsonReader r(j, source);
   BoardSpec b;
-  b.name = require_string(j, source, "name");
-  b.arch = require_string(j, source, "arch");
-  if (!kArchs.count(b.arch))
-    fail(source, "arch", "must be x86_64 or aarch64, not '" + b.arch + "'");
-  const json& features = require(j, source, "features");
-  if (!features.is_array()) fail(source, "features", "must be an array of strings");
-  for (const json& f : features) {
-    if (!f.is_string()) fail(source, "features", "must be an array of strings");
+  b.name = non_empty_string(r, "name", "must be a non-empty string");
+  b.arch = r.string("arch");
+  if (!kArchs.count(b.arch)) r.fail("arch", "must be x86_64 or aarch64");
+  for (const json& f : r.array("features", 256)) {
+    if (!f.is_string()) r.fail("features", "must be an array of strings");
     b.features.push_back(f.get<std::string>());
   }
-  b.cores = require_int(j, source, "cores", 1, 4096);
-  b.memory_mb = require_int(j, source, "memory_mb", 1, 1 << 24);
-  const json& power = require(j, source, "power");
-  if (!power.is_object()) fail(source, "power", "must be an object with a 'backend'");
-  auto backend = power.find("backend");
-  if (backend == power.end() || !backend->is_string())
+  b.cores = static_cast<int>(r.integer("cores", 1, 4096));
+  b.memory_mb = static_cast<int>(r.integer("memory_mb", 1, 1 << 24));
+  const JsonReader power = r.object("power");
+  if (!power.has("backend"))
     fail(source, "power.backend", "is missing (rapl, hwmon, pi5-pmic, android or none)");
-  b.power.backend = backend->get<std::string>();
+  b.power.backend = power.string("backend");
   if (!kPowerBackends.count(b.power.backend))
-    fail(source, "power.backend",
-         "must be one of rapl, hwmon, pi5-pmic, android, none, not '" + b.power.backend + "'");
-  b.power.options = power;
+    power.fail("backend", "must be one of rapl, hwmon, pi5-pmic, android, none");
+  b.power.options = power.json();
   b.power.options.erase("backend");
-  b.threads = require_int(j, source, "threads", 1, 4096);
-  if (auto it = j.find("launch"); it != j.end()) {
-    if (!it->is_string() || it->get<std::string>().empty())
-      fail(source, "launch", "must be a non-empty command string");
-    b.launch = it->get<std::string>();
-  }
-  if (auto it = j.find("emulated"); it != j.end()) {
-    if (!it->is_boolean()) fail(source, "emulated", "must be true or false");
-    b.emulated = it->get<bool>();
-  }
-  if (j.contains("agents")) b.agents = require_int(j, source, "agents", 1, 256);
-  if (auto it = j.find("pin"); it != j.end()) {
-    if (!it->is_string()) fail(source, "pin", "must be a CPU list string such as \"2-3\"");
-    b.pin = it->get<std::string>();
-  }
-  if (auto it = j.find("idle_s"); it != j.end()) {
-    if (!it->is_number() || it->get<double>() < 0 || it->get<double>() > 10)
-      fail(source, "idle_s", "must be a number of seconds in [0, 10]");
-    b.idle_s = it->get<double>();
-  }
-  if (auto it = j.find("description"); it != j.end()) {
-    if (!it->is_string()) fail(source, "description", "must be a string");
-    b.description = it->get<std::string>();
-  }
+  b.threads = static_cast<int>(r.integer("threads", 1, 4096));
+  if (r.has("launch"))
+    b.launch = non_empty_string(r, "launch", "must be a non-empty command string");
+  b.emulated = r.boolean_or("emulated", b.emulated);
+  b.agents = static_cast<int>(r.integer_or("agents", b.agents, 1, 256));
+  b.pin = r.string_or("pin", b.pin);
+  b.idle_s = r.number_or("idle_s", b.idle_s, 0, 10);
+  b.description = r.string_or("description", b.description);
   return b;
 }
 

@@ -75,8 +75,14 @@ json run_model_bench(const json& config, const protocol::RepeatPolicy& repeat) {
   if (auto it = config.find("quant_config"); it != config.end() && !it->is_null()) {
     lo.quant_config = it->is_string() ? it->get<std::string>() : it->dump();
   }
-  lo.setting = get_string(config, "setting");
-  if (!lo.setting.empty() && !lo.quant_config.empty())
+  if (const std::string s = get_string(config, "setting"); !s.empty()) {
+    try {
+      lo.setting = model::Setting::parse(s);
+    } catch (const rt::ConfigError& e) {
+      throw BadJobConfig(std::string("config field 'setting': ") + e.what());
+    }
+  }
+  if (lo.setting && !lo.quant_config.empty())
     throw BadJobConfig("config fields 'setting' and 'quant_config' are alternatives; give one");
   rt::BenchOptions bo;
   bo.prompt_tokens = get_int(config, "prompt_tokens", 1, 1 << 16, 128);

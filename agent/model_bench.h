@@ -12,8 +12,8 @@
 //                             weight scales, dynamic activation scales), so any candidate's
 //                             latency is measurable from one FP artifact; for a packed artifact
 //                             it must equal the file's config
-//    "setting": "W4A8" | "W4A4-TA8/4" | ...  the same as a uniform setting name (resolved
-//                             against the model's layer count; runtime QuantSpec::from_setting)
+//    "setting": "W4A8" | "W4A4-TA8/4" | ...  the same as a setting name (model/setting.h,
+//                             resolved against the model's layer count)
 //    "float_storage": "fp32" | "fp16"   the float parts of a quantized model (embedding, LM
 //                             head) as they were trained, or in fp16 storage
 //    "prompt_tokens": 128, "decode_tokens": 128, "context": prompt + decode (KV capacity),

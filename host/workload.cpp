@@ -1,9 +1,8 @@
 // Job lists of a run (see workload.h).
 #include "host/workload.h"
 
-#include "protocol/board_spec.h"
 #include "base/error.h"
-#include "model/quant_spec.h"
+#include "protocol/board_spec.h"
 
 namespace hilq::host {
 
@@ -36,37 +35,48 @@ Workload kernel_bench_workload(int64_t run_id, const std::string& board, double 
 
 namespace {
 
-nlohmann::json model_bench_config(const std::string& setting, const ModelBenchPlan& plan) {
+nlohmann::json model_bench_config(const model::Setting& setting, const ModelBenchPlan& plan) {
   nlohmann::json c = {{"prompt_tokens", plan.prompt_tokens},
                       {"decode_tokens", plan.decode_tokens},
                       {"threads", plan.threads}};
-  if (setting == "FP32" || setting == "FP16") {
-    c["weights"] = setting == "FP32" ? "fp32" : "fp16";
-  } else if (setting != "as-stored") {
-    c["setting"] = setting;
+  switch (setting.kind()) {
+    case model::SettingKind::kFp32:
+      c["weights"] = "fp32";
+      break;
+    case model::SettingKind::kFp16:
+      c["weights"] = "fp16";
+      break;
+    case model::SettingKind::kAsStored:
+      break;
+    case model::SettingKind::kQuantized:
+      c["setting"] = setting.label();
+      break;
   }
   return c;
 }
 
 }  // namespace
 
-void validate_model_bench_plan(const ModelBenchPlan& plan) {
+std::vector<model::Setting> parse_model_bench_settings(const ModelBenchPlan& plan) {
   if (plan.settings.empty()) throw ConfigError("--settings: no setting given");
+  std::vector<model::Setting> out;
   for (const auto& s : plan.settings) {
-    if (s == "FP32" || s == "FP16" || s == "as-stored") continue;
     try {
-      model::QuantSpec::from_setting(s, 1);
-    } catch (const hilq::ConfigError& e) {
-      throw ConfigError(std::string("--settings: ") + e.what() + ", FP32, FP16 or as-stored");
+      out.push_back(model::Setting::parse(s));
+    } catch (const ConfigError& e) {
+      throw ConfigError(std::string("--settings: ") + e.what());
     }
   }
+  return out;
 }
+
+void validate_model_bench_plan(const ModelBenchPlan& plan) { parse_model_bench_settings(plan); }
 
 Workload model_bench_workload(int64_t run_id, const std::string& board, const ModelBenchPlan& plan,
                               double min_time_s) {
   Workload w;
   int n = 0;
-  for (const auto& setting : plan.settings) {
+  for (const auto& setting : parse_model_bench_settings(plan)) {
     protocol::Job job;
     job.job_id = "r" + std::to_string(run_id) + "-" + board + "-" + std::to_string(++n);
     job.kind = "model-bench";

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "model/setting.h"
 #include "protocol/message.h"
 
 namespace hilq::host {
@@ -19,14 +20,18 @@ struct Workload {
 Workload kernel_bench_workload(int64_t run_id, const std::string& board, double min_time_s);
 // What a model-bench run measures of its model artifact.
 struct ModelBenchPlan {
-  // FP32 and FP16 (the float baselines of the artifact), as-stored (a packed artifact as it
-  // is), or a uniform setting (W8A8, W4A8, W4A4-TA8/4, ...) quantized on load from a float one.
+  // Settings as named (model/setting.h; stored with the run for --resume): FP32 and FP16 (the
+  // float baselines of the artifact), as-stored (a packed artifact as it is), or a uniform
+  // setting (W8A8, W4A8, W4A4-TA8/4, ...) quantized on load from a float one.
   std::vector<std::string> settings = {"FP32", "FP16", "W8A8", "W4A8", "W4A4-TA8/4", "W4A4"};
   int prompt_tokens = 128;  // as the Squat paper measures prefill
   int decode_tokens = 128;
   int threads = 1;
 };
-// Throws ConfigError naming a setting that is none of the above.
+// The plan's settings parsed; throws ConfigError naming --settings and the setting that does not
+// parse.
+std::vector<model::Setting> parse_model_bench_settings(const ModelBenchPlan& plan);
+// The same, for its error only.
 void validate_model_bench_plan(const ModelBenchPlan& plan);
 // One job per setting; the artifact is attached by the caller (job.artifact_sha256).
 Workload model_bench_workload(int64_t run_id, const std::string& board, const ModelBenchPlan& plan,

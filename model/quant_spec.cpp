@@ -1,18 +1,14 @@
-// Parsing and validation of the quant config JSON (same rules as qat/quant_config.cpp).
+// The quant config's rules, canonical JSON and hash, and the activation points of a layer.
 #include "model/quant_spec.h"
 
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <set>
 
 #include "base/error.h"
+#include "model/sha256.h"
 
 namespace hilq::model {
 namespace {
-
-bool valid_w_bits(int b) { return b == 0 || b == 2 || b == 3 || b == 4 || b == 6 || b == 8; }
-bool valid_a_bits(int b) { return b == 0 || b == 4 || b == 8; }
-bool valid_group(int g) { return g == 0 || g == 32 || g == 64 || g == 128; }
 
 int int_field(const nlohmann::json& o, const char* key, const std::string& where, int fallback) {
   if (!o.contains(key)) return fallback;
@@ -23,6 +19,37 @@ int int_field(const nlohmann::json& o, const char* key, const std::string& where
 }
 
 }  // namespace
+
+void check_w_bits(int w_bits, const std::string& where) {
+  if (w_bits != 0 && w_bits != 2 && w_bits != 3 && w_bits != 4 && w_bits != 6 && w_bits != 8) {
+    throw ConfigError(where + ": w_bits " + std::to_string(w_bits) +
+                      " is not one of 0, 2, 3, 4, 6, 8");
+  }
+}
+
+void check_a_bits(int a_bits, const std::string& where) {
+  if (a_bits != 0 && a_bits != 4 && a_bits != 8) {
+    throw ConfigError(where + ": a_bits " + std::to_string(a_bits) + " is not one of 0, 4, 8");
+  }
+}
+
+void check_group(int group, const std::string& where) {
+  if (group != 0 && group != 32 && group != 64 && group != 128) {
+    throw ConfigError(where + ": group " + std::to_string(group) + " is not one of 0, 32, 64, 128");
+  }
+}
+
+void check_policy(const TokenAdaptivePolicy& t, const std::string& where) {
+  const auto width = [](int b) { return b == 4 || b == 8; };
+  if (!width(t.high_bits) || !width(t.low_bits) || t.high_bits <= t.low_bits) {
+    throw ConfigError(where + " needs high_bits > low_bits, both in {4, 8}; got " +
+                      std::to_string(t.high_bits) + "/" + std::to_string(t.low_bits));
+  }
+  if (!(t.high_fraction >= 0.0 && t.high_fraction <= 1.0)) {
+    throw ConfigError(where + ".high_fraction " + std::to_string(t.high_fraction) +
+                      " is not in [0, 1]");
+  }
+}
 
 std::vector<std::string> unit_names(int n_layers) {
   std::vector<std::string> names;
@@ -37,6 +64,16 @@ std::vector<std::string> unit_names(int n_layers) {
   return names;
 }
 
+std::vector<ActivationPoint> activation_points(int layer) {
+  const std::string p = "layers." + std::to_string(layer) + ".";
+  return {{p + "attn.qkv.in", p + "attn.q", true},   {p + "attn.q.out", p + "attn.q", true},
+          {p + "attn.k.out", p + "attn.k", true},    {p + "attn.v.out", p + "attn.v", false},
+          {p + "attn.o.in", p + "attn.o", false},    {p + "mlp.gate_up.in", p + "mlp.gate", false},
+          {p + "mlp.down.in", p + "mlp.down", false}};
+}
+
+ActivationPoint head_activation_point() { return {"head.in", "embed", false}; }
+
 UnitSpec QuantSpec::unit(const std::string& name) const {
   auto it = units.find(name);
   return it == units.end() ? UnitSpec{} : it->second;
@@ -47,7 +84,17 @@ bool QuantSpec::adaptive(const UnitSpec& u) const {
          token_adaptive->high_bits > token_adaptive->low_bits;
 }
 
-QuantSpec QuantSpec::parse(const std::string& text, const std::string& source) {
+QuantSpec QuantSpec::uniform(int n_layers, int w_bits, int a_bits, int group,
+                             std::optional<TokenAdaptivePolicy> policy) {
+  QuantSpec s;
+  for (const auto& name : unit_names(n_layers)) {
+    if (name != "embed") s.units[name] = UnitSpec{w_bits, a_bits, group};
+  }
+  s.token_adaptive = policy;
+  return s;
+}
+
+QuantSpec QuantSpec::from_json(const std::string& text, const std::string& source) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(text);
@@ -79,12 +126,14 @@ QuantSpec QuantSpec::parse(const std::string& text, const std::string& source) {
     const auto& t = j["token_adaptive"];
     const std::string where = source + ": token_adaptive";
     if (!t.is_object()) throw ConfigError(where + " must be an object or null");
-    AdaptiveSpec a;
+    TokenAdaptivePolicy a;
     a.high_bits = int_field(t, "high_bits", where, 8);
     a.low_bits = int_field(t, "low_bits", where, 4);
     if (t.contains("high_fraction")) {
-      if (!t["high_fraction"].is_number())
-        throw ConfigError(where + ".high_fraction must be a number");
+      if (!t["high_fraction"].is_number()) {
+        throw ConfigError(where + ".high_fraction must be a number, got " +
+                          t["high_fraction"].dump());
+      }
       a.high_fraction = t["high_fraction"].get<double>();
     }
     s.token_adaptive = a;
@@ -96,7 +145,7 @@ QuantSpec QuantSpec::parse(const std::string& text, const std::string& source) {
       throw ConfigError(source + ": activation_scale " + v.dump() +
                         " is not \"lsq\" or \"dynamic\"");
     }
-    s.dynamic = m == "dynamic";
+    s.act_scale = m == "dynamic" ? ActScaleMode::kDynamic : ActScaleMode::kLsq;
   }
   return s;
 }
@@ -111,17 +160,9 @@ void QuantSpec::validate(int n_layers, const std::string& source) const {
                         "-layer model (units are layers.<l>.attn.{q,k,v,o}, "
                         "layers.<l>.mlp.{gate,up,down}, embed)");
     }
-    if (!valid_w_bits(u.w_bits)) {
-      throw ConfigError(at + ": w_bits " + std::to_string(u.w_bits) +
-                        " is not one of 0, 2, 3, 4, 6, 8");
-    }
-    if (!valid_a_bits(u.a_bits)) {
-      throw ConfigError(at + ": a_bits " + std::to_string(u.a_bits) + " is not one of 0, 4, 8");
-    }
-    if (!valid_group(u.group)) {
-      throw ConfigError(at + ": group " + std::to_string(u.group) +
-                        " is not one of 0, 32, 64, 128");
-    }
+    check_w_bits(u.w_bits, at);
+    check_a_bits(u.a_bits, at);
+    check_group(u.group, at);
     if (name == "embed" && u.group != 0) {
       throw ConfigError(at + ": the embedding is quantized per row (group must be 0)");
     }
@@ -138,51 +179,17 @@ void QuantSpec::validate(int n_layers, const std::string& source) const {
                         "mlp.{gate,up} read one activation and must share a_bits");
     }
   }
-  if (token_adaptive) {
-    const auto& t = *token_adaptive;
-    if (!valid_a_bits(t.high_bits) || !valid_a_bits(t.low_bits) || t.low_bits == 0 ||
-        t.high_bits <= t.low_bits) {
-      throw ConfigError(source +
-                        ": token_adaptive needs high_bits > low_bits, both in {4, 8}; got " +
-                        std::to_string(t.high_bits) + "/" + std::to_string(t.low_bits));
-    }
-    if (!(t.high_fraction >= 0.0 && t.high_fraction <= 1.0)) {
-      throw ConfigError(source + ": token_adaptive.high_fraction " +
-                        std::to_string(t.high_fraction) + " is not in [0, 1]");
-    }
-  }
-}
-
-QuantSpec QuantSpec::from_setting(const std::string& setting, int n_layers) {
-  static const std::regex re(R"(W([0-9])A([0-9])(g([0-9]+))?(-TA([0-9])/([0-9])(@([0-9.]+))?)?)");
-  std::smatch m;
-  if (!std::regex_match(setting, m, re)) {
-    throw ConfigError("setting '" + setting +
-                      "' is not W<w>A<a>[g<group>][-TA<high>/<low>[@fraction]] (e.g. W4A8, "
-                      "W4A4-TA8/4)");
-  }
-  QuantSpec s;
-  s.dynamic = true;
-  const UnitSpec u{std::stoi(m[1]), std::stoi(m[2]), m[4].matched ? std::stoi(m[4]) : 0};
-  for (const auto& name : unit_names(n_layers)) {
-    if (name != "embed") s.units[name] = u;
-  }
-  if (m[5].matched) {
-    s.token_adaptive =
-        AdaptiveSpec{std::stoi(m[6]), std::stoi(m[7]), m[9].matched ? std::stod(m[9]) : 0.5};
-  }
-  s.validate(n_layers, "setting " + setting);
-  return s;
+  if (token_adaptive) check_policy(*token_adaptive, source + ": token_adaptive");
 }
 
 std::string QuantSpec::to_json() const {
-  nlohmann::json j;
+  nlohmann::json j;  // std::map-backed objects: keys come out sorted
   nlohmann::json us = nlohmann::json::object();
   for (const auto& [name, u] : units) {
     us[name] = {{"a_bits", u.a_bits}, {"group", u.group}, {"w_bits", u.w_bits}};
   }
   j["units"] = std::move(us);
-  j["activation_scale"] = dynamic ? "dynamic" : "lsq";
+  j["activation_scale"] = dynamic() ? "dynamic" : "lsq";
   if (token_adaptive) {
     j["token_adaptive"] = {{"high_bits", token_adaptive->high_bits},
                            {"low_bits", token_adaptive->low_bits},
@@ -193,44 +200,6 @@ std::string QuantSpec::to_json() const {
   return j.dump();
 }
 
-std::string QuantSpec::label(int n_layers) const {
-  const UnitSpec* first = nullptr;
-  bool uniform = true;
-  for (const auto& [name, u] : units) {
-    if (name == "embed") continue;
-    if (!first) {
-      first = &u;
-    } else if (!(u == *first)) {
-      uniform = false;
-    }
-  }
-  if (!first || (first->w_bits == 0 && first->a_bits == 0)) {
-    if (units.count("embed") && unit("embed").w_bits) return "mixed";
-    return "FP32";
-  }
-  // Every linear must be listed for a uniform label (absent units stay float).
-  const size_t linears = units.size() - units.count("embed");
-  if (!uniform || linears != static_cast<size_t>(7 * n_layers)) return "mixed";
-  std::string s = "W";
-  s += first->w_bits ? std::to_string(first->w_bits) : "fp";
-  s += 'A';
-  s += first->a_bits ? std::to_string(first->a_bits) : "fp";
-  if (first->group) {
-    s += 'g';
-    s += std::to_string(first->group);
-  }
-  if (adaptive(*first)) {
-    s += "-TA";
-    s += std::to_string(token_adaptive->high_bits);
-    s += '/';
-    s += std::to_string(token_adaptive->low_bits);
-  }
-  const UnitSpec e = unit("embed");
-  if (e.w_bits) {
-    s += "-E";
-    s += std::to_string(e.w_bits);
-  }
-  return s;
-}
+std::string QuantSpec::hash() const { return sha256_hex(to_json()); }
 
 }  // namespace hilq::model

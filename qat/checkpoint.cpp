@@ -67,7 +67,8 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
   c.model = std::make_unique<Transformer>(cfg, 0);
   for (const auto& [name, v] : c.model->named_parameters()) get(f, path, name, &v->value);
   if (!f.meta("quant_config").empty()) {
-    const QuantConfig qc = QuantConfig::from_json(f.meta("quant_config"), path + " quant_config");
+    const model::QuantSpec qc =
+        model::QuantSpec::from_json(f.meta("quant_config"), path + " quant_config");
     c.quant = std::make_unique<QuantState>(qc, cfg.n_layers);
     c.quant->init_weight_steps(c.model->unit_weights(), QuantState::Init::kLsq);
     for (const auto& [name, v] : c.quant->named_parameters())

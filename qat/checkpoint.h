@@ -28,7 +28,7 @@ struct LoadedCheckpoint {
   std::unique_ptr<QuantState> quant;  // set when the checkpoint holds a quant config
   int64_t step = 0;
   std::string train_state;  // JSON
-  model::ModelFile file;  // for restore_optimizer
+  model::ModelFile file;    // for restore_optimizer
 };
 
 // Throws DataError naming the file and what is wrong.

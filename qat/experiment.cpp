@@ -5,9 +5,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <sstream>
 
+#include "model/setting.h"
 #include "qat/checkpoint.h"
 
 namespace hilq::qat {
@@ -59,15 +59,15 @@ void evaluate(Task task, const Transformer& m, QuantState* q, const TaskData& d,
 }
 
 // One QAT run on a loaded context: copy the teacher, calibrate, train (unless PTQ), evaluate.
-QatOutcome qat_once(Task task, const Context& c, const QuantConfig& qc, const std::string& method,
-                    const SquatLossConfig& loss, int calib_batches, int eval_windows, bool mse_init,
-                    TrainConfig cfg) {
+QatOutcome qat_once(Task task, const Context& c, const model::QuantSpec& qc,
+                    const std::string& method, const SquatLossConfig& loss, int calib_batches,
+                    int eval_windows, bool mse_init, TrainConfig cfg) {
   const auto t0 = std::chrono::steady_clock::now();
   Transformer student(c.teacher.model->config(), 0);
   student.copy_from(*c.teacher.model);
   QuantState qs(qc, student.config().n_layers);
   QatOutcome o;
-  o.setting = qc.label();
+  o.setting = model::quant_label(qc, student.config().n_layers);
   const bool ptq = method == "ptq";
   if (!ptq && method != "lsq" && method != "squat") {
     throw ConfigError("method " + method + " is not ptq, lsq or squat");
@@ -91,22 +91,12 @@ QatOutcome qat_once(Task task, const Context& c, const QuantConfig& qc, const st
 
 }  // namespace
 
-QuantConfig setting_config(const std::string& setting, int n_layers) {
-  static const std::regex re(R"(W([0-9])A([0-9])(g([0-9]+))?(-TA([0-9])/([0-9])(@([0-9.]+))?)?)");
-  std::smatch m;
-  if (!std::regex_match(setting, m, re)) {
-    throw ConfigError("setting " + setting +
-                      " is not W<w>A<a>[g<group>][-TA<high>/<low>[@fraction]]");
+model::QuantSpec setting_config(const std::string& setting, int n_layers) {
+  const model::Setting s = model::Setting::parse(setting);
+  if (!s.is_quantized()) {
+    throw ConfigError("setting " + setting + " is not a quantized setting (QAT needs W<w>A<a>...)");
   }
-  std::optional<TokenAdaptivePolicy> policy;
-  if (m[5].matched) {
-    policy =
-        TokenAdaptivePolicy{std::stoi(m[6]), std::stoi(m[7]), m[9].matched ? std::stod(m[9]) : 0.5};
-  }
-  QuantConfig c = QuantConfig::uniform(n_layers, std::stoi(m[1]), std::stoi(m[2]),
-                                       m[4].matched ? std::stoi(m[4]) : 0, policy);
-  c.validate(n_layers, "setting " + setting);
-  return c;
+  return s.to_quant_spec(n_layers, model::ActScaleMode::kLsq);
 }
 
 TrainConfig default_qat_config(Task task) {
@@ -127,8 +117,9 @@ TrainConfig default_qat_config(Task task) {
 QatOutcome run_qat_request(const QatRequest& r) {
   const Context c = load_context(r.task, r.teacher_path, r.data_dir);
   const int layers = c.teacher.model->config().n_layers;
-  const QuantConfig qc = r.quant_json.empty() ? setting_config(r.setting, layers)
-                                              : QuantConfig::from_json(r.quant_json, "--quant");
+  const model::QuantSpec qc = r.quant_json.empty()
+                                  ? setting_config(r.setting, layers)
+                                  : model::QuantSpec::from_json(r.quant_json, "--quant");
   qc.validate(layers);
   return qat_once(r.task, c, qc, r.method, r.loss, r.calib_batches, r.eval_windows, r.mse_init,
                   r.train);
@@ -155,7 +146,7 @@ void run_experiment(const ExperimentRequest& r) {
   std::vector<Row> rows;
   {
     QatOutcome fp;
-    fp.setting = "FP";
+    fp.setting = "FP32";
     const auto t0 = std::chrono::steady_clock::now();
     evaluate(r.task, *c.teacher.model, nullptr, c.data, r.train, r.eval_windows, &fp);
     fp.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -166,7 +157,7 @@ void run_experiment(const ExperimentRequest& r) {
     std::fprintf(stderr, "experiment: FP teacher %s %.4f\n", metric.c_str(), fp.metric);
   }
   for (const auto& setting : split_list(r.settings)) {
-    const QuantConfig qc = setting_config(setting, layers);
+    const model::QuantSpec qc = setting_config(setting, layers);
     for (const auto& m : split_list(r.methods)) {
       SquatLossConfig loss;
       std::string method = m;

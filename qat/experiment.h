@@ -1,17 +1,18 @@
-// QAT runs from a teacher checkpoint (PTQ, LSQ, Squat and its ablations) and the experiment
+// QAT runs from a teacher checkpoint (PTQ, LSQ, Squat and its ablations) and the experiment
 // table: every setting x method with the same steps and seeds, written as TSV and Markdown.
 #pragma once
 
 #include <string>
 
+#include "model/quant_spec.h"
 #include "qat/losses.h"
-#include "qat/quant_config.h"
 #include "qat/train.h"
 
 namespace hilq::qat {
 
-// "W8A8", "W4A8", "W4A4-TA8/4", "W2A8", "W4A8g32", ...: a uniform config for n_layers.
-QuantConfig setting_config(const std::string& setting, int n_layers);
+// A quantized setting ("W8A8", "W4A4-TA8/4", "W4A8g32", ...; model/setting.h) as the uniform
+// config of an n-layer model with learned (lsq) activation steps. Throws ConfigError otherwise.
+model::QuantSpec setting_config(const std::string& setting, int n_layers);
 
 // Defaults of a QAT run (short: the teacher already converged).
 TrainConfig default_qat_config(Task task);

@@ -6,8 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "model/model_file.h"
 #include "kernels/pack.h"
+#include "model/model_file.h"
 #include "model/sha256.h"
 #include "qat/data.h"
 
@@ -81,15 +81,11 @@ ExportSummary export_packed_model(const std::string& path, const Transformer& mo
     if (!packed_params.count(name)) f.add_f32(name, {v->rows(), v->cols()}, v->value.data());
   }
   nlohmann::json acts = nlohmann::json::object();
-  const bool dynamic = quant.config().act_scale == ActScaleMode::kDynamic;
+  const bool dynamic = quant.config().dynamic();
   for (const auto& [point, a] : quant.acts()) {
-    // Which attention map decides the point's token groups (see qat/model.h).
-    const bool prev = point.find("qkv.in") != std::string::npos ||
-                      point.find("q.out") != std::string::npos ||
-                      point.find("k.out") != std::string::npos;
     nlohmann::json j = {{"bits", a.bits},
                         {"low_bits", a.low_bits},
-                        {"mask", prev ? "prev" : "cur"},
+                        {"mask", a.prev_mask ? "prev" : "cur"},
                         {"scale", dynamic ? "dynamic_absmax" : "lsq"}};
     if (!dynamic) {
       f.add_f32(point + ".a_scale_hi", {1}, a.step_hi->value.data());

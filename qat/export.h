@@ -22,9 +22,9 @@
 #include <string>
 #include <vector>
 
-#include "qat/tokenizer.h"
 #include "qat/model.h"
 #include "qat/quant.h"
+#include "qat/tokenizer.h"
 
 namespace hilq::qat {
 

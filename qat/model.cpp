@@ -29,114 +29,33 @@ uint64_t name_seed(uint64_t seed, const std::string& name) {
 
 }  // namespace
 
-const char* kind_name(ModelKind k) {
-  return k == ModelKind::kCausalLm ? "causal_lm" : "classifier";
-}
-
-int64_t ModelConfig::parameter_count() const {
-  const int64_t d = d_model;
-  int64_t n = int64_t{vocab_size} * d + d;
-  n += n_layers * (4 * d * d + 3 * d * d_ff + 2 * d);
-  if (kind == ModelKind::kClassifier) n += int64_t{n_classes} * d + n_classes;
-  return n;
+ModelConfig::ModelConfig() {
+  vocab_size = 4096;
+  d_model = 256;
+  n_layers = 4;
+  n_heads = 4;
+  d_ff = 768;
+  max_seq = 128;
 }
 
 void ModelConfig::validate(const std::string& source) const {
-  auto need = [&](bool ok, const std::string& field, double v, const std::string& rule) {
-    if (!ok) throw ConfigError(source + ": " + field + " = " + std::to_string(v) + " " + rule);
-  };
-  need(vocab_size >= 16, "vocab_size", vocab_size, "must be at least 16");
-  need(d_model > 0, "d_model", d_model, "must be positive");
-  need(n_layers > 0, "n_layers", n_layers, "must be positive");
-  need(n_heads > 0 && d_model % n_heads == 0, "n_heads", n_heads, "must divide d_model");
-  need(head_dim() % 2 == 0, "head_dim", head_dim(), "(d_model / n_heads) must be even for RoPE");
-  need(d_ff > 0, "d_ff", d_ff, "must be positive");
-  need(max_seq >= 2, "max_seq", max_seq, "must be at least 2");
-  need(n_classes >= 2, "n_classes", n_classes, "must be at least 2");
-  need(dropout >= 0.0f && dropout < 1.0f, "dropout", dropout, "must be in [0, 1)");
-  need(rope_theta > 1.0f, "rope_theta", rope_theta, "must exceed 1");
-  need(norm_eps > 0.0f, "norm_eps", norm_eps, "must be positive");
+  Architecture::validate(source);
+  if (!(dropout >= 0.0f && dropout < 1.0f)) {
+    throw ConfigError(source + ": dropout = " + std::to_string(dropout) + " must be in [0, 1)");
+  }
 }
 
 std::string ModelConfig::to_json() const {
-  nlohmann::json j = {{"name", name},
-                      {"kind", kind_name(kind)},
-                      {"vocab_size", vocab_size},
-                      {"d_model", d_model},
-                      {"n_layers", n_layers},
-                      {"n_heads", n_heads},
-                      {"d_ff", d_ff},
-                      {"max_seq", max_seq},
-                      {"n_classes", n_classes},
-                      {"rope_theta", rope_theta},
-                      {"norm_eps", norm_eps},
-                      {"dropout", dropout},
-                      {"norm", "rmsnorm"},
-                      {"ffn", "swiglu"},
-                      {"rope", "interleaved"},
-                      {"tied_embeddings", true},
-                      {"pooling", "mean"}};
+  nlohmann::json j = nlohmann::json::parse(Architecture::to_json());
+  j["dropout"] = dropout;
   return j.dump();
 }
 
 ModelConfig ModelConfig::from_json(const std::string& text, const std::string& source) {
   ModelConfig c;
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    throw ConfigError(source + ": not valid JSON: " + e.what());
-  }
-  if (!j.is_object()) throw ConfigError(source + ": expected a JSON object");
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    const std::string& key = it.key();
-    const auto& v = it.value();
-    auto as_int = [&]() {
-      if (!v.is_number_integer())
-        throw ConfigError(source + ": " + key + " must be an integer, got " + v.dump());
-      return v.get<int>();
-    };
-    auto as_float = [&]() {
-      if (!v.is_number())
-        throw ConfigError(source + ": " + key + " must be a number, got " + v.dump());
-      return v.get<float>();
-    };
-    if (key == "name") {
-      c.name = v.get<std::string>();
-    } else if (key == "kind") {
-      const auto s = v.is_string() ? v.get<std::string>() : "";
-      if (s != "causal_lm" && s != "classifier") {
-        throw ConfigError(source + ": kind " + v.dump() +
-                          " is not \"causal_lm\" or \"classifier\"");
-      }
-      c.kind = s == "causal_lm" ? ModelKind::kCausalLm : ModelKind::kClassifier;
-    } else if (key == "vocab_size") {
-      c.vocab_size = as_int();
-    } else if (key == "d_model") {
-      c.d_model = as_int();
-    } else if (key == "n_layers") {
-      c.n_layers = as_int();
-    } else if (key == "n_heads") {
-      c.n_heads = as_int();
-    } else if (key == "d_ff") {
-      c.d_ff = as_int();
-    } else if (key == "max_seq") {
-      c.max_seq = as_int();
-    } else if (key == "n_classes") {
-      c.n_classes = as_int();
-    } else if (key == "rope_theta") {
-      c.rope_theta = as_float();
-    } else if (key == "norm_eps") {
-      c.norm_eps = as_float();
-    } else if (key == "dropout") {
-      c.dropout = as_float();
-    } else if (key == "norm" || key == "ffn" || key == "rope" || key == "tied_embeddings" ||
-               key == "pooling") {
-      // Descriptive fields written by to_json for the runtime; only one architecture exists.
-    } else {
-      throw ConfigError(source + ": unknown field " + key);
-    }
-  }
+  static_cast<model::Architecture&>(c) = model::Architecture::from_json(text, source, c);
+  const nlohmann::json j = nlohmann::json::parse(text);  // valid: the architecture read it
+  if (j.contains("dropout")) c.dropout = j["dropout"].get<float>();
   c.validate(source);
   return c;
 }
@@ -200,7 +119,7 @@ Var Transformer::param(const std::string& name) const {
 
 std::map<std::string, Var> Transformer::unit_weights() const {
   std::map<std::string, Var> m;
-  for (const auto& unit : QuantConfig::unit_names(config_.n_layers)) {
+  for (const auto& unit : model::unit_names(config_.n_layers)) {
     m[unit] = param(unit == "embed" ? "embed.weight" : unit + ".weight");
   }
   return m;

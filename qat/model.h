@@ -20,33 +20,26 @@
 #include <string>
 #include <vector>
 
+#include "model/architecture.h"
 #include "qat/autograd.h"
 #include "qat/ops.h"
 #include "qat/quant.h"
 
 namespace hilq::qat {
 
-enum class ModelKind { kCausalLm, kClassifier };
-const char* kind_name(ModelKind k);  // "causal_lm" | "classifier"
+using model::ModelKind;
 
-struct ModelConfig {
-  std::string name = "custom";  // micro | tiny | small | custom
-  ModelKind kind = ModelKind::kCausalLm;
-  int vocab_size = 4096;
-  int d_model = 256;
-  int n_layers = 4;
-  int n_heads = 4;
-  int d_ff = 768;
-  int max_seq = 128;
-  int n_classes = 2;
-  float rope_theta = 10000.0f;
-  float norm_eps = 1e-5f;
+// The model's architecture (model/architecture.h) plus what only training uses.
+struct ModelConfig : model::Architecture {
   float dropout = 0.0f;
 
-  int head_dim() const { return d_model / n_heads; }
-  int64_t parameter_count() const;
-  // Throws ConfigError naming the source and the field.
+  // The tiny sizes: vocabulary 4096, d_model 256, 4 layers of 4 heads, d_ff 768, max_seq 128.
+  ModelConfig();
+
+  // The architecture's rules, and dropout in [0, 1). Throws ConfigError naming the source and
+  // the field.
   void validate(const std::string& source = "model config") const;
+  // The architecture's JSON plus "dropout".
   std::string to_json() const;
   // Unknown fields are errors; absent ones keep the defaults above.
   static ModelConfig from_json(const std::string& text, const std::string& source = "model config");

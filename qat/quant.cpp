@@ -211,37 +211,30 @@ float mse_step(const float* x, size_t n, int bits) {
   return best;
 }
 
-std::vector<std::pair<std::string, std::string>> layer_act_points(int l) {
-  const std::string p = "layers." + std::to_string(l) + ".";
-  return {{p + "attn.qkv.in", p + "attn.q"},  {p + "attn.q.out", p + "attn.q"},
-          {p + "attn.k.out", p + "attn.k"},   {p + "attn.v.out", p + "attn.v"},
-          {p + "attn.o.in", p + "attn.o"},    {p + "mlp.gate_up.in", p + "mlp.gate"},
-          {p + "mlp.down.in", p + "mlp.down"}};
-}
-
-QuantState::QuantState(const QuantConfig& config, int n_layers) : config_(config) {
+QuantState::QuantState(const model::QuantSpec& config, int n_layers) : config_(config) {
   config_.validate(n_layers);
   for (const auto& [unit, u] : config_.units) {
     if (u.w_bits > 0) weights_[unit] = WeightPoint{u.w_bits, u.group, nullptr};
   }
   for (int l = 0; l < n_layers; ++l) {
     // Layer 0 has no earlier attention map: all of it runs at the high width (the paper).
-    for (const auto& [point, unit] : layer_act_points(l)) add_act(point, unit, l == 0);
+    for (const auto& point : model::activation_points(l)) add_act(point, l == 0);
   }
-  add_act("head.in", "embed", false);
+  add_act(model::head_activation_point(), false);
 }
 
-void QuantState::add_act(const std::string& point, const std::string& unit, bool force_high) {
-  const UnitQuant u = config_.unit(unit);
+void QuantState::add_act(const model::ActivationPoint& point, bool force_high) {
+  const model::UnitSpec u = config_.unit(point.unit);
   if (u.a_bits == 0) return;
   ActPoint a;
-  const bool adaptive = config_.adaptive(u) && point != "head.in";
+  const bool adaptive = config_.adaptive(u) && point.name != model::head_activation_point().name;
   a.bits = adaptive ? config_.token_adaptive->high_bits : u.a_bits;
   a.low_bits = adaptive && !force_high ? config_.token_adaptive->low_bits : 0;
+  a.prev_mask = point.prev_mask;
   any_adaptive_ = any_adaptive_ || a.low_bits > 0;
-  a.step_hi = parameter(Mat::Ones(1, 1), point + ".a_step_hi");
-  if (a.low_bits) a.step_lo = parameter(Mat::Ones(1, 1), point + ".a_step_lo");
-  acts_[point] = a;
+  a.step_hi = parameter(Mat::Ones(1, 1), point.name + ".a_step_hi");
+  if (a.low_bits) a.step_lo = parameter(Mat::Ones(1, 1), point.name + ".a_step_lo");
+  acts_[point.name] = a;
 }
 
 double QuantState::high_fraction() const {
@@ -277,7 +270,7 @@ Var QuantState::act(const std::string& point, const Var& x, const std::vector<ui
     }
     return x;
   }
-  if (config_.act_scale == ActScaleMode::kDynamic) {
+  if (config_.dynamic()) {
     return dynamic_token_quant(x, a.bits, a.low_bits ? a.low_bits : a.bits, mask);
   }
   return lsq_activation(x, a.step_hi, a.bits, a.step_lo, a.low_bits, mask);

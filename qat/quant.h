@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
+#include "model/quant_spec.h"
 #include "qat/autograd.h"
 #include "qat/ops.h"
-#include "qat/quant_config.h"
 
 namespace hilq::qat {
 
@@ -47,10 +47,11 @@ float mse_step(const float* x, size_t n, int bits);
 constexpr float kProbScale = 1.0f / 127.0f;
 constexpr int kProbBits = 8;
 
-// One activation quantization point (e.g. "layers.0.attn.qkv.in").
+// One activation quantization point (e.g. "layers.0.attn.qkv.in", model::activation_points).
 struct ActPoint {
-  int bits = 0;      // uniform bits, or the high group's bits when adaptive; 0 = float
-  int low_bits = 0;  // > 0: token-adaptive
+  int bits = 0;            // uniform bits, or the high group's bits when adaptive; 0 = float
+  int low_bits = 0;        // > 0: token-adaptive
+  bool prev_mask = false;  // token groups follow the previous layer's attention map
   Var step_hi, step_lo;
 };
 
@@ -71,12 +72,12 @@ struct ActStats {
 // The quantizers of one model under one quant config, with their learnable steps.
 class QuantState {
  public:
-  QuantState(const QuantConfig& config, int n_layers);
+  QuantState(const model::QuantSpec& config, int n_layers);
 
   enum class Mode { kQuantize, kObserve };
   Mode mode = Mode::kQuantize;
 
-  const QuantConfig& config() const { return config_; }
+  const model::QuantSpec& config() const { return config_; }
   bool any_adaptive() const { return any_adaptive_; }
   double high_fraction() const;
 
@@ -100,15 +101,12 @@ class QuantState {
   const std::map<std::string, ActPoint>& acts() const { return acts_; }
 
  private:
-  void add_act(const std::string& point, const std::string& unit, bool force_high);
-  QuantConfig config_;
+  void add_act(const model::ActivationPoint& point, bool force_high);
+  model::QuantSpec config_;
   std::map<std::string, WeightPoint> weights_;
   std::map<std::string, ActPoint> acts_;
   std::map<std::string, ActStats> stats_;
   bool any_adaptive_ = false;
 };
-
-// Activation points of layer l, with the unit whose a_bits they use.
-std::vector<std::pair<std::string, std::string>> layer_act_points(int l);
 
 }  // namespace hilq::qat

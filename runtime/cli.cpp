@@ -376,8 +376,9 @@ int run_cli(int argc, char** argv) {
       throw UsageError(std::string("--weights: ") + e.what());
     }
     lo.quant_config = read_arg_file(args.get("quant-config"));
-    lo.setting = args.get("setting");
-    if (!lo.setting.empty() && !lo.quant_config.empty())
+    if (const std::string s = args.get("setting"); !s.empty())
+      lo.setting = model::Setting::parse(s);
+    if (lo.setting && !lo.quant_config.empty())
       throw UsageError("--setting and --quant-config are alternatives; give one");
     const std::string fs = args.get("float-storage", "fp32");
     if (fs != "fp32" && fs != "fp16") throw UsageError("--float-storage must be fp32 or fp16");

@@ -1,13 +1,13 @@
-// A loaded model for the on-device runtime: the packed model file of DESIGN.md §7 (as written by
-// qat/export.cpp), validated and turned into kernel-ready weights and activation quantizers.
+// A loaded model for the on-device runtime: the packed model file (model/model_file.h, as written
+// by qat/export.cpp), validated and turned into kernel-ready weights and activation quantizers.
 //
 // Glossary
-//   point     an activation quantization point of the QAT engine (qat/model.h), e.g.
+//   point     an activation quantization point (model/quant_spec.h activation_points), e.g.
 //             "layers.1.attn.qkv.in"; it has a width (bits), optional token-adaptive low width,
 //             and a learned per-tensor scale per width group (or per-token absmax, "dynamic")
 //   mask      which tokens of a point get the high width: "prev" points (qkv.in, q.out, k.out)
 //             follow the previous layer's attention map, "cur" points (v.out, o.in, gate_up.in,
-//             down.in) this layer's; layer 0 is all high (papers.md, Squat)
+//             down.in) this layer's; layer 0 is all high (Squat)
 //   part      one linear inside a fused matmul: q|k|v share one input point and, when their
 //             formats agree, one packed matrix [3d x d]; gate|up likewise [2ff x d]
 //   baseline  WeightsMode::kFp32 / kFp16: the same model with float weights (packed ones
@@ -16,20 +16,24 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "base/error.h"
 #include "kernels/aligned.h"
-#include "model/model_file.h"
 #include "kernels/pack.h"
+#include "model/architecture.h"
+#include "model/model_file.h"
+#include "model/setting.h"
 
 namespace hilq::runtime {
 
 // Errors of the runtime: the project's error family (base/error.h); messages name the file, tensor
 // or field, the value and the rule broken. ModelError: a model file that is corrupt, truncated, of
-// another version or inconsistent. ConfigError: options or a quant config the runtime cannot honour.
+// another version or inconsistent. ConfigError: options or a quant config the runtime cannot
+// honour.
 using RuntimeError = hilq::Error;
 using ModelError = hilq::ModelError;
 using ConfigError = hilq::ConfigError;
@@ -37,23 +41,9 @@ using ConfigError = hilq::ConfigError;
 constexpr const char* kPackedFormat = "hilq.packed.v1";
 constexpr const char* kCheckpointFormat = "hilq.checkpoint.v1";
 
-enum class ModelKind { kCausalLm, kClassifier };
-
-struct Architecture {
-  ModelKind kind = ModelKind::kCausalLm;
-  int vocab_size = 0;
-  int d_model = 0;
-  int n_layers = 0;
-  int n_heads = 0;
-  int d_ff = 0;
-  int max_seq = 0;
-  int n_classes = 2;
-  float rope_theta = 10000.0f;
-  float norm_eps = 1e-5f;
-  std::string name;
-
-  int head_dim() const { return d_model / n_heads; }
-};
+// The model's architecture (model/architecture.h) under the names the runtime's code uses.
+using model::Architecture;
+using model::ModelKind;
 
 enum class WeightFormat { kPacked, kFp32, kFp16 };
 const char* weight_format_name(WeightFormat f);  // "packed", "fp32", "fp16"
@@ -109,7 +99,7 @@ WeightsMode weights_mode_from_name(const std::string& name);
 
 struct LoadOptions {
   WeightsMode weights = WeightsMode::kAsStored;
-  // Optional quant config JSON (qat/quant_config.h format). For a float model file: quantize on
+  // Optional quant config JSON (model/quant_spec.h). For a float model file: quantize on
   // load (absmax weight scales, dynamic per-token activation scales), so a latency measurement of
   // any candidate needs only the FP artifact. For a packed file: must equal the file's config.
   std::string quant_config;
@@ -121,9 +111,10 @@ struct LoadOptions {
   // units) in fp16 storage: half their bytes, at the cost of fp16 rounding the QAT engine does
   // not simulate. Labels get "-F16". Off by default (exact agreement with training).
   bool float_fp16 = false;
-  // Or a setting name (model::QuantSpec::from_setting: "W4A8", "W4A4-TA8/4", ...), resolved against the
-  // file's layer count. For a packed file its label must equal the file's.
-  std::string setting;
+  // Or a setting (model/setting.h), resolved against the file's layer count: a quantized one is
+  // quantized on load from a float file, and a packed file's label must equal it; FP32 and FP16
+  // load the float baselines (as `weights` does); as-stored changes nothing.
+  std::optional<model::Setting> setting;
 };
 
 class Model {
@@ -173,8 +164,5 @@ class Model {
   bool hash_verified_ = false;
   int64_t file_bytes_ = 0;
 };
-
-// Activation points of layer l, in the QAT engine's naming, with the unit whose a_bits they use.
-std::vector<std::pair<std::string, std::string>> layer_points(int l);
 
 }  // namespace hilq::runtime

@@ -9,9 +9,10 @@
 #include <set>
 
 #include "kernels/mkmp.h"
-#include "runtime/model.h"
 #include "model/quant_spec.h"
+#include "model/setting.h"
 #include "model/sha256.h"
+#include "runtime/model.h"
 
 namespace hilq::runtime {
 
@@ -34,20 +35,7 @@ int64_t Linear::bytes() const {
   return int64_t{rows} * cols * (format == WeightFormat::kFp16 ? 2 : 4);
 }
 
-std::vector<std::pair<std::string, std::string>> layer_points(int l) {
-  const std::string p = "layers." + std::to_string(l) + ".";
-  return {{p + "attn.qkv.in", p + "attn.q"},  {p + "attn.q.out", p + "attn.q"},
-          {p + "attn.k.out", p + "attn.k"},   {p + "attn.v.out", p + "attn.v"},
-          {p + "attn.o.in", p + "attn.o"},    {p + "mlp.gate_up.in", p + "mlp.gate"},
-          {p + "mlp.down.in", p + "mlp.down"}};
-}
-
 namespace {
-
-bool prev_mask_point(const std::string& point) {
-  return point.find("qkv.in") != std::string::npos || point.find("q.out") != std::string::npos ||
-         point.find("k.out") != std::string::npos;
-}
 
 // Converts a linear to float storage (dequantizing packed codes: x_hat = scale * q, exactly the
 // QAT engine's fake-quantized weight).
@@ -143,7 +131,7 @@ class ModelBuilder {
   std::vector<float> floats(const std::string& name, int rows, int cols);
   Linear float_linear(const std::string& name, int rows, int cols);
   Linear unit_linear(const std::string& unit, int rows, int cols);
-  ActQuant point(const std::string& point, const std::string& unit, int layer);
+  ActQuant point(const model::ActivationPoint& p, int layer);
   void check_hash();
 
   const model::ModelFile& f_;
@@ -153,6 +141,7 @@ class ModelBuilder {
   model::QuantSpec spec_;
   bool packed_file_ = false;
   bool quantize_on_load_ = false;
+  WeightsMode weights_ = WeightsMode::kAsStored;  // opt_.weights, or the setting's baseline
   json packing_ = json::object(), acts_ = json::object();
   std::set<std::string> used_;
 };
@@ -173,67 +162,19 @@ json ModelBuilder::meta_json(const std::string& key, bool required) const {
 }
 
 void ModelBuilder::parse_architecture() {
-  const json j = meta_json("architecture", true);
-  Architecture& a = m_.arch_;
-  const std::string where = "architecture";
-  auto need_int = [&](const char* key, int lo, int hi, bool required, int fallback) {
-    if (!j.contains(key)) {
-      if (required) fail(where + "." + key + " is missing");
-      return fallback;
+  const std::string text = f_.meta("architecture");
+  if (text.empty()) fail("metadata 'architecture' is missing");
+  try {
+    m_.arch_ = model::Architecture::from_json(text, "architecture");
+  } catch (const ConfigError& e) {
+    fail(e.what());
+  }
+  for (const auto& [field, v] : {std::pair{"d_model", m_.arch_.d_model}, {"d_ff", m_.arch_.d_ff}}) {
+    if (v > k::kMaxCols) {
+      fail(std::string("architecture: ") + field + " = " + std::to_string(v) +
+           " exceeds the kernels' limit of " + std::to_string(k::kMaxCols) + " columns");
     }
-    const auto& v = j[key];
-    if (!v.is_number_integer() || v.get<int64_t>() < lo || v.get<int64_t>() > hi) {
-      fail(where + "." + key + " = " + v.dump() + " is not an integer in [" + std::to_string(lo) +
-           ", " + std::to_string(hi) + "]");
-    }
-    return v.get<int>();
-  };
-  auto need_float = [&](const char* key, float fallback) {
-    if (!j.contains(key)) return fallback;
-    if (!j[key].is_number()) fail(where + "." + key + " = " + j[key].dump() + " is not a number");
-    return j[key].get<float>();
-  };
-  auto expect = [&](const char* key, const json& value) {
-    if (j.contains(key) && j[key] != value) {
-      fail(where + "." + key + " = " + j[key].dump() + ": this runtime only runs " + value.dump());
-    }
-  };
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    static const std::set<std::string> known{
-        "name", "kind",    "vocab_size", "d_model",         "n_layers", "n_heads",
-        "d_ff", "max_seq", "n_classes",  "rope_theta",      "norm_eps", "dropout",
-        "norm", "ffn",     "rope",       "tied_embeddings", "pooling"};
-    if (!known.count(it.key())) fail(where + " has unknown field '" + it.key() + "'");
   }
-  const std::string kind =
-      j.contains("kind") && j["kind"].is_string() ? j["kind"].get<std::string>() : "";
-  if (kind != "causal_lm" && kind != "classifier") {
-    fail(where + ".kind = " + (j.contains("kind") ? j["kind"].dump() : "(missing)") +
-         " is not \"causal_lm\" or \"classifier\"");
-  }
-  a.kind = kind == "causal_lm" ? ModelKind::kCausalLm : ModelKind::kClassifier;
-  a.name = j.contains("name") && j["name"].is_string() ? j["name"].get<std::string>() : "custom";
-  a.vocab_size = need_int("vocab_size", 1, 1 << 24, true, 0);
-  a.d_model = need_int("d_model", 1, k::kMaxCols, true, 0);
-  a.n_layers = need_int("n_layers", 1, 4096, true, 0);
-  a.n_heads = need_int("n_heads", 1, a.d_model, true, 0);
-  a.d_ff = need_int("d_ff", 1, k::kMaxCols, true, 0);
-  a.max_seq = need_int("max_seq", 1, 1 << 20, true, 0);
-  a.n_classes = need_int("n_classes", 2, 1 << 16, false, 2);
-  a.rope_theta = need_float("rope_theta", 10000.0f);
-  a.norm_eps = need_float("norm_eps", 1e-5f);
-  if (a.d_model % a.n_heads != 0 || a.head_dim() % 2 != 0) {
-    fail(where + ": n_heads " + std::to_string(a.n_heads) + " must divide d_model " +
-         std::to_string(a.d_model) + " into an even head_dim (RoPE rotates pairs)");
-  }
-  if (!(a.rope_theta > 1.0f) || !(a.norm_eps > 0.0f)) {
-    fail(where + ": rope_theta must exceed 1 and norm_eps be positive");
-  }
-  expect("norm", "rmsnorm");
-  expect("ffn", "swiglu");
-  expect("rope", "interleaved");
-  expect("tied_embeddings", true);
-  expect("pooling", "mean");
 }
 
 const model::ModelTensor& ModelBuilder::tensor(const std::string& name) {
@@ -250,8 +191,9 @@ std::vector<float> ModelBuilder::floats(const std::string& name, int rows, int c
   if (!shape_ok || (t.dtype != model::DType::kF32 && t.dtype != model::DType::kF16)) {
     std::string shape;
     for (int64_t d : t.shape) shape += (shape.empty() ? "" : "x") + std::to_string(d);
-    fail("tensor " + name + " is " + model::dtype_name(t.dtype) + " [" + shape + "], expected F32 [" +
-         std::to_string(rows) + "x" + std::to_string(cols) + "] (mismatched shapes)");
+    fail("tensor " + name + " is " + model::dtype_name(t.dtype) + " [" + shape +
+         "], expected F32 [" + std::to_string(rows) + "x" + std::to_string(cols) +
+         "] (mismatched shapes)");
   }
   std::vector<float> v(static_cast<size_t>(rows) * cols);
   if (t.dtype == model::DType::kF32) {
@@ -366,7 +308,9 @@ Linear ModelBuilder::unit_linear(const std::string& unit, int rows, int cols) {
   return w;
 }
 
-ActQuant ModelBuilder::point(const std::string& point, const std::string& unit, int layer) {
+ActQuant ModelBuilder::point(const model::ActivationPoint& ap, int layer) {
+  const std::string& point = ap.name;
+  const std::string& unit = ap.unit;
   const model::UnitSpec u = spec_.unit(unit);
   ActQuant a;
   if (u.a_bits == 0) {
@@ -378,8 +322,8 @@ ActQuant ModelBuilder::point(const std::string& point, const std::string& unit, 
   const bool adaptive = spec_.adaptive(u) && point != "head.in";
   a.bits = adaptive ? spec_.token_adaptive->high_bits : u.a_bits;
   a.low_bits = adaptive && layer > 0 ? spec_.token_adaptive->low_bits : 0;
-  a.prev_mask = prev_mask_point(point);
-  a.dynamic = spec_.dynamic;
+  a.prev_mask = ap.prev_mask;
+  a.dynamic = spec_.dynamic();
   if (!packed_file_) {
     a.dynamic = true;  // quantize-on-load: no learned steps exist
     return a;
@@ -455,39 +399,59 @@ Model ModelBuilder::build() {
            " class names of a classifier");
     m_.class_labels_ = j.get<std::vector<std::string>>();
   }
+  // A setting names either a quantized config or a float baseline (the weights mode).
+  const std::optional<model::Setting>& setting = opt_.setting;
+  const std::optional<model::Setting> quantized_setting =
+      setting && setting->is_quantized() ? setting : std::nullopt;
+  weights_ = opt_.weights;
+  if (setting && setting->is_baseline()) {
+    const WeightsMode want =
+        setting->kind() == model::SettingKind::kFp16 ? WeightsMode::kFp16 : WeightsMode::kFp32;
+    if (weights_ != WeightsMode::kAsStored && weights_ != want) {
+      throw ConfigError(src_ + ": setting " + setting->label() +
+                        " and the requested weights mode name different baselines");
+    }
+    weights_ = want;
+  }
+  if (setting && !setting->is_quantized() && !opt_.quant_config.empty()) {
+    throw ConfigError(src_ + ": setting " + setting->label() +
+                      " and a quant config are alternatives; give one");
+  }
   if (packed_file_) {
     const std::string qc = f_.meta("quant_config");
     if (qc.empty()) fail("metadata 'quant_config' is missing");
     try {
-      spec_ = model::QuantSpec::parse(qc, "quant_config");
+      spec_ = model::QuantSpec::from_json(qc, "quant_config");
       spec_.validate(a.n_layers, "quant_config");
     } catch (const ConfigError& e) {
       fail(e.what());
     }
-    if (!opt_.setting.empty()) {
-      const model::QuantSpec want = model::QuantSpec::from_setting(opt_.setting, a.n_layers);
-      if (want.label(a.n_layers) != spec_.label(a.n_layers)) {
-        throw ConfigError(src_ + ": setting " + opt_.setting + " differs from the packed file's (" +
-                          spec_.label(a.n_layers) + "); quantize-on-load needs a float model");
+    if (quantized_setting) {
+      if (quantized_setting->label() != model::quant_label(spec_, a.n_layers)) {
+        throw ConfigError(
+            src_ + ": setting " + quantized_setting->label() + " differs from the packed file's (" +
+            model::quant_label(spec_, a.n_layers) + "); quantize-on-load needs a float model");
       }
     }
     if (!opt_.quant_config.empty()) {
-      const model::QuantSpec want = model::QuantSpec::parse(opt_.quant_config, "requested quant config");
+      const model::QuantSpec want =
+          model::QuantSpec::from_json(opt_.quant_config, "requested quant config");
       if (!(want == spec_)) {
         throw ConfigError(src_ + ": the requested quant config differs from the packed file's (" +
-                          spec_.label(a.n_layers) + "); quantize-on-load needs a float model");
+                          model::quant_label(spec_, a.n_layers) +
+                          "); quantize-on-load needs a float model");
       }
     }
     m_.quant_config_ = qc;
     packing_ = meta_json("packing", true);
     acts_ = meta_json("activations", !spec_.empty());
   } else if (!opt_.quant_config.empty()) {
-    spec_ = model::QuantSpec::parse(opt_.quant_config, "quant config");
+    spec_ = model::QuantSpec::from_json(opt_.quant_config, "quant config");
     spec_.validate(a.n_layers, "quant config");
     quantize_on_load_ = true;
     m_.quant_config_ = opt_.quant_config;
-  } else if (!opt_.setting.empty()) {
-    spec_ = model::QuantSpec::from_setting(opt_.setting, a.n_layers);
+  } else if (quantized_setting) {
+    spec_ = quantized_setting->to_quant_spec(a.n_layers);
     quantize_on_load_ = true;
     m_.quant_config_ = spec_.to_json();
   }
@@ -505,13 +469,13 @@ Model ModelBuilder::build() {
     L.gate_up.push_back(unit_linear(p + "mlp.up", ff, d));
     L.down = unit_linear(p + "mlp.down", d, ff);
     ActQuant* pts[] = {&L.qkv_in, &L.q_out, &L.k_out, &L.v_out, &L.o_in, &L.gate_up_in, &L.down_in};
-    const auto names = layer_points(l);
-    for (size_t i = 0; i < names.size(); ++i) *pts[i] = point(names[i].first, names[i].second, l);
+    const auto points = model::activation_points(l);
+    for (size_t i = 0; i < points.size(); ++i) *pts[i] = point(points[i], l);
     if (L.q_out.quantized() != L.k_out.quantized())
       fail(p + "q.out and k.out must both be quantized or both float");
     L.probs_quantized = L.v_out.quantized();
   }
-  m_.head_in_ = point("head.in", "embed", a.n_layers);
+  m_.head_in_ = point(model::head_activation_point(), a.n_layers);
   m_.final_norm_ = floats("final_norm.weight", 1, d);
   if (a.kind == ModelKind::kClassifier) {
     m_.cls_head_ = float_linear("cls_head.weight", a.n_classes, d);
@@ -520,9 +484,9 @@ Model ModelBuilder::build() {
   }
   if (packed_file_) {
     for (auto it = acts_.begin(); it != acts_.end(); ++it) {
-      bool known = it.key() == "head.in";
+      bool known = it.key() == model::head_activation_point().name;
       for (int l = 0; l < a.n_layers && !known; ++l) {
-        for (const auto& [pt, unit] : layer_points(l)) known = known || pt == it.key();
+        for (const auto& p : model::activation_points(l)) known = known || p.name == it.key();
       }
       if (!known) fail("activations lists unknown point '" + it.key() + "'");
     }
@@ -542,10 +506,10 @@ Model ModelBuilder::build() {
       pol.any_adaptive = pol.any_adaptive || q->adaptive();
     }
   }
-  m_.label_ = spec_.label(a.n_layers);
-  if (opt_.weights != WeightsMode::kAsStored) {
+  m_.label_ = model::quant_label(spec_, a.n_layers);
+  if (weights_ != WeightsMode::kAsStored) {
     const WeightFormat wf =
-        opt_.weights == WeightsMode::kFp16 ? WeightFormat::kFp16 : WeightFormat::kFp32;
+        weights_ == WeightsMode::kFp16 ? WeightFormat::kFp16 : WeightFormat::kFp32;
     m_.label_ = wf == WeightFormat::kFp16 ? "FP16" : "FP32";
     to_float(&m_.embed_, wf);
     m_.head_in_ = ActQuant{};
@@ -581,7 +545,7 @@ Model ModelBuilder::build() {
       }
     }
   }
-  if (opt_.float_fp16 && opt_.weights == WeightsMode::kAsStored) {
+  if (opt_.float_fp16 && weights_ == WeightsMode::kAsStored) {
     if (m_.embed_.format == WeightFormat::kFp32) to_float(&m_.embed_, WeightFormat::kFp16);
     for (Layer& L : m_.layers_) {
       for (Linear* w :

@@ -7,13 +7,13 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 
-#include "model/model_file.h"
 #include "kernels/pack.h"
 #include "kernels/quantize.h"
-#include "runtime/model.h"
+#include "model/model_file.h"
 #include "model/sha256.h"
 #include "qat/export.h"
 #include "qat/train.h"
+#include "runtime/model.h"
 #include "tests/qat/fixtures.h"
 
 namespace hilq::qat {
@@ -38,7 +38,7 @@ std::string data_section_sha256(const std::vector<uint8_t>& bytes) {
   return model::sha256_hex(bytes.data() + 8 + n, bytes.size() - 8 - n);
 }
 
-QuantState calibrated(Task task, Transformer& m, const QuantConfig& qc) {
+QuantState calibrated(Task task, Transformer& m, const model::QuantSpec& qc) {
   QuantState qs(qc, m.config().n_layers);
   TrainConfig c = micro_train(1);
   calibrate(task, m, &qs, micro_world().data, c, 1, QuantState::Init::kLsq);
@@ -49,14 +49,15 @@ TEST_CASE("exported packed weights equal the fake-quantized ones exactly", "[exp
   const auto& w = micro_world();
   Transformer m(micro_config(ModelKind::kCausalLm), 31);
   // Mixed widths and groupings across units, token-adaptive activations.
-  QuantConfig qc = QuantConfig::uniform(2, 4, 4, 0, TokenAdaptivePolicy{8, 4, 0.5});
+  model::QuantSpec qc =
+      model::QuantSpec::uniform(2, 4, 4, 0, model::TokenAdaptivePolicy{8, 4, 0.5});
   qc.units["layers.0.attn.q"].w_bits = 2;
   qc.units["layers.0.attn.k"].w_bits = 3;
   qc.units["layers.0.attn.k"].group = 32;
   qc.units["layers.0.mlp.up"].w_bits = 6;
   qc.units["layers.1.mlp.down"].w_bits = 8;
   qc.units["layers.1.mlp.down"].group = 64;
-  qc.units["embed"] = UnitQuant{8, 0, 0};
+  qc.units["embed"] = model::UnitSpec{8, 0, 0};
   QuantState qs(qc, 2);
   TrainConfig c = micro_train(5);
   calibrate(Task::kLm, m, &qs, w.data, c, 1, QuantState::Init::kLsq);
@@ -69,7 +70,7 @@ TEST_CASE("exported packed weights equal the fake-quantized ones exactly", "[exp
   model::ModelFile f;
   REQUIRE(model::read_model_file(path, &f) == "");
   REQUIRE(f.meta("format") == kPackedFormat);
-  REQUIRE(QuantConfig::from_json(f.meta("quant_config")).to_json() == qc.to_json());
+  REQUIRE(model::QuantSpec::from_json(f.meta("quant_config")).to_json() == qc.to_json());
   REQUIRE(BpeTokenizer::from_json(f.meta("vocabulary")).to_json() == w.tok.to_json());
   REQUIRE(ModelConfig::from_json(f.meta("architecture")).to_json() == m.config().to_json());
   REQUIRE(f.find("layers.0.attn.q.weight") == nullptr);  // packed units are not stored as float
@@ -114,8 +115,8 @@ TEST_CASE("exported packed weights equal the fake-quantized ones exactly", "[exp
 TEST_CASE("the exported file carries the SHA-256 of its data section and the runtime verifies it",
           "[export]") {
   Transformer m(micro_config(ModelKind::kCausalLm), 32);
-  const QuantState qs =
-      calibrated(Task::kLm, m, QuantConfig::uniform(2, 4, 4, 0, TokenAdaptivePolicy{8, 4, 0.5}));
+  const QuantState qs = calibrated(
+      Task::kLm, m, model::QuantSpec::uniform(2, 4, 4, 0, model::TokenAdaptivePolicy{8, 4, 0.5}));
   const std::string path = "/tmp/hilq_test_export_hash.safetensors";
   const ExportSummary sum = export_packed_model(path, m, qs, micro_world().tok);
   model::ModelFile f;
@@ -145,7 +146,7 @@ TEST_CASE("the exported file carries the SHA-256 of its data section and the run
 
 TEST_CASE("a classifier's export names its classes in the metadata", "[export]") {
   Transformer enc(micro_config(ModelKind::kClassifier), 33);
-  const QuantState qs = calibrated(Task::kCls, enc, QuantConfig::uniform(2, 8, 8));
+  const QuantState qs = calibrated(Task::kCls, enc, model::QuantSpec::uniform(2, 8, 8));
   const std::string path = "/tmp/hilq_test_export_cls.safetensors";
 
   SECTION("by default the sentiment task's names, by class id") {
@@ -172,7 +173,7 @@ TEST_CASE("a classifier's export names its classes in the metadata", "[export]")
 
 TEST_CASE("labels given for a causal LM are refused", "[export]") {
   Transformer m(micro_config(ModelKind::kCausalLm), 34);
-  const QuantState qs = calibrated(Task::kLm, m, QuantConfig::uniform(2, 8, 8));
+  const QuantState qs = calibrated(Task::kLm, m, model::QuantSpec::uniform(2, 8, 8));
   REQUIRE_THROWS_AS(export_packed_model("/tmp/hilq_test_export_lm_labels.safetensors", m, qs,
                                         micro_world().tok, {"a", "b"}),
                     QatError);

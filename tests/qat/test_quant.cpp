@@ -1,17 +1,18 @@
 // Quantizers: round trips through the kernels' quantizer, LSQ gradients against the formula,
-// token-adaptive masks, dynamic scales, and the quant config's JSON and validation rules.
+// token-adaptive masks and dynamic scales (the quant config itself: tests/model).
 #include <catch2/catch.hpp>
 #include <cmath>
 
 #include "kernels/quantize.h"
 #include "qat/quant.h"
-#include "qat/quant_config.h"
 #include "tests/qat/grad_check.h"
 
 namespace hilq::qat {
 namespace {
 
 namespace k = hilq::kernels;
+using model::QuantSpec;
+using model::TokenAdaptivePolicy;
 using testing::random_mat;
 
 TEST_CASE("fake quantization equals the kernels' quantizer bit for bit", "[quant]") {
@@ -130,42 +131,14 @@ TEST_CASE("token importance ranks tokens by attention to the first token", "[qua
   REQUIRE(token_importance_mask(p, s, {}, 0.0) == std::vector<uint8_t>{0, 0, 0, 0});
 }
 
-TEST_CASE("the quant config serialises canonically and rejects broken rules", "[quant]") {
-  QuantConfig a = QuantConfig::uniform(2, 4, 4, 0, TokenAdaptivePolicy{8, 4, 0.5});
-  const std::string j = a.to_json();
-  const QuantConfig b = QuantConfig::from_json(j);
-  REQUIRE(b.to_json() == j);
-  REQUIRE(b.label() == "W4A4-TA8/4");
-  REQUIRE(QuantConfig::uniform(2, 8, 8).label() == "W8A8");
-  REQUIRE(j.find(' ') == std::string::npos);
-  REQUIRE(j.find("\"layers.0.attn.k\":{\"a_bits\":4,\"group\":0,\"w_bits\":4}") !=
-          std::string::npos);
-  auto broken = [](const std::string& text) {
-    QuantConfig::from_json(text, "t.json").validate(2, "t.json");
-  };
-  REQUIRE_THROWS_WITH(broken(R"({"units":{"layers.0.attn.q":{"w_bits":5}}})"),
-                      Catch::Contains("w_bits 5"));
-  REQUIRE_THROWS_WITH(broken(R"({"units":{"layers.9.attn.q":{"w_bits":4}}})"),
-                      Catch::Contains("does not exist"));
-  REQUIRE_THROWS_WITH(broken(R"({"units":{"layers.0.attn.q":{"a_bits":8}}})"),
-                      Catch::Contains("share a_bits"));
-  REQUIRE_THROWS_WITH(broken(R"({"units":{"embed":{"w_bits":4,"group":32}}})"),
-                      Catch::Contains("per row"));
-  REQUIRE_THROWS_WITH(broken(R"({"units":{},"token_adaptive":{"high_bits":4,"low_bits":8}})"),
-                      Catch::Contains("high_bits > low_bits"));
-  REQUIRE_THROWS_WITH(broken(R"({"units":{"embed":{"bits":4}}})"),
-                      Catch::Contains("unknown field bits"));
-  REQUIRE_THROWS_AS(broken("{"), ConfigError);
-}
-
 TEST_CASE("layer 0 runs at the high width and token groups get separate steps", "[quant]") {
-  QuantState qs(QuantConfig::uniform(2, 4, 4, 0, TokenAdaptivePolicy{8, 4, 0.5}), 2);
+  QuantState qs(QuantSpec::uniform(2, 4, 4, 0, TokenAdaptivePolicy{8, 4, 0.5}), 2);
   REQUIRE(qs.acts().at("layers.0.attn.qkv.in").low_bits == 0);
   REQUIRE(qs.acts().at("layers.0.attn.qkv.in").bits == 8);
   REQUIRE(qs.acts().at("layers.1.mlp.down.in").low_bits == 4);
   REQUIRE(qs.acts().at("layers.1.mlp.down.in").step_lo != nullptr);
   REQUIRE(qs.any_adaptive());
-  QuantState plain(QuantConfig::uniform(2, 4, 8), 2);
+  QuantState plain(QuantSpec::uniform(2, 4, 8), 2);
   REQUIRE_FALSE(plain.any_adaptive());
   REQUIRE(plain.acts().at("layers.1.attn.q.out").bits == 8);
 }

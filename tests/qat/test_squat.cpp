@@ -50,8 +50,9 @@ TEST_CASE("the Squat distillation loss is zero for student == teacher and positi
   REQUIRE(p.distribution == Approx(0.0).margin(1e-6));
   REQUIRE(std::isfinite(p.entropy));
 
-  QuantState qs(QuantConfig::uniform(c.n_layers, 2, 4, 0, TokenAdaptivePolicy{8, 4, 0.5}),
-                c.n_layers);
+  QuantState qs(
+      model::QuantSpec::uniform(c.n_layers, 2, 4, 0, model::TokenAdaptivePolicy{8, 4, 0.5}),
+      c.n_layers);
   calibrate(Task::kLm, same, &qs, w.data, micro_train(1), 2, QuantState::Init::kLsq);
   Outputs q = run(same, &qs, b);
   p = squat_loss(cfg, q.logits, targets, &t_logits, q.r.q, q.r.k, q.r.attn, &t_maps, s, mask);
@@ -88,7 +89,7 @@ TEST_CASE("LSQ and Squat QAT lower the micro model's training loss", "[squat][tr
     CAPTURE(squat);
     Transformer student(teacher.config(), 0);
     student.copy_from(teacher);
-    QuantState qs(QuantConfig::uniform(2, 4, 4, 0, TokenAdaptivePolicy{8, 4, 0.5}), 2);
+    QuantState qs(model::QuantSpec::uniform(2, 4, 4, 0, model::TokenAdaptivePolicy{8, 4, 0.5}), 2);
     TrainConfig c = micro_train(30);
     c.lr = 1e-3f;
     calibrate(Task::kLm, student, &qs, w.data, c, 2, QuantState::Init::kLsq);

@@ -11,12 +11,12 @@
 #include <string>
 #include <vector>
 
-#include "model/model_file.h"
 #include "kernels/pack.h"
 #include "kernels/quantize.h"
-#include "runtime/model.h"
+#include "model/model_file.h"
 #include "model/quant_spec.h"
 #include "model/sha256.h"
+#include "runtime/model.h"
 
 namespace hilq::runtime::test {
 
@@ -138,10 +138,11 @@ inline Source random_source(uint64_t seed) {
 // A model file laid out exactly as qat/export.cpp writes it (format hilq.packed.v1 when
 // quant_json is not empty, else a float checkpoint), numbers from `src`.
 inline model::ModelFile build_model_file(const TestModel& m, const std::string& qj,
-                                           const Source& src, const std::string& arch = "") {
+                                         const Source& src, const std::string& arch = "") {
   model::ModelFile f;
   const bool packed = !qj.empty();
-  const model::QuantSpec spec = packed ? model::QuantSpec::parse(qj, "test quant config") : model::QuantSpec{};
+  const model::QuantSpec spec =
+      packed ? model::QuantSpec::from_json(qj, "test quant config") : model::QuantSpec{};
   f.metadata["format"] = packed ? kPackedFormat : kCheckpointFormat;
   f.metadata["architecture"] = arch.empty() ? arch_json(m) : arch;
   if (packed) f.metadata["quant_config"] = qj;
@@ -202,8 +203,8 @@ inline model::ModelFile build_model_file(const TestModel& m, const std::string& 
                         name.find("k.out") != std::string::npos;
       std::string j = "{\"bits\":" + std::to_string(bits) + ",\"low_bits\":" + std::to_string(low) +
                       ",\"mask\":\"" + (prev ? "prev" : "cur") + "\",\"scale\":\"" +
-                      (spec.dynamic ? "dynamic_absmax" : "lsq") + "\"";
-      if (!spec.dynamic) {
+                      (spec.dynamic() ? "dynamic_absmax" : "lsq") + "\"";
+      if (!spec.dynamic()) {
         const float hi = src.act_scale(name, bits, false);
         f.add_f32(name + ".a_scale_hi", {1}, &hi);
         if (low) {
@@ -214,7 +215,7 @@ inline model::ModelFile build_model_file(const TestModel& m, const std::string& 
       acts += (acts.empty() ? "" : ",") + ("\"" + name + "\":" + j + "}");
     };
     for (int l = 0; l < m.layers; ++l) {
-      for (const auto& [pt, unit] : layer_points(l)) point(pt, unit, l);
+      for (const auto& p : model::activation_points(l)) point(p.name, p.unit, l);
     }
     point("head.in", "embed", m.layers);
     f.metadata["packing"] = "{" + packing + "}";

@@ -6,9 +6,8 @@
 #include <cstdio>
 #include <fstream>
 
+#include "model/setting.h"
 #include "runtime/model.h"
-#include "model/quant_spec.h"
-#include "model/sha256.h"
 #include "tests/runtime/runtime_test_util.h"
 
 namespace hilq::runtime {
@@ -258,47 +257,17 @@ TEST_CASE("a requested quant config must match a packed file and quantizes a flo
                     Catch::Contains("does not exist in a 2-layer model"));
 }
 
-TEST_CASE("SHA-256 matches the FIPS 180-4 test vectors", "[runtime][sha256]") {
-  CHECK(model::sha256_hex("", 0) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-  CHECK(model::sha256_hex("abc", 3) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  const std::string two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
-  CHECK(model::sha256_hex(two.data(), two.size()) ==
-        "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
-  model::Sha256 h;
-  const std::string a(1000, 'a');
-  for (int i = 0; i < 1000; ++i) h.update(a.data(), a.size());
-  CHECK(h.hex() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
-}
-
-TEST_CASE("a setting name becomes the uniform config whose label it is", "[model_load]") {
-  for (const char* name : {"W8A8", "W4A8", "W4A4-TA8/4", "W2A8g64", "W3A4", "W8A4-TA8/4"}) {
-    CAPTURE(name);
-    const model::QuantSpec s = model::QuantSpec::from_setting(name, 3);
-    CHECK(s.units.size() == 21);  // 7 linears x 3 layers, the embedding stays float
-    CHECK(s.dynamic);
-    CHECK(s.label(3) == name);
-    CHECK(model::QuantSpec::parse(s.to_json(), "round trip") == s);
-  }
-  const model::QuantSpec ta = model::QuantSpec::from_setting("W4A4-TA8/4@0.25", 2);
-  REQUIRE(ta.token_adaptive);
-  CHECK(ta.token_adaptive->high_fraction == 0.25);
-  CHECK_THROWS_WITH(model::QuantSpec::from_setting("W4", 2),
-                    Catch::Contains("'W4'") && Catch::Contains("W<w>A<a>"));
-  CHECK_THROWS_WITH(model::QuantSpec::from_setting("W5A8", 2), Catch::Contains("w_bits 5"));
-  CHECK_THROWS_WITH(model::QuantSpec::from_setting("W4A8g48", 2), Catch::Contains("group 48"));
-}
-
 TEST_CASE("a float model quantizes on load from a setting; a packed one must match it",
           "[model_load]") {
   test::TestModel tm;
   LoadOptions o;
-  o.setting = "W4A8";
+  o.setting = model::Setting::parse("W4A8");
   const Model q = Model::from_file(test::make_model_file(tm), o, "float model");
   CHECK(q.label() == "W4A8");
   tm.q = {8, 8, 0, false, 0.5, false, false};
   CHECK_THROWS_WITH(Model::from_file(test::make_model_file(tm), o, "packed model"),
                     Catch::Contains("setting W4A8") && Catch::Contains("W8A8"));
-  o.setting = "W8A8";
+  o.setting = model::Setting::parse("W8A8");
   CHECK(Model::from_file(test::make_model_file(tm), o, "packed model").label() == "W8A8");
 }
 

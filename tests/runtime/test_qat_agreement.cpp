@@ -8,18 +8,19 @@
 #include <catch2/catch.hpp>
 #include <cstdio>
 
-#include "runtime/bench.h"
-#include "runtime/session.h"
 #include "qat/export.h"
 #include "qat/train.h"
+#include "runtime/bench.h"
+#include "runtime/session.h"
 #include "tests/qat/fixtures.h"
 #include "tests/runtime/golden.h"
 
 namespace hilq::runtime {
 namespace {
 
-using qat::QuantConfig;
-using qat::TokenAdaptivePolicy;
+using model::QuantSpec;
+using model::TokenAdaptivePolicy;
+using model::UnitSpec;
 using qat::testing::micro_config;
 using qat::testing::micro_train;
 using qat::testing::micro_world;
@@ -37,32 +38,31 @@ constexpr double kMeanTol = 1e-4, kMaxTol = 0.01, kMinAgreement = 0.99;
 
 struct QatCase {
   std::string label;
-  QuantConfig qc;
+  QuantSpec qc;
 };
 
 std::vector<QatCase> qat_cases() {
   std::vector<QatCase> c;
-  c.push_back({"FP32", QuantConfig{}});
+  c.push_back({"FP32", QuantSpec{}});
   for (auto [w, a] :
        {std::pair{8, 8}, {6, 8}, {4, 8}, {3, 8}, {2, 8}, {8, 4}, {6, 4}, {4, 4}, {3, 4}, {2, 4}}) {
-    c.push_back({"W" + std::to_string(w) + "A" + std::to_string(a), QuantConfig::uniform(2, w, a)});
+    c.push_back({"W" + std::to_string(w) + "A" + std::to_string(a), QuantSpec::uniform(2, w, a)});
   }
+  c.push_back({"W4A4-TA8/4 (0.5)", QuantSpec::uniform(2, 4, 4, 0, TokenAdaptivePolicy{8, 4, 0.5})});
   c.push_back(
-      {"W4A4-TA8/4 (0.5)", QuantConfig::uniform(2, 4, 4, 0, TokenAdaptivePolicy{8, 4, 0.5})});
-  c.push_back(
-      {"W8A4-TA8/4 (0.25)", QuantConfig::uniform(2, 8, 4, 0, TokenAdaptivePolicy{8, 4, 0.25})});
-  c.push_back({"W4A8g32", QuantConfig::uniform(2, 4, 8, 32)});
-  c.push_back({"W2A4g64-TA8/4", QuantConfig::uniform(2, 2, 4, 64, TokenAdaptivePolicy{8, 4, 0.5})});
-  QuantConfig dyn = QuantConfig::uniform(2, 4, 8, 0, TokenAdaptivePolicy{8, 4, 0.5});
+      {"W8A4-TA8/4 (0.25)", QuantSpec::uniform(2, 8, 4, 0, TokenAdaptivePolicy{8, 4, 0.25})});
+  c.push_back({"W4A8g32", QuantSpec::uniform(2, 4, 8, 32)});
+  c.push_back({"W2A4g64-TA8/4", QuantSpec::uniform(2, 2, 4, 64, TokenAdaptivePolicy{8, 4, 0.5})});
+  QuantSpec dyn = QuantSpec::uniform(2, 4, 8, 0, TokenAdaptivePolicy{8, 4, 0.5});
   dyn.units["layers.1.mlp.down"].a_bits = 4;  // one adaptive point among uniform ones
-  dyn.act_scale = qat::ActScaleMode::kDynamic;
+  dyn.act_scale = model::ActScaleMode::kDynamic;
   c.push_back({"W4A8 dynamic, TA down", dyn});
-  QuantConfig head = QuantConfig::uniform(2, 8, 8);
-  head.units["embed"] = qat::UnitQuant{8, 8, 0};
+  QuantSpec head = QuantSpec::uniform(2, 8, 8);
+  head.units["embed"] = UnitSpec{8, 8, 0};
   c.push_back({"W8A8 + int8 LM head", head});
-  QuantConfig wonly = QuantConfig::uniform(2, 4, 8);
-  wonly.units["embed"] = qat::UnitQuant{4, 0, 0};
-  wonly.units["layers.0.mlp.down"] = qat::UnitQuant{3, 0, 32};
+  QuantSpec wonly = QuantSpec::uniform(2, 4, 8);
+  wonly.units["embed"] = UnitSpec{4, 0, 0};
+  wonly.units["layers.0.mlp.down"] = UnitSpec{3, 0, 32};
   c.push_back({"W4A8 + weight-only W4 embedding, W3 down", wonly});
   return c;
 }
@@ -70,7 +70,7 @@ std::vector<QatCase> qat_cases() {
 // The micro LM of the QAT tests, trained briefly so that its greedy choices are decisive.
 const qat::Transformer& trained_lm() {
   static const qat::Transformer m = [] {
-    qat::Transformer t(micro_config(qat::ModelKind::kCausalLm), 5);
+    qat::Transformer t(micro_config(model::ModelKind::kCausalLm), 5);
     qat::train(qat::Task::kLm, t, nullptr, nullptr, qat::SquatLossConfig{false, false, false},
                micro_world().data, micro_train(200), micro_world().tok);
     return t;
@@ -93,7 +93,7 @@ struct Calibrated {
   qat::Mat logits;  // QAT fake-quantized forward, (windows * seq) x vocab
 };
 
-Calibrated calibrate_and_run(const qat::Transformer& m, const QuantConfig& qc,
+Calibrated calibrate_and_run(const qat::Transformer& m, const QuantSpec& qc,
                              const std::vector<int32_t>& ids) {
   Calibrated c;
   c.qs = std::make_unique<qat::QuantState>(qc, m.config().n_layers);
@@ -162,9 +162,9 @@ TEST_CASE(
 
 TEST_CASE("after QAT steps (weights and steps trained) the runtime still matches",
           "[runtime][qat]") {
-  qat::Transformer m(micro_config(qat::ModelKind::kCausalLm), 5);
+  qat::Transformer m(micro_config(model::ModelKind::kCausalLm), 5);
   m.copy_from(trained_lm());
-  const QuantConfig qc = QuantConfig::uniform(2, 4, 4, 0, TokenAdaptivePolicy{8, 4, 0.5});
+  const QuantSpec qc = QuantSpec::uniform(2, 4, 4, 0, TokenAdaptivePolicy{8, 4, 0.5});
   qat::QuantState qs(qc, 2);
   qat::calibrate(qat::Task::kLm, m, &qs, micro_world().data, micro_train(1), 2,
                  qat::QuantState::Init::kLsq);
@@ -190,7 +190,7 @@ TEST_CASE("after QAT steps (weights and steps trained) the runtime still matches
 TEST_CASE("classifier probabilities match the QAT engine's", "[runtime][qat]") {
   const auto& w = micro_world();
   static const qat::Transformer enc = [&] {
-    qat::Transformer t(micro_config(qat::ModelKind::kClassifier), 9);
+    qat::Transformer t(micro_config(model::ModelKind::kClassifier), 9);
     qat::TrainConfig c = micro_train(80);
     c.seq = 64;
     qat::train(qat::Task::kCls, t, nullptr, nullptr, qat::SquatLossConfig{false, false, false},
@@ -199,8 +199,8 @@ TEST_CASE("classifier probabilities match the QAT engine's", "[runtime][qat]") {
   }();
   kernels::Context ctx(kernels::ContextOptions{1, "", ""});
   for (const QatCase& c :
-       {QatCase{"FP32", QuantConfig{}}, QatCase{"W8A8", QuantConfig::uniform(2, 8, 8)},
-        QatCase{"W4A4-TA8/4", QuantConfig::uniform(2, 4, 4, 0, TokenAdaptivePolicy{8, 4, 0.5})}}) {
+       {QatCase{"FP32", QuantSpec{}}, QatCase{"W8A8", QuantSpec::uniform(2, 8, 8)},
+        QatCase{"W4A4-TA8/4", QuantSpec::uniform(2, 4, 4, 0, TokenAdaptivePolicy{8, 4, 0.5})}}) {
     qat::QuantState qs(c.qc, 2);
     if (!c.qc.empty()) {
       qat::TrainConfig tc = micro_train(1);
@@ -273,7 +273,7 @@ TEST_CASE("write the golden fixture of the runtime tests", "[.golden]") {
     for (const auto& [unit, wp] : cal.qs->weights())
       g.add_f32(c + unit + ".w_step", {wp.step->value.size()}, wp.step->value.data());
     for (const auto& [point, a] : cal.qs->acts()) {
-      if (cases[i].qc.act_scale == qat::ActScaleMode::kDynamic) continue;
+      if (cases[i].qc.act_scale == model::ActScaleMode::kDynamic) continue;
       g.add_f32(c + point + ".a_scale_hi", {1}, a.step_hi->value.data());
       if (a.step_lo) g.add_f32(c + point + ".a_scale_lo", {1}, a.step_lo->value.data());
     }

@@ -1,6 +1,7 @@
 // Byte-level BPE (GPT-2's scheme): a pre-tokenizer splits text with GPT-2's regular expression,
-// each piece's bytes are merged pairwise by rank. Loads GPT-2's real encoder.json/vocab.bpe, or
-// trains a small vocabulary; no Eigen and no training code, so the runtime can reuse it.
+// each piece's bytes are merged pairwise by rank. Loads GPT-2's real encoder.json/vocab.bpe, a
+// trained vocabulary (training is qat/bpe_train.h) or its JSON; no Eigen and no training code, so
+// the runtime can reuse it.
 //
 // Glossary
 //   token bytes   the raw bytes a token id stands for (specials: their literal text)
@@ -44,10 +45,17 @@ class BpeTokenizer {
   static BpeTokenizer from_gpt2_files(const std::string& encoder_json_path,
                                       const std::string& vocab_bpe_path);
 
-  // Trains merges on texts until vocab_size tokens exist (256 bytes + merges + specials).
-  // Deterministic: the most frequent pair wins, ties go to the smaller (left id, right id).
-  static BpeTokenizer train(const std::vector<std::string_view>& texts, int vocab_size,
-                            const std::vector<std::string>& specials);
+  // One merge: the tokens `left` and `right` next to each other become `merged`.
+  struct MergeRule {
+    int32_t left = 0, right = 0, merged = 0;
+  };
+  // A tokenizer from its parts (BPE training, qat/bpe_train.h, produces them): each token's bytes
+  // by id (every single byte needs a token), the merges in rank order (merged's bytes are left's
+  // then right's) and the specials (name -> id of a token spelling the name). Throws
+  // TokenizerError naming the part that does not fit.
+  static BpeTokenizer from_parts(std::vector<std::string> token_bytes,
+                                 const std::vector<MergeRule>& merges,
+                                 std::map<std::string, int32_t> specials);
 
   // Serialised form stored in the model file's metadata ("vocabulary"): JSON with "type",
   // "pretokenizer", "tokens" (id order, bytes-to-unicode alphabet), "merges" ("a b" strings in
@@ -61,7 +69,7 @@ class BpeTokenizer {
 
   int vocab_size() const { return static_cast<int>(token_bytes_.size()); }
   int num_merges() const { return static_cast<int>(merge_pairs_.size()); }
-  // Throws QatError naming the special when it does not exist.
+  // Throws TokenizerError naming the special when it does not exist.
   int32_t special_id(const std::string& name) const;
   bool has_special(const std::string& name) const { return specials_.count(name) != 0; }
   const std::string& token_bytes(int32_t id) const {

@@ -25,8 +25,8 @@ void get(const model::ModelFile& f, const std::string& path, const std::string& 
 }  // namespace
 
 void save_checkpoint(const std::string& path, const Transformer& model,
-                     const BpeTokenizer& tokenizer, const QuantState* quant, AdamW* optimizer,
-                     int64_t step, const std::string& train_state_json) {
+                     const model::BpeTokenizer& tokenizer, const QuantState* quant,
+                     AdamW* optimizer, int64_t step, const std::string& train_state_json) {
   model::ModelFile f;
   f.metadata["format"] = kCheckpointFormat;
   f.metadata["architecture"] = model.config().to_json();
@@ -59,7 +59,7 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
     throw DataError(path + ": format '" + f.meta("format") + "' is not " + kCheckpointFormat);
   }
   const ModelConfig cfg = ModelConfig::from_json(f.meta("architecture"), path + " architecture");
-  c.tokenizer = BpeTokenizer::from_json(f.meta("vocabulary"));
+  c.tokenizer = model::BpeTokenizer::from_json(f.meta("vocabulary"));
   if (c.tokenizer.vocab_size() != cfg.vocab_size) {
     throw DataError(path + ": vocabulary has " + std::to_string(c.tokenizer.vocab_size()) +
                     " tokens, architecture says " + std::to_string(cfg.vocab_size));

@@ -9,22 +9,22 @@
 #include <string>
 
 #include "model/model_file.h"
+#include "model/tokenizer.h"
 #include "qat/model.h"
 #include "qat/optim.h"
 #include "qat/quant.h"
-#include "qat/tokenizer.h"
 
 namespace hilq::qat {
 
 constexpr const char* kCheckpointFormat = "hilq.checkpoint.v1";
 
 void save_checkpoint(const std::string& path, const Transformer& model,
-                     const BpeTokenizer& tokenizer, const QuantState* quant, AdamW* optimizer,
-                     int64_t step, const std::string& train_state_json);
+                     const model::BpeTokenizer& tokenizer, const QuantState* quant,
+                     AdamW* optimizer, int64_t step, const std::string& train_state_json);
 
 struct LoadedCheckpoint {
   std::unique_ptr<Transformer> model;
-  BpeTokenizer tokenizer;
+  model::BpeTokenizer tokenizer;
   std::unique_ptr<QuantState> quant;  // set when the checkpoint holds a quant config
   int64_t step = 0;
   std::string train_state;  // JSON

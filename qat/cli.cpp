@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "qat/bpe_train.h"
 #include "qat/checkpoint.h"
 #include "qat/experiment.h"
 #include "qat/export.h"
@@ -68,7 +69,7 @@ int cmd_tokenizer(const Args& a) {
   const auto t0 = std::chrono::steady_clock::now();
   const LmCorpus c = load_lm_corpus(a.str("data", default_data_dir()));
   std::vector<std::string_view> texts(c.train.begin(), c.train.end());
-  const BpeTokenizer tok = BpeTokenizer::train(texts, vocab, hilq_specials());
+  const model::BpeTokenizer tok = train_bpe(texts, vocab, hilq_specials());
   std::ofstream f(out, std::ios::binary);
   if (!f) throw QatError("cannot write " + out);
   f << tok.to_json();
@@ -80,8 +81,8 @@ int cmd_tokenizer(const Args& a) {
 }
 
 // Tokenizer from --tokenizer (JSON) or from the checkpoint given in --init.
-BpeTokenizer load_tokenizer(const Args& a) {
-  return BpeTokenizer::from_json(slurp(a.required("tokenizer")));
+model::BpeTokenizer load_tokenizer(const Args& a) {
+  return model::BpeTokenizer::from_json(slurp(a.required("tokenizer")));
 }
 
 ModelConfig model_config(const Args& a, ModelKind kind, int vocab) {
@@ -110,7 +111,7 @@ int cmd_train(const Args& a) {
   defaults.label = task_name(task);
   if (task == Task::kCls) defaults.seq = 96, defaults.lr = 1e-3f, defaults.warmup = 50;
   std::unique_ptr<Transformer> model;
-  BpeTokenizer tok;
+  model::BpeTokenizer tok;
   if (task == Task::kCls) {
     // Fine-tuning starts from a masked-token pretrained encoder.
     LoadedCheckpoint ck = load_checkpoint(a.required("init"));

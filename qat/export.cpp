@@ -41,7 +41,7 @@ std::string data_sha256(const model::ModelFile& f) {
 }  // namespace
 
 ExportSummary export_packed_model(const std::string& path, const Transformer& model,
-                                  const QuantState& quant, const BpeTokenizer& tokenizer,
+                                  const QuantState& quant, const model::BpeTokenizer& tokenizer,
                                   const std::vector<std::string>& labels) {
   const std::vector<std::string> names = class_labels(model.config(), labels);
   model::ModelFile f;

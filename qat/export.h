@@ -22,9 +22,9 @@
 #include <string>
 #include <vector>
 
+#include "model/tokenizer.h"
 #include "qat/model.h"
 #include "qat/quant.h"
-#include "qat/tokenizer.h"
 
 namespace hilq::qat {
 
@@ -41,7 +41,7 @@ struct ExportSummary {
 // (kSentimentLabels, qat/data.h), the only classifier hil-train trains. Must be empty for an LM.
 // Throws QatError on a quantizer without steps or labels that do not fit the model.
 ExportSummary export_packed_model(const std::string& path, const Transformer& model,
-                                  const QuantState& quant, const BpeTokenizer& tokenizer,
+                                  const QuantState& quant, const model::BpeTokenizer& tokenizer,
                                   const std::vector<std::string>& labels = {});
 
 }  // namespace hilq::qat

@@ -139,7 +139,7 @@ const std::vector<std::string>& hilq_specials() {
   return s;
 }
 
-TaskData tokenize_lm(const LmCorpus& corpus, const BpeTokenizer& tok) {
+TaskData tokenize_lm(const LmCorpus& corpus, const model::BpeTokenizer& tok) {
   TaskData d;
   d.eot_id = tok.special_id("<|endoftext|>");
   d.pad_id = tok.special_id("<pad>");
@@ -157,7 +157,7 @@ TaskData tokenize_lm(const LmCorpus& corpus, const BpeTokenizer& tok) {
   return d;
 }
 
-void tokenize_cls(const SentimentSplits& s, const BpeTokenizer& tok, TaskData* d) {
+void tokenize_cls(const SentimentSplits& s, const model::BpeTokenizer& tok, TaskData* d) {
   if (d->pad_id < 0) {
     d->eot_id = tok.special_id("<|endoftext|>");
     d->pad_id = tok.special_id("<pad>");
@@ -231,7 +231,7 @@ std::string format_duration(double seconds) {
 
 TrainStats train(Task task, Transformer& model, QuantState* quant, const Transformer* teacher,
                  const SquatLossConfig& loss, const TaskData& data, const TrainConfig& cfg,
-                 const BpeTokenizer& tok) {
+                 const model::BpeTokenizer& tok) {
   if (task == Task::kCls && model.config().kind != ModelKind::kClassifier) {
     throw ConfigError("task cls needs a classifier model");
   }

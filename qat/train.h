@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
+#include "model/tokenizer.h"
 #include "qat/data.h"
 #include "qat/losses.h"
 #include "qat/model.h"
 #include "qat/quant.h"
-#include "qat/tokenizer.h"
 
 namespace hilq::qat {
 
@@ -47,8 +47,8 @@ struct TaskData {
 };
 // Specials every hilq vocabulary carries (ids at the end of the vocabulary).
 const std::vector<std::string>& hilq_specials();  // <|endoftext|>, <pad>, <mask>
-TaskData tokenize_lm(const LmCorpus& corpus, const BpeTokenizer& tok);
-void tokenize_cls(const SentimentSplits& splits, const BpeTokenizer& tok, TaskData* data);
+TaskData tokenize_lm(const LmCorpus& corpus, const model::BpeTokenizer& tok);
+void tokenize_cls(const SentimentSplits& splits, const model::BpeTokenizer& tok, TaskData* data);
 
 struct TrainStats {
   int64_t steps = 0;  // steps run in this call
@@ -63,7 +63,7 @@ struct TrainStats {
 // cross-entropy. Saves a checkpoint at the end when cfg.checkpoint_path is set.
 TrainStats train(Task task, Transformer& model, QuantState* quant, const Transformer* teacher,
                  const SquatLossConfig& loss, const TaskData& data, const TrainConfig& cfg,
-                 const BpeTokenizer& tok);
+                 const model::BpeTokenizer& tok);
 
 // Perplexity over non-overlapping windows of `seq` tokens (max_windows > 0 caps the count).
 double eval_perplexity(const Transformer& model, QuantState* quant,

@@ -2,15 +2,16 @@
 // documents, their token streams, and 120 sentiment sentences per split at most.
 #pragma once
 
+#include "model/tokenizer.h"
+#include "qat/bpe_train.h"
 #include "qat/data.h"
 #include "qat/model.h"
-#include "qat/tokenizer.h"
 #include "qat/train.h"
 
 namespace hilq::qat::testing {
 
 struct MicroWorld {
-  BpeTokenizer tok;
+  model::BpeTokenizer tok;
   TaskData data;
 };
 
@@ -19,7 +20,7 @@ inline const MicroWorld& micro_world() {
     MicroWorld m;
     const LmCorpus c = load_lm_corpus(default_data_dir(), 4);
     std::vector<std::string_view> texts(c.train.begin(), c.train.end());
-    m.tok = BpeTokenizer::train(texts, 512, hilq_specials());
+    m.tok = train_bpe(texts, 512, hilq_specials());
     m.data = tokenize_lm(c, m.tok);
     SentimentSplits s = load_sentiment(default_data_dir());
     s.train.resize(120);

@@ -71,7 +71,7 @@ TEST_CASE("exported packed weights equal the fake-quantized ones exactly", "[exp
   REQUIRE(model::read_model_file(path, &f) == "");
   REQUIRE(f.meta("format") == kPackedFormat);
   REQUIRE(model::QuantSpec::from_json(f.meta("quant_config")).to_json() == qc.to_json());
-  REQUIRE(BpeTokenizer::from_json(f.meta("vocabulary")).to_json() == w.tok.to_json());
+  REQUIRE(model::BpeTokenizer::from_json(f.meta("vocabulary")).to_json() == w.tok.to_json());
   REQUIRE(ModelConfig::from_json(f.meta("architecture")).to_json() == m.config().to_json());
   REQUIRE(f.find("layers.0.attn.q.weight") == nullptr);  // packed units are not stored as float
   REQUIRE(f.find("final_norm.weight") != nullptr);

@@ -2,16 +2,17 @@
 // under node), and training, determinism and serialisation of a small vocabulary.
 #include <catch2/catch.hpp>
 
+#include "model/tokenizer.h"
+#include "qat/bpe_train.h"
 #include "qat/data.h"
-#include "qat/tokenizer.h"
 
 namespace hilq::qat {
 namespace {
 
-const BpeTokenizer& gpt2() {
-  static const BpeTokenizer t = [] {
+const model::BpeTokenizer& gpt2() {
+  static const model::BpeTokenizer t = [] {
     const std::string dir = default_data_dir() + "/gpt2-encoder/package/";
-    return BpeTokenizer::from_gpt2_files(dir + "encoder.json", dir + "vocab.bpe");
+    return model::BpeTokenizer::from_gpt2_files(dir + "encoder.json", dir + "vocab.bpe");
   }();
   return t;
 }
@@ -65,7 +66,7 @@ TEST_CASE("GPT-2 BPE reproduces the reference encoder on golden strings", "[toke
 TEST_CASE("the pre-tokenizer splits like GPT-2's regular expression", "[tokenizer]") {
   auto split = [](const std::string& s) {
     std::vector<std::string> out;
-    for (const auto& [o, l] : pretokenize(s)) out.push_back(s.substr(o, l));
+    for (const auto& [o, l] : model::pretokenize(s)) out.push_back(s.substr(o, l));
     return out;
   };
   REQUIRE(split("a  b") == std::vector<std::string>{"a", " ", " b"});
@@ -81,8 +82,8 @@ TEST_CASE("a trained BPE is deterministic, round-trips text and survives JSON", 
   const LmCorpus c = load_lm_corpus(default_data_dir(), 3);
   std::vector<std::string_view> texts(c.train.begin(), c.train.end());
   const std::vector<std::string> specials{"<|endoftext|>", "<pad>", "<mask>"};
-  const BpeTokenizer a = BpeTokenizer::train(texts, 600, specials);
-  const BpeTokenizer b = BpeTokenizer::train(texts, 600, specials);
+  const model::BpeTokenizer a = train_bpe(texts, 600, specials);
+  const model::BpeTokenizer b = train_bpe(texts, 600, specials);
   REQUIRE(a.vocab_size() == 600);
   REQUIRE(a.special_id("<mask>") == 599);
   REQUIRE(a.to_json() == b.to_json());
@@ -90,11 +91,12 @@ TEST_CASE("a trained BPE is deterministic, round-trips text and survives JSON", 
   const auto ids = a.encode(sample);
   REQUIRE(a.decode(ids) == sample);
   REQUIRE(ids.size() < sample.size() / 2);  // 344 merges compress English well below 2 bytes/token
-  const BpeTokenizer r = BpeTokenizer::from_json(a.to_json());
+  const model::BpeTokenizer r = model::BpeTokenizer::from_json(a.to_json());
   REQUIRE(r.encode(sample) == ids);
   REQUIRE(r.to_json() == a.to_json());
-  REQUIRE_THROWS_AS(BpeTokenizer::train(texts, 200, specials), TokenizerError);
-  REQUIRE_THROWS_AS(BpeTokenizer::from_json("{\"type\":\"wordpiece\"}"), TokenizerError);
+  REQUIRE_THROWS_AS(train_bpe(texts, 200, specials), model::TokenizerError);
+  REQUIRE_THROWS_AS(model::BpeTokenizer::from_json("{\"type\":\"wordpiece\"}"),
+                    model::TokenizerError);
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// The model file (DESIGN.md §7): the safetensors layout, read and written with full validation.
+// The model file: the safetensors layout, read and written with full validation.
 // QAT checkpoints and packed models exported for the boards are both model files; the on-device
 // runtime reads them with this code (no Eigen, no qat).
 //
@@ -10,8 +10,8 @@
 // Metadata keys of hilq files (values are strings, JSON where structured):
 //   format        "hilq.checkpoint.v1" (training state) or "hilq.packed.v1" (deployable model)
 //   architecture  model config JSON (kind, sizes, rope, norm eps)
-//   vocabulary    tokenizer JSON (qat/tokenizer.h)
-//   quant_config  canonical quant config JSON (qat/quant_config.h), packed files and QAT states
+//   vocabulary    tokenizer JSON (model/tokenizer.h)
+//   quant_config  canonical quant config JSON (model/quant_spec.h), packed files and QAT states
 //   packing       {"<tensor base name>": {"format", "rows", "cols", "w_bits", "group", ...}}
 #pragma once
 

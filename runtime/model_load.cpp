@@ -510,7 +510,8 @@ Model ModelBuilder::build() {
   if (weights_ != WeightsMode::kAsStored) {
     const WeightFormat wf =
         weights_ == WeightsMode::kFp16 ? WeightFormat::kFp16 : WeightFormat::kFp32;
-    m_.label_ = wf == WeightFormat::kFp16 ? "FP16" : "FP32";
+    m_.label_ =
+        (wf == WeightFormat::kFp16 ? model::Setting::fp16() : model::Setting::fp32()).label();
     to_float(&m_.embed_, wf);
     m_.head_in_ = ActQuant{};
     for (Layer& L : m_.layers_) {
@@ -553,7 +554,9 @@ Model ModelBuilder::build() {
         if (w->format == WeightFormat::kFp32) to_float(w, WeightFormat::kFp16);
       }
     }
-    m_.label_ = m_.label_ == "FP32" ? "FP16" : m_.label_ + "-F16";
+    // A float model in fp16 storage is the FP16 baseline; a quantized one keeps its label + "-F16".
+    const bool float_model = m_.label_ == model::Setting::fp32().label();
+    m_.label_ = float_model ? model::Setting::fp16().label() : m_.label_ + "-F16";
   }
   if (opt_.fuse) {
     for (Layer& L : m_.layers_) {

@@ -116,6 +116,23 @@ TEST_CASE("a float checkpoint loads as FP32, and as the FP16-storage baseline",
   CHECK_FALSE(base.layers()[1].probs_quantized);
 }
 
+TEST_CASE("a baseline setting loads the baseline, as-stored the file as it is", "[model_load]") {
+  LoadOptions o;
+  o.setting = model::Setting::parse("FP16");
+  const Model f16 = test::make_model(w4a8(), o);
+  CHECK(f16.label() == "FP16");
+  CHECK(f16.layers()[0].qkv[0].format == WeightFormat::kFp16);
+  CHECK_FALSE(f16.layers()[1].qkv_in.quantized());
+  o.setting = model::Setting::parse("FP32");
+  CHECK(test::make_model(w4a8(), o).label() == "FP32");
+  o.weights = WeightsMode::kFp16;
+  CHECK_THROWS_WITH(test::make_model(w4a8(), o), Catch::Contains("setting FP32"));
+  o.weights = WeightsMode::kAsStored;
+  o.setting = model::Setting::parse("as-stored");
+  CHECK(test::make_model(w4a8(), o).label() == "W4A8");
+  CHECK(test::make_model(TestModel{}, o).label() == "FP32");
+}
+
 TEST_CASE("float parts of a quantized model can be held in fp16 storage", "[runtime][model]") {
   LoadOptions o;
   o.float_fp16 = true;

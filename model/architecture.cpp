@@ -24,7 +24,7 @@ Architecture read(const std::string& text, const std::string& source, const Arch
       "d_ff", "max_seq", "n_classes",  "rope_theta",      "norm_eps", "dropout",
       "norm", "ffn",     "rope",       "tied_embeddings", "pooling"};
   for (auto it = j.begin(); it != j.end(); ++it) {
-    if (!known.count(it.key())) throw ConfigError(source + ": unknown field " + it.key());
+    if (!known.contains(it.key())) throw ConfigError(source + ": unknown field " + it.key());
   }
   Architecture a = base;
   auto get_int = [&](const char* key, int* out, bool required) {

@@ -18,6 +18,17 @@ int int_field(const nlohmann::json& o, const char* key, const std::string& where
   return o[key].get<int>();
 }
 
+// "<source>: unit <name>", the prefix of a unit's errors.
+std::string unit_where(const std::string& source, const std::string& name) {
+  return source + ": unit " + name;
+}
+
+// Units that read one activation tensor (q, k, v; gate, up) must share a_bits.
+[[noreturn]] void unshared_a_bits(const std::string& source, const std::string& layer,
+                                  const char* units) {
+  throw ConfigError(source + ": " + layer + units + " read one activation and must share a_bits");
+}
+
 }  // namespace
 
 void check_w_bits(int w_bits, const std::string& where) {
@@ -39,7 +50,8 @@ void check_group(int group, const std::string& where) {
   }
 }
 
-void check_policy(const TokenAdaptivePolicy& t, const std::string& where) {
+void check_policy(const TokenAdaptivePolicy& policy, const std::string& where) {
+  const TokenAdaptivePolicy& t = policy;
   const auto width = [](int b) { return b == 4 || b == 8; };
   if (!width(t.high_bits) || !width(t.low_bits) || t.high_bits <= t.low_bits) {
     throw ConfigError(where + " needs high_bits > low_bits, both in {4, 8}; got " +
@@ -57,10 +69,10 @@ std::vector<std::string> unit_names(int n_layers) {
     const std::string p = "layers." + std::to_string(l) + ".";
     for (const char* m :
          {"attn.q", "attn.k", "attn.v", "attn.o", "mlp.gate", "mlp.up", "mlp.down"}) {
-      names.push_back(p + m);
+      names.emplace_back(p + m);
     }
   }
-  names.push_back("embed");
+  names.emplace_back("embed");
   return names;
 }
 
@@ -154,8 +166,8 @@ void QuantSpec::validate(int n_layers, const std::string& source) const {
   const auto names = unit_names(n_layers);
   const std::set<std::string> known(names.begin(), names.end());
   for (const auto& [name, u] : units) {
-    const std::string at = source + ": unit " + name;
-    if (!known.count(name)) {
+    const std::string at = unit_where(source, name);
+    if (!known.contains(name)) {
       throw ConfigError(at + " does not exist in a " + std::to_string(n_layers) +
                         "-layer model (units are layers.<l>.attn.{q,k,v,o}, "
                         "layers.<l>.mlp.{gate,up,down}, embed)");
@@ -171,12 +183,10 @@ void QuantSpec::validate(int n_layers, const std::string& source) const {
     const std::string p = "layers." + std::to_string(l) + ".";
     const int q = unit(p + "attn.q").a_bits;
     if (unit(p + "attn.k").a_bits != q || unit(p + "attn.v").a_bits != q) {
-      throw ConfigError(source + ": " + p +
-                        "attn.{q,k,v} read one activation and must share a_bits");
+      unshared_a_bits(source, p, "attn.{q,k,v}");
     }
     if (unit(p + "mlp.gate").a_bits != unit(p + "mlp.up").a_bits) {
-      throw ConfigError(source + ": " + p +
-                        "mlp.{gate,up} read one activation and must share a_bits");
+      unshared_a_bits(source, p, "mlp.{gate,up}");
     }
   }
   if (token_adaptive) check_policy(*token_adaptive, source + ": token_adaptive");

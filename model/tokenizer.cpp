@@ -80,6 +80,12 @@ std::vector<CodePoint> decode_utf8(std::string_view s) {
   return out;
 }
 
+// A line of GPT-2's vocab.bpe that cannot be a merge.
+[[noreturn]] void bad_merge_line(const std::string& file, const std::string& line,
+                                 const char* why) {
+  throw TokenizerError(file + ": merge line '" + line + "' " + why);
+}
+
 std::string read_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   if (!f) {
@@ -228,14 +234,12 @@ BpeTokenizer BpeTokenizer::from_gpt2_files(const std::string& encoder_json_path,
   while (std::getline(lines, line)) {
     if (line.empty()) continue;
     const size_t sp = line.find(' ');
-    if (sp == std::string::npos)
-      throw TokenizerError(vocab_bpe_path + ": bad merge line '" + line + "'");
+    if (sp == std::string::npos) bad_merge_line(vocab_bpe_path, line, "is not two tokens");
     const std::string a = unicode_to_bytes(line.substr(0, sp));
     const std::string b = unicode_to_bytes(line.substr(sp + 1));
     auto ia = by_bytes.find(a), ib = by_bytes.find(b), iab = by_bytes.find(a + b);
     if (ia == by_bytes.end() || ib == by_bytes.end() || iab == by_bytes.end()) {
-      throw TokenizerError(vocab_bpe_path + ": merge '" + line +
-                           "' names a token not in the encoder");
+      bad_merge_line(vocab_bpe_path, line, "names a token not in the encoder");
     }
     t.add_merge(ia->second, ib->second, iab->second);
   }

@@ -26,6 +26,7 @@ model::BpeTokenizer train_bpe(const std::vector<std::string_view>& texts, int vo
                                 std::to_string(specials.size()) + " specials");
   }
   std::vector<std::string> token_bytes;  // id -> bytes: the 256 single bytes first
+  token_bytes.reserve(static_cast<size_t>(vocab_size));
   for (int b = 0; b < 256; ++b) token_bytes.emplace_back(1, static_cast<char>(b));
   std::vector<model::BpeTokenizer::MergeRule> merges;
   // Unique pre-tokenized words with their counts, in first-seen order (deterministic).

@@ -350,7 +350,7 @@ int run_cli(const std::vector<std::string>& args) {
     std::fputs(usage().c_str(), args.empty() ? stderr : stdout);
     return args.empty() ? 2 : 0;
   }
-  const std::string cmd = args[0];
+  const std::string& cmd = args[0];
   const std::vector<std::string> rest(args.begin() + 1, args.end());
   for (const auto& s : rest) {
     if (s == "--help" || s == "-h") {

@@ -61,7 +61,7 @@ void evaluate(Task task, const Transformer& m, QuantState* q, const TaskData& d,
 // One QAT run on a loaded context: copy the teacher, calibrate, train (unless PTQ), evaluate.
 QatOutcome qat_once(Task task, const Context& c, const model::QuantSpec& qc,
                     const std::string& method, const SquatLossConfig& loss, int calib_batches,
-                    int eval_windows, bool mse_init, TrainConfig cfg) {
+                    int eval_windows, bool mse_init, const TrainConfig& cfg) {
   const auto t0 = std::chrono::steady_clock::now();
   Transformer student(c.teacher.model->config(), 0);
   student.copy_from(*c.teacher.model);
@@ -167,7 +167,9 @@ void run_experiment(const ExperimentRequest& r) {
         loss.distribution = false, method = "squat";
       }
       TrainConfig cfg = r.train;
-      cfg.label = setting + " " + m;
+      cfg.label = setting;
+      cfg.label += ' ';
+      cfg.label += m;
       const QatOutcome o =
           qat_once(r.task, c, qc, method, loss, r.calib_batches, r.eval_windows, r.mse_init, cfg);
       rows.push_back({setting, m, o});

@@ -14,6 +14,10 @@
 namespace hilq::qat {
 
 namespace {
+// "export: <tensor>: <what is wrong>".
+QatError export_error(const std::string& tensor, const std::string& what) {
+  return QatError("export: " + tensor + ": " + what);
+}
 
 // The class names written for a classifier (see export.h), checked against the model.
 std::vector<std::string> class_labels(const ModelConfig& cfg,
@@ -61,7 +65,7 @@ ExportSummary export_packed_model(const std::string& path, const Transformer& mo
       throw QatError("export: quantizer of " + unit + " has no steps (calibrate first)");
     const kernels::PackedLayout layout{rows, cols, wp.bits, wp.group};
     const std::string bad = layout.validate();
-    if (!bad.empty()) throw QatError("export: " + name + ": " + bad);
+    if (!bad.empty()) throw export_error(name, bad);
     const kernels::PackedWeights pw =
         kernels::quantize_pack(w.data(), rows, cols, wp.bits, wp.group, wp.step->value.data());
     f.add(name + ".data", model::DType::kU8, {layout.data_bytes()}, pw.data.data());
@@ -78,7 +82,7 @@ ExportSummary export_packed_model(const std::string& path, const Transformer& mo
     s.packed_bytes += pw.bytes();
   }
   for (const auto& [name, v] : model.named_parameters()) {
-    if (!packed_params.count(name)) f.add_f32(name, {v->rows(), v->cols()}, v->value.data());
+    if (!packed_params.contains(name)) f.add_f32(name, {v->rows(), v->cols()}, v->value.data());
   }
   nlohmann::json acts = nlohmann::json::object();
   const bool dynamic = quant.config().dynamic();

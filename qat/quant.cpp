@@ -88,12 +88,14 @@ Var lsq_activation(const Var& x, const Var& step_hi, int bits_hi, const Var& ste
     if (!step_lo) throw QatError("lsq_activation: low-bit rows but no low step");
     check_bits(bits_lo, "lsq_activation");
   }
+  // The width of low rows, checked above when there are any (else never used).
+  const int lo_bits = n_hi < rows ? bits_lo : bits_hi;
   const float s_hi = step_hi->scalar(), s_lo = step_lo ? step_lo->scalar() : 1.0f;
   Mat out(rows, cols);
   for (int r = 0; r < rows; ++r) {
     const bool h = is_high(r);
     const float s = h ? s_hi : s_lo;
-    const int b = h ? bits_hi : bits_lo;
+    const int b = h ? bits_hi : lo_bits;
     for (int c = 0; c < cols; ++c)
       out(r, c) = k::dequantize_value(k::quantize_value(x->value(r, c), s, b), s);
   }
@@ -177,7 +179,8 @@ std::vector<uint8_t> token_importance_mask(const Mat& probs, const AttnShape& s,
     });
     const int top = std::min(len, static_cast<int>(std::ceil(fraction * len - 1e-9)));
     for (int j = 0; j < top; ++j)
-      mask[static_cast<size_t>(b * T + order[static_cast<size_t>(j)])] = 1;
+      mask[static_cast<size_t>(b) * static_cast<size_t>(T) +
+           static_cast<size_t>(order[static_cast<size_t>(j)])] = 1;
   }
   return mask;
 }

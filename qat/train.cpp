@@ -51,6 +51,7 @@ void mlm_corrupt(Batch* b, std::vector<int32_t>* targets, const TaskData& d, flo
 
 std::vector<int> cls_rows(size_t n, int batch, uint64_t seed, int64_t step) {
   std::vector<int> rows;
+  rows.reserve(static_cast<size_t>(batch));
   for (int b = 0; b < batch; ++b) rows.push_back(static_cast<int>(batch_hash(seed, step, b) % n));
   return rows;
 }
@@ -217,7 +218,7 @@ Batch cls_batch(const std::vector<std::vector<int32_t>>& x, const std::vector<in
 }
 
 std::string format_duration(double seconds) {
-  const auto s = static_cast<int64_t>(seconds + 0.5);
+  const auto s = static_cast<int64_t>(std::llround(seconds));
   char buf[32];
   if (s >= 3600) {
     std::snprintf(buf, sizeof buf, "%lldh%02lldm", static_cast<long long>(s / 3600),
@@ -247,6 +248,7 @@ TrainStats train(Task task, Transformer& model, QuantState* quant, const Transfo
     for (const auto& p : quant->named_parameters()) params.push_back(p);
   }
   std::vector<bool> decay;
+  decay.reserve(params.size());
   for (const auto& [n, v] : params) decay.push_back(decays(n));
   AdamW opt(params, decay, AdamWConfig{0.9f, 0.95f, 1e-8f, cfg.weight_decay});
   int64_t start = 0;
@@ -294,7 +296,7 @@ TrainStats train(Task task, Transformer& model, QuantState* quant, const Transfo
       const double rate = static_cast<double>(tokens) / secs;
       const double eta = secs / static_cast<double>(st.steps) * static_cast<double>(end - step - 1);
       std::fprintf(stderr, "[%s] step %lld/%d loss %.4f lr %.2e %.0f tok/s eta %s\n",
-                   cfg.label.c_str(), static_cast<long long>(step + 1), cfg.steps,
+                   cfg.label.c_str(), static_cast<long long>(step) + 1, cfg.steps,
                    window_loss / window_n,
                    static_cast<double>(warmup_cosine_lr(static_cast<int>(step), cfg.steps,
                                                         cfg.warmup, cfg.lr, cfg.min_lr_ratio)),

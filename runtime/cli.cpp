@@ -73,8 +73,8 @@ struct Args {
     auto it = values.find(k);
     return it == values.end() ? fallback : it->second;
   }
-  bool has(const std::string& k) const { return values.count(k) != 0; }
-  bool flag(const std::string& k) const { return flags.count(k) != 0; }
+  bool has(const std::string& k) const { return values.contains(k); }
+  bool flag(const std::string& k) const { return flags.contains(k); }
   long long integer(const std::string& k, long long fallback, long long lo, long long hi) const {
     if (!has(k)) return fallback;
     const std::string& v = values.at(k);

@@ -491,7 +491,7 @@ Model ModelBuilder::build() {
       if (!known) fail("activations lists unknown point '" + it.key() + "'");
     }
     for (const auto& t : f_.tensors) {
-      if (!used_.count(t.name)) fail("tensor " + t.name + " is not part of this architecture");
+      if (!used_.contains(t.name)) fail("tensor " + t.name + " is not part of this architecture");
     }
   }
   TokenPolicy& pol = m_.policy_;
@@ -516,7 +516,7 @@ Model ModelBuilder::build() {
     m_.head_in_ = ActQuant{};
     for (Layer& L : m_.layers_) {
       for (Linear* w :
-           {&L.qkv[0], &L.qkv[1], &L.qkv[2], &L.o, &L.gate_up[0], &L.gate_up[1], &L.down}) {
+           {L.qkv.data(), &L.qkv[1], &L.qkv[2], &L.o, L.gate_up.data(), &L.gate_up[1], &L.down}) {
         to_float(w, wf);
       }
       for (ActQuant* q :
@@ -534,9 +534,9 @@ Model ModelBuilder::build() {
     }
     for (Layer& L : m_.layers_) {
       const std::pair<std::vector<Linear*>, const ActQuant*> groups[] = {
-          {{&L.qkv[0], &L.qkv[1], &L.qkv[2]}, &L.qkv_in},
+          {{L.qkv.data(), &L.qkv[1], &L.qkv[2]}, &L.qkv_in},
           {{&L.o}, &L.o_in},
-          {{&L.gate_up[0], &L.gate_up[1]}, &L.gate_up_in},
+          {{L.gate_up.data(), &L.gate_up[1]}, &L.gate_up_in},
           {{&L.down}, &L.down_in}};
       for (const auto& [ws, in] : groups) {
         for (Linear* w : ws) {
@@ -550,7 +550,7 @@ Model ModelBuilder::build() {
     if (m_.embed_.format == WeightFormat::kFp32) to_float(&m_.embed_, WeightFormat::kFp16);
     for (Layer& L : m_.layers_) {
       for (Linear* w :
-           {&L.qkv[0], &L.qkv[1], &L.qkv[2], &L.o, &L.gate_up[0], &L.gate_up[1], &L.down}) {
+           {L.qkv.data(), &L.qkv[1], &L.qkv[2], &L.o, L.gate_up.data(), &L.gate_up[1], &L.down}) {
         if (w->format == WeightFormat::kFp32) to_float(w, WeightFormat::kFp16);
       }
     }

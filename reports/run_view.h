@@ -1,0 +1,132 @@
+// A run as plain typed structs, loaded from the DB once (load_run_view) and then only read by the
+// reporters. Every JSON blob of the DB is parsed in run_view.cpp's loader and nowhere else.
+//
+//   RunView       the run's metadata, its boards and agents, and one Measurement per job result
+//   Measurement   one row of `measurements`: typed latency, memory, energy, model-bench figures
+//   setting       a model-bench row's label ("FP32", "FP16", "W4A8", ...), what the agent ran
+//   Baseline      the setting's kind, derived once: a row with Baseline::kFp16 is the FP16-storage
+//                 baseline the decode speed-up of every other setting on its board is taken over
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "db/database.h"
+
+namespace hilq::reports {
+
+struct RunInfo {
+  int64_t id = 0;
+  std::string status;  // running | completed | interrupted | failed
+  std::optional<std::string> message;
+  std::string command_line;
+  std::optional<std::string> git_sha;
+  std::string started_at;
+  std::optional<std::string> finished_at;
+};
+
+// A board some measurement or agent of the run names, as the boards table last saw it (the table
+// is not per run); known is false when the table has no row for it.
+struct BoardInfo {
+  std::string name;
+  bool known = false;
+  std::string arch;
+  std::vector<std::string> features;
+  int cores = 0;
+  int64_t memory_bytes = 0;
+  std::string agent_version;
+  bool emulated = false;
+};
+
+struct AgentInfo {
+  std::string id;
+  std::string board;
+  std::optional<std::string> user_id;  // CURVE allow-list name
+  std::string status;                  // connected | lost | left | quarantined
+  std::optional<std::string> reason;
+};
+
+enum class JobKind { kKernelBench, kModelBench, kOther };
+enum class Baseline { kNone, kFp32, kFp16 };
+
+struct LatencyNs {
+  std::optional<double> median, p10, p90, mad, mean;
+  std::optional<int64_t> repeats;
+};
+
+// Energy of one inference (one decoded token for a causal LM: the model table's energy/token),
+// or why there is none.
+struct Energy {
+  std::optional<double> joules;
+  std::optional<std::string> source;
+  std::optional<std::string> unavailable;  // the reason, when joules is missing
+};
+
+// What a kernel-bench job's config names (for its label), each field when present and typed.
+struct KernelJob {
+  std::optional<std::string> op;
+  std::optional<int64_t> w_bits, a_bits, m, k;
+};
+
+// Figures of a model-bench result (absent ones stay empty: a classifier has no decode).
+struct ModelBench {
+  std::string setting;  // the label the agent's runtime gave the model, else from the config
+  Baseline baseline = Baseline::kNone;
+  std::optional<double> prefill_ms;
+  std::optional<double> decode_median_ms, decode_p90_ms;  // per token
+  std::optional<double> tokens_per_s;
+  std::optional<int64_t> weights_bytes, kv_cache_bytes;
+};
+
+struct Measurement {
+  int64_t run_id = 0;
+  std::string job_id;
+  std::string board;
+  std::optional<std::string> agent;
+  std::string kind;  // as stored ("kernel-bench", "model-bench", ...)
+  JobKind job_kind = JobKind::kOther;
+  std::optional<std::string> kernel;  // the kernel path that ran
+  bool ok = false;
+  std::string status;  // ok | failed
+  std::optional<std::string> error_class, error;
+  LatencyNs latency;
+  std::optional<int64_t> peak_rss_bytes, model_bytes;
+  Energy energy;
+  std::optional<double> temperature_c;
+  std::optional<bool> throttled;
+  std::vector<std::string> throttle_reasons;
+  std::optional<double> gops;  // kernel-bench throughput
+  bool emulated = false;       // qemu timings: never shown as board timings
+  KernelJob kernel_job;        // kind kernel-bench (or any config naming these fields)
+  ModelBench model;            // kind model-bench
+  std::string label;           // "decode/token W4A8", "gemv w8a8 256×256", ...
+
+  // What the DB holds, passed through unchanged to the CSV (text) and JSON (parsed) files.
+  struct Stored {
+    std::string config_text, metrics_text;
+    nlohmann::json config, metrics, samples_ns;  // null when absent or not valid JSON
+  } stored;
+};
+
+struct RunView {
+  RunInfo run;
+  std::vector<BoardInfo> boards;          // in order of first appearance
+  std::vector<AgentInfo> agents;          // by board, then id
+  std::vector<Measurement> measurements;  // in the order they were recorded
+
+  // The FP16-storage baseline of a board: its last successful model-bench row with
+  // Baseline::kFp16, or nullptr.
+  const Measurement* fp16_baseline(const std::string& board) const;
+};
+
+// Throws DbError naming the run and the file when the run is not in the DB.
+RunView load_run_view(db::Database& db, int64_t run_id);
+
+// Decode speed-up of a model-bench row over its board's FP16-storage baseline (baseline decode
+// time over this one's); empty without a baseline, for emulated rows, or a missing figure.
+std::optional<double> decode_speedup_over_fp16(const RunView& view, const Measurement& m);
+
+}  // namespace hilq::reports

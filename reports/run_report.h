@@ -1,5 +1,6 @@
 // Reports of one run, written from the SQLite file alone: report.html (summary, latency plot as
-// inline SVG, table), measurements.csv and measurements.json.
+// inline SVG, table), measurements.csv and measurements.json. It loads the run's RunView once and
+// hands it to one Reporter per file (html_reporter.h, csv_reporter.h, json_reporter.h).
 #pragma once
 
 #include <cstdint>
@@ -7,6 +8,8 @@
 #include <vector>
 
 #include "db/database.h"
+#include "reports/csv_reporter.h"   // csv_escape
+#include "reports/html_reporter.h"  // html_escape
 
 namespace hilq::reports {
 
@@ -16,9 +19,5 @@ struct ReportFiles {
 
 // Throws DbError for an unknown run and std::runtime_error when out_dir cannot be written.
 ReportFiles write_run_report(db::Database& db, int64_t run_id, const std::string& out_dir);
-
-// Pieces exposed for tests.
-std::string csv_escape(const std::string& field);
-std::string html_escape(const std::string& text);
 
 }  // namespace hilq::reports

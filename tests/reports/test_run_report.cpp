@@ -1,17 +1,25 @@
-// Run reports: files written from the DB alone, CSV quoting, HTML escaping, failed rows kept.
+// Run reports: files written from the DB alone, CSV quoting, HTML escaping, failed rows kept,
+// emulated rows never plotted, the model table. HTML is checked by its tables and SVG elements.
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <vector>
 
 #include "db/run_store.h"
 #include "reports/run_report.h"
+#include "tests/reports/html_structure.h"
 
 namespace db = hilq::db;
 namespace fs = std::filesystem;
+using hilq::test::elements;
+using hilq::test::html_tables;
+using hilq::test::inner;
+using hilq::test::table_under;
 
 namespace {
 
@@ -80,9 +88,18 @@ TEST_CASE("A report holds every measurement of the run, ok and failed", "[report
   CHECK(csv.find("ok-1") != std::string::npos);
   CHECK(csv.find("\"no sensor, here\"") != std::string::npos);
   const std::string html = slurp(out / "report.html");
-  CHECK(html.find("<svg") != std::string::npos);
-  CHECK(html.find("&lt;boom&gt;") != std::string::npos);
-  CHECK(html.find("<boom>") == std::string::npos);
+  const auto svg = elements(html, "svg");
+  REQUIRE(svg.size() == 1);
+  CHECK(elements(svg[0], "rect").size() == 1);  // the ok row only
+  const auto tables = html_tables(html);
+  const auto* measurements = table_under(tables, "Measurements");
+  REQUIRE(measurements);
+  REQUIRE(measurements->rows.size() == 2);
+  const auto* failed = measurements->row_where("job", "kernel-bench");
+  REQUIRE(failed);
+  CHECK(failed->cls == "failed");
+  CHECK(failed->cells.back() == "failed: runtime &lt;boom&gt;");
+  CHECK(html.find("<boom>") == std::string::npos);  // never unescaped, anywhere
   const std::string json = slurp(out / "measurements.json");
   CHECK(json.find("\"latency_median_ns\": 12345.0") != std::string::npos);
   fs::remove_all(out);
@@ -115,8 +132,17 @@ TEST_CASE("Emulated timings are never drawn as board timings; quarantined agents
   hilq::reports::write_run_report(d, run, out.string());
   const std::string html = slurp(out / "report.html");
   CHECK(html.find("<svg") == std::string::npos);  // nothing to draw: the only row is emulated
-  CHECK(html.find("pi5-qemu (emulated)") != std::string::npos);
-  CHECK(html.find("quarantined: health check answered wrong") != std::string::npos);
+  const auto tables = html_tables(html);
+  const auto* measurements = table_under(tables, "Measurements");
+  REQUIRE(measurements);
+  REQUIRE(measurements->rows.size() == 1);
+  CHECK(measurements->cell(0, "board") == "pi5-qemu (emulated)");
+  const auto* agents = table_under(tables, "Agents");
+  REQUIRE(agents);
+  const auto* bad = agents->row_where("agent", "bad-1");
+  REQUIRE(bad);
+  CHECK(bad->cls == "failed");
+  CHECK(bad->cells.back() == "quarantined: health check answered wrong");
   fs::remove_all(out);
 }
 
@@ -151,8 +177,24 @@ TEST_CASE("Model benchmarks get a table with each setting's speed-up over FP16",
   hilq::reports::write_run_report(d, run, out.string());
   const std::string html = slurp(out / "report.html");
   fs::remove_all(out);
-  CHECK(html.find("<h2>Model</h2>") != std::string::npos);
-  CHECK(html.find("<td class='l'>W4A8</td><td>13.00</td><td>0.160</td>") != std::string::npos);
-  CHECK(html.find("<td>2.50</td><td>5.95</td>") != std::string::npos);  // 0.40 / 0.16
-  CHECK(html.find("decode/token W4A8") != std::string::npos);           // the latency plot
+  const auto tables = html_tables(html);
+  const auto* model = table_under(tables, "Model");
+  REQUIRE(model);
+  // The columns in order: setting, prefill, decode; speed-up, weights.
+  const std::vector<std::string> header = {
+      "board",         "setting",    "prefill ms",  "decode ms/token", "p90",          "tokens/s",
+      "decode × FP16", "weights MB", "KV cache MB", "peak RSS MiB",    "energy/token", "kernels"};
+  CHECK(model->header == header);
+  const auto* w4 = model->row_where("setting", "W4A8");
+  REQUIRE(w4);
+  const size_t row = static_cast<size_t>(w4 - model->rows.data());
+  CHECK(model->cell(row, "prefill ms") == "13.00");
+  CHECK(model->cell(row, "decode ms/token") == "0.160");
+  CHECK(model->cell(row, "decode × FP16") == "2.50");  // 0.40 / 0.16
+  CHECK(model->cell(row, "weights MB") == "5.95");
+  const auto svg = elements(html, "svg");  // the latency plot
+  REQUIRE(svg.size() == 1);
+  std::vector<std::string> labels;
+  for (const auto& t : elements(svg[0], "text")) labels.push_back(inner(t));
+  CHECK(std::count(labels.begin(), labels.end(), "local: decode/token W4A8") == 1);
 }

@@ -1,7 +1,9 @@
 // The typed view of a run: each row decoded once (kind, setting, baseline, figures, energy or its
 // reason), the FP16 baseline found by its kind, bad JSON blobs tolerated, boards and agents listed.
 #include <catch2/catch.hpp>
+#include <sstream>
 
+#include "reports/json_reporter.h"
 #include "reports/run_view.h"
 #include "tests/reports/known_run.h"
 
@@ -122,6 +124,9 @@ TEST_CASE("Settings fall back from the runtime's label to the config; bad JSON i
   CHECK(by_job(view, "d").stored.config.is_null());
   CHECK(by_job(view, "d").stored.metrics.is_null());
   CHECK(by_job(view, "d").stored.config_text == "not json");  // the CSV keeps what was stored
+  std::ostringstream out;
+  reports::JsonReporter().report(view, out);
+  CHECK_NOTHROW(nlohmann::json::parse(out.str()));
 }
 
 TEST_CASE("The view holds the run, its boards and its agents", "[reports][view]") {

@@ -1,0 +1,17 @@
+// measurements.json: the run ({id, status, command_line, started_at}) and every measurement with
+// its DB columns, config and metrics as JSON. The keys are a contract: add, never rename.
+#pragma once
+
+#include <string>
+
+#include "reports/reporter.h"
+
+namespace hilq::reports {
+
+class JsonReporter : public Reporter {
+ public:
+  std::string file_name() const override { return "measurements.json"; }
+  void report(const RunView& view, std::ostream& out) const override;
+};
+
+}  // namespace hilq::reports

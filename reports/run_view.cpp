@@ -105,6 +105,7 @@ ModelBench model_bench_of(const json& config, const json& metrics) {
   b.setting = model_setting(config, metrics);
   b.baseline = baseline_of(b.setting);
   b.prefill_ms = number_at(metrics, {"prefill_ms"});
+  if (auto p90_ns = number_at(metrics, {"prefill", "p90_ns"})) b.prefill_p90_ms = *p90_ns / 1e6;
   b.decode_median_ms = number_at(metrics, {"decode_ms_per_token", "median"});
   b.decode_p90_ms = number_at(metrics, {"decode_ms_per_token", "p90"});
   b.tokens_per_s = number_at(metrics, {"tokens_per_s"});
@@ -180,13 +181,14 @@ RunView load_run_view(db::Database& db, int64_t run_id) {
   auto run = store.run(run_id);
   if (!run) throw DbError("run " + std::to_string(run_id) + " is not in " + db.path());
   RunView view;
-  view.run = {run->id,
-              std::move(run->status),
-              std::move(run->message),
-              std::move(run->command_line),
-              std::move(run->git_sha),
-              std::move(run->started_at),
-              std::move(run->finished_at)};
+  view.run = {.id = run->id,
+              .status = std::move(run->status),
+              .message = std::move(run->message),
+              .command_line = std::move(run->command_line),
+              .git_sha = std::move(run->git_sha),
+              .model_hash = std::move(run->model_hash),
+              .started_at = std::move(run->started_at),
+              .finished_at = std::move(run->finished_at)};
   for (auto& row : store.measurements(run_id))
     view.measurements.push_back(measurement_of(std::move(row)));
   for (auto& a : store.agents(run_id))

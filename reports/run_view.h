@@ -24,6 +24,7 @@ struct RunInfo {
   std::optional<std::string> message;
   std::string command_line;
   std::optional<std::string> git_sha;
+  std::optional<std::string> model_hash;
   std::string started_at;
   std::optional<std::string> finished_at;
 };
@@ -75,7 +76,7 @@ struct KernelJob {
 struct ModelBench {
   std::string setting;  // the label the agent's runtime gave the model, else from the config
   Baseline baseline = Baseline::kNone;
-  std::optional<double> prefill_ms;
+  std::optional<double> prefill_ms, prefill_p90_ms;       // the whole prompt
   std::optional<double> decode_median_ms, decode_p90_ms;  // per token
   std::optional<double> tokens_per_s;
   std::optional<int64_t> weights_bytes, kv_cache_bytes;

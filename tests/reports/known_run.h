@@ -30,6 +30,7 @@ inline nlohmann::json model_metrics(const std::optional<std::string>& label, dou
                                     double decode_p90_ms, int64_t weights_bytes) {
   nlohmann::json m = {{"model_kind", "causal_lm"},
                       {"prefill_ms", 13.0},
+                      {"prefill", {{"median_ns", 13e6}, {"p90_ns", 14.5e6}}},
                       {"decode_ms_per_token", {{"median", decode_ms}, {"p90", decode_p90_ms}}},
                       {"tokens_per_s", 1e3 / decode_ms},
                       {"memory", {{"weights_bytes", weights_bytes}, {"kv_cache_bytes", 1048576}}},

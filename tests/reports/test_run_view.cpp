@@ -54,6 +54,7 @@ TEST_CASE("The view decodes each measurement into typed fields once", "[reports]
   CHECK(fp16.model.baseline == Baseline::kFp16);
   CHECK(fp16.label == "decode/token FP16");
   CHECK(fp16.model.prefill_ms == 13.0);
+  CHECK(fp16.model.prefill_p90_ms == Approx(14.5));
   CHECK(fp16.model.decode_median_ms == 0.40);
   CHECK(fp16.model.decode_p90_ms == Approx(0.5));
   CHECK(fp16.model.tokens_per_s == Approx(2500));

@@ -1,4 +1,4 @@
-// Loading and splitting of the LM and sentiment corpora exactly as ../shared/DATA.md prescribes.
+// Loading and splitting of the LM and sentiment corpora exactly as doc/data.md fixes them.
 #include "qat/data.h"
 
 #include <algorithm>

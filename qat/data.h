@@ -1,4 +1,4 @@
-// The corpora of ../shared/DATA.md with their exact splits: State of the Union addresses for
+// The corpora of doc/data.md with their exact splits: State of the Union addresses for
 // language modelling (document-level split by sorted .txt index) and the UCI sentiment sentences
 // (amazon + yelp + 600 imdb train, 400 imdb test, stratified, fixed seed; dev out of train).
 // Everything comes from the folders scripts/setup.sh fills; absent data is a DataError that says

@@ -1,4 +1,4 @@
-// Squat's training objective (papers.md): task cross-entropy, logit distillation from the FP
+// Squat's training objective: task cross-entropy, logit distillation from the FP
 // teacher, the entropy-guided loss on queries/keys and the distribution-aligned loss on attention
 // maps; each term can be switched off for ablations.
 //

@@ -1,4 +1,4 @@
-// The corpora's splits as DATA.md fixes them: document split by sorted index, sentiment split
+// The corpora's splits as doc/data.md fixes them: document split by sorted index, sentiment split
 // sizes, stratification, dropped empty records and determinism.
 #include <catch2/catch.hpp>
 

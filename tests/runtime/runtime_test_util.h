@@ -20,7 +20,7 @@
 
 namespace hilq::runtime::test {
 
-struct Uniform {  // the uniform configs of the runtime issue, plus the policy
+struct Uniform {  // the uniform configs the runtime is measured at, plus the policy
   int w_bits = 0, a_bits = 0, group = 0;
   bool adaptive = false;  // token_adaptive {8, 4, fraction}
   double fraction = 0.5;

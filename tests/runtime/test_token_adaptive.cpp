@@ -1,6 +1,6 @@
 // Squat's token-adaptive activation bits in the runtime: the QAT engine's prefill rule (top
 // ceil(f n) by attention to the first token, ties to the earlier token, layer 0 all high), the
-// decode rule of papers.md, and that the decisions reach the kernels.
+// decode rule of doc/token_adaptive.md, and that the decisions reach the kernels.
 #include <catch2/catch.hpp>
 
 #include "runtime/act_quant.h"

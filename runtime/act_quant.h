@@ -1,7 +1,8 @@
 // Activation quantization of the runtime: the shared quantizer's arithmetic (kernels/quantize.h,
 // bit for bit) on whole rows, written into the kernels' QuantizedActivations (integer matmuls),
 // into int8 codes + one scale per row (Q, K, V and the KV cache), or back to floats (fake
-// quantization before a float matmul); and Squat's token-importance decisions (doc/token_adaptive.md).
+// quantization before a float matmul); and Squat's token-importance decisions
+// (doc/token_adaptive.md).
 //
 //   row t of point p:  bits = p.bits_of(high, t);  scale = learned step of that width group
 //                      (p.scale_hi / p.scale_lo) or, for dynamic points, absmax / qmax(bits)
@@ -39,9 +40,10 @@ int high_count(double fraction, int n);
 // Prefill rule of the QAT engine (qat/quant.cpp token_importance_mask): the high_count tokens
 // with the largest scores are high, ties going to the earlier token. O(n^2), no allocation.
 void top_fraction_mask(const float* score, int n, double fraction, uint8_t* high);
-// Decode rule (a project decision, doc/token_adaptive.md): a new token is high when its score is at or above the
-// fraction-quantile of the scores seen so far, i.e. with seen[0..n) the sequence's scores (the
-// new one included), fewer than high_count(fraction, n) of them exceed `score`.
+// Decode rule (a project decision, doc/token_adaptive.md): a new token is high when its score is
+// at or above the fraction-quantile of the scores seen so far, i.e. with seen[0..n) the
+// sequence's scores (the new one included), fewer than high_count(fraction, n) of them exceed
+// `score`.
 bool decode_high(const float* seen, int n, float score, double fraction);
 
 }  // namespace hilq::runtime

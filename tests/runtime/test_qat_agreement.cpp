@@ -243,6 +243,70 @@ TEST_CASE("classifier probabilities match the QAT engine's", "[runtime][qat]") {
   }
 }
 
+// The weights the runtime holds (after loading and fusing q|k|v, gate|up) are, element for
+// element, the QAT engine's fake-quantized weights: scale * code with the same codes, at every
+// width and group. Rules out the packing, the exporter and the loader as a source of disagreement.
+TEST_CASE("the runtime holds the QAT engine's fake-quantized weights bit for bit, every width",
+          "[runtime][qat]") {
+  const qat::Transformer& m = trained_lm();
+  for (const int group : {0, 32}) {
+    for (const int w_bits : {2, 3, 4, 6, 8}) {
+      const QuantSpec qc = QuantSpec::uniform(2, w_bits, 8, group);
+      qat::QuantState qs(qc, 2);
+      qs.init_weight_steps(m.unit_weights(), qat::QuantState::Init::kLsq);
+      const std::string path = temp_path("weights");
+      qat::export_packed_model(path, m, qs, micro_world().tok);
+      const Model rm = Model::load(path);
+      std::remove(path.c_str());
+      for (size_t l = 0; l < rm.layers().size(); ++l) {
+        const Layer& L = rm.layers()[l];
+        const std::string p = "layers." + std::to_string(l) + ".";
+        const std::vector<std::pair<const std::vector<Linear>*, std::vector<std::string>>> fused{
+            {&L.qkv, {"attn.q", "attn.k", "attn.v"}}, {&L.gate_up, {"mlp.gate", "mlp.up"}}};
+        std::vector<std::pair<std::vector<float>, int>> held;  // runtime rows, row-major
+        std::vector<std::string> units;
+        for (const auto& [parts, names] : fused) {
+          std::vector<float> rows;
+          for (const Linear& w : *parts) {
+            REQUIRE(w.format == WeightFormat::kPacked);
+            std::vector<float> deq(static_cast<size_t>(w.rows) * w.cols);
+            kernels::dequantize_weights(w.packed, deq.data());
+            rows.insert(rows.end(), deq.begin(), deq.end());
+          }
+          int at = 0;
+          for (const std::string& n : names) {
+            const int r = static_cast<int>(m.param(p + n + ".weight")->rows());
+            const int c = static_cast<int>(m.param(p + n + ".weight")->cols());
+            held.emplace_back(std::vector<float>(rows.begin() + int64_t{at} * c,
+                                                 rows.begin() + int64_t{at + r} * c),
+                              c);
+            units.push_back(p + n);
+            at += r;
+          }
+          REQUIRE(static_cast<size_t>(at) * held.back().second == rows.size());
+        }
+        for (const auto& [w, unit] : {std::pair{&L.o, p + "attn.o"}, {&L.down, p + "mlp.down"}}) {
+          std::vector<float> deq(static_cast<size_t>(w->rows) * w->cols);
+          kernels::dequantize_weights(w->packed, deq.data());
+          held.emplace_back(std::move(deq), w->cols);
+          units.push_back(unit);
+        }
+        for (size_t u = 0; u < units.size(); ++u) {
+          CAPTURE(w_bits, group, units[u]);
+          qat::NoGrad ng;
+          const qat::Mat fake = qs.weight(units[u], m.param(units[u] + ".weight"))->value;
+          const std::vector<float>& r = held[u].first;
+          REQUIRE(r.size() == static_cast<size_t>(fake.size()));
+          int64_t differ = 0;
+          for (Eigen::Index i = 0; i < fake.size(); ++i)
+            differ += r[static_cast<size_t>(i)] != fake.data()[i];
+          CHECK(differ == 0);
+        }
+      }
+    }
+  }
+}
+
 // Writes tests/runtime/fixtures/micro_golden.safetensors (run: hilq_tests_runtime_qat "[.golden]").
 TEST_CASE("write the golden fixture of the runtime tests", "[.golden]") {
   const qat::Transformer& m = trained_lm();

@@ -95,16 +95,27 @@ struct Agreement {
   int positions = 0, same_argmax = 0;
   double max_abs = 0, sum_abs = 0;
   int64_t compared = 0;
-  double logit_range = 0;  // largest |QAT logit| seen
+  double logit_range = 0;            // largest |QAT logit| seen
+  std::vector<double> position_max;  // max |diff| of each position (one add() call)
 
   void add(const float* runtime, const float* qat, int n) {
+    double worst = 0;
     for (int i = 0; i < n; ++i) {
       const double d = std::fabs(static_cast<double>(runtime[i]) - qat[i]);
-      max_abs = std::max(max_abs, d);
+      worst = std::max(worst, d);
       sum_abs += d;
       logit_range = std::max(logit_range, std::fabs(static_cast<double>(qat[i])));
     }
+    max_abs = std::max(max_abs, worst);
+    position_max.push_back(worst);
     compared += n;
+  }
+  // Fraction of positions whose every logit is within `tol` of the QAT engine's.
+  double fraction_within(double tol) const {
+    if (position_max.empty()) return 1.0;
+    int64_t ok = 0;
+    for (const double m : position_max) ok += m <= tol;
+    return static_cast<double>(ok) / static_cast<double>(position_max.size());
   }
   double mean_abs() const { return compared ? sum_abs / static_cast<double>(compared) : 0.0; }
   double agreement() const {

@@ -1,4 +1,5 @@
-// hil-keys: makes CURVE key pairs for the host and the agents of a board farm.
+// hil-keys: makes CURVE key pairs for the host and the agents of a board farm. Parses the
+// command line (CLI11): subcommands generate and public.
 #include <sys/stat.h>
 #include <zmq.h>
 
@@ -7,32 +8,16 @@
 #include <fstream>
 #include <string>
 
-#include "protocol/board_spec.h"
+#include "base/cli.h"
 #include "protocol/curve_keys.h"
 
 namespace {
 
-constexpr const char* kUsage = R"(usage: hil-keys generate NAME [--dir DIR]
-       hil-keys public KEYFILE
-
-generate  writes DIR/NAME.key (the key pair, mode 0600: keep it on the machine that uses it)
-          and DIR/NAME.pub (one line '<public key> NAME'); DIR defaults to the current folder.
-          Refuses to overwrite an existing key.
-public    prints the allow-list line of a key file.
-
-A farm: `hil-keys generate host`, `hil-keys generate pi5-01`, ...; append the agents' .pub
-lines to an allow-list file; run `hil-search --curve-key host.key --allow allow.txt` and
-`hil-agent --curve-key pi5-01.key --server-key host.pub`.
-)";
-
 namespace proto = hilq::protocol;
 namespace fs = std::filesystem;
 
+// NAME is a non-empty word (checked by the parser).
 int generate(const std::string& name, const std::string& dir) {
-  if (name.empty() || name.find_first_of("/ \t") != std::string::npos) {
-    std::fprintf(stderr, "hil-keys: NAME must be a non-empty word, not '%s'\n", name.c_str());
-    return 2;
-  }
   if (!zmq_has("curve")) {
     std::fprintf(stderr, "hil-keys: this libzmq was built without CURVE support\n");
     return 1;
@@ -66,25 +51,48 @@ int generate(const std::string& name, const std::string& dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::string cmd = argc > 1 ? argv[1] : "";
+  CLI::App app{"Makes CURVE key pairs for the host and the agents of a board farm.", "hil-keys"};
+  hilq::cli::configure(app);
+  app.require_subcommand(1);
+  app.footer(
+      R"(A farm: `hil-keys generate host`, `hil-keys generate pi5-01`, ...; append the agents' .pub
+lines to an allow-list file; run `hil-search --curve-key host.key --allow allow.txt` and
+`hil-agent --curve-key pi5-01.key --server-key host.pub`.)");
+
+  std::string name, dir = ".", key_file;
+  CLI::App* gen = app.add_subcommand(
+      "generate",
+      "writes DIR/NAME.key (the key pair, mode 0600: keep it on the machine that uses it)\n"
+      "and DIR/NAME.pub (one line '<public key> NAME'); DIR defaults to the current folder.\n"
+      "Refuses to overwrite an existing key.");
+  gen->add_option("NAME", name, "the key's name: a non-empty word (host, pi5-01, ...)")
+      ->required()
+      ->check(CLI::Validator(
+          [](std::string& value) -> std::string {
+            if (value.empty() || value.find_first_of("/ \t") != std::string::npos)
+              return "must be a non-empty word, not '" + value + "'";
+            return {};
+          },
+          ""));
+  gen->add_option("--dir", dir, "where the files go (default the current folder)")
+      ->type_name("DIR");
+  CLI::App* pub = app.add_subcommand("public", "prints the allow-list line of a key file.");
+  pub->add_option("KEYFILE", key_file, "a key file from hil-keys generate")->required();
+
   try {
-    if (cmd == "--help" || cmd == "-h") {
-      std::fputs(kUsage, stdout);
-      return 0;
-    }
-    if (cmd == "generate" && (argc == 3 || (argc == 5 && std::string(argv[3]) == "--dir")))
-      return generate(argv[2], argc == 5 ? argv[4] : ".");
-    if (cmd == "public" && argc == 3) {
-      const proto::KeyPair keys = proto::load_key_file(argv[2]);
-      std::fputs(
-          proto::format_public_line(keys.public_z85, fs::path(argv[2]).stem().string()).c_str(),
-          stdout);
-      return 0;
-    }
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return hilq::cli::parse_error_exit(app, e);
+  }
+  try {
+    if (gen->parsed()) return generate(name, dir);
+    const proto::KeyPair keys = proto::load_key_file(key_file);
+    std::fputs(
+        proto::format_public_line(keys.public_z85, fs::path(key_file).stem().string()).c_str(),
+        stdout);
+    return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "hil-keys: %s\n", e.what());
-    return 1;
+    return hilq::cli::exit_code(e);
   }
-  std::fputs(kUsage, stderr);
-  return 2;
 }

@@ -5,7 +5,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
 packages=(build-essential cmake ninja-build pkg-config git nodejs npm
-          libzmq3-dev cppzmq-dev libsqlite3-dev libeigen3-dev nlohmann-json3-dev catch2
+          libzmq3-dev cppzmq-dev libsqlite3-dev libeigen3-dev nlohmann-json3-dev libcli11-dev catch2
           libbenchmark-dev g++-aarch64-linux-gnu qemu-user clang-format clang-tidy
           libzmq5:arm64)
 # The aarch64 agent (pi5-qemu) links Debian's arm64 libzmq: dpkg must know the architecture.

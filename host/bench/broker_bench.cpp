@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "base/cli.h"
 #include "db/database.h"
 #include "db/run_store.h"
 #include "host/agent_launcher.h"
@@ -22,14 +23,24 @@ int main(int argc, char** argv) {
   using Clock = std::chrono::steady_clock;
   int jobs = 20000, agent_count = 4;
   std::string db_path;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string arg = argv[i];
-    if (arg == "--jobs")
-      jobs = std::stoi(argv[i + 1]);
-    else if (arg == "--agents")
-      agent_count = std::stoi(argv[i + 1]);
-    else if (arg == "--db")
-      db_path = argv[i + 1];
+  CLI::App app{
+      "Broker throughput: N trivial (noop) jobs through the host's broker and local hil-agent\n"
+      "processes on loopback; prints one JSON object.",
+      "hil-broker-bench"};
+  hilq::cli::configure(app);
+  app.add_option("--jobs", jobs, "noop jobs (default 20000)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 10000000));
+  app.add_option("--agents", agent_count, "local agents (default 4)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 256));
+  app.add_option("--db", db_path,
+                 "record every job in this SQLite file, as hil-search does (default: none)")
+      ->type_name("FILE");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return hilq::cli::parse_error_exit(app, e);
   }
   proto::BoardSpec board;
   board.name = "local";

@@ -1,21 +1,259 @@
 // hil-train: trains the FP teachers, runs LSQ/Squat QAT, evaluates and exports packed models.
+// Parses the command line (CLI11, one subcommand each) and calls qat/commands.h.
 // Exit codes: 0 ok, 1 runtime error, 2 usage error.
 #include <cstdio>
 #include <exception>
 #include <string>
-#include <vector>
 
-#include "qat/cli.h"
+#include "base/cli.h"
+#include "qat/commands.h"
+#include "qat/data.h"
+
+namespace {
+
+namespace qat = hilq::qat;
+
+// --task lm|mlm|cls (every command takes all three, as before).
+CLI::Option* add_task(CLI::App* cmd, std::string& task, const char* help) {
+  return cmd->add_option("--task", task, help)
+      ->type_name("TASK")
+      ->required()
+      ->check(CLI::IsMember({"lm", "mlm", "cls"}));
+}
+
+qat::Task to_task(const std::string& name) {
+  return name == "cls" ? qat::Task::kCls : name == "mlm" ? qat::Task::kMlm : qat::Task::kLm;
+}
+
+// --step-init lsq (the paper: 2 mean|x| / sqrt(qmax)) or mse (start from the PTQ calibration).
+void add_step_init(CLI::App* cmd, std::string& value) {
+  cmd->add_option("--step-init", value,
+                  "lsq (QAT steps from LSQ's formula, the default) or mse (the PTQ calibration)")
+      ->type_name("lsq|mse")
+      ->check(CLI::IsMember({"lsq", "mse"}));
+}
+
+// The training flags of train, qat and experiment; `all` adds the ones experiment does not take.
+void add_train_flags(CLI::App* cmd, qat::TrainFlags& f, bool all) {
+  const char* g = "Training";
+  cmd->add_option("--steps", f.steps, "optimizer steps")
+      ->type_name("N")
+      ->check(CLI::Range(1, 1 << 30))
+      ->group(g);
+  cmd->add_option("--batch", f.batch, "sequences per step")
+      ->type_name("B")
+      ->check(CLI::Range(1, 1 << 30))
+      ->group(g);
+  cmd->add_option("--seq", f.seq, "window length (classifier: longest sentence kept)")
+      ->type_name("T")
+      ->check(CLI::Range(2, 1 << 30))
+      ->group(g);
+  cmd->add_option("--lr", f.lr, "peak learning rate")
+      ->type_name("X")
+      ->check(hilq::cli::number_in(0, 1e9, true))
+      ->group(g);
+  cmd->add_option("--warmup", f.warmup, "warm-up steps")->type_name("N")->group(g);
+  cmd->add_option("--seed", f.seed, "seed")->type_name("S")->group(g);
+  cmd->add_option("--log-every", f.log_every, "progress line period (0: silent)")
+      ->type_name("N")
+      ->group(g);
+  if (!all) return;
+  cmd->add_option("--ckpt-every", f.ckpt_every, "periodic checkpoint period (0: only at the end)")
+      ->type_name("N")
+      ->group(g);
+  cmd->add_option("--weight-decay", f.weight_decay, "AdamW weight decay")->type_name("X")->group(g);
+  cmd->add_option("--clip", f.clip, "gradient norm clip")->type_name("X")->group(g);
+  cmd->add_option("--out", f.out, "checkpoint written here")->type_name("CKPT");
+  cmd->add_option("--resume", f.resume, "continue CKPT (same flags: continues at the saved step)")
+      ->type_name("CKPT")
+      ->group(g);
+  cmd->add_option("--stop-after", f.stop_after,
+                  "stop after this step (the schedule still spans --steps)")
+      ->type_name("N")
+      ->group(g);
+}
+
+void add_threads(CLI::App* cmd, int& threads) {
+  cmd->add_option("--threads", threads,
+                  "kernel threads (default 1: on a shared 2-core machine OpenMP threads lose\n"
+                  "more to waiting than they gain)")
+      ->type_name("N");
+}
+
+void add_data(CLI::App* cmd, std::string& data_dir) {
+  cmd->add_option("--data", data_dir, "data folder (default the setup folder)")->type_name("DIR");
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
-  const std::vector<std::string> args(argv + 1, argv + argc);
+  CLI::App app{"Trains the FP teachers, runs LSQ/Squat QAT, evaluates and exports packed models.",
+               "hil-train"};
+  hilq::cli::configure(app);
+  app.require_subcommand(1);
+  app.footer("exit codes: 0 ok, 1 runtime error, 2 usage error");
+  int threads = 1;
+  std::string task, step_init = "lsq";
+  const std::string data_dir = qat::default_data_dir();
+
+  qat::TokenizerCommand tokenizer;
+  tokenizer.data_dir = data_dir;
+  CLI::App* tok_cmd = app.add_subcommand(
+      "tokenizer", "train a byte-level BPE on the LM train split (saved as JSON)");
+  tok_cmd->add_option("--out", tokenizer.out, "the tokenizer file (JSON)")
+      ->type_name("FILE")
+      ->required();
+  tok_cmd->add_option("--vocab", tokenizer.vocab, "vocabulary size (default 4096)")->type_name("N");
+  add_data(tok_cmd, tokenizer.data_dir);
+
+  qat::TrainCommand train;
+  train.data_dir = data_dir;
+  CLI::App* train_cmd = app.add_subcommand(
+      "train",
+      "FP training: causal LM teacher, masked-token encoder pretraining, sentiment fine-tuning\n"
+      "  train --task lm|mlm --tokenizer FILE --out CKPT [--model micro|tiny|small|FILE.json]\n"
+      "  train --task cls --init MLM_CKPT --out CKPT");
+  add_task(train_cmd, task, "lm (causal LM), mlm (masked-token encoder) or cls (fine-tuning)");
+  train_cmd->add_option("--tokenizer", train.tokenizer, "the BPE (lm, mlm)")->type_name("FILE");
+  train_cmd->add_option("--init", train.init, "the MLM checkpoint to fine-tune (cls)")
+      ->type_name("MLM_CKPT");
+  train_cmd->add_option("--model", train.model, "micro|tiny|small|FILE.json (default tiny)")
+      ->type_name("MODEL");
+  train_cmd->add_option("--dropout", train.dropout, "dropout probability")->type_name("P");
+  train_cmd->add_option("--eval-batches", "accepted for compatibility; not used")->type_name("N");
+  add_train_flags(train_cmd, train.train, true);
+  add_threads(train_cmd, threads);
+  add_data(train_cmd, train.data_dir);
+
+  qat::QatCommand qat_c;
+  qat_c.data_dir = data_dir;
+  CLI::App* qat_cmd = app.add_subcommand(
+      "qat",
+      "quantization-aware training of a teacher:\n"
+      "  qat --task lm|cls --teacher CKPT (--setting W4A8|W8A8|W4A4-TA8/4|W2A8|... | --quant "
+      "FILE)");
+  add_task(qat_cmd, task, "lm or cls");
+  qat_cmd->add_option("--teacher", qat_c.teacher, "the FP checkpoint")
+      ->type_name("CKPT")
+      ->required();
+  CLI::Option* setting =
+      qat_cmd->add_option("--setting", qat_c.setting, "W4A8|W8A8|W4A4-TA8/4|W2A8|...")
+          ->type_name("NAME");
+  CLI::Option* quant =
+      qat_cmd->add_option("--quant", qat_c.quant_file, "a quant config file instead of --setting")
+          ->type_name("FILE");
+  setting->excludes(quant);
+  qat_cmd->add_option("--method", qat_c.method, "ptq|lsq|squat (default squat)")
+      ->type_name("METHOD");
+  bool no_kd = false, no_entropy = false, no_distribution = false;
+  qat_cmd->add_flag("--no-kd", no_kd, "Squat without knowledge distillation");
+  qat_cmd->add_flag("--no-entropy", no_entropy, "Squat without the entropy term");
+  qat_cmd->add_flag("--no-distribution", no_distribution, "Squat without the distribution term");
+  qat_cmd->add_option("--calib-batches", qat_c.calib_batches, "calibration batches (default 8)")
+      ->type_name("N");
+  qat_cmd
+      ->add_option("--eval-windows", qat_c.eval_windows,
+                   "LM: validation windows scored, 0 = all (default 0)")
+      ->type_name("N");
+  add_step_init(qat_cmd, step_init);
+  add_train_flags(qat_cmd, qat_c.train, true);
+  add_threads(qat_cmd, threads);
+  add_data(qat_cmd, qat_c.data_dir);
+
+  qat::EvalCommand eval;
+  eval.data_dir = data_dir;
+  CLI::App* eval_cmd =
+      app.add_subcommand("eval", "perplexity (lm) or accuracy (cls) of a checkpoint, FP or QAT");
+  add_task(eval_cmd, task, "lm or cls");
+  eval_cmd->add_option("--checkpoint", eval.checkpoint, "the checkpoint")
+      ->type_name("CKPT")
+      ->required();
+  eval_cmd->add_option("--split", eval.split, "validation|test (default validation)")
+      ->type_name("SPLIT");
+  eval_cmd->add_option("--seq", eval.seq, "window length (default 128; cls 96)")->type_name("T");
+  eval_cmd->add_option("--batch", eval.batch, "sequences per batch (default 16)")->type_name("B");
+  add_threads(eval_cmd, threads);
+  add_data(eval_cmd, eval.data_dir);
+
+  qat::ExportCommand exp;
+  CLI::App* export_cmd = app.add_subcommand(
+      "export",
+      "packed integer weights + scales (kernels/pack.h); metadata: quant config, data_sha256,\n"
+      "and class labels for classifiers (\"labels\": [\"negative\",\"positive\"])");
+  export_cmd->add_option("--checkpoint", exp.checkpoint, "a checkpoint from hil-train qat")
+      ->type_name("QAT_CKPT")
+      ->required();
+  export_cmd->add_option("--out", exp.out, "the packed model file")
+      ->type_name("MODEL.safetensors")
+      ->required();
+  add_threads(export_cmd, threads);
+
+  qat::ExperimentCommand experiment;
+  experiment.data_dir = data_dir;
+  CLI::App* experiment_cmd = app.add_subcommand(
+      "experiment",
+      "the issue's table: FP, PTQ, LSQ, Squat, Squat-E, Squat-D per setting (same steps and "
+      "seeds)");
+  add_task(experiment_cmd, task, "lm or cls");
+  experiment_cmd->add_option("--teacher", experiment.teacher, "the FP checkpoint")
+      ->type_name("CKPT")
+      ->required();
+  experiment_cmd->add_option("--out", experiment.out_dir, "results.tsv and results.md go here")
+      ->type_name("DIR")
+      ->required();
+  experiment_cmd
+      ->add_option("--settings", experiment.settings,
+                   "comma-separated (default W8A8,W4A8,W4A4-TA8/4,W2A8)")
+      ->type_name("LIST");
+  experiment_cmd
+      ->add_option("--methods", experiment.methods,
+                   "comma-separated (default ptq,lsq,squat,squat-e,squat-d)")
+      ->type_name("LIST");
+  experiment_cmd
+      ->add_option("--calib-batches", experiment.calib_batches, "calibration batches (default 8)")
+      ->type_name("N");
+  experiment_cmd
+      ->add_option("--eval-windows", experiment.eval_windows,
+                   "LM: validation windows scored, 0 = all (default 0)")
+      ->type_name("N");
+  add_step_init(experiment_cmd, step_init);
+  add_train_flags(experiment_cmd, experiment.train, false);
+  add_threads(experiment_cmd, threads);
+  add_data(experiment_cmd, experiment.data_dir);
+
+  // `hil-train help` prints the help too.
+  CLI::App* help_cmd = app.add_subcommand("help", "this text")->group("");
+
   try {
-    return hilq::qat::run_cli(args);
-  } catch (const hilq::qat::UsageError& e) {
-    std::fprintf(stderr, "hil-train: %s\n(run hil-train --help)\n", e.what());
-    return 2;
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return hilq::cli::parse_error_exit(app, e);
+  }
+  if (help_cmd->parsed()) {  // app.help() would show the help subcommand's own help
+    std::fputs(
+        app.get_formatter()->make_help(&app, app.get_name(), CLI::AppFormatMode::Normal).c_str(),
+        stdout);
+    return hilq::cli::kExitOk;
+  }
+  try {
+    qat::prepare_process(threads);
+    train.task = eval.task = qat_c.task = experiment.task = to_task(task);
+    qat_c.mse_init = experiment.mse_init = step_init == "mse";
+    qat_c.kd = !no_kd;
+    qat_c.entropy = !no_entropy;
+    qat_c.distribution = !no_distribution;
+    if (tok_cmd->parsed()) return qat::run_tokenizer(tokenizer);
+    if (train_cmd->parsed()) return qat::run_train(train);
+    if (eval_cmd->parsed()) return qat::run_eval(eval);
+    if (export_cmd->parsed()) return qat::run_export(exp);
+    if (qat_cmd->parsed()) return qat::run_qat(qat_c);
+    return qat::run_experiment_command(experiment);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "hil-train: %s\n", e.what());
-    return 1;
+    const int code = hilq::cli::exit_code(e);
+    std::fprintf(stderr,
+                 code == hilq::cli::kExitUsage ? "hil-train: %s\n(run hil-train --help)\n"
+                                               : "hil-train: %s\n",
+                 e.what());
+    return code;
   }
 }

@@ -1,0 +1,91 @@
+// hil-train's subcommands without their command line: each takes a typed struct (qat/main.cpp
+// fills it from the flags), runs qat's training entry points and prints what hil-train prints.
+// Each returns the exit code (0); a request that cannot be run throws hilq::UsageError (exit 2).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "qat/train.h"
+
+namespace hilq::qat {
+
+// The training flags of `train` and `qat` (--steps, --batch, ...): unset keeps the default.
+struct TrainFlags {
+  std::optional<int> steps, batch, seq, warmup, seed, log_every, ckpt_every, stop_after;
+  std::optional<double> lr, weight_decay, clip;
+  std::optional<std::string> out;  // --out: where checkpoints go
+  std::string resume;              // --resume CKPT
+};
+
+// `defaults` with the flags applied. Throws UsageError unless steps, batch >= 1, seq >= 2, lr > 0.
+TrainConfig train_config(const TrainFlags& flags, const TrainConfig& defaults);
+
+struct TokenizerCommand {
+  int vocab = 4096;
+  std::string out;
+  std::string data_dir;
+};
+
+struct TrainCommand {
+  Task task = Task::kLm;
+  std::string tokenizer;       // lm, mlm: the BPE (JSON)
+  std::string init;            // cls: the masked-token pretrained checkpoint to fine-tune
+  std::string model = "tiny";  // micro | tiny | small | FILE.json
+  std::optional<double> dropout;
+  std::string data_dir;
+  TrainFlags train;
+};
+
+struct EvalCommand {
+  Task task = Task::kLm;
+  std::string checkpoint;
+  std::string split = "validation";
+  std::optional<int> seq;  // default 96 (cls), 128 (lm)
+  int batch = 16;
+  std::string data_dir;
+};
+
+struct ExportCommand {
+  std::string checkpoint;
+  std::string out;
+};
+
+struct QatCommand {
+  Task task = Task::kLm;
+  std::string teacher;
+  std::string quant_file;  // exactly one of quant_file and setting
+  std::string setting;
+  std::string method = "squat";
+  bool kd = true, entropy = true, distribution = true;  // --no-kd, --no-entropy, ...
+  int calib_batches = 8;
+  int eval_windows = 0;
+  bool mse_init = false;  // --step-init mse
+  std::string data_dir;
+  TrainFlags train;
+};
+
+struct ExperimentCommand {
+  Task task = Task::kLm;
+  std::string teacher;
+  std::string out_dir;
+  std::string settings = "W8A8,W4A8,W4A4-TA8/4,W2A8";
+  std::string methods = "ptq,lsq,squat,squat-e,squat-d";
+  int calib_batches = 8;
+  int eval_windows = 0;
+  bool mse_init = false;
+  std::string data_dir;
+  TrainFlags train;  // steps, batch, seq, lr, seed, log_every, warmup
+};
+
+// What every subcommand does first: heap tuning for the training loops, and --threads.
+void prepare_process(int threads);
+
+int run_tokenizer(const TokenizerCommand& c);
+int run_train(const TrainCommand& c);
+int run_eval(const EvalCommand& c);
+int run_export(const ExportCommand& c);
+int run_qat(const QatCommand& c);
+int run_experiment_command(const ExperimentCommand& c);
+
+}  // namespace hilq::qat

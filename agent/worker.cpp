@@ -8,17 +8,19 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <iterator>
 #include <optional>
 #include <thread>
 #include <zmq.hpp>
+#include <zmq_addon.hpp>
 
 #include "agent/artifact_cache.h"
 #include "agent/job_runner.h"
 #include "agent/measure.h"
-#include "protocol/curve_keys.h"
-#include "protocol/message.h"
 #include "agent/sysinfo.h"
 #include "kernels/cpu_features.h"
+#include "protocol/curve_keys.h"
+#include "protocol/message.h"
 
 namespace hilq::agent {
 namespace {
@@ -35,20 +37,18 @@ double seconds_since(Clock::time_point t) {
 
 void send(zmq::socket_t& socket, const proto::Message& message) {
   const proto::Frames frames = proto::encode(message);
-  for (size_t i = 0; i < frames.size(); ++i) {
-    const auto flags = i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none;
-    socket.send(zmq::buffer(frames[i]), flags | zmq::send_flags::dontwait);
-  }
+  std::vector<zmq::const_buffer> parts;
+  for (const auto& frame : frames) parts.push_back(zmq::buffer(frame));
+  (void)zmq::send_multipart(socket, parts, zmq::send_flags::dontwait);
 }
 
 // Reads one multipart message if one is waiting.
 bool receive(zmq::socket_t& socket, proto::Frames& frames) {
   frames.clear();
-  zmq::message_t part;
-  do {
-    if (!socket.recv(part, zmq::recv_flags::dontwait)) return !frames.empty();
-    frames.emplace_back(part.to_string());
-  } while (part.more());
+  std::vector<zmq::message_t> parts;
+  if (!zmq::recv_multipart(socket, std::back_inserter(parts), zmq::recv_flags::dontwait))
+    return false;
+  for (const auto& part : parts) frames.emplace_back(part.to_string());
   return true;
 }
 

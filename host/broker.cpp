@@ -4,7 +4,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <iterator>
 #include <stdexcept>
+#include <zmq_addon.hpp>
 
 #include "host/artifact_store.h"
 #include "host/zap_auth.h"
@@ -72,11 +74,10 @@ void Broker::submit(const std::string& board, proto::Job job) {
 bool Broker::send(const std::string& identity, const proto::Message& message) {
   const proto::Frames frames = proto::encode(message);
   try {
-    if (!router_.send(zmq::buffer(identity), zmq::send_flags::sndmore | zmq::send_flags::dontwait))
+    std::vector<zmq::const_buffer> parts = {zmq::buffer(identity)};
+    for (const auto& frame : frames) parts.push_back(zmq::buffer(frame));
+    if (!zmq::send_multipart(router_, parts, zmq::send_flags::dontwait))
       throw zmq::error_t();  // EAGAIN: the agent's pipe is full, it is not reading
-    for (size_t i = 0; i < frames.size(); ++i)
-      router_.send(zmq::buffer(frames[i]),
-                   i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
   } catch (const zmq::error_t& e) {
     // ROUTER_MANDATORY turns a silent drop into this error: the peer is gone.
     std::fprintf(stderr, "hil-search: cannot reach agent %s: %s\n", printable(identity).c_str(),
@@ -156,19 +157,18 @@ std::vector<BrokerEvent> Broker::poll(int timeout_ms) {
       if (e.num() == EINTR) break;  // a signal: the caller checks its stop flag
       throw;
     }
-    std::vector<std::string> frames;
+    std::vector<zmq::message_t> parts;
     std::string user_id;
-    zmq::message_t part;
-    do {
-      if (!router_.recv(part, zmq::recv_flags::dontwait)) break;
-      if (frames.size() == 1 && options_.curve_keys) {
-        try {
-          user_id = part.gets("User-Id");
-        } catch (const zmq::error_t&) {
-        }
+    if (!zmq::recv_multipart(router_, std::back_inserter(parts), zmq::recv_flags::dontwait))
+      parts.clear();
+    if (parts.size() > 1 && options_.curve_keys) {
+      try {
+        user_id = parts[1].gets("User-Id");
+      } catch (const zmq::error_t&) {
       }
-      frames.emplace_back(part.to_string());
-    } while (part.more());
+    }
+    std::vector<std::string> frames;
+    for (const auto& part : parts) frames.emplace_back(part.to_string());
     wait_ms = 0;  // drain what is already there, then return
     if (frames.empty()) break;
     const std::string identity = frames.front();

@@ -1,7 +1,10 @@
 // ZAP allow-list handler (see zap_auth.h).
 #include "host/zap_auth.h"
 
+#include <array>
 #include <cstdio>
+#include <iterator>
+#include <zmq_addon.hpp>
 
 namespace hilq::host {
 
@@ -27,11 +30,8 @@ void ZapHandler::serve() {
       continue;  // EINTR; ETERM cannot happen before our socket closes
     }
     std::vector<zmq::message_t> frames;
-    zmq::message_t part;
-    do {
-      if (!socket_.recv(part, zmq::recv_flags::dontwait)) break;
-      frames.emplace_back(std::move(part));
-    } while (frames.back().more());
+    if (!zmq::recv_multipart(socket_, std::back_inserter(frames), zmq::recv_flags::dontwait))
+      continue;
     // Request: version, request id, domain, address, identity, mechanism, credentials...
     std::string version = frames.size() > 0 ? frames[0].to_string() : "";
     std::string request_id = frames.size() > 1 ? frames[1].to_string() : "";
@@ -59,9 +59,10 @@ void ZapHandler::serve() {
       denied_.fetch_add(1);
     }
     const std::string reply[] = {"1.0", request_id, status, text, user_id, ""};
-    for (size_t i = 0; i < 6; ++i)
-      socket_.send(zmq::buffer(reply[i]),
-                   i + 1 < 6 ? zmq::send_flags::sndmore : zmq::send_flags::none);
+    const std::array<zmq::const_buffer, 6> parts = {zmq::buffer(reply[0]), zmq::buffer(reply[1]),
+                                                    zmq::buffer(reply[2]), zmq::buffer(reply[3]),
+                                                    zmq::buffer(reply[4]), zmq::buffer(reply[5])};
+    zmq::send_multipart(socket_, parts);
   }
 }
 

@@ -181,10 +181,15 @@ class FakeAgent {
   zmq::socket_t socket_;
 };
 
-// hil-search and hil-agent next to this test binary's build.
+// hil-search, hil-agent and hil-keys next to this test binary's build.
 inline std::string search_bin() { return HILQ_SEARCH_PATH; }
 inline std::string agent_bin() { return HILQ_AGENT_PATH; }
 inline std::string keys_bin() { return HILQ_KEYS_PATH; }
+// The other binaries, for the command-line tests (test_cli.cpp).
+inline std::string report_bin() { return HILQ_REPORT_PATH; }
+inline std::string run_bin() { return HILQ_RUN_PATH; }
+inline std::string train_bin() { return HILQ_TRAIN_PATH; }
+inline std::string broker_bench_bin() { return HILQ_BROKER_BENCH_PATH; }
 
 inline const char* build_arch_name() {
 #if defined(__aarch64__)

@@ -52,7 +52,9 @@ const CLI::Validator kCommandWords(
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   hilq::agent::AgentOptions options;
   CLI::App app{
       R"(Runs on a board: connects to the host (hil-search) over ZeroMQ, reports the CPU features it
@@ -141,4 +143,10 @@ both ways; when the host goes silent it reconnects with back-off. Exits on BYE.)
     std::fprintf(stderr, "hil-agent: %s\n", e.what());
     return hilq::cli::exit_code(e);
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return hilq::cli::guard("hil-agent", [&] { return run(argc, argv); });
 }

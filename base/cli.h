@@ -59,4 +59,19 @@ inline int exit_code(const std::exception& e) {
   return error && error->category() == ErrorCategory::kUsage ? kExitUsage : kExitError;
 }
 
+// main()'s last line: runs the program's body; what escapes it (building the parser, ...) is one
+// line on stderr and the exit code above, so main itself never throws.
+template <typename Body>
+int guard(const char* program, Body&& body) noexcept {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", program, e.what());
+    return exit_code(e);
+  } catch (...) {
+    std::fprintf(stderr, "%s: unknown error\n", program);
+    return kExitError;
+  }
+}
+
 }  // namespace hilq::cli

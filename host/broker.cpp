@@ -103,7 +103,7 @@ void Broker::drop_agent(const std::string& identity, bool count_failure,
 void Broker::retry_or_fail(QueuedJob job, const std::string& agent_id, const std::string& board,
                            const std::string& error_class, const std::string& message, bool count,
                            std::vector<BrokerEvent>& events) {
-  if (finished_.count(job.job.job_id)) return;
+  if (finished_.contains(job.job.job_id)) return;
   if (count) {
     ++job.failures;
     job.tried.insert(agent_id);
@@ -125,7 +125,7 @@ void Broker::retry_or_fail(QueuedJob job, const std::string& agent_id, const std
 }
 
 void Broker::quarantine(Agent& agent, const std::string& reason, std::vector<BrokerEvent>& events) {
-  if (quarantined_.count(agent.id)) return;
+  if (quarantined_.contains(agent.id)) return;
   quarantined_[agent.id] = reason;
   std::fprintf(stderr, "hil-search: agent %s QUARANTINED: %s\n", printable(agent.id).c_str(),
                reason.c_str());
@@ -168,6 +168,7 @@ std::vector<BrokerEvent> Broker::poll(int timeout_ms) {
       }
     }
     std::vector<std::string> frames;
+    frames.reserve(parts.size());
     for (const auto& part : parts) frames.emplace_back(part.to_string());
     wait_ms = 0;  // drain what is already there, then return
     if (frames.empty()) break;
@@ -220,7 +221,7 @@ void Broker::handle_hello(const std::string& identity, const std::string& user_i
   if (auto q = quarantined_.find(identity); q != quarantined_.end())
     return refuse(proto::kErrorBadRequest, "agent is quarantined for this run: " + q->second);
   // A reconnecting agent starts clean: whatever it had in flight goes back to the queue.
-  if (agents_.count(identity)) {
+  if (agents_.contains(identity)) {
     std::fprintf(stderr, "hil-search: agent %s reconnected; it starts clean\n",
                  printable(identity).c_str());
     drop_agent(identity, true, proto::kErrorAgentLost, "agent reconnected while running the job",
@@ -420,7 +421,7 @@ void Broker::dispatch(std::vector<BrokerEvent>& events) {
   // Idle agents per board, least recently used first (spreads jobs across a kind's agents).
   std::map<std::string, std::vector<Agent*>> idle;
   for (auto& [id, agent] : agents_) {
-    if (!agent.ready || agent.job || !agent.abandoned_job.empty() || quarantined_.count(id))
+    if (!agent.ready || agent.job || !agent.abandoned_job.empty() || quarantined_.contains(id))
       continue;
     if (!agent.healthy) {
       // The health check goes first: a known tiny job with a known answer.
@@ -447,7 +448,7 @@ void Broker::dispatch(std::vector<BrokerEvent>& events) {
       QueuedJob& next = queue.front();
       // Prefer an agent that has not failed this job already.
       auto pick = std::find_if(agents.begin(), agents.end(),
-                               [&](const Agent* a) { return !next.tried.count(a->id); });
+                               [&](const Agent* a) { return !next.tried.contains(a->id); });
       if (pick == agents.end()) pick = agents.begin();
       Agent& agent = **pick;
       agents.erase(pick);
@@ -475,7 +476,7 @@ void Broker::dispatch(std::vector<BrokerEvent>& events) {
 
 int Broker::agents_of(const std::string& board) const {
   int n = 0;
-  for (const auto& [id, agent] : agents_) n += agent.board == board && !quarantined_.count(id);
+  for (const auto& [id, agent] : agents_) n += agent.board == board && !quarantined_.contains(id);
   return n;
 }
 

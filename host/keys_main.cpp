@@ -50,7 +50,9 @@ int generate(const std::string& name, const std::string& dir) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   CLI::App app{"Makes CURVE key pairs for the host and the agents of a board farm.", "hil-keys"};
   hilq::cli::configure(app);
   app.require_subcommand(1);
@@ -95,4 +97,10 @@ lines to an allow-list file; run `hil-search --curve-key host.key --allow allow.
     std::fprintf(stderr, "hil-keys: %s\n", e.what());
     return hilq::cli::exit_code(e);
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return hilq::cli::guard("hil-keys", [&] { return run(argc, argv); });
 }

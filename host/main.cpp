@@ -36,7 +36,9 @@ const CLI::Validator kNameList(
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   hilq::host::SearchOptions options;
   options.agent_binary = HILQ_AGENT_PATH;
   for (int i = 0; i < argc; ++i) {
@@ -198,4 +200,10 @@ agents, keeps what was recorded and marks the run interrupted.)",
     std::fprintf(stderr, "hil-search: %s\n", e.what());
     return hilq::cli::exit_code(e);
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return hilq::cli::guard("hil-search", [&] { return run(argc, argv); });
 }

@@ -33,7 +33,7 @@ void ZapHandler::serve() {
     if (!zmq::recv_multipart(socket_, std::back_inserter(frames), zmq::recv_flags::dontwait))
       continue;
     // Request: version, request id, domain, address, identity, mechanism, credentials...
-    std::string version = frames.size() > 0 ? frames[0].to_string() : "";
+    std::string version = !frames.empty() ? frames[0].to_string() : "";
     std::string request_id = frames.size() > 1 ? frames[1].to_string() : "";
     std::string status = "400", text = "denied", user_id;
     if (frames.size() >= 7 && version == "1.0" && frames[5].to_string() == "CURVE" &&

@@ -18,8 +18,9 @@ struct TrainFlags {
   std::string resume;              // --resume CKPT
 };
 
-// `defaults` with the flags applied. Throws UsageError unless steps, batch >= 1, seq >= 2, lr > 0.
-TrainConfig train_config(const TrainFlags& flags, const TrainConfig& defaults);
+// `defaults` with the flags `a` applied. Throws UsageError unless steps, batch >= 1, seq >= 2, lr >
+// 0.
+TrainConfig train_config(const TrainFlags& a, const TrainConfig& defaults);
 
 struct TokenizerCommand {
   int vocab = 4096;
@@ -81,11 +82,11 @@ struct ExperimentCommand {
 // What every subcommand does first: heap tuning for the training loops, and --threads.
 void prepare_process(int threads);
 
-int run_tokenizer(const TokenizerCommand& c);
-int run_train(const TrainCommand& c);
-int run_eval(const EvalCommand& c);
-int run_export(const ExportCommand& c);
-int run_qat(const QatCommand& c);
-int run_experiment_command(const ExperimentCommand& c);
+int run_tokenizer(const TokenizerCommand& a);
+int run_train(const TrainCommand& a);
+int run_eval(const EvalCommand& a);
+int run_export(const ExportCommand& a);
+int run_qat(const QatCommand& a);
+int run_experiment_command(const ExperimentCommand& a);
 
 }  // namespace hilq::qat

@@ -86,7 +86,9 @@ void add_data(CLI::App* cmd, std::string& data_dir) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   CLI::App app{"Trains the FP teachers, runs LSQ/Squat QAT, evaluates and exports packed models.",
                "hil-train"};
   hilq::cli::configure(app);
@@ -256,4 +258,10 @@ int main(int argc, char** argv) {
                  e.what());
     return code;
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return hilq::cli::guard("hil-train", [&] { return run(argc, argv); });
 }

@@ -13,7 +13,9 @@
 #include "db/run_store.h"
 #include "reports/run_report.h"
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   std::string db_path, out_dir = "results/latest";
   long long run_id = -1;
   CLI::App app{
@@ -59,4 +61,17 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "hil-report: %s\n", e.what());
     return 1;
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {  // building the parser; run() reports its own errors
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "hil-report: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "hil-report: unknown error\n");
+  }
+  return 1;
 }

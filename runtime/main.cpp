@@ -56,7 +56,9 @@ const CLI::Validator kIsa(
 
 }  // namespace
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   hilq::runtime::RunModelOptions o;
   o.context.threads = 1;
   CLI::App app{
@@ -193,4 +195,10 @@ machine's MKMP kernels.)",
                  e.what());
     return code;
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return hilq::cli::guard("hil-run", [&] { return run(argc, argv); });
 }

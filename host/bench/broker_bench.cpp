@@ -18,7 +18,9 @@
 #include "host/result_rows.h"
 #include "host/workload.h"
 
-int main(int argc, char** argv) {
+namespace {
+
+int run(int argc, char** argv) {
   namespace proto = hilq::protocol;
   using Clock = std::chrono::steady_clock;
   int jobs = 20000, agent_count = 4;
@@ -113,4 +115,10 @@ int main(int argc, char** argv) {
                         {"jobs_per_second", jobs / seconds}};
   std::printf("%s\n", out.dump().c_str());
   return failed == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return hilq::cli::guard("hil-broker-bench", [&] { return run(argc, argv); });
 }

@@ -194,7 +194,7 @@ int run(int argc, char** argv) {
   experiment.data_dir = data_dir;
   CLI::App* experiment_cmd = app.add_subcommand(
       "experiment",
-      "the issue's table: FP, PTQ, LSQ, Squat, Squat-E, Squat-D per setting (same steps and "
+      "the experiment table: FP, PTQ, LSQ, Squat, Squat-E, Squat-D per setting (same steps and "
       "seeds)");
   add_task(experiment_cmd, task, "lm or cls");
   experiment_cmd->add_option("--teacher", experiment.teacher, "the FP checkpoint")

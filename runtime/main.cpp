@@ -96,7 +96,7 @@ machine's MKMP kernels.)",
       ->group(gen);
   app.add_flag("--show-ids", o.show_ids, "also print the generated token ids")->group(gen);
 
-  const char* lat = "Latency (the figures of the runtime issue)";
+  const char* lat = "Latency (prefill and decode figures)";
   app.add_flag("--bench", o.bench, "prefill of a prompt + timed token-by-token decode, repeated")
       ->group(lat);
   app.add_option("--prompt-tokens", o.prompt_tokens, "prompt length (default 128)")

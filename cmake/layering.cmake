@@ -13,7 +13,7 @@ set(hilq_layers
   "db:"
   "search:model,runtime,db,qat"
   "agent:runtime,kernels,protocol"
-  "reports:db"
+  "reports:db,base"
   "host:search,db,protocol,reports"
 )
 

@@ -1,14 +1,11 @@
 // hil-report: writes a run's report (HTML + CSV + JSON) from the SQLite file alone. Parses the
-// command line (CLI11) and calls write_run_report(). The layering table keeps reports/ off base/,
-// so the few lines of base/cli.h it needs are spelled out here (same exit codes and messages).
-#include <CLI/CLI.hpp>
+// command line (CLI11) and calls write_run_report().
 #include <cstdint>
 #include <cstdio>
-#include <exception>
-#include <iostream>
 #include <limits>
 #include <string>
 
+#include "base/cli.h"
 #include "db/database.h"
 #include "db/run_store.h"
 #include "reports/run_report.h"
@@ -22,8 +19,7 @@ int run(int argc, char** argv) {
       "Writes report.html, measurements.csv and measurements.json for one run, from the SQLite "
       "file\nalone.",
       "hil-report"};
-  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  app.get_formatter()->column_width(28);
+  hilq::cli::configure(app);
   app.add_option("--db", db_path, "the hilq SQLite file (required)")->type_name("FILE")->required();
   app.add_option("--out", out_dir, "output folder (default results/latest)")->type_name("DIR");
   app.add_option("--run", run_id, "run to report (default: the latest run in the file)")
@@ -31,47 +27,32 @@ int run(int argc, char** argv) {
       ->check(CLI::Range(1LL, std::numeric_limits<long long>::max()));
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {  // 0 after --help, else 2 with one line naming the flag
-    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success))
-      return app.exit(e, std::cout, std::cerr);
-    std::fprintf(stderr, "hil-report: %s (see --help)\n", e.what());
-    return 2;
+  } catch (const CLI::ParseError& e) {
+    return hilq::cli::parse_error_exit(app, e);
   }
-  try {
-    if (FILE* f = std::fopen(db_path.c_str(), "rb")) {
-      std::fclose(f);
-    } else {
-      std::fprintf(stderr, "hil-report: no database at '%s'\n", db_path.c_str());
-      return 1;
-    }
-    hilq::db::Database db(db_path);
-    hilq::db::RunStore store(db);
-    if (run_id < 0) {
-      const auto latest = store.latest_run_id();
-      if (!latest) {
-        std::fprintf(stderr, "hil-report: '%s' holds no runs\n", db_path.c_str());
-        return 1;
-      }
-      run_id = *latest;
-    }
-    const auto files = hilq::reports::write_run_report(db, run_id, out_dir);
-    for (const auto& path : files.paths) std::printf("%s\n", path.c_str());
-    return 0;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "hil-report: %s\n", e.what());
-    return 1;
+  if (FILE* f = std::fopen(db_path.c_str(), "rb")) {
+    std::fclose(f);
+  } else {
+    std::fprintf(stderr, "hil-report: no database at '%s'\n", db_path.c_str());
+    return hilq::cli::kExitError;
   }
+  hilq::db::Database db(db_path);
+  hilq::db::RunStore store(db);
+  if (run_id < 0) {
+    const auto latest = store.latest_run_id();
+    if (!latest) {
+      std::fprintf(stderr, "hil-report: '%s' holds no runs\n", db_path.c_str());
+      return hilq::cli::kExitError;
+    }
+    run_id = *latest;
+  }
+  const auto files = hilq::reports::write_run_report(db, run_id, out_dir);
+  for (const auto& path : files.paths) std::printf("%s\n", path.c_str());
+  return hilq::cli::kExitOk;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {  // building the parser; run() reports its own errors
-    return run(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "hil-report: %s\n", e.what());
-  } catch (...) {
-    std::fprintf(stderr, "hil-report: unknown error\n");
-  }
-  return 1;
+  return hilq::cli::guard("hil-report", [&] { return run(argc, argv); });
 }

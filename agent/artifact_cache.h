@@ -1,6 +1,6 @@
-// The agent's on-disk artifact cache: files named by their sha256, filled chunk by chunk from
-// ARTIFACT messages, verified before they become visible, and kept under a size limit by evicting
-// the least recently used. A partial or corrupt download never replaces a good file.
+// The agent's on-disk artifact cache: files named by their sha256, filled from ARTIFACT chunks,
+// hashed once on arrival (then trusted: jobs never hash them again), kept under a size limit by
+// evicting the least recently used. A partial or corrupt download never replaces a good file.
 #pragma once
 
 #include <cstdint>

@@ -15,9 +15,8 @@
 #include "agent/measure.h"
 #include "agent/model_bench.h"
 #include "agent/power.h"
-#include "protocol/health_check.h"
-#include "model/sha256.h"
 #include "agent/sysinfo.h"
+#include "protocol/health_check.h"
 
 namespace hilq::agent {
 namespace {
@@ -87,7 +86,8 @@ struct JobRunner::Shared {
         json config = job.config;
         if (!artifact.empty()) config["model"] = artifact;  // the verified, cached file
         m = measured(st, [&] {
-          return run_model_bench_measured(config, job.repeat, power.get(), reason, st.idle_s);
+          return run_model_bench_measured(config, job.repeat, power.get(), reason, st.idle_s,
+                                          /*artifact_verified=*/!artifact.empty());
         });
       } else {
         return proto::make_message(proto::ErrorReply{
@@ -96,10 +96,12 @@ struct JobRunner::Shared {
                 "' is not supported by this agent (supported: kernel-bench, model-bench, noop, "
                 "health-check)"});
       }
+      // The cache hashed the file once, when it arrived, and names it by that hash: trusted.
       if (!artifact.empty())
         m["artifact"] = {{"sha256", job.artifact_sha256},
                          {"path", artifact},
-                         {"verified_sha256", model::sha256_file(artifact)}};
+                         {"verified_sha256", job.artifact_sha256},
+                         {"verified", "on arrival in the artifact cache"}};
       return proto::make_message(proto::Result{job.job_id, std::move(m)});
     } catch (const BadModelArtifact& e) {
       return proto::make_message(proto::ErrorReply{job.job_id, proto::kErrorArtifact, e.what()});
@@ -132,7 +134,7 @@ struct JobRunner::Shared {
     if (!after.zone_temps_c.empty())
       m["temperature_c"] = *std::max_element(after.zone_temps_c.begin(), after.zone_temps_c.end());
     m["affinity"] = current_affinity();
-    if (auto p = m.find("power"); p != m.end() && p->value("available", false))
+    if (auto p = m.find("power"); p != m.end() && p->contains("energy_per_inference_j"))
       m["energy_per_inference_j"] = (*p)["energy_per_inference_j"];
     return m;
   }

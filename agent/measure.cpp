@@ -58,12 +58,6 @@ LatencyStats latency_stats(std::vector<double> samples) {
   return st;
 }
 
-nlohmann::json to_json(const LatencyStats& s) {
-  return {{"median_ns", s.median_ns}, {"p10_ns", s.p10_ns},   {"p90_ns", s.p90_ns},
-          {"mad_ns", s.mad_ns},       {"mean_ns", s.mean_ns}, {"min_ns", s.min_ns},
-          {"max_ns", s.max_ns},       {"count", s.count}};
-}
-
 bool reset_peak_rss() {
   std::ofstream out("/proc/self/clear_refs");
   if (!out) return false;

@@ -7,16 +7,16 @@
 #include <string>
 #include <vector>
 
+#include "protocol/jobs.h"
+
 namespace hilq::agent {
 
-struct LatencyStats {
-  double median_ns = 0, p10_ns = 0, p90_ns = 0, mad_ns = 0, mean_ns = 0, min_ns = 0, max_ns = 0;
-  int64_t count = 0;
-};
+// The statistics type of the wire format (protocol/jobs.h), so results carry it as computed.
+using LatencyStats = protocol::LatencySummary;
+using protocol::to_json;
 
 // Percentiles by linear interpolation between order statistics; MAD = median |x - median|.
 LatencyStats latency_stats(std::vector<double> samples_ns);
-nlohmann::json to_json(const LatencyStats& stats);
 
 // Peak RSS of this process since the last reset_peak_rss() (VmHWM after writing 5 to
 // /proc/self/clear_refs). When the reset is refused, the peak is since process start and

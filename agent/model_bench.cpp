@@ -56,12 +56,14 @@ double ms(double ns) { return ns * 1e-6; }
 
 }  // namespace
 
-json run_model_bench(const json& config, const protocol::RepeatPolicy& repeat) {
+protocol::ModelBenchResult measure_model(const json& config, const protocol::RepeatPolicy& repeat,
+                                         bool artifact_verified) {
   check_fields(config);
   std::string path = get_string(config, "model");
   if (path.empty()) path = get_string(config, "model_path");
   if (path.empty()) throw BadJobConfig("config field 'model' (the artifact's path) is missing");
   rt::LoadOptions lo;
+  lo.verify_hash = !artifact_verified;  // the artifact cache verified the whole file on arrival
   try {
     lo.weights = rt::weights_mode_from_name(get_string(config, "weights"));
   } catch (const rt::ConfigError& e) {
@@ -85,8 +87,10 @@ json run_model_bench(const json& config, const protocol::RepeatPolicy& repeat) {
   if (lo.setting && !lo.quant_config.empty())
     throw BadJobConfig("config fields 'setting' and 'quant_config' are alternatives; give one");
   rt::BenchOptions bo;
-  bo.prompt_tokens = get_int(config, "prompt_tokens", 1, 1 << 16, 128);
-  bo.decode_tokens = get_int(config, "decode_tokens", 0, 1 << 16, 128);
+  bo.prompt_tokens = get_int(config, "prompt_tokens", 1, 1 << 16,
+                             protocol::ModelBenchConfig::kDefaultPromptTokens);
+  bo.decode_tokens = get_int(config, "decode_tokens", 0, 1 << 16,
+                             protocol::ModelBenchConfig::kDefaultDecodeTokens);
   bo.seed = static_cast<uint64_t>(get_int(config, "seed", 0, 1 << 30, 1));
   bo.warmup = repeat.warmup;
   bo.min_runs = std::max(1, repeat.min_repeats);
@@ -98,7 +102,7 @@ json run_model_bench(const json& config, const protocol::RepeatPolicy& repeat) {
                        " is smaller than prompt_tokens + decode_tokens");
   }
   kernels::ContextOptions co;
-  co.threads = get_int(config, "threads", 1, 256, 1);
+  co.threads = get_int(config, "threads", 1, 256, protocol::ModelBenchConfig::kDefaultThreads);
   co.isa = get_string(config, "isa");
   if (!co.isa.empty() && !kernels::isa_from_name(co.isa)) {
     throw BadJobConfig("config field 'isa' must be a kernel path name (ref, avx2, neon, ...)");
@@ -120,26 +124,41 @@ json run_model_bench(const json& config, const protocol::RepeatPolicy& repeat) {
   kernels::Context ctx(co);
   const rt::BenchResult r = rt::run_bench(model, ctx, bo);
   const PeakRss rss = read_peak_rss(rss_reset);
-  const LatencyStats pre = latency_stats(r.prefill_ns), dec = latency_stats(r.decode_ns);
   const bool lm = model.arch().kind == rt::ModelKind::kCausalLm;
-  json m = {
+  protocol::ModelBenchResult out;
+  out.setting = model.label();
+  out.model_kind = lm ? "causal_lm" : "classifier";
+  out.prefill = latency_stats(r.prefill_ns);
+  out.prefill_ms = ms(out.prefill.median_ns);
+  if (lm) {
+    out.decode = latency_stats(r.decode_ns);
+    out.decode_ms_median = ms(out.decode->median_ns);
+    out.decode_ms_p90 = ms(out.decode->p90_ns);
+    out.tokens_per_s = out.decode->median_ns > 0 ? 1e9 / out.decode->median_ns : 0.0;
+  }
+  out.weight_bytes = model.weight_bytes();
+  out.kv_cache_bytes = r.memory.kv_cache_bytes;
+  out.arena_bytes = r.memory.arena_bytes;
+  out.peak_rss_bytes = rss.bytes;
+  out.kernel = r.kernels;
+  out.kernel_path = kernels::isa_name(ctx.isa());
+  out.energy_unavailable_reason =
+      "run_model_bench measures no power; the worker wraps it in measure_with_power "
+      "(run_model_bench_measured)";
+  out.power = protocol::PowerReading{};
+  out.power->reason = out.energy_unavailable_reason;
+  out.extra = {
       {"model", path},
-      {"model_label", model.label()},
-      {"model_kind", lm ? "causal_lm" : "classifier"},
       {"model_format", model.format()},
       {"model_data_sha256", model.data_sha256()},
       {"weights",
        get_string(config, "weights").empty() ? "as-stored" : get_string(config, "weights")},
-      {"kernel", r.kernels},
-      {"isa", kernels::isa_name(ctx.isa())},
       {"int4", kernels::int4_variant_name(ctx.int4_variant())},
       {"threads", ctx.threads()},
       {"prompt_tokens", bo.prompt_tokens},
       {"decode_tokens", lm ? bo.decode_tokens : 0},
       {"context", r.context},
       {"runs", r.runs},
-      {"prefill", to_json(pre)},
-      {"prefill_ms", ms(pre.median_ns)},
       {"samples_ns", {{"prefill", r.prefill_ns}, {"decode", r.decode_ns}}},
       {"thread_cpu",
        {{"prefill", to_json(latency_stats(r.prefill_cpu_ns))},
@@ -148,45 +167,40 @@ json run_model_bench(const json& config, const protocol::RepeatPolicy& repeat) {
          "CLOCK_THREAD_CPUTIME_ID of the measuring thread: wall minus time other processes "
          "held the core; only that thread's work (meaningful with threads = 1)"}}},
       {"greedy_tokens", r.tokens},
-      {"model_bytes", model.weight_bytes()},
-      {"peak_rss_bytes", rss.bytes},
       {"memory",
-       {{"weights_bytes", r.memory.weight_bytes},
-        {"kv_cache_bytes", r.memory.kv_cache_bytes},
-        {"arena_bytes", r.memory.arena_bytes},
-        {"file_bytes", model.file_bytes()},
+       {{"file_bytes", model.file_bytes()},
         {"peak_rss_bytes", rss.bytes},
         {"peak_rss_method", rss.method}}},
-      {"power",
-       {{"available", false},
-        {"reason",
-         "run_model_bench measures no power; the worker wraps it in "
-         "measure_with_power (run_model_bench_measured)"}}},
   };
-  if (lm) {
-    m["decode"] = to_json(dec);
-    m["latency"] = to_json(dec);  // what measure_with_power turns into energy per token
-    m["decode_ms_per_token"] = {{"median", ms(dec.median_ns)}, {"p90", ms(dec.p90_ns)}};
-    m["tokens_per_s"] = dec.median_ns > 0 ? 1e9 / dec.median_ns : 0.0;
-  } else {
-    m["latency"] = to_json(pre);  // one classification per inference
-    m["decode"] = nullptr;
-    m["decode_ms_per_token"] = nullptr;
-    m["decode_note"] = "classifier: one forward per input, no decode";
-  }
-  return m;
+  if (!lm) out.extra["decode_note"] = "classifier: one forward per input, no decode";
+  return out;
+}
+
+json run_model_bench(const json& config, const protocol::RepeatPolicy& repeat,
+                     bool artifact_verified) {
+  return protocol::to_json(measure_model(config, repeat, artifact_verified));
 }
 
 json run_model_bench_measured(const json& config, const protocol::RepeatPolicy& repeat,
                               PowerSensor* sensor, const std::string& unavailable_reason,
-                              double idle_s) {
-  json m = measure_with_power(sensor, unavailable_reason, idle_s,
-                              [&] { return run_model_bench(config, repeat); });
-  if (auto p = m.find("power"); p != m.end() && p->value("available", false)) {
-    m[m["model_kind"] == "causal_lm" ? "energy_per_token_j" : "energy_per_inference_j"] =
-        (*p)["energy_per_inference_j"];
+                              double idle_s, bool artifact_verified) {
+  protocol::ModelBenchResult out;
+  const json power = measure_with_power(sensor, unavailable_reason, idle_s, [&] {
+    out = measure_model(config, repeat, artifact_verified);
+    return json::object();
+  })["power"];
+  out.power = protocol::decode_power(power, protocol::kModelBenchKind);
+  if (out.power->available) {
+    // Energy of one inference: the window's power above idle for the median time of a token
+    // (or, for a classifier, of one forward).
+    out.energy_per_token_j =
+        (out.power->window_w - out.power->idle_w) * out.per_inference().median_ns * 1e-9;
+    out.power->energy_per_inference_j = out.energy_per_token_j;
+    out.energy_unavailable_reason.clear();
+  } else {
+    out.energy_unavailable_reason = out.power->reason;
   }
-  return m;
+  return protocol::to_json(out);
 }
 
 }  // namespace hilq::agent

@@ -21,13 +21,11 @@
 // Repeat policy: warmup whole runs (prefill + decode) are discarded, then runs until both
 // min_repeats and min_time_s are reached (max_repeats caps them).
 //
-// Result: prefill_ms, decode_ms_per_token {median, p90}, tokens_per_s, "prefill" and "decode"
-// latency statistics (agent/measure.h), "latency" = the decode statistics (so that
-// measure_with_power reports energy per token as energy_per_inference_j), every sample, memory
-// {weights_bytes, kv_cache_bytes, arena_bytes, file_bytes, peak_rss_bytes, peak_rss_method},
-// model_bytes, peak_rss_bytes, kernel ('+'-joined kernels that ran), isa, threads, model label
-// and data SHA-256, greedy_tokens (the first run's, to compare boards), and "power":
-// {"available": false, "reason"} unless run through measure_with_power (run_model_bench_measured).
+// Result: protocol::ModelBenchResult (protocol/jobs.h): setting label, prefill ms, decode
+// ms/token (median, p90), tokens/s, weight / KV-cache / arena bytes, peak RSS, the kernels and
+// kernel path that ran, prefill and decode statistics, and energy per token or why there is
+// none; its extras carry every sample, thread CPU time, the greedy tokens (the first run's, to
+// compare boards), file bytes and the model's data SHA-256.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -35,6 +33,7 @@
 #include <string>
 
 #include "agent/power.h"
+#include "protocol/jobs.h"
 #include "protocol/message.h"
 
 namespace hilq::agent {
@@ -47,12 +46,20 @@ class BadModelArtifact : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-nlohmann::json run_model_bench(const nlohmann::json& config, const protocol::RepeatPolicy& repeat);
+// `artifact_verified`: the file came from the artifact cache, which checked its SHA-256 when it
+// arrived, so the load does not hash it again.
+protocol::ModelBenchResult measure_model(const nlohmann::json& config,
+                                         const protocol::RepeatPolicy& repeat,
+                                         bool artifact_verified = false);
+// measure_model as the RESULT's measurement JSON.
+nlohmann::json run_model_bench(const nlohmann::json& config, const protocol::RepeatPolicy& repeat,
+                               bool artifact_verified = false);
 
-// run_model_bench inside measure_with_power: adds "power" (idle baseline, window power, energy)
-// and energy_per_token_j when the sensor reads; else power.available is false with the reason.
+// measure_model inside measure_with_power: adds the power reading and energy_per_token_j when the
+// sensor reads; else energy_unavailable_reason says why.
 nlohmann::json run_model_bench_measured(const nlohmann::json& config,
                                         const protocol::RepeatPolicy& repeat, PowerSensor* sensor,
-                                        const std::string& unavailable_reason, double idle_s);
+                                        const std::string& unavailable_reason, double idle_s,
+                                        bool artifact_verified = false);
 
 }  // namespace hilq::agent

@@ -1,8 +1,6 @@
 // Power sensor parsers, backends and the energy measurement around a job (see power.h).
 #include "agent/power.h"
 
-#include "agent/command.h"
-
 #include <sys/wait.h>
 
 #include <atomic>
@@ -17,6 +15,8 @@
 #include <regex>
 #include <sstream>
 #include <thread>
+
+#include "agent/command.h"
 
 namespace hilq::agent {
 namespace {
@@ -204,11 +204,12 @@ class BatterySensor : public PowerSensor {
   BatteryConvention convention_;
 };
 
-double median_seconds(const json& result) {
+std::optional<double> median_seconds(const json& result) {
   auto lat = result.find("latency");
-  if (lat == result.end() || !lat->is_object()) return 0;
+  if (lat == result.end() || !lat->is_object()) return std::nullopt;
   auto med = lat->find("median_ns");
-  return med != lat->end() && med->is_number() ? med->get<double>() * 1e-9 : 0;
+  if (med == lat->end() || !med->is_number()) return std::nullopt;
+  return med->get<double>() * 1e-9;
 }
 
 }  // namespace
@@ -326,8 +327,7 @@ std::unique_ptr<PowerSensor> make_power_sensor(const std::string& backend, const
   if (backend == "hwmon")
     return std::make_unique<HwmonSensor>(opt("hwmon_root", root + "/class/hwmon"),
                                          opt("device", ""));
-  if (backend == "pi5-pmic")
-    return std::make_unique<PmicSensor>(pmic_command);
+  if (backend == "pi5-pmic") return std::make_unique<PmicSensor>(pmic_command);
   if (backend == "android") {
     BatteryConvention conv{opt("current_unit", "auto"), opt("voltage_unit", "auto"),
                            opt("discharge_sign", "auto")};
@@ -424,8 +424,10 @@ json measure_with_power(PowerSensor* sensor, const std::string& unavailable_reas
                      {"idle_w", idle_w},
                      {"window_w", window_w},
                      {"window_s", window_s},
-                     {"energy_j", window_j - idle_w * window_s},
-                     {"energy_per_inference_j", (window_w - idle_w) * median_seconds(result)}};
+                     {"energy_j", window_j - idle_w * window_s}};
+  // Only a job that reports the latency of one inference has an energy per inference.
+  if (const auto median_s = median_seconds(result))
+    result["power"]["energy_per_inference_j"] = (window_w - idle_w) * *median_s;
   return result;
 }
 

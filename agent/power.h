@@ -104,8 +104,9 @@ std::unique_ptr<PowerSensor> make_power_sensor(
 
 // Measures idle power for idle_s, then runs `job` while integrating energy, and returns the
 // job's JSON with a "power" object: {available, source, method, idle_w, window_w, window_s,
-// energy_j (window energy minus idle baseline), energy_per_inference_j} or {available: false,
-// reason}. A null sensor gives {available: false, reason: unavailable_reason}.
+// energy_j (window energy minus idle baseline), energy_per_inference_j (when the job's JSON has a
+// "latency")} or {available: false, reason}. A null sensor gives {available: false, reason:
+// unavailable_reason}.
 nlohmann::json measure_with_power(PowerSensor* sensor, const std::string& unavailable_reason,
                                   double idle_s, const std::function<nlohmann::json()>& job);
 

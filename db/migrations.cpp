@@ -1,4 +1,4 @@
-// The schema (DESIGN §6) as a list of migrations; append, never edit a shipped one.
+// The schema as a list of migrations; append, never edit a shipped one.
 #include "db/migrations.h"
 
 #include <string>
@@ -122,11 +122,55 @@ CREATE TABLE agents (
   PRIMARY KEY (run_id, id)
 );
 )sql",
+    // 3: typed model-bench columns on measurements, backfilled from the metrics JSON of older
+    // rows (whose moved keys leave it); the job config kept once, in jobs.config: measurements
+    // lose their copy (a row without its job gets one first) and jobs.spec drops its own.
+    R"sql(
+ALTER TABLE measurements ADD COLUMN setting TEXT;
+ALTER TABLE measurements ADD COLUMN kernel_path TEXT;
+ALTER TABLE measurements ADD COLUMN prefill_ms REAL;
+ALTER TABLE measurements ADD COLUMN decode_ms_median REAL;
+ALTER TABLE measurements ADD COLUMN decode_ms_p90 REAL;
+ALTER TABLE measurements ADD COLUMN tokens_per_s REAL;
+ALTER TABLE measurements ADD COLUMN kv_bytes INTEGER;
+ALTER TABLE measurements ADD COLUMN arena_bytes INTEGER;
+ALTER TABLE measurements ADD COLUMN energy_per_token_j REAL;
+UPDATE measurements SET
+  setting = CASE json_type(metrics, '$.model_label') WHEN 'text'
+            THEN json_extract(metrics, '$.model_label') END,
+  kernel_path = CASE json_type(metrics, '$.isa') WHEN 'text' THEN json_extract(metrics, '$.isa') END,
+  prefill_ms = json_extract(metrics, '$.prefill_ms'),
+  decode_ms_median = json_extract(metrics, '$.decode_ms_per_token.median'),
+  decode_ms_p90 = json_extract(metrics, '$.decode_ms_per_token.p90'),
+  tokens_per_s = json_extract(metrics, '$.tokens_per_s'),
+  kv_bytes = json_extract(metrics, '$.memory.kv_cache_bytes'),
+  arena_bytes = json_extract(metrics, '$.memory.arena_bytes'),
+  energy_per_token_j = json_extract(metrics, '$.energy_per_token_j'),
+  metrics = json_remove(metrics, '$.model_label', '$.isa', '$.prefill_ms',
+                        '$.decode_ms_per_token', '$.tokens_per_s', '$.memory.kv_cache_bytes',
+                        '$.memory.arena_bytes', '$.memory.weights_bytes', '$.energy_per_token_j',
+                        '$.model_bytes', '$.kernel')
+WHERE json_valid(metrics) AND json_type(metrics) = 'object';
+INSERT OR IGNORE INTO jobs (id, run_id, candidate_id, board, kind, config, state, attempts, agent,
+                            created_at, updated_at)
+  SELECT job_id, run_id, candidate_id, board, kind, config,
+         CASE status WHEN 'ok' THEN 'done' ELSE 'failed' END, 1, agent, created_at, created_at
+  FROM measurements;
+ALTER TABLE measurements DROP COLUMN config;
+UPDATE jobs SET spec = json_remove(spec, '$.config')
+WHERE spec IS NOT NULL AND json_valid(spec) AND json_type(spec) = 'object';
+)sql",
 };
 
 }  // namespace
 
 int latest_schema_version() { return static_cast<int>(kMigrations.size()); }
+
+const std::string& migration_sql(int version) {
+  if (version < 1 || version > latest_schema_version())
+    throw DbError("there is no schema migration " + std::to_string(version));
+  return kMigrations[static_cast<size_t>(version - 1)];
+}
 
 void migrate(Database& db) {
   int version = db.user_version();

@@ -2,6 +2,8 @@
 // own transaction, so a crash mid-upgrade leaves the file at a well-defined version.
 #pragma once
 
+#include <string>
+
 namespace hilq::db {
 
 class Database;
@@ -10,5 +12,7 @@ class Database;
 int latest_schema_version();
 // Brings the database up to latest_schema_version(); throws DbError for a newer file.
 void migrate(Database& db);
+// The SQL of migration `version` (1-based), so tests can build a file of an older schema.
+const std::string& migration_sql(int version);
 
 }  // namespace hilq::db

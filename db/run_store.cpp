@@ -4,12 +4,6 @@
 namespace hilq::db {
 namespace {
 
-constexpr const char* kMeasurementColumns =
-    "id, run_id, candidate_id, board, agent, job_id, kind, kernel, config, status, error_class, "
-    "error, latency_median_ns, latency_p10_ns, latency_p90_ns, latency_mad_ns, latency_mean_ns, "
-    "repeats, samples_ns, peak_rss_bytes, model_bytes, energy_j, power_source, "
-    "power_unavailable, temperature_c, emulated, metrics, created_at";
-
 RunRow read_run(const Statement& s) {
   RunRow r;
   r.id = s.column_int(0);
@@ -230,74 +224,6 @@ std::vector<AgentRow> RunStore::agents(int64_t run_id) {
   while (s.step())
     out.push_back({s.column_int(0), s.column_text(1), s.column_text(2), s.column_optional_text(3),
                    s.column_text(4), s.column_optional_text(5)});
-  return out;
-}
-
-bool RunStore::record_measurement(const MeasurementRow& m) {
-  Transaction tx(db_);
-  Statement s(db_,
-              "INSERT INTO measurements (run_id, candidate_id, board, agent, job_id, kind, kernel, "
-              "config, status, error_class, error, latency_median_ns, latency_p10_ns, "
-              "latency_p90_ns, latency_mad_ns, latency_mean_ns, repeats, samples_ns, "
-              "peak_rss_bytes, model_bytes, energy_j, power_source, power_unavailable, "
-              "temperature_c, emulated, metrics, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, "
-              "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-              "ON CONFLICT (job_id) DO NOTHING");
-  s.bind_all(m.run_id, m.candidate_id, m.board, m.agent, m.job_id, m.kind, m.kernel, m.config,
-             m.status, m.error_class, m.error, m.latency_median_ns, m.latency_p10_ns,
-             m.latency_p90_ns, m.latency_mad_ns, m.latency_mean_ns, m.repeats, m.samples_ns,
-             m.peak_rss_bytes, m.model_bytes, m.energy_j, m.power_source, m.power_unavailable,
-             m.temperature_c, m.emulated ? 1 : 0, m.metrics,
-             m.created_at.empty() ? now_utc() : m.created_at);
-  s.run();
-  if (db_.changes() == 0) return false;  // tx rolls back: nothing to undo
-  Statement job(db_,
-                "UPDATE jobs SET state = ?, lease_until = NULL, updated_at = ?, "
-                "error_class = coalesce(?, error_class), error = coalesce(?, error) WHERE id = ?");
-  job.bind_all(m.status == "ok" ? "done" : "failed", now_utc(), m.error_class, m.error, m.job_id)
-      .run();
-  tx.commit();
-  return true;
-}
-
-std::vector<MeasurementRow> RunStore::measurements(int64_t run_id) {
-  Statement s(db_, std::string("SELECT ") + kMeasurementColumns +
-                       " FROM measurements WHERE run_id = ? ORDER BY id");
-  s.bind(1, run_id);
-  std::vector<MeasurementRow> out;
-  while (s.step()) {
-    MeasurementRow m;
-    int c = 0;
-    m.id = s.column_int(c++);
-    m.run_id = s.column_int(c++);
-    m.candidate_id = s.column_optional_int(c++);
-    m.board = s.column_text(c++);
-    m.agent = s.column_optional_text(c++);
-    m.job_id = s.column_text(c++);
-    m.kind = s.column_text(c++);
-    m.kernel = s.column_optional_text(c++);
-    m.config = s.column_text(c++);
-    m.status = s.column_text(c++);
-    m.error_class = s.column_optional_text(c++);
-    m.error = s.column_optional_text(c++);
-    m.latency_median_ns = s.column_optional_double(c++);
-    m.latency_p10_ns = s.column_optional_double(c++);
-    m.latency_p90_ns = s.column_optional_double(c++);
-    m.latency_mad_ns = s.column_optional_double(c++);
-    m.latency_mean_ns = s.column_optional_double(c++);
-    m.repeats = s.column_optional_int(c++);
-    m.samples_ns = s.column_optional_text(c++);
-    m.peak_rss_bytes = s.column_optional_int(c++);
-    m.model_bytes = s.column_optional_int(c++);
-    m.energy_j = s.column_optional_double(c++);
-    m.power_source = s.column_optional_text(c++);
-    m.power_unavailable = s.column_optional_text(c++);
-    m.temperature_c = s.column_optional_double(c++);
-    m.emulated = s.column_int(c++) != 0;
-    m.metrics = s.column_text(c++);
-    m.created_at = s.column_text(c++);
-    out.push_back(std::move(m));
-  }
   return out;
 }
 

@@ -1,5 +1,5 @@
-// Typed access to runs, boards, jobs and measurements. Each write is one transaction; a
-// measurement is unique by job id, so a duplicate result is ignored rather than stored twice.
+// Typed access to runs, boards, jobs and agents (measurements: db/measurement_store.h). Each
+// write is one transaction, or a savepoint inside the caller's.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "db/database.h"
+#include "db/measurement_store.h"
 
 namespace hilq::db {
 
@@ -59,34 +60,6 @@ struct AgentRow {
   std::optional<std::string> reason;
 };
 
-struct MeasurementRow {
-  int64_t id = 0;
-  int64_t run_id = 0;
-  std::optional<int64_t> candidate_id;
-  std::string board;
-  std::optional<std::string> agent;
-  std::string job_id;
-  std::string kind;
-  std::optional<std::string> kernel;
-  std::string config;         // JSON of the job config
-  std::string status = "ok";  // ok | failed
-  std::optional<std::string> error_class;
-  std::optional<std::string> error;
-  std::optional<double> latency_median_ns, latency_p10_ns, latency_p90_ns, latency_mad_ns,
-      latency_mean_ns;
-  std::optional<int64_t> repeats;
-  std::optional<std::string> samples_ns;  // JSON array: every sample is kept
-  std::optional<int64_t> peak_rss_bytes;
-  std::optional<int64_t> model_bytes;
-  std::optional<double> energy_j;
-  std::optional<std::string> power_source;
-  std::optional<std::string> power_unavailable;  // why energy is missing, when it is
-  std::optional<double> temperature_c;
-  bool emulated = false;
-  std::string metrics = "{}";  // JSON of kind-specific figures (GOP/s, GB/s, ...)
-  std::string created_at;
-};
-
 class RunStore {
  public:
   explicit RunStore(Database& db) : db_(db) {}
@@ -123,10 +96,11 @@ class RunStore {
   void upsert_agent(const AgentRow& agent);
   std::vector<AgentRow> agents(int64_t run_id);
 
-  // Returns false (and changes nothing) when a measurement for this job id already exists.
-  // Marks the job done/failed in the same transaction.
-  bool record_measurement(const MeasurementRow& row);
-  std::vector<MeasurementRow> measurements(int64_t run_id);
+  // MeasurementStore's record() and of_run(), for callers that hold a RunStore.
+  bool record_measurement(const MeasurementRow& row) { return MeasurementStore(db_).record(row); }
+  std::vector<MeasurementRow> measurements(int64_t run_id) {
+    return MeasurementStore(db_).of_run(run_id);
+  }
 
  private:
   Database& db_;

@@ -9,15 +9,63 @@ namespace {
 namespace proto = hilq::protocol;
 using nlohmann::json;
 
-template <typename T>
-std::optional<T> get_opt(const json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return std::nullopt;
-  try {
-    return it->get<T>();
-  } catch (const json::exception&) {
-    return std::nullopt;
+void put_latency(db::MeasurementRow& row, const proto::LatencySummary& s) {
+  row.latency_median_ns = s.median_ns;
+  row.latency_p10_ns = s.p10_ns;
+  row.latency_p90_ns = s.p90_ns;
+  row.latency_mad_ns = s.mad_ns;
+  row.latency_mean_ns = s.mean_ns;
+  row.repeats = s.count;
+}
+
+void put_power(db::MeasurementRow& row, const std::optional<proto::PowerReading>& power,
+               std::optional<double> energy_j, json& metrics) {
+  if (power) {
+    row.power_source = power->source.empty() ? std::nullopt : std::optional(power->source);
+    if (!power->available) row.power_unavailable = power->reason;
+    metrics["power"] = proto::to_json(*power);
   }
+  row.energy_j = energy_j;
+  if (!row.energy_j && !row.power_unavailable)
+    row.power_unavailable = "the agent reported no energy figure";
+  if (row.energy_j) row.power_unavailable.reset();
+}
+
+// A model-bench RESULT, decoded once into its named columns.
+void fill_model_bench(db::MeasurementRow& row, const proto::ModelBenchResult& r, json& metrics) {
+  put_latency(row, r.per_inference());
+  row.setting = r.setting;
+  row.kernel = r.kernel;
+  row.kernel_path = r.kernel_path.empty() ? std::nullopt : std::optional(r.kernel_path);
+  row.prefill_ms = r.prefill_ms;
+  row.decode_ms_median = r.decode_ms_median;
+  row.decode_ms_p90 = r.decode_ms_p90;
+  row.tokens_per_s = r.tokens_per_s;
+  row.model_bytes = r.weight_bytes;
+  row.kv_bytes = r.kv_cache_bytes;
+  row.arena_bytes = r.arena_bytes;
+  row.peak_rss_bytes = r.peak_rss_bytes;
+  row.temperature_c = r.temperature_c;
+  row.energy_per_token_j = r.energy_per_token_j;
+  metrics = r.extra;
+  metrics["prefill"] = proto::to_json(r.prefill);  // statistics beyond the columns' median
+  if (r.decode) metrics["decode"] = proto::to_json(*r.decode);
+  put_power(row, r.power, r.energy_per_token_j, metrics);
+  if (!r.energy_per_token_j) row.power_unavailable = r.energy_unavailable_reason;
+}
+
+void fill_kernel_bench(db::MeasurementRow& row, const proto::KernelBenchResult& r, json& metrics) {
+  put_latency(row, r.latency);
+  row.kernel = r.kernel.empty() ? std::nullopt : std::optional(r.kernel);
+  row.kernel_path = r.isa.empty() ? std::nullopt : std::optional(r.isa);
+  if (!r.samples_ns.empty()) row.samples_ns = json(r.samples_ns).dump();
+  row.model_bytes = r.weight_bytes;
+  row.peak_rss_bytes = r.peak_rss_bytes;
+  row.temperature_c = r.temperature_c;
+  metrics = r.extra;
+  std::optional<double> energy;
+  if (r.power && r.power->available) energy = r.power->energy_per_inference_j;
+  put_power(row, r.power, energy, metrics);
 }
 
 }  // namespace
@@ -38,54 +86,31 @@ db::MeasurementRow measurement_row(int64_t run_id, const BrokerEvent& ev, const 
     row.error = ev.message;
     return row;
   }
-  const json& m = ev.measurement;
-  row.kernel = get_opt<std::string>(m, "kernel");
-  if (auto it = m.find("latency"); it != m.end() && it->is_object()) {
-    row.latency_median_ns = get_opt<double>(*it, "median_ns");
-    row.latency_p10_ns = get_opt<double>(*it, "p10_ns");
-    row.latency_p90_ns = get_opt<double>(*it, "p90_ns");
-    row.latency_mad_ns = get_opt<double>(*it, "mad_ns");
-    row.latency_mean_ns = get_opt<double>(*it, "mean_ns");
-    row.repeats = get_opt<int64_t>(*it, "count");
+  json metrics;
+  try {
+    if (job.kind == proto::kModelBenchKind)
+      fill_model_bench(row, proto::decode_model_bench_result(ev.measurement), metrics);
+    else
+      fill_kernel_bench(row, proto::decode_kernel_bench_result(ev.measurement, job.kind), metrics);
+  } catch (const ProtocolError& e) {
+    db::MeasurementRow failed = row;
+    failed.status = "failed";
+    failed.error_class = proto::kErrorBadRequest;
+    failed.error = e.what();
+    return failed;
   }
-  if (auto it = m.find("samples_ns"); it != m.end() && it->is_array()) row.samples_ns = it->dump();
-  row.peak_rss_bytes = get_opt<int64_t>(m, "peak_rss_bytes");
-  row.model_bytes = get_opt<int64_t>(m, "model_bytes");
-  if (!row.model_bytes) row.model_bytes = get_opt<int64_t>(m, "weight_bytes");
-  if (auto it = m.find("power"); it != m.end() && it->is_object()) {
-    if (get_opt<bool>(*it, "available").value_or(false))
-      row.energy_j = get_opt<double>(*it, "energy_per_inference_j");
-    row.power_source = get_opt<std::string>(*it, "source");
-    if (!row.energy_j) row.power_unavailable = get_opt<std::string>(*it, "reason");
-  }
-  if (!row.energy_j && !row.power_unavailable)
-    row.power_unavailable = "the agent reported no energy figure";
-  row.temperature_c = get_opt<double>(m, "temperature_c");
-  // Everything else the agent measured stays available, minus the bulky samples.
-  json metrics = m;
-  metrics.erase("samples_ns");
-  metrics.erase("latency");
   metrics["attempt"] = ev.attempt;
   row.metrics = metrics.dump();
-  if (!row.latency_median_ns) {
-    row.status = "failed";
-    row.error_class = proto::kErrorBadRequest;
-    row.error = "RESULT carried no latency statistics";
-  }
   return row;
 }
 
-std::string describe_result(const BrokerEvent& ev, const db::MeasurementRow& row) {
+std::string describe_result(const db::MeasurementRow& row) {
   char line[256];
-  const json& m = ev.measurement;
-  const auto prefill = get_opt<double>(m, "prefill_ms");
-  const auto label = get_opt<std::string>(m, "model_label");
-  if (row.kind == "model-bench" && prefill && label && m.contains("decode_ms_per_token")) {
-    const json& d = m["decode_ms_per_token"];
-    std::snprintf(line, sizeof line,
-                  "%s, prefill %.2f ms, decode %.3f ms/token (p90 %.3f), weights %.2f MB",
-                  label->c_str(), *prefill, get_opt<double>(d, "median").value_or(0),
-                  get_opt<double>(d, "p90").value_or(0), row.model_bytes.value_or(0) / 1e6);
+  if (row.kind == proto::kModelBenchKind && row.prefill_ms) {
+    std::snprintf(
+        line, sizeof line, "%s, prefill %.2f ms, decode %.3f ms/token (p90 %.3f), weights %.2f MB",
+        row.setting.value_or("?").c_str(), *row.prefill_ms, row.decode_ms_median.value_or(0),
+        row.decode_ms_p90.value_or(0), row.model_bytes.value_or(0) / 1e6);
   } else {
     std::snprintf(line, sizeof line, "%s, median %.1f us", row.kernel.value_or("?").c_str(),
                   row.latency_median_ns.value_or(0) / 1e3);
@@ -93,13 +118,19 @@ std::string describe_result(const BrokerEvent& ev, const db::MeasurementRow& row
   return line;
 }
 
-std::string job_spec(const proto::Job& job) { return proto::make_message(job).body.dump(); }
+// The JOB as stored in jobs.spec: everything but the config, which jobs.config holds.
+std::string job_spec(const proto::Job& job) {
+  json body = proto::make_message(job).body;
+  body.erase("config");
+  return body.dump();
+}
 
-proto::Job job_from_spec(const std::string& spec) {
+proto::Job job_from_spec(const std::string& spec, const std::string& config) {
   proto::Message m;
   m.type = proto::MessageType::kJob;
   m.body = json::parse(spec, nullptr, false);
   if (!m.body.is_object()) throw ProtocolError("stored job spec is not a JSON object");
+  if (!m.body.contains("config")) m.body["config"] = json::parse(config, nullptr, false);
   return proto::parse_job(m);
 }
 

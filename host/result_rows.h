@@ -1,13 +1,14 @@
-// Turning broker events into database rows: a RESULT's measurement JSON (or a final ERROR) into
-// a MeasurementRow, with energy and temperature taken from the agent's power/thermal readings.
+// Turning broker events into database rows: a RESULT's measurement decoded once into its typed
+// result (protocol/jobs.h) and then its columns, or a final ERROR into a failed row.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
-#include "protocol/message.h"
 #include "db/run_store.h"
 #include "host/broker.h"
+#include "protocol/jobs.h"
+#include "protocol/message.h"
 
 namespace hilq::host {
 
@@ -16,10 +17,11 @@ db::MeasurementRow measurement_row(int64_t run_id, const BrokerEvent& ev, const 
 
 // One line for the progress output: the model label with prefill and decode latency for
 // model-bench results, the kernel and median latency for the others.
-std::string describe_result(const BrokerEvent& ev, const db::MeasurementRow& row);
+std::string describe_result(const db::MeasurementRow& row);
 
-// A job as stored in the jobs table's spec column, and back (--resume).
+// A job as stored in the jobs table's spec column (without the config, which is the config
+// column), and back (--resume) from both.
 std::string job_spec(const protocol::Job& job);
-protocol::Job job_from_spec(const std::string& spec);  // throws ProtocolError
+protocol::Job job_from_spec(const std::string& spec, const std::string& config);  // ProtocolError
 
 }  // namespace hilq::host

@@ -156,7 +156,7 @@ int run_search(const SearchOptions& given) {
     store.reopen_run(run_id);
     for (const auto& row : store.jobs(run_id)) {
       if (!row.spec) continue;
-      proto::Job job = job_from_spec(*row.spec);
+      proto::Job job = job_from_spec(*row.spec, row.config);
       jobs[row.id] = job;
       if (row.state == "queued") to_submit.emplace_back(row.board, std::move(job));
     }
@@ -271,7 +271,7 @@ int run_search(const SearchOptions& given) {
           if (row.status == "ok") {
             ++results_ok;
             std::fprintf(stderr, "hil-search: [%zu/%zu] %s on %s: %s\n", recorded, total,
-                         ev.job_id.c_str(), ev.agent_id.c_str(), describe_result(ev, row).c_str());
+                         ev.job_id.c_str(), ev.agent_id.c_str(), describe_result(row).c_str());
           } else {
             ++results_failed;
             std::fprintf(stderr, "hil-search: [%zu/%zu] %s on %s failed: [%s] %s\n", recorded,

@@ -59,9 +59,10 @@ JobKind job_kind_of(const std::string& kind) {
   return JobKind::kOther;
 }
 
-// A model-bench row's setting: the label the agent's runtime gave the loaded model, else the job
-// config's setting or float baseline.
-std::string model_setting(const json& config, const json& metrics) {
+// A model-bench row's setting: the label the agent's runtime gave the loaded model (its column,
+// or the metrics of a row written without it), else the job config's setting or float baseline.
+std::string model_setting(const db::MeasurementRow& row, const json& config, const json& metrics) {
+  if (row.setting) return *row.setting;
   if (auto label = string_at(metrics, {"model_label"})) return *label;
   if (!config.is_object()) return "?";
   if (auto setting = string_at(config, {"setting"})) return *setting;
@@ -100,17 +101,24 @@ std::string label_of(const Measurement& m) {
   return label;
 }
 
-ModelBench model_bench_of(const json& config, const json& metrics) {
+// The figures have columns (db/measurement_store.h); a row written without them (a tool, a
+// test) still has them in its metrics JSON.
+ModelBench model_bench_of(const db::MeasurementRow& row, const json& config, const json& metrics) {
   ModelBench b;
-  b.setting = model_setting(config, metrics);
+  b.setting = model_setting(row, config, metrics);
   b.baseline = baseline_of(b.setting);
-  b.prefill_ms = number_at(metrics, {"prefill_ms"});
+  b.prefill_ms = row.prefill_ms ? row.prefill_ms : number_at(metrics, {"prefill_ms"});
   if (auto p90_ns = number_at(metrics, {"prefill", "p90_ns"})) b.prefill_p90_ms = *p90_ns / 1e6;
-  b.decode_median_ms = number_at(metrics, {"decode_ms_per_token", "median"});
-  b.decode_p90_ms = number_at(metrics, {"decode_ms_per_token", "p90"});
-  b.tokens_per_s = number_at(metrics, {"tokens_per_s"});
-  b.weights_bytes = integer_at(metrics, {"memory", "weights_bytes"});
-  b.kv_cache_bytes = integer_at(metrics, {"memory", "kv_cache_bytes"});
+  b.decode_median_ms = row.decode_ms_median ? row.decode_ms_median
+                                            : number_at(metrics, {"decode_ms_per_token", "median"});
+  b.decode_p90_ms =
+      row.decode_ms_p90 ? row.decode_ms_p90 : number_at(metrics, {"decode_ms_per_token", "p90"});
+  b.tokens_per_s = row.tokens_per_s ? row.tokens_per_s : number_at(metrics, {"tokens_per_s"});
+  b.weights_bytes = row.setting && row.model_bytes
+                        ? row.model_bytes
+                        : integer_at(metrics, {"memory", "weights_bytes"});
+  b.kv_cache_bytes =
+      row.kv_bytes ? row.kv_bytes : integer_at(metrics, {"memory", "kv_cache_bytes"});
   return b;
 }
 
@@ -149,7 +157,7 @@ Measurement measurement_of(db::MeasurementRow&& row) {
       if (reason.is_string()) m.throttle_reasons.push_back(reason.get<std::string>());
   m.gops = number_at(metrics, {"gops"});
   m.kernel_job = kernel_job_of(config);
-  if (m.job_kind == JobKind::kModelBench) m.model = model_bench_of(config, metrics);
+  if (m.job_kind == JobKind::kModelBench) m.model = model_bench_of(row, config, metrics);
   m.label = label_of(m);
   m.stored.config_text = std::move(row.config);
   m.stored.metrics_text = std::move(row.metrics);

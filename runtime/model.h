@@ -103,7 +103,8 @@ struct LoadOptions {
   // load (absmax weight scales, dynamic per-token activation scales), so a latency measurement of
   // any candidate needs only the FP artifact. For a packed file: must equal the file's config.
   std::string quant_config;
-  // Check metadata "data_sha256" when the file carries it.
+  // Check metadata "data_sha256" when the file carries it. Off: the data is not hashed at all
+  // (data_sha256() is the metadata's), for a caller that verified the whole file already.
   bool verify_hash = true;
   // Fuse q|k|v and gate|up into one matmul each when their formats agree.
   bool fuse = true;

@@ -1,4 +1,5 @@
 // SQLite store: schema creation and migration, WAL on files, run round trip, idempotent results.
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -7,6 +8,7 @@
 #include <fstream>
 
 #include "db/database.h"
+#include "db/measurement_store.h"
 #include "db/migrations.h"
 #include "db/run_store.h"
 
@@ -247,4 +249,77 @@ TEST_CASE("A transaction that is not committed leaves no trace", "[db]") {
   CHECK_THROWS_AS(d.exec("INSERT INTO runs (command_line, status, started_at) "
                          "VALUES ('x', 'bogus', 'now')"),
                   hilq::DbError);
+}
+
+TEST_CASE("Migration 3 gives old model-bench rows their columns and keeps the config once",
+          "[db]") {
+  TempDir tmp;
+  const auto path = (tmp.path / "v2.db").string();
+  {
+    // A file as hil-search wrote it at schema version 2: the config in jobs.config, jobs.spec
+    // and measurements.config; the model figures only in the metrics JSON.
+    sqlite3* raw = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &raw) == SQLITE_OK);
+    std::string sql = db::migration_sql(1) + db::migration_sql(2) + R"sql(
+INSERT INTO runs (id, command_line, status, started_at) VALUES (1, 'x', 'completed', 't');
+INSERT INTO jobs (id, run_id, board, kind, config, state, created_at, updated_at, spec)
+  VALUES ('r1-local-1', 1, 'local', 'model-bench', '{"setting":"W4A8"}', 'done', 't', 't',
+          '{"job_id":"r1-local-1","kind":"model-bench","config":{"setting":"W4A8"}}');
+INSERT INTO measurements (run_id, board, job_id, kind, config, status, latency_median_ns,
+                          metrics, created_at)
+  VALUES (1, 'local', 'r1-local-1', 'model-bench', '{"setting":"W4A8"}', 'ok', 2e5,
+          '{"model_label":"W4A8","isa":"avx2","prefill_ms":12.5,"tokens_per_s":5000,
+            "decode_ms_per_token":{"median":0.2,"p90":0.25},"energy_per_token_j":0.001,
+            "memory":{"weights_bytes":3,"kv_cache_bytes":65536,"arena_bytes":4096,
+                      "file_bytes":9},"greedy_tokens":[1,2]}', 't');
+INSERT INTO measurements (run_id, board, job_id, kind, config, status, metrics, created_at)
+  VALUES (1, 'local', 'lone-1', 'kernel-bench', '{"m":256}', 'failed', 'not json', 't');
+PRAGMA user_version = 2;
+)sql";
+    REQUIRE(sqlite3_exec(raw, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(raw);
+  }
+  db::Database d(path);
+  CHECK(d.user_version() == db::latest_schema_version());
+  db::RunStore store(d);
+  const auto rows = store.measurements(1);
+  REQUIRE(rows.size() == 2);
+  const auto& m = rows[0];
+  CHECK(m.setting == std::string("W4A8"));
+  CHECK(m.kernel_path == std::string("avx2"));
+  CHECK(m.prefill_ms == 12.5);
+  CHECK(m.decode_ms_median == 0.2);
+  CHECK(m.decode_ms_p90 == 0.25);
+  CHECK(m.tokens_per_s == 5000.0);
+  CHECK(m.kv_bytes == int64_t{65536});
+  CHECK(m.arena_bytes == int64_t{4096});
+  CHECK(m.energy_per_token_j == 0.001);
+  CHECK(m.config == R"({"setting":"W4A8"})");  // from the job's row
+  CHECK(m.metrics == R"({"memory":{"file_bytes":9},"greedy_tokens":[1,2]})");
+  CHECK(rows[1].config == R"({"m":256})");  // a measurement without a job got one
+  CHECK(rows[1].metrics == "not json");     // unreadable JSON is left as it was
+  const auto jobs = store.jobs(1);
+  REQUIRE(jobs.size() == 2);
+  CHECK(jobs[0].spec == std::string(R"({"job_id":"r1-local-1","kind":"model-bench"})"));
+  CHECK(jobs[1].state == "failed");
+  db::Statement cols(d,
+                     "SELECT count(*) FROM pragma_table_info('measurements') WHERE name='config'");
+  REQUIRE(cols.step());
+  CHECK(cols.column_int(0) == 0);
+}
+
+TEST_CASE("A measurement recorded without a queued job keeps its config in a job row", "[db]") {
+  db::Database d(":memory:");
+  db::MeasurementStore store(d);
+  const int64_t run = db::RunStore(d).create_run("x", std::nullopt);
+  auto m = sample_measurement(run, "solo");
+  m.setting = "W8A8";
+  m.kv_bytes = 77;
+  REQUIRE(store.record(m));
+  const auto rows = store.of_run(run);
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].config == m.config);
+  CHECK(rows[0].setting == m.setting);
+  CHECK(rows[0].kv_bytes == m.kv_bytes);
+  CHECK(db::RunStore(d).jobs(run).at(0).state == "done");
 }

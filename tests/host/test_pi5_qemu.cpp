@@ -53,7 +53,7 @@ TEST_CASE("The quantized model decodes the same tokens on the NEON paths under q
   hilq::runtime::test::TestModel tm;  // a float micro model, quantized on load by each agent
   tm.max_seq = 32;
   REQUIRE(hilq::model::write_model_file(box.path("micro.safetensors"),
-                                          hilq::runtime::test::make_model_file(tm))
+                                        hilq::runtime::test::make_model_file(tm))
               .empty());
   Child search(box, "search",
                {search_bin(),
@@ -91,7 +91,7 @@ TEST_CASE("The quantized model decodes the same tokens on the NEON paths under q
     CAPTURE(m.job_id, m.error.value_or(""));
     REQUIRE(m.status == "ok");
     const auto metrics = nlohmann::json::parse(m.metrics);
-    tokens[metrics["model_label"].get<std::string>()][m.board] = metrics["greedy_tokens"];
+    tokens[m.setting.value()][m.board] = metrics["greedy_tokens"];
     if (m.board == "pi5-qemu") CHECK(m.emulated);
   }
   REQUIRE(tokens.size() == 5);

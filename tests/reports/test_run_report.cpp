@@ -45,8 +45,11 @@ TEST_CASE("A report holds every measurement of the run, ok and failed", "[report
   db::Database d(":memory:");
   db::RunStore store(d);
   const int64_t run = store.create_run("hil-search --boards local", std::nullopt);
-  for (const char* id : {"ok-1", "bad-1"})
-    store.insert_job({id, run, std::nullopt, "local", "kernel-bench", "{}", "queued", 0,
+  // The job config is stored once, with the job: the measurement reads it from there.
+  const std::pair<const char*, const char*> jobs[] = {
+      {"ok-1", R"({"op":"gemv","w_bits":8,"a_bits":8,"m":256,"k":256})"}, {"bad-1", "{}"}};
+  for (const auto& [id, config] : jobs)
+    store.insert_job({id, run, std::nullopt, "local", "kernel-bench", config, "queued", 0,
                       std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt});
   db::MeasurementRow ok;
   ok.run_id = run;
@@ -164,11 +167,12 @@ TEST_CASE("Model benchmarks get a table with each setting's speed-up over FP16",
     m.config = s.config;
     m.latency_median_ns = s.decode_ms * 1e6;
     m.power_unavailable = "no sensor";
-    m.metrics = nlohmann::json{{"model_label", s.label},
-                               {"prefill_ms", 13.0},
-                               {"decode_ms_per_token", {{"median", s.decode_ms}, {"p90", 0.5}}},
-                               {"memory", {{"weights_bytes", 5950000}, {"kv_cache_bytes", 1}}}}
-                    .dump();
+    m.setting = s.label;
+    m.prefill_ms = 13.0;
+    m.decode_ms_median = s.decode_ms;
+    m.decode_ms_p90 = 0.5;
+    m.model_bytes = 5950000;
+    m.kv_bytes = 1;
     store.record_measurement(m);
   }
   const fs::path out =

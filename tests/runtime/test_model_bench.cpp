@@ -48,7 +48,7 @@ TEST_CASE("model-bench reports prefill, decode ms/token, memory and the kernels"
   CHECK(r["decode_ms_per_token"]["median"].get<double>() > 0);
   CHECK(r["decode_ms_per_token"]["p90"].get<double>() >=
         r["decode_ms_per_token"]["median"].get<double>());
-  CHECK(r["latency"]["count"] == 16);
+  CHECK(r["decode"]["count"] == 16);
   CHECK(r["context"] == 24);
   CHECK(r["greedy_tokens"].size() == 8);
   CHECK(r["memory"]["weights_bytes"].get<int64_t>() > 0);

@@ -1,5 +1,5 @@
 // hil-search: runs a hardware-in-the-loop measurement run against the named boards. Parses the
-// command line (CLI11) into SearchOptions and calls run_search().
+// command line (CLI11) into RunOptions and calls run_session().
 #include <climits>
 #include <csignal>
 #include <cstdio>
@@ -8,11 +8,11 @@
 #include <vector>
 
 #include "base/cli.h"
-#include "host/search_run.h"
+#include "host/run_session.h"
 
 namespace {
 
-void on_signal(int) { hilq::host::request_search_stop(); }
+void on_signal(int) { hilq::host::request_run_stop(); }
 
 // "a,b,c" -> {"a", "b", "c"}; the validator below has already refused empty names.
 std::vector<std::string> split_list(const std::string& value) {
@@ -39,7 +39,7 @@ const CLI::Validator kNameList(
 namespace {
 
 int run(int argc, char** argv) {
-  hilq::host::SearchOptions options;
+  hilq::host::RunOptions options;
   options.agent_binary = HILQ_AGENT_PATH;
   for (int i = 0; i < argc; ++i) {
     if (i) options.command_line += ' ';
@@ -195,7 +195,7 @@ agents, keeps what was recorded and marks the run interrupted.)",
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   try {
-    return hilq::host::run_search(options);
+    return hilq::host::run_session(options);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "hil-search: %s\n", e.what());
     return hilq::cli::exit_code(e);

@@ -76,10 +76,18 @@ json to_json(const ModelBenchConfig& c) {
   json j = {{"prompt_tokens", c.prompt_tokens},
             {"decode_tokens", c.decode_tokens},
             {"threads", c.threads}};
-  if (c.setting == "FP32" || c.setting == "FP16") {
-    j["weights"] = c.setting == "FP32" ? "fp32" : "fp16";
-  } else if (c.setting != "as-stored") {
-    j["setting"] = c.setting;
+  switch (c.setting.kind()) {
+    case model::SettingKind::kFp32:
+      j["weights"] = "fp32";
+      break;
+    case model::SettingKind::kFp16:
+      j["weights"] = "fp16";
+      break;
+    case model::SettingKind::kAsStored:
+      break;
+    case model::SettingKind::kQuantized:
+      j["setting"] = c.setting.label();
+      break;
   }
   return j;
 }

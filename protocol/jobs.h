@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "model/setting.h"
+
 namespace hilq::protocol {
 
 inline constexpr const char* kKernelBenchKind = "kernel-bench";
@@ -24,13 +26,13 @@ inline constexpr const char* kNoopKind = "noop";
 // ---- configs -----------------------------------------------------------------------------------
 
 // What a model-bench job measures of its artifact; these defaults are the agent's and the host's.
-// `setting` is "FP32" or "FP16" (the artifact's float baselines), "as-stored" (the file as it
-// is), or a uniform quantization setting (W8A8, W4A4-TA8/4, ...) applied on load.
+// The setting (model/setting.h) is FP32 or FP16 (the artifact's float baselines), as-stored (the
+// file as it is), or a quantized setting (W8A8, W4A4-TA8/4, ...) applied on load.
 struct ModelBenchConfig {
   static constexpr int kDefaultPromptTokens = 128;  // as the Squat paper measures prefill
   static constexpr int kDefaultDecodeTokens = 128;
   static constexpr int kDefaultThreads = 1;
-  std::string setting = "as-stored";
+  model::Setting setting = model::Setting::as_stored();
   int prompt_tokens = kDefaultPromptTokens;
   int decode_tokens = kDefaultDecodeTokens;
   int threads = kDefaultThreads;

@@ -5,6 +5,7 @@
 //   hil-broker-bench [--jobs N] [--agents N] [--db FILE]
 #include <chrono>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -60,13 +61,19 @@ int run(int argc, char** argv) {
   std::unique_ptr<hilq::db::Database> database;
   std::unique_ptr<hilq::db::RunStore> store;
   int64_t run_id = 1;
-  const auto workload = hilq::host::noop_workload(run_id, "local", jobs, 0);
+  std::map<std::string, hilq::protocol::Job> workload;  // by job id
+  std::vector<hilq::protocol::Job> in_order;
+  int n = 0;
+  for (const auto& trial : hilq::host::noop_trials("local", jobs, 0)) {
+    in_order.push_back(hilq::host::make_job(trial, hilq::host::job_id(run_id, "local", ++n), ""));
+    workload[in_order.back().job_id] = in_order.back();
+  }
   if (!db_path.empty()) {
     database = std::make_unique<hilq::db::Database>(db_path);
     store = std::make_unique<hilq::db::RunStore>(*database);
     run_id = store->create_run("hil-broker-bench", std::nullopt);
     hilq::db::Transaction tx(*database);
-    for (const auto& job : workload.jobs)
+    for (const auto& job : in_order)
       store->insert_job({job.job_id, run_id, std::nullopt, "local", job.kind, job.config.dump(),
                          "queued", 0, std::nullopt, hilq::host::job_spec(job), std::nullopt,
                          std::nullopt, std::nullopt});
@@ -81,7 +88,7 @@ int run(int argc, char** argv) {
   while (joined < agent_count)
     for (const auto& ev : broker.poll(100))
       joined += ev.kind == hilq::host::BrokerEvent::Kind::kAgentJoined;
-  for (const auto& job : workload.jobs) broker.submit("local", job);
+  for (const auto& job : in_order) broker.submit("local", job);
   const auto t0 = Clock::now();
   int done = 0, failed = 0;
   while (done + failed < jobs) {
@@ -94,8 +101,8 @@ int run(int argc, char** argv) {
       if (ev.kind == K::kResult || ev.kind == K::kJobError) {
         (ev.kind == K::kResult ? done : failed)++;
         if (store) {
-          const auto* job = workload.find(ev.job_id);
-          store->record_measurement(hilq::host::measurement_row(run_id, ev, *job, false));
+          const auto& job = workload.at(ev.job_id);
+          store->record_measurement(hilq::host::measurement_row(run_id, ev, job, false));
         }
       }
     }

@@ -125,9 +125,9 @@ TEST_CASE("A model-bench config says its setting the way the agent reads it, wit
   proto::ModelBenchConfig c;
   CHECK(proto::to_json(c) ==
         json({{"prompt_tokens", 128}, {"decode_tokens", 128}, {"threads", 1}}));
-  c.setting = "FP16";
+  c.setting = hilq::model::Setting::fp16();
   CHECK(proto::to_json(c)["weights"] == "fp16");
-  c.setting = "W4A4-TA8/4";
+  c.setting = hilq::model::Setting::parse("W4A4-TA8/4");
   CHECK(proto::to_json(c)["setting"] == "W4A4-TA8/4");
   CHECK_FALSE(proto::to_json(c).contains("weights"));
 }

@@ -1,7 +1,7 @@
-// One hil-search run: boards from their files, agents started (or awaited) for every board,
-// jobs queued durably in SQLite and dispatched by the broker, results recorded as they arrive,
-// then the report. Nothing recorded is lost on an error, Ctrl-C or a killed host: each event is
-// committed when it arrives, and `--resume RUN` re-queues every job that did not finish.
+// One hil-search run: boards from their files, agents started (or awaited) for every board, a
+// strategy (search/) asked for trials as boards have room, each trial a durable job in SQLite
+// dispatched by the broker, results recorded as they arrive (and told to the strategy), then the
+// report. Ctrl-C, errors and a killed host lose nothing recorded; `--resume RUN` continues.
 #pragma once
 
 #include <cstdint>
@@ -13,7 +13,7 @@
 
 namespace hilq::host {
 
-struct SearchOptions {
+struct RunOptions {
   std::vector<std::string> boards = {"local"};
   bool boards_given = false;          // --boards on the command line (checked against --resume)
   std::optional<int64_t> resume_run;  // --resume RUN
@@ -45,9 +45,9 @@ struct SearchOptions {
 };
 
 // Process exit code: 0 completed, 1 failed, 130 interrupted.
-int run_search(const SearchOptions& options);
+int run_session(const RunOptions& options);
 
-// Asks a running run_search() to stop (async-signal-safe).
-void request_search_stop();
+// Asks a running run_session() to stop (async-signal-safe).
+void request_run_stop();
 
 }  // namespace hilq::host

@@ -1,25 +1,28 @@
-// hil-search run orchestration (see search_run.h).
-#include "host/search_run.h"
+// hil-search's run session (see run_session.h): setup, the ask/tell loop, shutdown.
+#include "host/run_session.h"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <stdexcept>
 
-#include "protocol/board_spec.h"
-#include "protocol/curve_keys.h"
 #include "db/database.h"
+#include "db/measurement_store.h"
 #include "db/run_store.h"
 #include "host/agent_launcher.h"
 #include "host/artifact_store.h"
 #include "host/broker.h"
+#include "host/event_recorder.h"
 #include "host/result_rows.h"
 #include "host/workload.h"
+#include "protocol/board_spec.h"
+#include "protocol/curve_keys.h"
 #include "reports/run_report.h"
+#include "search/fixed_list.h"
 
 namespace hilq::host {
 namespace {
@@ -40,21 +43,8 @@ std::string join(const std::vector<std::string>& items, const char* sep = ", ") 
   return out;
 }
 
-std::string utc_in(double seconds) {
-  // A lease end as ISO-8601 UTC, in the format of every time column.
-  using namespace std::chrono;
-  const auto t =
-      system_clock::now() + duration_cast<system_clock::duration>(duration<double>(seconds));
-  const std::time_t tt = system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 // What --resume needs to rebuild a run, stored with it.
-json run_options_json(const SearchOptions& o, const std::string& artifact_sha) {
+json run_options_json(const RunOptions& o, const std::string& artifact_sha) {
   return {{"boards", o.boards},
           {"workload", o.workload},
           {"noop_jobs", o.noop_jobs},
@@ -69,12 +59,59 @@ json run_options_json(const SearchOptions& o, const std::string& artifact_sha) {
           {"artifact_sha256", artifact_sha}};
 }
 
+// On --resume: the run's own boards and workload, from its stored options.
+void apply_saved_options(RunOptions& options, const db::RunRow& run) {
+  const json saved = json::parse(run.options, nullptr, false);
+  if (!saved.is_object() || !saved.contains("boards"))
+    throw ConfigError("run " + std::to_string(run.id) +
+                      " was made by an older hil-search and cannot be resumed");
+  const auto boards = saved["boards"].get<std::vector<std::string>>();
+  if (options.boards_given && boards != options.boards)
+    throw ConfigError("run " + std::to_string(run.id) + " was on boards " + join(boards) +
+                      ", not " + join(options.boards));
+  options.boards = boards;
+  options.workload = saved.value("workload", options.workload);
+  options.noop_jobs = saved.value("noop_jobs", options.noop_jobs);
+  options.noop_sleep_ms = saved.value("noop_sleep_ms", options.noop_sleep_ms);
+  options.min_time_s = saved.value("min_time_s", options.min_time_s);
+  options.artifact = saved.value("artifact", options.artifact);
+  if (auto mb = saved.find("model_bench"); mb != saved.end() && mb->is_object()) {
+    const ModelBenchPlan defaults;
+    options.model_bench.settings = mb->value("settings", options.model_bench.settings);
+    options.model_bench.prompt_tokens = mb->value("prompt_tokens", defaults.prompt_tokens);
+    options.model_bench.decode_tokens = mb->value("decode_tokens", defaults.decode_tokens);
+    options.model_bench.threads = mb->value("threads", defaults.threads);
+  }
+}
+
+// The strategy of a run without a search: the workload's fixed list of trials per board.
+std::unique_ptr<search::Strategy> make_strategy(const RunOptions& o) {
+  std::vector<search::Trial> trials;
+  for (const auto& name : o.boards) {
+    const auto board_trials = o.workload == "noop" ? noop_trials(name, o.noop_jobs, o.noop_sleep_ms)
+                              : o.workload == "model-bench"
+                                  ? model_bench_trials(name, o.model_bench, o.min_time_s)
+                                  : kernel_bench_trials(name, o.min_time_s);
+    trials.insert(trials.end(), board_trials.begin(), board_trials.end());
+  }
+  return std::make_unique<search::FixedList>(std::move(trials));
+}
+
+// Jobs kept queued or in flight per board: enough that an agent finishing a job finds the next
+// one already queued (dispatch never waits for the strategy), at least one so that a board
+// without agents is seen waiting.
+size_t room_for(const Broker& broker, const std::string& board) {
+  const size_t target = std::max<size_t>(4, 2 * static_cast<size_t>(broker.agents_of(board)));
+  const size_t outstanding = broker.outstanding(board);
+  return outstanding >= target ? 0 : target - outstanding;
+}
+
 }  // namespace
 
-void request_search_stop() { g_stop.store(true); }
+void request_run_stop() { g_stop.store(true); }
 
-int run_search(const SearchOptions& given) {
-  SearchOptions options = given;
+int run_session(const RunOptions& given) {
+  RunOptions options = given;
   db::Database database(options.db_path);
   db::RunStore store(database);
 
@@ -85,26 +122,7 @@ int run_search(const SearchOptions& given) {
     if (!resumed)
       throw ConfigError("--resume " + std::to_string(*options.resume_run) + ": no such run in " +
                         options.db_path);
-    const json saved = json::parse(resumed->options, nullptr, false);
-    if (!saved.is_object() || !saved.contains("boards"))
-      throw ConfigError("run " + std::to_string(resumed->id) +
-                        " was made by an older hil-search and cannot be resumed");
-    const auto boards = saved["boards"].get<std::vector<std::string>>();
-    if (options.boards_given && boards != options.boards)
-      throw ConfigError("run " + std::to_string(resumed->id) + " was on boards " + join(boards) +
-                        ", not " + join(options.boards));
-    options.boards = boards;
-    options.workload = saved.value("workload", options.workload);
-    options.noop_jobs = saved.value("noop_jobs", options.noop_jobs);
-    options.noop_sleep_ms = saved.value("noop_sleep_ms", options.noop_sleep_ms);
-    options.min_time_s = saved.value("min_time_s", options.min_time_s);
-    options.artifact = saved.value("artifact", options.artifact);
-    if (auto mb = saved.find("model_bench"); mb != saved.end() && mb->is_object()) {
-      options.model_bench.settings = mb->value("settings", options.model_bench.settings);
-      options.model_bench.prompt_tokens = mb->value("prompt_tokens", 128);
-      options.model_bench.decode_tokens = mb->value("decode_tokens", 128);
-      options.model_bench.threads = mb->value("threads", 1);
-    }
+    apply_saved_options(options, *resumed);
   }
   if (options.workload == "model-bench") {
     if (options.artifact.empty())
@@ -112,10 +130,13 @@ int run_search(const SearchOptions& given) {
     validate_model_bench_plan(options.model_bench);
   }
 
-  // 2. Boards (every name must have a valid file), artifacts, keys, then the socket.
+  // 2. Boards (every name must have a valid file), the artifact (hashed once), keys, the socket.
   std::map<std::string, proto::BoardSpec> boards;
-  for (const auto& name : options.boards)
+  std::map<std::string, bool> emulated;
+  for (const auto& name : options.boards) {
     boards[name] = proto::load_board(options.boards_dir, name);
+    emulated[name] = boards[name].emulated;
+  }
   ArtifactStore artifacts;
   std::string artifact_sha;
   if (!options.artifact.empty()) artifact_sha = artifacts.add_file(options.artifact);
@@ -136,8 +157,6 @@ int run_search(const SearchOptions& given) {
 
   Broker broker(options.endpoint, boards, bopts);  // before any row: a bind error records nothing
   int64_t run_id = 0;
-  std::map<std::string, proto::Job> jobs;  // by id: every job of the run
-  std::vector<std::pair<std::string, proto::Job>> to_submit;
   if (resumed) {
     run_id = resumed->id;
     if (resumed->status == "completed") {
@@ -152,51 +171,71 @@ int run_search(const SearchOptions& given) {
   }
   broker.set_run(std::to_string(run_id));
 
+  // 3. The strategy and the durable queue. A resumed run's jobs come back from the database: the
+  // unfinished ones are queued again, and the strategy hears what was proposed and measured.
+  const std::unique_ptr<search::Strategy> strategy = make_strategy(options);
+  EventRecorder recorder(database, run_id, emulated, {options.job_timeout_s, stderr});
+  std::map<std::string, search::Trial> trials;  // by job id: every job of the run
+  std::map<std::string, int> proposed_on;       // board -> jobs so far (names the next one)
+  size_t proposed = 0;
   if (resumed) {
     store.reopen_run(run_id);
+    std::map<std::string, db::MeasurementRow> finished;
+    for (auto& row : db::MeasurementStore(database).of_run(run_id))
+      finished.emplace(row.job_id, std::move(row));
+    std::vector<search::Trial> restored;
+    std::vector<std::pair<std::string, proto::Job>> to_submit;
     for (const auto& row : store.jobs(run_id)) {
+      ++proposed_on[row.board];
       if (!row.spec) continue;
-      proto::Job job = job_from_spec(*row.spec, row.config);
-      jobs[row.id] = job;
-      if (row.state == "queued") to_submit.emplace_back(row.board, std::move(job));
+      const proto::Job job = job_from_spec(*row.spec, row.config);
+      trials[row.id] = trial_of(job, row.board);
+      restored.push_back(trials[row.id]);
+      recorder.expect(job);
+      ++proposed;
+      if (row.state == "queued") to_submit.emplace_back(row.board, job);
     }
-  } else {
+    strategy->restore(restored);
+    for (const auto& [id, row] : finished)
+      if (auto t = trials.find(id); t != trials.end()) strategy->tell(t->second, row);
+    recorder.set_finished_before(proposed - to_submit.size());
+    for (auto& [board, job] : to_submit) broker.submit(board, std::move(job));
+  }
+  auto total = [&] { return std::max(strategy->planned().value_or(proposed), proposed); };
+  // Asks the strategy for as many trials as each board has room for; each becomes a job row
+  // (one transaction for the batch) before the broker sees it.
+  auto ask = [&] {
+    if (strategy->done()) return;
     db::Transaction tx(database);
     for (const auto& [name, board] : boards) {
-      const Workload w =
-          options.workload == "noop"
-              ? noop_workload(run_id, name, options.noop_jobs, options.noop_sleep_ms)
-          : options.workload == "model-bench"
-              ? model_bench_workload(run_id, name, options.model_bench, options.min_time_s)
-              : kernel_bench_workload(run_id, name, options.min_time_s);
-      for (proto::Job job : w.jobs) {
-        job.artifact_sha256 = artifact_sha;
+      const size_t room = room_for(broker, name);
+      if (room == 0) continue;
+      for (search::Trial& trial : strategy->next_batch(name, room)) {
+        proto::Job job = make_job(trial, job_id(run_id, name, ++proposed_on[name]), artifact_sha);
         store.insert_job({job.job_id, run_id, std::nullopt, name, job.kind, job.config.dump(),
                           "queued", 0, std::nullopt, job_spec(job), std::nullopt, std::nullopt,
                           std::nullopt});
-        jobs[job.job_id] = job;
-        to_submit.emplace_back(name, std::move(job));
+        recorder.expect(job);
+        trials[job.job_id] = std::move(trial);
+        ++proposed;
+        broker.submit(name, std::move(job));
       }
     }
     tx.commit();
-  }
-  for (auto& [board, job] : to_submit) broker.submit(board, std::move(job));
-  const size_t total = jobs.size();
-  size_t recorded = total - to_submit.size();
+    recorder.set_total(total());
+  };
+  recorder.set_total(total());
   std::fprintf(stderr,
                "hil-search: run %lld%s, database %s, listening on %s, %zu of %zu jobs to run\n",
                static_cast<long long>(run_id), resumed ? " resumed" : "", options.db_path.c_str(),
-               broker.endpoint().c_str(), to_submit.size(), total);
+               broker.endpoint().c_str(), total() - recorder.recorded(), total());
 
   std::string status = "completed";
   std::optional<std::string> failure;
   std::map<std::string, std::vector<std::unique_ptr<AgentProcess>>> agents;  // by board
-  std::map<std::string, std::string> refusals;  // board -> last refusal, to explain a timeout
-  std::map<std::string, std::string> quarantined;
-  size_t results_ok = 0, results_failed = 0;
-  std::optional<Clock::time_point> first_dispatch, last_result;
   try {
-    // 3. Agents: start the ones this host launches; the others connect on their own.
+    ask();
+    // 4. Agents: start the ones this host launches; the others connect on their own.
     for (const auto& [name, board] : boards) {
       if (!board.launch) {
         std::fprintf(stderr,
@@ -220,80 +259,16 @@ int run_search(const SearchOptions& given) {
         agents[name].push_back(std::make_unique<AgentProcess>(command));
       }
     }
-    auto handle = [&](const BrokerEvent& ev) {
-      using K = BrokerEvent::Kind;
-      const auto user = ev.user_id.empty() ? std::optional<std::string>() : ev.user_id;
-      switch (ev.kind) {
-        case K::kAgentRefused:
-          std::fprintf(stderr, "hil-search: agent %s for %s refused: %s\n", ev.agent_id.c_str(),
-                       ev.board.c_str(), ev.message.c_str());
-          refusals[ev.board] = "agent " + ev.agent_id + " refused: " + ev.message;
-          break;
-        case K::kAgentJoined: {
-          const auto& h = *ev.hello;
-          std::fprintf(stderr, "hil-search: agent %s joined for %s (%s, %d cores, %s)%s\n",
-                       ev.agent_id.c_str(), ev.board.c_str(), h.arch.c_str(), h.cores,
-                       join(h.features, ",").c_str(),
-                       ev.user_id.empty() ? "" : (" key " + ev.user_id).c_str());
-          store.upsert_board({ev.board, h.arch, json(h.features).dump(), h.cores, h.memory_bytes,
-                              h.agent_version, boards.at(ev.board).emulated});
-          store.upsert_agent({run_id, ev.agent_id, ev.board, user, "connected", std::nullopt});
-          break;
-        }
-        case K::kAgentLost:
-        case K::kAgentLeft:
-          store.upsert_agent({run_id, ev.agent_id, ev.board, user,
-                              ev.kind == K::kAgentLost ? "lost" : "left",
-                              ev.message.empty() ? std::optional<std::string>() : ev.message});
-          break;
-        case K::kAgentQuarantined:
-          quarantined[ev.agent_id] = ev.board + ": " + ev.message;
-          store.upsert_agent({run_id, ev.agent_id, ev.board, user, "quarantined", ev.message});
-          break;
-        case K::kJobStarted:
-          if (!first_dispatch) first_dispatch = Clock::now();
-          store.job_started(ev.job_id, ev.agent_id, utc_in(options.job_timeout_s));
-          break;
-        case K::kJobRequeued:
-          std::fprintf(stderr, "hil-search: job %s re-queued after try %d on %s: [%s] %s\n",
-                       ev.job_id.c_str(), ev.attempt, ev.agent_id.c_str(), ev.error_class.c_str(),
-                       ev.message.c_str());
-          store.job_requeued(ev.job_id, ev.error_class, ev.message);
-          break;
-        case K::kResult:
-        case K::kJobError: {
-          auto job = jobs.find(ev.job_id);
-          if (job == jobs.end()) break;
-          const auto row = measurement_row(run_id, ev, job->second, boards.at(ev.board).emulated);
-          if (!store.record_measurement(row)) break;  // a duplicate: recorded once already
-          ++recorded;
-          last_result = Clock::now();
-          if (row.status == "ok") {
-            ++results_ok;
-            std::fprintf(stderr, "hil-search: [%zu/%zu] %s on %s: %s\n", recorded, total,
-                         ev.job_id.c_str(), ev.agent_id.c_str(), describe_result(row).c_str());
-          } else {
-            ++results_failed;
-            std::fprintf(stderr, "hil-search: [%zu/%zu] %s on %s failed: [%s] %s\n", recorded,
-                         total, ev.job_id.c_str(), ev.board.c_str(),
-                         row.error_class.value_or("?").c_str(), row.error.value_or("").c_str());
-          }
-          break;
-        }
-      }
-    };
-    // 4. The loop: events committed in one transaction per poll; boards with work but no agent
-    // are waited for (with a progress line) up to the connect timeout.
+    // 5. The loop: ask for work while boards have room, record each poll's events in one
+    // transaction and tell the strategy every result; boards with work but no agent are waited
+    // for (with a progress line) up to the connect timeout.
     std::map<std::string, Clock::time_point> no_agent_since;
     for (const auto& [name, b] : boards) no_agent_since[name] = Clock::now();
     auto last_progress = Clock::now();
-    while (!g_stop.load() && recorded < total) {
-      const auto events = broker.poll(100);
-      if (!events.empty()) {
-        db::Transaction batch(database);
-        for (const auto& ev : events) handle(ev);
-        batch.commit();
-      }
+    while (!g_stop.load() && !(strategy->done() && recorder.recorded() >= proposed)) {
+      for (const auto& row : recorder.record(broker.poll(100)))
+        if (auto t = trials.find(row.job_id); t != trials.end()) strategy->tell(t->second, row);
+      ask();
       std::vector<std::string> waiting, timed_out;
       for (const auto& [name, board] : boards) {
         if (broker.agents_of(name) > 0 || broker.outstanding(name) == 0) {
@@ -309,16 +284,19 @@ int run_search(const SearchOptions& given) {
         std::optional<int> code;
         for (auto& a : launched->second)
           if (!(code = a->exited())) all_exited = false;
-        if (all_exited && code && !launched->second.empty())
+        if (all_exited && code && !launched->second.empty()) {
+          const auto refusal = recorder.refusals().find(name);
           throw std::runtime_error(
               "the agent for board " + name + " exited with status " + std::to_string(*code) +
               " before saying HELLO (command: " + launched->second.back()->command() + ")" +
-              (refusals.count(name) ? "; " + refusals[name] : ""));
+              (refusal != recorder.refusals().end() ? "; " + refusal->second : ""));
+        }
       }
       if (!timed_out.empty()) {
         std::string why;
         for (const auto& name : timed_out)
-          if (refusals.count(name)) why += "; " + refusals[name];
+          if (auto r = recorder.refusals().find(name); r != recorder.refusals().end())
+            why += "; " + r->second;
         throw std::runtime_error(
             "no agent for board(s) " + join(timed_out) + " said HELLO within " +
             std::to_string(static_cast<int>(options.connect_timeout_s)) + " s" + why);
@@ -336,15 +314,15 @@ int run_search(const SearchOptions& given) {
     }
     if (g_stop.load()) {
       status = "interrupted";
-      failure = "interrupted by a signal after " + std::to_string(recorded) + " of " +
-                std::to_string(total) + " jobs";
+      failure = "interrupted by a signal after " + std::to_string(recorder.recorded()) + " of " +
+                std::to_string(total()) + " jobs";
     }
   } catch (const std::exception& e) {
     status = "failed";
     failure = e.what();
   }
 
-  // 5. Shut down in order: BYE, let agents exit, mark the run, write the report.
+  // 6. Shut down in order: BYE, let agents exit, mark the run, write the report.
   broker.send_bye_to_all();
   for (int i = 0; i < 5; ++i) broker.poll(20);
   for (auto& [name, list] : agents)
@@ -356,14 +334,16 @@ int run_search(const SearchOptions& given) {
   const auto files = reports::write_run_report(database, run_id, options.out_dir);
   std::printf("run %lld %s\ndatabase: %s\n", static_cast<long long>(run_id), status.c_str(),
               options.db_path.c_str());
-  std::printf("jobs: %zu ok, %zu failed, %zu recorded of %zu\n", results_ok, results_failed,
-              recorded, total);
-  if (first_dispatch && last_result && results_ok + results_failed > 0) {
-    const double s = std::chrono::duration<double>(*last_result - *first_dispatch).count();
-    std::printf("throughput: %zu jobs in %.3f s = %.0f jobs/s\n", results_ok + results_failed, s,
-                s > 0 ? (results_ok + results_failed) / s : 0.0);
+  const size_t ok = recorder.ok(), failed = recorder.failed();
+  std::printf("jobs: %zu ok, %zu failed, %zu recorded of %zu\n", ok, failed, recorder.recorded(),
+              total());
+  const auto first = recorder.first_dispatch(), last = recorder.last_result();
+  if (first && last && ok + failed > 0) {
+    const double s = std::chrono::duration<double>(*last - *first).count();
+    std::printf("throughput: %zu jobs in %.3f s = %.0f jobs/s\n", ok + failed, s,
+                s > 0 ? (ok + failed) / s : 0.0);
   }
-  for (const auto& [id, why] : quarantined)
+  for (const auto& [id, why] : recorder.quarantined())
     std::printf("quarantined: %s (%s)\n", id.c_str(), why.c_str());
   for (const auto& path : files.paths) std::printf("report: %s\n", path.c_str());
   return status == "completed" ? 0 : status == "interrupted" ? 130 : 1;

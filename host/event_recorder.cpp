@@ -1,0 +1,125 @@
+// Broker events to rows and progress lines (see event_recorder.h).
+#include "host/event_recorder.h"
+
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "host/result_rows.h"
+
+namespace hilq::host {
+namespace {
+
+using nlohmann::json;
+
+std::string join(const std::vector<std::string>& items, const char* sep) {
+  std::string out;
+  for (const auto& s : items) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+}  // namespace
+
+std::string utc_in(double seconds) {
+  using namespace std::chrono;
+  const auto t =
+      system_clock::now() + duration_cast<system_clock::duration>(duration<double>(seconds));
+  const std::time_t tt = system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+EventRecorder::EventRecorder(db::Database& db, int64_t run_id, std::map<std::string, bool> emulated,
+                             Options options)
+    : db_(db),
+      runs_(db),
+      measurements_(db),
+      run_id_(run_id),
+      emulated_(std::move(emulated)),
+      options_(options) {}
+
+void EventRecorder::expect(const protocol::Job& job) { jobs_[job.job_id] = job; }
+
+std::vector<db::MeasurementRow> EventRecorder::record(const std::vector<BrokerEvent>& events) {
+  std::vector<db::MeasurementRow> rows;
+  if (events.empty()) return rows;
+  db::Transaction batch(db_);
+  for (const auto& ev : events) handle(ev, rows);
+  batch.commit();
+  return rows;
+}
+
+void EventRecorder::handle(const BrokerEvent& ev, std::vector<db::MeasurementRow>& rows) {
+  using K = BrokerEvent::Kind;
+  std::FILE* log = options_.log;
+  const auto user = ev.user_id.empty() ? std::optional<std::string>() : ev.user_id;
+  const bool emulated = emulated_.count(ev.board) && emulated_.at(ev.board);
+  switch (ev.kind) {
+    case K::kAgentRefused:
+      if (log)
+        std::fprintf(log, "hil-search: agent %s for %s refused: %s\n", ev.agent_id.c_str(),
+                     ev.board.c_str(), ev.message.c_str());
+      refusals_[ev.board] = "agent " + ev.agent_id + " refused: " + ev.message;
+      break;
+    case K::kAgentJoined: {
+      const auto& h = *ev.hello;
+      if (log)
+        std::fprintf(log, "hil-search: agent %s joined for %s (%s, %d cores, %s)%s\n",
+                     ev.agent_id.c_str(), ev.board.c_str(), h.arch.c_str(), h.cores,
+                     join(h.features, ",").c_str(),
+                     ev.user_id.empty() ? "" : (" key " + ev.user_id).c_str());
+      runs_.upsert_board({ev.board, h.arch, json(h.features).dump(), h.cores, h.memory_bytes,
+                          h.agent_version, emulated});
+      runs_.upsert_agent({run_id_, ev.agent_id, ev.board, user, "connected", std::nullopt});
+      break;
+    }
+    case K::kAgentLost:
+    case K::kAgentLeft:
+      runs_.upsert_agent({run_id_, ev.agent_id, ev.board, user,
+                          ev.kind == K::kAgentLost ? "lost" : "left",
+                          ev.message.empty() ? std::optional<std::string>() : ev.message});
+      break;
+    case K::kAgentQuarantined:
+      quarantined_[ev.agent_id] = ev.board + ": " + ev.message;
+      runs_.upsert_agent({run_id_, ev.agent_id, ev.board, user, "quarantined", ev.message});
+      break;
+    case K::kJobStarted:
+      if (!first_dispatch_) first_dispatch_ = Clock::now();
+      runs_.job_started(ev.job_id, ev.agent_id, utc_in(options_.job_timeout_s));
+      break;
+    case K::kJobRequeued:
+      if (log)
+        std::fprintf(log, "hil-search: job %s re-queued after try %d on %s: [%s] %s\n",
+                     ev.job_id.c_str(), ev.attempt, ev.agent_id.c_str(), ev.error_class.c_str(),
+                     ev.message.c_str());
+      runs_.job_requeued(ev.job_id, ev.error_class, ev.message);
+      break;
+    case K::kResult:
+    case K::kJobError: {
+      auto job = jobs_.find(ev.job_id);
+      if (job == jobs_.end()) break;
+      const auto row = measurement_row(run_id_, ev, job->second, emulated);
+      if (!measurements_.record(row)) break;  // a duplicate: recorded once already
+      ++recorded_;
+      last_result_ = Clock::now();
+      if (row.status == "ok") {
+        ++ok_;
+        if (log)
+          std::fprintf(log, "hil-search: [%zu/%zu] %s on %s: %s\n", recorded_, total_,
+                       ev.job_id.c_str(), ev.agent_id.c_str(), describe_result(row).c_str());
+      } else {
+        ++failed_;
+        if (log)
+          std::fprintf(log, "hil-search: [%zu/%zu] %s on %s failed: [%s] %s\n", recorded_, total_,
+                       ev.job_id.c_str(), ev.board.c_str(), row.error_class.value_or("?").c_str(),
+                       row.error.value_or("").c_str());
+      }
+      rows.push_back(row);
+      break;
+    }
+  }
+}
+
+}  // namespace hilq::host

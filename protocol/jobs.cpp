@@ -4,67 +4,63 @@
 #include <initializer_list>
 
 #include "base/error.h"
+#include "base/json_reader.h"
 
 namespace hilq::protocol {
 namespace {
 
 using nlohmann::json;
 
-// Decoding context: the message kind and the path to the current object, for error messages.
-struct Reader {
-  const json& j;
-  std::string kind;
-  std::string prefix;  // "" or "memory."
+// Optional fields of a result: absent or null gives nothing; present must be valid.
+std::optional<double> opt_number(const JsonReader& r, const char* key) {
+  if (!r.has(key) || r.json().at(key).is_null()) return std::nullopt;
+  return r.number(key);
+}
 
-  [[noreturn]] void fail(const std::string& name, const std::string& rule) const {
-    throw ProtocolError("RESULT " + kind + ": field '" + prefix + name + "' " + rule);
+std::optional<int64_t> opt_integer(const JsonReader& r, const char* key) {
+  if (!r.has(key) || r.json().at(key).is_null()) return std::nullopt;
+  return r.integer(key);
+}
+
+std::string opt_string(const JsonReader& r, const char* key) {
+  if (!r.has(key) || r.json().at(key).is_null()) return {};
+  return r.string(key);
+}
+
+JsonReader result_reader(const json& m, const std::string& kind) {
+  return JsonReader(m, "RESULT " + kind, ErrorCategory::kProtocol);
+}
+
+LatencySummary read_latency(const JsonReader& r) {
+  LatencySummary s;
+  s.median_ns = r.number("median_ns");
+  s.p10_ns = opt_number(r, "p10_ns").value_or(s.median_ns);
+  s.p90_ns = opt_number(r, "p90_ns").value_or(s.median_ns);
+  s.mad_ns = opt_number(r, "mad_ns").value_or(0);
+  s.mean_ns = opt_number(r, "mean_ns").value_or(s.median_ns);
+  s.min_ns = opt_number(r, "min_ns").value_or(s.p10_ns);
+  s.max_ns = opt_number(r, "max_ns").value_or(s.p90_ns);
+  s.count = opt_integer(r, "count").value_or(1);
+  return s;
+}
+
+PowerReading read_power(const JsonReader& r) {
+  PowerReading p;
+  p.available = r.boolean("available");
+  p.source = p.available ? r.string("source") : opt_string(r, "source");
+  if (!p.available) {
+    p.reason = opt_string(r, "reason");
+    if (p.reason.empty()) p.reason = "the agent gave no reason";
+    return p;
   }
-  const json* find(const char* name) const {
-    auto it = j.find(name);
-    return it == j.end() || it->is_null() ? nullptr : &*it;
-  }
-  const json& need(const char* name) const {
-    const json* v = find(name);
-    if (!v) fail(name, "is missing");
-    return *v;
-  }
-  double number(const char* name) const {
-    const json& v = need(name);
-    if (!v.is_number()) fail(name, "must be a number");
-    return v.get<double>();
-  }
-  std::optional<double> opt_number(const char* name) const {
-    const json* v = find(name);
-    if (!v) return std::nullopt;
-    if (!v->is_number()) fail(name, "must be a number");
-    return v->get<double>();
-  }
-  int64_t integer(const char* name) const {
-    const json& v = need(name);
-    if (!v.is_number_integer()) fail(name, "must be an integer");
-    return v.get<int64_t>();
-  }
-  std::optional<int64_t> opt_integer(const char* name) const {
-    const json* v = find(name);
-    if (!v) return std::nullopt;
-    if (!v->is_number_integer()) fail(name, "must be an integer");
-    return v->get<int64_t>();
-  }
-  std::string text(const char* name, bool required) const {
-    const json* v = find(name);
-    if (!v) {
-      if (required) fail(name, "is missing");
-      return {};
-    }
-    if (!v->is_string()) fail(name, "must be a string");
-    return v->get<std::string>();
-  }
-  const json& object(const char* name) const {
-    const json& v = need(name);
-    if (!v.is_object()) fail(name, "must be a JSON object");
-    return v;
-  }
-};
+  p.method = opt_string(r, "method");
+  p.idle_w = opt_number(r, "idle_w").value_or(0);
+  p.window_w = opt_number(r, "window_w").value_or(0);
+  p.window_s = opt_number(r, "window_s").value_or(0);
+  p.energy_j = opt_number(r, "energy_j").value_or(0);
+  p.energy_per_inference_j = opt_number(r, "energy_per_inference_j");
+  return p;
+}
 
 void erase_keys(json& j, std::initializer_list<const char*> keys) {
   for (const char* k : keys) j.erase(k);
@@ -159,63 +155,30 @@ json to_json(const ModelBenchResult& r) {
 
 LatencySummary decode_latency(const json& stats, const std::string& kind,
                               const std::string& field) {
-  const Reader r{stats, kind, field + "."};
-  LatencySummary s;
-  s.median_ns = r.number("median_ns");
-  s.p10_ns = r.opt_number("p10_ns").value_or(s.median_ns);
-  s.p90_ns = r.opt_number("p90_ns").value_or(s.median_ns);
-  s.mad_ns = r.opt_number("mad_ns").value_or(0);
-  s.mean_ns = r.opt_number("mean_ns").value_or(s.median_ns);
-  s.min_ns = r.opt_number("min_ns").value_or(s.p10_ns);
-  s.max_ns = r.opt_number("max_ns").value_or(s.p90_ns);
-  s.count = r.opt_integer("count").value_or(1);
-  return s;
+  return read_latency(JsonReader(stats, "RESULT " + kind, ErrorCategory::kProtocol, field + "."));
 }
 
 PowerReading decode_power(const json& power, const std::string& kind) {
-  const Reader r{power, kind, "power."};
-  PowerReading p;
-  const json& available = r.need("available");
-  if (!available.is_boolean()) r.fail("available", "must be true or false");
-  p.available = available.get<bool>();
-  p.source = r.text("source", p.available);
-  if (!p.available) {
-    p.reason = r.text("reason", false);
-    if (p.reason.empty()) p.reason = "the agent gave no reason";
-    return p;
-  }
-  p.method = r.text("method", false);
-  p.idle_w = r.opt_number("idle_w").value_or(0);
-  p.window_w = r.opt_number("window_w").value_or(0);
-  p.window_s = r.opt_number("window_s").value_or(0);
-  p.energy_j = r.opt_number("energy_j").value_or(0);
-  p.energy_per_inference_j = r.opt_number("energy_per_inference_j");
-  return p;
+  return read_power(JsonReader(power, "RESULT " + kind, ErrorCategory::kProtocol, "power."));
 }
 
 KernelBenchResult decode_kernel_bench_result(const json& m, const std::string& kind) {
-  if (!m.is_object()) throw ProtocolError("RESULT " + kind + ": measurement must be an object");
-  const Reader r{m, kind, ""};
+  const JsonReader r = result_reader(m, kind);
   KernelBenchResult out;
-  const json* latency = r.find("latency");
-  if (!latency) r.fail("latency", "is missing (the RESULT carried no latency statistics)");
-  if (!latency->is_object()) r.fail("latency", "must be a JSON object");
-  out.latency = decode_latency(*latency, kind, "latency");
-  out.kernel = r.text("kernel", false);
-  out.isa = r.text("isa", false);
-  if (const json* s = r.find("samples_ns"); s && s->is_array()) {
-    for (const json& v : *s) {
+  if (!r.has("latency")) r.fail("latency", "is missing (the RESULT carried no latency statistics)");
+  out.latency = read_latency(r.object("latency"));
+  out.kernel = opt_string(r, "kernel");
+  out.isa = opt_string(r, "isa");
+  if (r.has("samples_ns") && r.json().at("samples_ns").is_array()) {
+    for (const json& v : r.array("samples_ns")) {
       if (!v.is_number()) r.fail("samples_ns", "must be an array of numbers");
       out.samples_ns.push_back(v.get<double>());
     }
   }
-  out.weight_bytes = r.opt_integer("weight_bytes");
-  out.peak_rss_bytes = r.opt_integer("peak_rss_bytes");
-  out.temperature_c = r.opt_number("temperature_c");
-  if (const json* p = r.find("power")) {
-    if (!p->is_object()) r.fail("power", "must be a JSON object");
-    out.power = decode_power(*p, kind);
-  }
+  out.weight_bytes = opt_integer(r, "weight_bytes");
+  out.peak_rss_bytes = opt_integer(r, "peak_rss_bytes");
+  out.temperature_c = opt_number(r, "temperature_c");
+  if (r.has("power") && !m.at("power").is_null()) out.power = read_power(r.object("power"));
   out.extra = m;
   erase_keys(out.extra, {"kernel", "isa", "latency", "samples_ns", "weight_bytes", "peak_rss_bytes",
                          "temperature_c", "power"});
@@ -223,39 +186,33 @@ KernelBenchResult decode_kernel_bench_result(const json& m, const std::string& k
 }
 
 ModelBenchResult decode_model_bench_result(const json& m) {
-  const std::string kind = kModelBenchKind;
-  if (!m.is_object()) throw ProtocolError("RESULT " + kind + ": measurement must be an object");
-  const Reader r{m, kind, ""};
+  const JsonReader r = result_reader(m, kModelBenchKind);
   ModelBenchResult out;
-  out.setting = r.text("model_label", true);
-  out.model_kind = r.text("model_kind", false);
-  if (out.model_kind.empty()) out.model_kind = "causal_lm";
+  out.setting = r.string("model_label");
+  out.model_kind = r.string_or("model_kind", "causal_lm");
   if (out.model_kind != "causal_lm" && out.model_kind != "classifier")
     r.fail("model_kind", "must be \"causal_lm\" or \"classifier\"");
-  out.prefill_ms = r.number("prefill_ms");
-  out.prefill = decode_latency(r.object("prefill"), kind, "prefill");
+  out.prefill_ms = r.number("prefill_ms", 0);
+  out.prefill = read_latency(r.object("prefill"));
   if (out.model_kind == "causal_lm") {
-    out.decode = decode_latency(r.object("decode"), kind, "decode");
-    const Reader d{r.object("decode_ms_per_token"), kind, "decode_ms_per_token."};
-    out.decode_ms_median = d.number("median");
-    out.decode_ms_p90 = d.number("p90");
-    out.tokens_per_s = r.opt_number("tokens_per_s");
+    out.decode = read_latency(r.object("decode"));
+    const JsonReader d = r.object("decode_ms_per_token");
+    out.decode_ms_median = d.number("median", 0);
+    out.decode_ms_p90 = d.number("p90", 0);
+    out.tokens_per_s = opt_number(r, "tokens_per_s");
   }
-  const Reader mem{r.object("memory"), kind, "memory."};
-  out.weight_bytes = mem.integer("weights_bytes");
-  out.kv_cache_bytes = mem.integer("kv_cache_bytes");
-  out.arena_bytes = mem.integer("arena_bytes");
-  out.peak_rss_bytes = r.opt_integer("peak_rss_bytes");
-  out.kernel = r.text("kernel", false);
-  out.kernel_path = r.text("isa", false);
-  out.temperature_c = r.opt_number("temperature_c");
-  if (const json* p = r.find("power")) {
-    if (!p->is_object()) r.fail("power", "must be a JSON object");
-    out.power = decode_power(*p, kind);
-  }
-  out.energy_per_token_j = r.opt_number("energy_per_token_j");
+  const JsonReader memory = r.object("memory");
+  out.weight_bytes = memory.integer("weights_bytes", 0);
+  out.kv_cache_bytes = memory.integer("kv_cache_bytes", 0);
+  out.arena_bytes = memory.integer("arena_bytes", 0);
+  out.peak_rss_bytes = opt_integer(r, "peak_rss_bytes");
+  out.kernel = opt_string(r, "kernel");
+  out.kernel_path = opt_string(r, "isa");
+  out.temperature_c = opt_number(r, "temperature_c");
+  if (r.has("power") && !m.at("power").is_null()) out.power = read_power(r.object("power"));
+  out.energy_per_token_j = opt_number(r, "energy_per_token_j");
   if (!out.energy_per_token_j) {
-    out.energy_unavailable_reason = r.text("energy_unavailable_reason", false);
+    out.energy_unavailable_reason = opt_string(r, "energy_unavailable_reason");
     if (out.energy_unavailable_reason.empty() && out.power && !out.power->available)
       out.energy_unavailable_reason = out.power->reason;
     if (out.energy_unavailable_reason.empty())
@@ -266,8 +223,7 @@ ModelBenchResult decode_model_bench_result(const json& m) {
              {"model_label", "model_kind", "prefill_ms", "prefill", "decode", "decode_ms_per_token",
               "tokens_per_s", "model_bytes", "peak_rss_bytes", "kernel", "isa", "temperature_c",
               "power", "energy_per_token_j", "energy_unavailable_reason", "latency"});
-  json& memory = out.extra["memory"];
-  erase_keys(memory, {"weights_bytes", "kv_cache_bytes", "arena_bytes"});
+  erase_keys(out.extra["memory"], {"weights_bytes", "kv_cache_bytes", "arena_bytes"});
   return out;
 }
 

@@ -88,6 +88,14 @@ void RunStore::reopen_run(int64_t run_id) {
   tx.commit();
 }
 
+void RunStore::set_model_hash(int64_t run_id, const std::string& sha256) {
+  Transaction tx(db_);
+  Statement s(db_, "UPDATE runs SET model_hash = ? WHERE id = ?");
+  s.bind_all(sha256, run_id).run();
+  if (db_.changes() != 1) throw DbError("run " + std::to_string(run_id) + " does not exist");
+  tx.commit();
+}
+
 std::optional<RunRow> RunStore::run(int64_t run_id) {
   Statement s(db_, std::string("SELECT ") + kRunColumns + " FROM runs WHERE id = ?");
   s.bind(1, run_id);

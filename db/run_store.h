@@ -74,6 +74,8 @@ class RunStore {
                   const std::optional<std::string>& message = std::nullopt);
   // Marks a run running again for --resume; running jobs (orphaned by a dead host) -> queued.
   void reopen_run(int64_t run_id);
+  // The sha256 of the model a run measures (the artifact file as the host hashed it).
+  void set_model_hash(int64_t run_id, const std::string& sha256);
   std::optional<RunRow> run(int64_t run_id);
   std::optional<int64_t> latest_run_id();
   std::vector<RunRow> runs();

@@ -139,11 +139,7 @@ void run_experiment(const ExperimentRequest& r) {
       << r.eval_windows << " step_init " << (r.mse_init ? "mse" : "lsq") << "\n";
   tsv << "setting\tmethod\t" << metric << (lm ? "" : "\tdev_acc") << "\ttokens_per_s\tseconds\n";
   tsv.flush();
-  struct Row {
-    std::string setting, method;
-    QatOutcome o;
-  };
-  std::vector<Row> rows;
+  std::vector<ExperimentRow> rows;
   {
     QatOutcome fp;
     fp.setting = "FP32";
@@ -151,6 +147,7 @@ void run_experiment(const ExperimentRequest& r) {
     evaluate(r.task, *c.teacher.model, nullptr, c.data, r.train, r.eval_windows, &fp);
     fp.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     rows.push_back({"FP32", "fp", fp});
+    if (r.sink) r.sink(rows.back());
     tsv << "FP32\tfp\t" << fp.metric << (lm ? "" : "\t" + std::to_string(fp.dev_metric)) << "\t0\t"
         << fp.seconds << "\n";
     tsv.flush();
@@ -173,6 +170,7 @@ void run_experiment(const ExperimentRequest& r) {
       const QatOutcome o =
           qat_once(r.task, c, qc, method, loss, r.calib_batches, r.eval_windows, r.mse_init, cfg);
       rows.push_back({setting, m, o});
+      if (r.sink) r.sink(rows.back());
       tsv << setting << "\t" << m << "\t" << o.metric
           << (lm ? "" : "\t" + std::to_string(o.dev_metric)) << "\t" << o.tokens_per_s << "\t"
           << o.seconds << "\n";
@@ -188,13 +186,14 @@ void run_experiment(const ExperimentRequest& r) {
   for (const auto& row : rows) {
     char buf[256];
     std::snprintf(buf, sizeof buf, "| %s | %s | %.4f |", row.setting.c_str(), row.method.c_str(),
-                  row.o.metric);
+                  row.outcome.metric);
     md << buf;
     if (!lm) {
-      std::snprintf(buf, sizeof buf, " %.4f |", row.o.dev_metric);
+      std::snprintf(buf, sizeof buf, " %.4f |", row.outcome.dev_metric);
       md << buf;
     }
-    std::snprintf(buf, sizeof buf, " %.0f | %.0f |\n", row.o.tokens_per_s, row.o.seconds);
+    std::snprintf(buf, sizeof buf, " %.0f | %.0f |\n", row.outcome.tokens_per_s,
+                  row.outcome.seconds);
     md << buf;
   }
 }

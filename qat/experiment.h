@@ -2,6 +2,7 @@
 // table: every setting x method with the same steps and seeds, written as TSV and Markdown.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "model/quant_spec.h"
@@ -41,6 +42,15 @@ struct QatOutcome {
 
 QatOutcome run_qat_request(const QatRequest& r);
 
+// One finished cell of the experiment table: a setting trained (or calibrated) by a method.
+struct ExperimentRow {
+  std::string setting;  // FP32 for the teacher itself
+  std::string method;   // fp, ptq, lsq, squat, squat-e, squat-d
+  QatOutcome outcome;
+};
+// Called with every finished row (e.g. to store it as an evaluation: search/qat_evaluations.h).
+using ExperimentSink = std::function<void(const ExperimentRow&)>;
+
 struct ExperimentRequest {
   Task task = Task::kLm;
   std::string teacher_path;
@@ -52,6 +62,7 @@ struct ExperimentRequest {
   int eval_windows = 0;   // LM: validation windows evaluated (0: all of them)
   bool mse_init = false;  // QAT steps start from the PTQ (MSE) calibration, not LSQ's formula
   TrainConfig train;
+  ExperimentSink sink;  // optional: each row as it finishes, besides the TSV line
 };
 
 // Writes out_dir/results.tsv (one line per finished run, flushed as it goes) and

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "db/database.h"
+#include "db/evaluation_store.h"
 #include "db/measurement_store.h"
 #include "db/migrations.h"
 #include "db/run_store.h"
@@ -117,6 +118,10 @@ TEST_CASE("A run with its board, jobs and measurements round trips", "[db]") {
   REQUIRE(r);
   CHECK(r->status == "completed");
   CHECK(r->git_sha == std::string("abc123"));
+  CHECK_FALSE(r->model_hash.has_value());
+  store.set_model_hash(run, std::string(64, 'f'));
+  CHECK(store.run(run)->model_hash == std::string(64, 'f'));
+  CHECK_THROWS_AS(store.set_model_hash(run + 1, "x"), hilq::DbError);
   CHECK(r->finished_at.has_value());
   const auto jobs = store.jobs(run);
   REQUIRE(jobs.size() == 1);
@@ -322,4 +327,26 @@ TEST_CASE("A measurement recorded without a queued job keeps its config in a job
   CHECK(rows[0].setting == m.setting);
   CHECK(rows[0].kv_bytes == m.kv_bytes);
   CHECK(db::RunStore(d).jobs(run).at(0).state == "done");
+}
+
+TEST_CASE("A candidate is stored once per config hash; an evaluation again replaces its value",
+          "[db]") {
+  db::Database d(":memory:");
+  const int64_t run = db::RunStore(d).create_run("x", std::nullopt);
+  db::EvaluationStore store(d);
+  const int64_t a = store.candidate(run, R"({"setting":"W4A8"})", "h1", std::string("global"));
+  CHECK(store.candidate(run, R"({"setting":"W4A8"})", "h1") == a);
+  const int64_t b = store.candidate(run, R"({"setting":"W8A8"})", "h2", std::nullopt, a);
+  CHECK(b != a);
+  store.record({a, "validation", "perplexity", 25.0});
+  store.record({a, "validation", "perplexity", 24.5});
+  store.record({a, "test", "perplexity", 26.0});
+  const auto evaluations = store.evaluations(a);
+  REQUIRE(evaluations.size() == 2);
+  CHECK(evaluations[0].value == 24.5);
+  const auto candidates = store.candidates(run);
+  REQUIRE(candidates.size() == 2);
+  CHECK(candidates[0].tier == std::string("global"));
+  CHECK(candidates[1].parent_id == a);
+  CHECK(store.evaluations(b).empty());
 }

@@ -168,6 +168,7 @@ int run_session(const RunOptions& given) {
   } else {
     run_id = store.create_run(options.command_line, std::string(HILQ_GIT_SHA), "{}",
                               run_options_json(options, artifact_sha).dump());
+    if (options.workload == "model-bench") store.set_model_hash(run_id, artifact_sha);
   }
   broker.set_run(std::to_string(run_id));
 
@@ -206,22 +207,32 @@ int run_session(const RunOptions& given) {
   // (one transaction for the batch) before the broker sees it.
   auto ask = [&] {
     if (strategy->done()) return;
+    std::vector<search::Trial> batch;
+    for (const auto& [name, board] : boards)
+      if (const size_t room = room_for(broker, name); room > 0)
+        for (search::Trial& trial : strategy->next_batch(name, room)) {
+          trial.board = name;  // a trial asked for this board runs on it
+          batch.push_back(std::move(trial));
+        }
+    if (batch.empty()) return;
     db::Transaction tx(database);
-    for (const auto& [name, board] : boards) {
-      const size_t room = room_for(broker, name);
-      if (room == 0) continue;
-      for (search::Trial& trial : strategy->next_batch(name, room)) {
-        proto::Job job = make_job(trial, job_id(run_id, name, ++proposed_on[name]), artifact_sha);
-        store.insert_job({job.job_id, run_id, std::nullopt, name, job.kind, job.config.dump(),
-                          "queued", 0, std::nullopt, job_spec(job), std::nullopt, std::nullopt,
-                          std::nullopt});
-        recorder.expect(job);
-        trials[job.job_id] = std::move(trial);
-        ++proposed;
-        broker.submit(name, std::move(job));
-      }
+    std::vector<proto::Job> jobs;
+    for (search::Trial& trial : batch) {
+      const std::string& name = trial.board;
+      proto::Job job = make_job(trial, job_id(run_id, name, ++proposed_on[name]), artifact_sha);
+      store.insert_job({job.job_id, run_id, std::nullopt, name, job.kind, job.config.dump(),
+                        "queued", 0, std::nullopt, job_spec(job), std::nullopt, std::nullopt,
+                        std::nullopt});
+      recorder.expect(job);
+      trials[job.job_id] = std::move(trial);
+      jobs.push_back(std::move(job));
     }
-    tx.commit();
+    tx.commit();  // durable before the broker sees them
+    proposed += jobs.size();
+    for (proto::Job& job : jobs) {
+      const std::string board = trials.at(job.job_id).board;
+      broker.submit(board, std::move(job));
+    }
     recorder.set_total(total());
   };
   recorder.set_total(total());

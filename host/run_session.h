@@ -1,6 +1,5 @@
-// One hil-search run: boards from their files, agents started (or awaited) for every board, a
-// strategy (search/) asked for trials as boards have room, each trial a durable job in SQLite
-// dispatched by the broker, results recorded as they arrive (and told to the strategy), then the
+// One hil-search run: boards, agents, a strategy (search/) asked for trials as boards have room,
+// each trial a durable job in SQLite run by the broker, results recorded and told back, then the
 // report. Ctrl-C, errors and a killed host lose nothing recorded; `--resume RUN` continues.
 #pragma once
 

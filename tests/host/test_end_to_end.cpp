@@ -18,6 +18,7 @@
 #include <zmq.hpp>
 
 #include "db/run_store.h"
+#include "model/sha256.h"
 #include "tests/runtime/runtime_test_util.h"
 
 namespace fs = std::filesystem;
@@ -199,6 +200,7 @@ TEST_CASE("a model-bench run measures a model file on the agent and records it i
   CHECK_THAT(r.err, Contains("W4A8, prefill") && Contains("ms/token"));
   hilq::db::Database d(db_path);
   hilq::db::RunStore store(d);
+  CHECK(store.run(1)->model_hash == hilq::model::sha256_file(model));  // hashed once, recorded
   const auto rows = store.measurements(1);
   REQUIRE(rows.size() == 4);
   std::map<std::string, nlohmann::json> by_label;

@@ -37,7 +37,7 @@ class EvaluationStore {
                     const std::optional<int64_t>& parent_id = std::nullopt);
   std::vector<CandidateRow> candidates(int64_t run_id);
   // One metric of a candidate on a split; recording it again replaces the value.
-  void record(const EvaluationRow& row);
+  void record(const EvaluationRow& e);
   std::vector<EvaluationRow> evaluations(int64_t candidate_id);
 
  private:

@@ -54,7 +54,7 @@ class MeasurementStore {
 
   // Returns false (and changes nothing) when a measurement for this job id already exists.
   // Marks the job done/failed in the same transaction.
-  bool record(const MeasurementRow& row);
+  bool record(const MeasurementRow& m);
   std::vector<MeasurementRow> of_run(int64_t run_id);
 
  private:

@@ -55,7 +55,8 @@ void EventRecorder::handle(const BrokerEvent& ev, std::vector<db::MeasurementRow
   using K = BrokerEvent::Kind;
   std::FILE* log = options_.log;
   const auto user = ev.user_id.empty() ? std::optional<std::string>() : ev.user_id;
-  const bool emulated = emulated_.count(ev.board) && emulated_.at(ev.board);
+  const auto board = emulated_.find(ev.board);
+  const bool emulated = board != emulated_.end() && board->second;
   switch (ev.kind) {
     case K::kAgentRefused:
       if (log)

@@ -43,8 +43,9 @@ struct RunOptions {
   std::string command_line;    // recorded with the run
 };
 
-// Process exit code: 0 completed, 1 failed, 130 interrupted.
-int run_session(const RunOptions& options);
+// Process exit code: 0 completed, 1 failed, 130 interrupted. On --resume the run's stored
+// boards and workload replace the given ones.
+int run_session(const RunOptions& given);
 
 // Asks a running run_session() to stop (async-signal-safe).
 void request_run_stop();

@@ -242,6 +242,7 @@ int run_experiment_command(const ExperimentCommand& a) {
   r.train.warmup = a.train.warmup.value_or(r.train.warmup);
   r.settings = a.settings;
   r.methods = a.methods;
+  r.sink = a.sink;
   run_experiment(r);
   return 0;
 }

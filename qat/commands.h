@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "qat/experiment.h"
 #include "qat/train.h"
 
 namespace hilq::qat {
@@ -76,7 +77,8 @@ struct ExperimentCommand {
   int eval_windows = 0;
   bool mse_init = false;
   std::string data_dir;
-  TrainFlags train;  // steps, batch, seq, lr, seed, log_every, warmup
+  TrainFlags train;     // steps, batch, seq, lr, seed, log_every, warmup
+  ExperimentSink sink;  // optional: each finished row (hil-train stores them in SQLite)
 };
 
 // What every subcommand does first: heap tuning for the training loops, and --threads.

@@ -3,11 +3,16 @@
 // Exit codes: 0 ok, 1 runtime error, 2 usage error.
 #include <cstdio>
 #include <exception>
+#include <fstream>
+#include <optional>
 #include <string>
 
 #include "base/cli.h"
+#include "db/database.h"
+#include "db/run_store.h"
 #include "qat/commands.h"
 #include "qat/data.h"
+#include "search/qat_evaluations.h"
 
 namespace {
 
@@ -82,6 +87,33 @@ void add_threads(CLI::App* cmd, int& threads) {
 
 void add_data(CLI::App* cmd, std::string& data_dir) {
   cmd->add_option("--data", data_dir, "data folder (default the setup folder)")->type_name("DIR");
+}
+
+// The experiment with its rows in SQLite: a run of its own (the command line recorded), each
+// finished row a candidate with its evaluations as it finishes (a crash loses no finished row),
+// and results.md written back from the rows. results.tsv stays the live log.
+int run_experiment_into_db(hilq::qat::ExperimentCommand experiment, const std::string& db_path,
+                           int argc, char** argv) {
+  std::string command_line;
+  for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + std::string(argv[i]);
+  hilq::db::Database db(db_path);
+  hilq::db::RunStore runs(db);
+  const int64_t run_id = runs.create_run(command_line, std::nullopt);
+  std::fprintf(stderr, "hil-train: experiment rows go to %s (run %lld)\n", db_path.c_str(),
+               static_cast<long long>(run_id));
+  experiment.sink = hilq::search::evaluations_sink(db, run_id, experiment.task);
+  try {
+    hilq::qat::run_experiment_command(experiment);
+  } catch (const std::exception& e) {
+    runs.finish_run(run_id, "failed", std::string(e.what()));
+    throw;
+  }
+  runs.finish_run(run_id, "completed");
+  const std::string md_path = experiment.out_dir + "/results.md";
+  std::ofstream md(md_path);
+  md << hilq::search::experiment_markdown(db, run_id, experiment.task);
+  if (!md) throw hilq::Error("cannot write " + md_path);
+  return hilq::cli::kExitOk;
 }
 
 }  // namespace
@@ -211,6 +243,12 @@ int run(int argc, char** argv) {
       ->add_option("--methods", experiment.methods,
                    "comma-separated (default ptq,lsq,squat,squat-e,squat-d)")
       ->type_name("LIST");
+  std::string experiment_db = "hil.db";
+  experiment_cmd
+      ->add_option("--db", experiment_db,
+                   "SQLite file the rows go to, as a run's candidates and evaluations; results.md "
+                   "is written from them (default hil.db)")
+      ->type_name("FILE");
   experiment_cmd
       ->add_option("--calib-batches", experiment.calib_batches, "calibration batches (default 8)")
       ->type_name("N");
@@ -249,7 +287,7 @@ int run(int argc, char** argv) {
     if (eval_cmd->parsed()) return qat::run_eval(eval);
     if (export_cmd->parsed()) return qat::run_export(exp);
     if (qat_cmd->parsed()) return qat::run_qat(qat_c);
-    return qat::run_experiment_command(experiment);
+    return run_experiment_into_db(experiment, experiment_db, argc, argv);
   } catch (const std::exception& e) {
     const int code = hilq::cli::exit_code(e);
     std::fprintf(stderr,

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "db/evaluation_store.h"
+#include "db/run_store.h"
 #include "tests/host/host_test_util.h"
 
 using namespace hilq::test;
@@ -159,4 +161,58 @@ TEST_CASE("--flag=value is read like --flag value", "[cli]") {
   r = run(box, {keys_bin(), "generate", "farm-host", "--dir=" + box.dir.string()});
   CHECK(r.code == 0);
   CHECK(fs::exists(box.dir / "farm-host.key"));
+}
+
+TEST_CASE("hil-train experiment stores its rows in SQLite and writes results.md from them",
+          "[cli]") {
+  Sandbox box;
+  const std::string db_path = box.path("exp.db");
+  Run r = run(box, {train_bin(), "tokenizer", "--out", box.path("tok.json"), "--vocab", "300"});
+  REQUIRE(r.code == 0);
+  r = run(box, {train_bin(), "train", "--task", "lm", "--tokenizer", box.path("tok.json"),
+                "--model", "micro", "--steps", "10", "--batch", "2", "--seq", "32", "--log-every",
+                "0", "--out", box.path("t.safetensors")});
+  REQUIRE(r.code == 0);
+  r = run(box, {train_bin(),
+                "experiment",
+                "--task",
+                "lm",
+                "--teacher",
+                box.path("t.safetensors"),
+                "--out",
+                box.path("out"),
+                "--settings",
+                "W8A8,W4A8",
+                "--methods",
+                "ptq,lsq",
+                "--steps",
+                "2",
+                "--batch",
+                "2",
+                "--seq",
+                "32",
+                "--eval-windows",
+                "2",
+                "--calib-batches",
+                "1",
+                "--db",
+                db_path});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  hilq::db::Database db(db_path);
+  hilq::db::RunStore runs(db);
+  const auto run_id = runs.latest_run_id();
+  REQUIRE(run_id.has_value());
+  CHECK(runs.run(*run_id)->status == "completed");
+  hilq::db::EvaluationStore evals(db);
+  const auto candidates = evals.candidates(*run_id);
+  CHECK(candidates.size() == 5);  // FP plus 2 settings x 2 methods
+  for (const auto& c : candidates) {
+    bool has_ppl = false;
+    for (const auto& e : evals.evaluations(c.id))
+      has_ppl = has_ppl || (e.split == "validation" && e.metric == "perplexity" && e.value > 1);
+    CHECK(has_ppl);
+  }
+  const std::string md = box.read("out/results.md");
+  CHECK_THAT(md, Contains("| W4A8 | lsq |") && Contains("| W8A8 | ptq |"));
 }

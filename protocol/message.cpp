@@ -5,6 +5,8 @@
 #include <array>
 #include <utility>
 
+#include "base/json_reader.h"
+
 namespace hilq::protocol {
 namespace {
 
@@ -23,8 +25,10 @@ constexpr std::array<std::pair<MessageType, const char*>, 10> kTypeNames = {{
     {MessageType::kBye, "BYE"},
 }};
 
+JsonReader body(const Message& m);
+
 [[noreturn]] void fail(const Message& m, const std::string& field, const std::string& rule) {
-  throw ProtocolError(std::string(to_string(m.type)) + ": field '" + field + "' " + rule);
+  body(m).fail(field.c_str(), rule);
 }
 
 void expect_type(const Message& m, MessageType type) {
@@ -33,47 +37,38 @@ void expect_type(const Message& m, MessageType type) {
                         to_string(m.type));
 }
 
+// Every body field is read through the project's strict reader: errors name the message type,
+// the field path, the (escaped, cut) value and the rule.
+JsonReader body(const Message& m) {
+  return JsonReader(m.body, to_string(m.type), ErrorCategory::kProtocol);
+}
+
 const json& field(const Message& m, const char* name) {
-  auto it = m.body.find(name);
-  if (it == m.body.end()) fail(m, name, "is missing");
+  const auto it = m.body.find(name);
+  if (it == m.body.end()) body(m).fail(name, "is missing");
   return *it;
 }
 
 std::string get_string(const Message& m, const char* name, bool allow_empty = false) {
-  const json& v = field(m, name);
-  if (!v.is_string()) fail(m, name, "must be a string");
-  std::string s = v.get<std::string>();
-  if (!allow_empty && s.empty()) fail(m, name, "must not be empty");
+  const JsonReader r = body(m);
+  std::string s = r.string(name);
+  if (!allow_empty && s.empty()) r.fail(name, "must not be empty");
   return s;
 }
 
 std::string get_optional_string(const Message& m, const char* name) {
-  auto it = m.body.find(name);
-  if (it == m.body.end()) return {};
-  if (!it->is_string()) fail(m, name, "must be a string");
-  return it->get<std::string>();
-}
-
-int64_t get_int(const Message& m, const json& v, const std::string& name, int64_t lo, int64_t hi) {
-  if (!v.is_number_integer()) fail(m, name, "must be an integer");
-  const int64_t x = v.get<int64_t>();
-  if (x < lo || x > hi)
-    fail(m, name,
-         "is " + std::to_string(x) + ", outside [" + std::to_string(lo) + ", " +
-             std::to_string(hi) + "]");
-  return x;
+  return body(m).string_or(name, "");
 }
 
 int64_t get_int(const Message& m, const char* name, int64_t lo, int64_t hi) {
-  return get_int(m, field(m, name), name, lo, hi);
+  return body(m).integer(name, lo, hi);
 }
 
 std::vector<std::string> get_string_list(const Message& m, const char* name) {
-  const json& v = field(m, name);
-  if (!v.is_array()) fail(m, name, "must be an array of strings");
+  const JsonReader r = body(m);
   std::vector<std::string> out;
-  for (const json& e : v) {
-    if (!e.is_string()) fail(m, name, "must be an array of strings");
+  for (const json& e : r.array(name)) {
+    if (!e.is_string()) r.fail(name, "must be an array of strings");
     out.push_back(e.get<std::string>());
   }
   return out;
@@ -246,22 +241,12 @@ Job parse_job(const Message& m) {
   const json& config = field(m, "config");
   if (!config.is_object()) fail(m, "config", "must be a JSON object");
   j.config = config;
-  const json& r = field(m, "repeat");
-  if (!r.is_object()) fail(m, "repeat", "must be a JSON object");
-  auto sub = [&](const char* name) -> const json& {
-    auto it = r.find(name);
-    if (it == r.end()) fail(m, std::string("repeat.") + name, "is missing");
-    return *it;
-  };
-  j.repeat.warmup = static_cast<int>(get_int(m, sub("warmup"), "repeat.warmup", 0, 1000000));
-  j.repeat.min_repeats =
-      static_cast<int>(get_int(m, sub("min_repeats"), "repeat.min_repeats", 1, 10000000));
-  j.repeat.max_repeats = static_cast<int>(
-      get_int(m, sub("max_repeats"), "repeat.max_repeats", j.repeat.min_repeats, 10000000));
-  const json& t = sub("min_time_s");
-  if (!t.is_number() || t.get<double>() < 0 || t.get<double>() > 3600)
-    fail(m, "repeat.min_time_s", "must be a number of seconds in [0, 3600]");
-  j.repeat.min_time_s = t.get<double>();
+  const JsonReader repeat = body(m).object("repeat");
+  j.repeat.warmup = static_cast<int>(repeat.integer("warmup", 0, 1000000));
+  j.repeat.min_repeats = static_cast<int>(repeat.integer("min_repeats", 1, 10000000));
+  j.repeat.max_repeats =
+      static_cast<int>(repeat.integer("max_repeats", j.repeat.min_repeats, 10000000));
+  j.repeat.min_time_s = repeat.number("min_time_s", 0, 3600);
   return j;
 }
 

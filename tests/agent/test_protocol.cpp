@@ -113,7 +113,8 @@ TEST_CASE("Typed parsers name the missing or mistyped field", "[protocol]") {
 
   hello = proto::make_message(sample_hello());
   hello.body["cores"] = -1;
-  CHECK_THROWS_WITH(proto::parse_hello(hello), Contains("'cores'") && Contains("outside"));
+  CHECK_THROWS_WITH(proto::parse_hello(hello),
+                    Contains("'cores' = -1") && Contains("must be an integer in [1, 4096]"));
 
   proto::Job job;
   job.job_id = "j";

@@ -1,4 +1,4 @@
-// The agent's worker loop, Paranoid Pirate style (ZeroMQ guide ch. 4): connect a DEALER to the
+// The agent's worker loop, the Paranoid Pirate pattern (doc/protocol.md): connect a DEALER to the
 // host's ROUTER, say HELLO with the CPU it really detected, then take jobs one at a time
 // (READY -> JOB -> RESULT/ERROR) while heartbeating both ways. When the host stays silent for
 // `liveness` heartbeats the agent drops the socket, waits (exponential back-off) and reconnects

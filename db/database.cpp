@@ -31,7 +31,7 @@ Database::Database(const std::string& path) : path_(path) {
     throw DbError(message);
   }
   try {
-    // busy_timeout first: switching to WAL takes a lock (see ../shared/MEASURING.md).
+    // busy_timeout first: switching to WAL takes a lock, which another reader may hold.
     sqlite3_busy_timeout(db_, kBusyTimeoutMs);
     exec("PRAGMA foreign_keys = ON");
     if (path != ":memory:") {

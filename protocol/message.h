@@ -60,7 +60,7 @@ Frames encode(const Message& message);
 // message above kMaxMessageBytes.
 Message decode(const Frames& frames);
 
-// Error classes carried by ERROR messages (DESIGN §4).
+// Error classes carried by ERROR messages (doc/protocol.md).
 inline constexpr const char* kErrorBadRequest = "bad-request";
 inline constexpr const char* kErrorArtifact = "artifact";
 inline constexpr const char* kErrorRuntime = "runtime";

@@ -31,8 +31,8 @@ struct AgentOptions {
   // --power-command: the pi5-pmic sensor's argv (empty: vcgencmd pmic_read_adc). Set on the board
   // only; a host cannot choose what runs here.
   std::vector<std::string> power_command;
-  std::string pin;             // --pin CPUS instead of the board file's
-  std::string fault;           // test-only misbehaviour, see job_runner.h
+  std::string pin;    // --pin CPUS instead of the board file's
+  std::string fault;  // test-only misbehaviour, see job_runner.h
 };
 
 // Returns the process exit code: 0 after BYE or a stop request, 1 when the host refused or

@@ -17,7 +17,6 @@
 
 #include "base/error.h"
 
-
 namespace hilq::protocol {
 
 inline constexpr const char* kMagic = "HIL1";

@@ -128,10 +128,12 @@ void JsonReader::reject_unknown(std::initializer_list<const char*> known) const 
     bool ok = false;
     for (const char* k : known) ok = ok || it.key() == k;
     if (!ok) {
+      // dump() escapes control characters; the quotes it adds are dropped for the message.
       std::string name =
           nlohmann::json(it.key()).dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
+      name = name.substr(1, name.size() - 2);
       if (name.size() > 60) name = name.substr(0, 60) + "...";
-      throw_error(category_, source_ + ": unknown field " + path_ + name);
+      throw_error(category_, source_ + ": unknown field '" + path_ + name + "'");
     }
   }
 }

@@ -1,22 +1,16 @@
 // The quant config's rules, canonical JSON and hash, and the activation points of a layer.
 #include "model/quant_spec.h"
 
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "base/error.h"
+#include "base/json_reader.h"
 #include "model/sha256.h"
 
 namespace hilq::model {
 namespace {
-
-int int_field(const nlohmann::json& o, const char* key, const std::string& where, int fallback) {
-  if (!o.contains(key)) return fallback;
-  if (!o[key].is_number_integer()) {
-    throw ConfigError(where + "." + key + " must be an integer, got " + o[key].dump());
-  }
-  return o[key].get<int>();
-}
 
 // "<source>: unit <name>", the prefix of a unit's errors.
 std::string unit_where(const std::string& source, const std::string& name) {
@@ -113,50 +107,29 @@ QuantSpec QuantSpec::from_json(const std::string& text, const std::string& sourc
   } catch (const nlohmann::json::exception& e) {
     throw ConfigError(source + ": not valid JSON: " + e.what());
   }
-  if (!j.is_object() || !j.contains("units") || !j["units"].is_object()) {
-    throw ConfigError(source + ": expected an object with a \"units\" object");
-  }
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    if (it.key() != "units" && it.key() != "token_adaptive" && it.key() != "activation_scale") {
-      throw ConfigError(source + ": unknown field " + it.key());
-    }
-  }
+  constexpr int64_t kMin = std::numeric_limits<int>::min(), kMax = std::numeric_limits<int>::max();
+  const JsonReader r(j, source);
+  r.reject_unknown({"units", "token_adaptive", "activation_scale"});
+  const JsonReader units = r.object("units");
   QuantSpec s;
-  for (auto it = j["units"].begin(); it != j["units"].end(); ++it) {
-    const auto& u = it.value();
-    const std::string where = source + ": unit " + it.key();
-    if (!u.is_object()) throw ConfigError(where + " is not an object");
-    for (auto f = u.begin(); f != u.end(); ++f) {
-      if (f.key() != "w_bits" && f.key() != "a_bits" && f.key() != "group") {
-        throw ConfigError(where + " has unknown field " + f.key());
-      }
-    }
-    s.units[it.key()] = UnitSpec{int_field(u, "w_bits", where, 0), int_field(u, "a_bits", where, 0),
-                                 int_field(u, "group", where, 0)};
+  for (auto it = units.json().begin(); it != units.json().end(); ++it) {
+    const JsonReader u = units.object(it.key().c_str());
+    u.reject_unknown({"w_bits", "a_bits", "group"});
+    s.units[it.key()] = UnitSpec{static_cast<int>(u.integer_or("w_bits", 0, kMin, kMax)),
+                                 static_cast<int>(u.integer_or("a_bits", 0, kMin, kMax)),
+                                 static_cast<int>(u.integer_or("group", 0, kMin, kMax))};
   }
-  if (j.contains("token_adaptive") && !j["token_adaptive"].is_null()) {
-    const auto& t = j["token_adaptive"];
-    const std::string where = source + ": token_adaptive";
-    if (!t.is_object()) throw ConfigError(where + " must be an object or null");
+  if (r.has("token_adaptive") && !j["token_adaptive"].is_null()) {
+    const JsonReader t = r.object("token_adaptive");
     TokenAdaptivePolicy a;
-    a.high_bits = int_field(t, "high_bits", where, 8);
-    a.low_bits = int_field(t, "low_bits", where, 4);
-    if (t.contains("high_fraction")) {
-      if (!t["high_fraction"].is_number()) {
-        throw ConfigError(where + ".high_fraction must be a number, got " +
-                          t["high_fraction"].dump());
-      }
-      a.high_fraction = t["high_fraction"].get<double>();
-    }
+    a.high_bits = static_cast<int>(t.integer_or("high_bits", 8, kMin, kMax));
+    a.low_bits = static_cast<int>(t.integer_or("low_bits", 4, kMin, kMax));
+    a.high_fraction = t.number_or("high_fraction", a.high_fraction);
     s.token_adaptive = a;
   }
-  if (j.contains("activation_scale")) {
-    const auto& v = j["activation_scale"];
-    const std::string m = v.is_string() ? v.get<std::string>() : "";
-    if (m != "lsq" && m != "dynamic") {
-      throw ConfigError(source + ": activation_scale " + v.dump() +
-                        " is not \"lsq\" or \"dynamic\"");
-    }
+  if (r.has("activation_scale")) {
+    const std::string m = r.string("activation_scale");
+    if (m != "lsq" && m != "dynamic") r.fail("activation_scale", "must be \"lsq\" or \"dynamic\"");
     s.act_scale = m == "dynamic" ? ActScaleMode::kDynamic : ActScaleMode::kLsq;
   }
   return s;

@@ -35,7 +35,7 @@ TEST_CASE("the quant config serialises canonically and rejects broken rules", "[
   REQUIRE_THROWS_WITH(broken(R"({"units":{},"token_adaptive":{"high_bits":4,"low_bits":8}})"),
                       Catch::Contains("high_bits > low_bits"));
   REQUIRE_THROWS_WITH(broken(R"({"units":{"embed":{"bits":4}}})"),
-                      Catch::Contains("unknown field bits"));
+                      Catch::Contains("unknown field 'units.embed.bits'"));
   REQUIRE_THROWS_AS(broken("{"), ConfigError);
 }
 
@@ -60,11 +60,12 @@ TEST_CASE("the canonical JSON is the bytes model files already hold", "[model][q
   CHECK(loose.token_adaptive == TokenAdaptivePolicy{8, 4, 0.25});
   CHECK(loose.act_scale == ActScaleMode::kLsq);
   CHECK_THROWS_WITH(QuantSpec::from_json(R"({"units":{},"bits":4})", "x.json"),
-                    Catch::Contains("x.json") && Catch::Contains("unknown field bits"));
+                    Catch::Contains("x.json") && Catch::Contains("unknown field 'bits'"));
   CHECK_THROWS_WITH(QuantSpec::from_json(R"({"units":{},"activation_scale":"minmax"})", "x.json"),
-                    Catch::Contains("activation_scale \"minmax\""));
+                    Catch::Contains("'activation_scale' = \"minmax\"") &&
+                        Catch::Contains("must be \"lsq\" or \"dynamic\""));
   CHECK_THROWS_WITH(QuantSpec::from_json(R"({"units":{"embed":{"w_bits":"8"}}})", "x.json"),
-                    Catch::Contains("unit embed.w_bits must be an integer"));
+                    Catch::Contains("field 'units.embed.w_bits' = \"8\": must be an integer"));
 }
 
 TEST_CASE("the hash is the SHA-256 of the canonical JSON", "[model][quant]") {

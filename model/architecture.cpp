@@ -3,9 +3,9 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
-#include <set>
 
 #include "base/error.h"
+#include "base/json_reader.h"
 
 namespace hilq::model {
 namespace {
@@ -18,55 +18,30 @@ Architecture read(const std::string& text, const std::string& source, const Arch
   } catch (const nlohmann::json::exception& e) {
     throw ConfigError(source + ": not valid JSON: " + e.what());
   }
-  if (!j.is_object()) throw ConfigError(source + ": expected a JSON object");
-  static const std::set<std::string> known{
-      "name", "kind",    "vocab_size", "d_model",         "n_layers", "n_heads",
-      "d_ff", "max_seq", "n_classes",  "rope_theta",      "norm_eps", "dropout",
-      "norm", "ffn",     "rope",       "tied_embeddings", "pooling"};
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    if (!known.contains(it.key())) throw ConfigError(source + ": unknown field " + it.key());
-  }
+  const JsonReader r(j, source);
+  r.reject_unknown({"name", "kind", "vocab_size", "d_model", "n_layers", "n_heads", "d_ff",
+                    "max_seq", "n_classes", "rope_theta", "norm_eps", "dropout", "norm", "ffn",
+                    "rope", "tied_embeddings", "pooling"});
   Architecture a = base;
   auto get_int = [&](const char* key, int* out, bool required) {
-    if (!j.contains(key)) {
-      if (required) throw ConfigError(source + ": " + key + " is missing");
-      return;
-    }
-    const auto& v = j[key];
-    if (!v.is_number_integer() || v.get<int64_t>() < INT32_MIN || v.get<int64_t>() > INT32_MAX) {
-      throw ConfigError(source + ": " + key + " must be an integer, got " + v.dump());
-    }
-    *out = v.get<int>();
+    if (required || r.has(key)) *out = static_cast<int>(r.integer(key, INT32_MIN, INT32_MAX));
   };
   auto get_float = [&](const char* key, float* out) {
-    if (!j.contains(key)) return;
-    if (!j[key].is_number()) {
-      throw ConfigError(source + ": " + key + " must be a number, got " + j[key].dump());
-    }
-    *out = j[key].get<float>();
+    *out = static_cast<float>(r.number_or(key, *out));
   };
   auto expect = [&](const char* key, const nlohmann::json& value) {
-    if (j.contains(key) && j[key] != value) {
-      throw ConfigError(source + ": " + key + " = " + j[key].dump() + " is not " + value.dump() +
-                        " (the only architecture there is)");
-    }
+    if (r.has(key) && j[key] != value)
+      r.fail(key, "must be " + value.dump() + " (the only architecture there is)");
   };
-  if (j.contains("kind")) {
-    const auto& v = j["kind"];
-    const std::string s = v.is_string() ? v.get<std::string>() : "";
-    if (s != "causal_lm" && s != "classifier") {
-      throw ConfigError(source + ": kind " + v.dump() + " is not \"causal_lm\" or \"classifier\"");
-    }
-    a.kind = s == "causal_lm" ? ModelKind::kCausalLm : ModelKind::kClassifier;
+  if (r.has("kind")) {
+    const std::string kind = r.string("kind");
+    if (kind != "causal_lm" && kind != "classifier")
+      r.fail("kind", "must be \"causal_lm\" or \"classifier\"");
+    a.kind = kind == "causal_lm" ? ModelKind::kCausalLm : ModelKind::kClassifier;
   } else if (require_sizes) {
     throw ConfigError(source + ": kind is missing (\"causal_lm\" or \"classifier\")");
   }
-  if (j.contains("name")) {
-    if (!j["name"].is_string()) {
-      throw ConfigError(source + ": name must be a string, got " + j["name"].dump());
-    }
-    a.name = j["name"].get<std::string>();
-  }
+  a.name = r.string_or("name", a.name);
   get_int("vocab_size", &a.vocab_size, require_sizes);
   get_int("d_model", &a.d_model, require_sizes);
   get_int("n_layers", &a.n_layers, require_sizes);
@@ -76,9 +51,7 @@ Architecture read(const std::string& text, const std::string& source, const Arch
   get_int("n_classes", &a.n_classes, false);
   get_float("rope_theta", &a.rope_theta);
   get_float("norm_eps", &a.norm_eps);
-  if (j.contains("dropout") && !j["dropout"].is_number()) {
-    throw ConfigError(source + ": dropout must be a number, got " + j["dropout"].dump());
-  }
+  r.number_or("dropout", 0);  // training-only; checked here, kept by qat's config
   expect("norm", "rmsnorm");
   expect("ffn", "swiglu");
   expect("rope", "interleaved");

@@ -77,15 +77,16 @@ TEST_CASE("an architecture that breaks a rule is refused naming the field",
   };
   CHECK_THAT(error(R"({"n_heads":3})"), Catch::Contains("m.json") && Catch::Contains("n_heads") &&
                                             Catch::Contains("must divide d_model"));
-  CHECK_THAT(error(R"({"layers":4})"), Catch::Contains("unknown field layers"));
-  CHECK_THAT(error(R"({"kind":"seq2seq"})"), Catch::Contains("kind \"seq2seq\""));
+  CHECK_THAT(error(R"({"layers":4})"), Catch::Contains("unknown field 'layers'"));
+  CHECK_THAT(error(R"({"kind":"seq2seq"})"), Catch::Contains("'kind' = \"seq2seq\""));
   CHECK_THAT(error(R"({"norm":"layernorm"})"),
              Catch::Contains("norm") && Catch::Contains("rmsnorm"));
-  CHECK_THAT(error(R"({"d_model":"64"})"), Catch::Contains("d_model must be an integer"));
+  CHECK_THAT(error(R"({"d_model":"64"})"),
+             Catch::Contains("'d_model' = \"64\": must be an integer"));
   CHECK_THAT(error(R"({"vocab_size":8})"), Catch::Contains("vocab_size"));
   CHECK_THAT(error(R"({"n_classes":1})"), Catch::Contains("n_classes"));
   CHECK_THAT(error(R"({"rope_theta":0.5})"), Catch::Contains("rope_theta"));
-  CHECK_THAT(error(R"({"name":7})"), Catch::Contains("name must be a string"));
+  CHECK_THAT(error(R"({"name":7})"), Catch::Contains("'name' = 7: must be a string"));
   CHECK_THAT(error("{"), Catch::Contains("not valid JSON"));
   CHECK(error(R"({"dropout":0.1})").empty());  // qat's training field is accepted
 }

@@ -31,7 +31,7 @@ TEST_CASE("the tiny preset has the issue's shape and 2-5M parameters", "[model]"
   REQUIRE_THROWS_WITH(ModelConfig::from_json(R"({"d_model":30,"n_heads":4})", "m.json"),
                       Catch::Contains("must divide d_model"));
   REQUIRE_THROWS_WITH(ModelConfig::from_json(R"({"layers":4})", "m.json"),
-                      Catch::Contains("unknown field layers"));
+                      Catch::Contains("unknown field 'layers'"));
   REQUIRE_THROWS_AS(ModelConfig::preset("huge", ModelKind::kCausalLm, 4096), ConfigError);
 }
 

@@ -163,8 +163,10 @@ TEST_CASE("--flag=value is read like --flag value", "[cli]") {
   CHECK(fs::exists(box.dir / "farm-host.key"));
 }
 
+// [train]: it trains a micro model (seconds in Release, minutes under ASan): ctest host.train,
+// labelled slow, so the sanitizer run leaves it out.
 TEST_CASE("hil-train experiment stores its rows in SQLite and writes results.md from them",
-          "[cli]") {
+          "[cli][train]") {
   Sandbox box;
   const std::string db_path = box.path("exp.db");
   Run r = run(box, {train_bin(), "tokenizer", "--out", box.path("tok.json"), "--vocab", "300"});

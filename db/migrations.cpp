@@ -160,6 +160,48 @@ ALTER TABLE measurements DROP COLUMN config;
 UPDATE jobs SET spec = json_remove(spec, '$.config')
 WHERE spec IS NOT NULL AND json_valid(spec) AND json_type(spec) = 'object';
 )sql",
+    // 4: the search: what became of each candidate (memory, status, why), the sensitivity and
+    // score caches shared by every run of a model, and each board's pick.
+    R"sql(
+ALTER TABLE candidates ADD COLUMN label TEXT;
+ALTER TABLE candidates ADD COLUMN memory_bytes INTEGER;
+ALTER TABLE candidates ADD COLUMN status TEXT;
+ALTER TABLE candidates ADD COLUMN reason TEXT;
+ALTER TABLE candidates ADD COLUMN artifact_sha256 TEXT;
+CREATE TABLE sensitivity (
+  model_hash     TEXT NOT NULL,
+  unit           TEXT NOT NULL,
+  setting        TEXT NOT NULL,
+  split          TEXT NOT NULL,
+  windows        INTEGER NOT NULL,
+  metric         TEXT NOT NULL,
+  value          REAL NOT NULL,
+  metric_change  REAL NOT NULL,
+  output_kl      REAL NOT NULL,
+  created_at     TEXT NOT NULL,
+  PRIMARY KEY (model_hash, unit, setting, split, windows)
+);
+CREATE TABLE scores (
+  model_hash   TEXT NOT NULL,
+  config_hash  TEXT NOT NULL,
+  split        TEXT NOT NULL,
+  windows      INTEGER NOT NULL,
+  metric       TEXT NOT NULL,
+  value        REAL NOT NULL,
+  output_kl    REAL,
+  seconds      REAL,
+  created_at   TEXT NOT NULL,
+  PRIMARY KEY (model_hash, config_hash, split, windows, metric)
+);
+CREATE TABLE picks (
+  run_id        INTEGER NOT NULL REFERENCES runs(id),
+  board         TEXT NOT NULL,
+  rule          TEXT NOT NULL,
+  candidate_id  INTEGER NOT NULL REFERENCES candidates(id),
+  score         REAL,
+  PRIMARY KEY (run_id, board)
+);
+)sql",
 };
 
 }  // namespace

@@ -84,7 +84,7 @@ class Agent {
     hello_.cores = online_cores();
     hello_.memory_bytes = total_memory_bytes();
     hello_.power_backends = {"rapl", "hwmon", "pi5-pmic", "android", "none"};
-    hello_.agent_version = HILQ_VERSION;
+    hello_.agent_version = HILQ_VERSION "+" HILQ_GIT_SHA;
   }
 
   int run() {

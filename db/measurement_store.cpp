@@ -12,7 +12,7 @@ constexpr const char* kColumns =
     "m.samples_ns, m.peak_rss_bytes, m.model_bytes, m.energy_j, m.power_source, "
     "m.power_unavailable, m.temperature_c, m.emulated, m.setting, m.kernel_path, m.prefill_ms, "
     "m.decode_ms_median, m.decode_ms_p90, m.tokens_per_s, m.kv_bytes, m.arena_bytes, "
-    "m.energy_per_token_j, m.metrics, m.created_at";
+    "m.energy_per_token_j, m.metrics, m.created_at, m.agent_version";
 
 MeasurementRow read_row(const Statement& s) {
   MeasurementRow m;
@@ -54,6 +54,7 @@ MeasurementRow read_row(const Statement& s) {
   m.energy_per_token_j = s.column_optional_double(c++);
   m.metrics = s.column_text(c++);
   m.created_at = s.column_text(c++);
+  m.agent_version = s.column_optional_text(c++);
   return m;
 }
 
@@ -67,17 +68,18 @@ bool MeasurementStore::record(const MeasurementRow& m) {
               "latency_mad_ns, latency_mean_ns, repeats, samples_ns, peak_rss_bytes, model_bytes, "
               "energy_j, power_source, power_unavailable, temperature_c, emulated, setting, "
               "kernel_path, prefill_ms, decode_ms_median, decode_ms_p90, tokens_per_s, kv_bytes, "
-              "arena_bytes, energy_per_token_j, metrics, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, "
-              "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+              "arena_bytes, energy_per_token_j, metrics, created_at, agent_version) VALUES (?, "
+              "coalesce(?, (SELECT candidate_id FROM jobs WHERE id = ?)), ?, ?, ?, ?, ?, ?, ?, ?, "
+              "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
               "ON CONFLICT (job_id) DO NOTHING");
   const std::string now = m.created_at.empty() ? now_utc() : m.created_at;
-  s.bind_all(m.run_id, m.candidate_id, m.board, m.agent, m.job_id, m.kind, m.kernel, m.status,
-             m.error_class, m.error, m.latency_median_ns, m.latency_p10_ns, m.latency_p90_ns,
-             m.latency_mad_ns, m.latency_mean_ns, m.repeats, m.samples_ns, m.peak_rss_bytes,
-             m.model_bytes, m.energy_j, m.power_source, m.power_unavailable, m.temperature_c,
-             m.emulated ? 1 : 0, m.setting, m.kernel_path, m.prefill_ms, m.decode_ms_median,
-             m.decode_ms_p90, m.tokens_per_s, m.kv_bytes, m.arena_bytes, m.energy_per_token_j,
-             m.metrics, now);
+  s.bind_all(m.run_id, m.candidate_id, m.job_id, m.board, m.agent, m.job_id, m.kind, m.kernel,
+             m.status, m.error_class, m.error, m.latency_median_ns, m.latency_p10_ns,
+             m.latency_p90_ns, m.latency_mad_ns, m.latency_mean_ns, m.repeats, m.samples_ns,
+             m.peak_rss_bytes, m.model_bytes, m.energy_j, m.power_source, m.power_unavailable,
+             m.temperature_c, m.emulated ? 1 : 0, m.setting, m.kernel_path, m.prefill_ms,
+             m.decode_ms_median, m.decode_ms_p90, m.tokens_per_s, m.kv_bytes, m.arena_bytes,
+             m.energy_per_token_j, m.metrics, now, m.agent_version);
   s.run();
   if (db_.changes() == 0) return false;  // tx rolls back: nothing to undo
   // A measurement recorded without a queued job (tools, tests) gets its job row: the config's

@@ -17,6 +17,7 @@ struct MeasurementRow {
   std::optional<int64_t> candidate_id;
   std::string board;
   std::optional<std::string> agent;
+  std::optional<std::string> agent_version;  // the agent's build (HELLO): a cache key
   std::string job_id;
   std::string kind;
   std::optional<std::string> kernel;  // the kernel(s) that ran

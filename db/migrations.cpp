@@ -160,14 +160,16 @@ ALTER TABLE measurements DROP COLUMN config;
 UPDATE jobs SET spec = json_remove(spec, '$.config')
 WHERE spec IS NOT NULL AND json_valid(spec) AND json_type(spec) = 'object';
 )sql",
-    // 4: the search: what became of each candidate (memory, status, why), the sensitivity and
-    // score caches shared by every run of a model, and each board's pick.
+    // 4: the search: what became of each candidate (memory, status, why), the build of the agent
+    // behind each measurement (its cache key), the sensitivity and score caches shared by every
+    // run of a model, and each board's pick.
     R"sql(
 ALTER TABLE candidates ADD COLUMN label TEXT;
 ALTER TABLE candidates ADD COLUMN memory_bytes INTEGER;
 ALTER TABLE candidates ADD COLUMN status TEXT;
 ALTER TABLE candidates ADD COLUMN reason TEXT;
 ALTER TABLE candidates ADD COLUMN artifact_sha256 TEXT;
+ALTER TABLE measurements ADD COLUMN agent_version TEXT;
 CREATE TABLE sensitivity (
   model_hash     TEXT NOT NULL,
   unit           TEXT NOT NULL,

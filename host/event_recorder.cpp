@@ -74,6 +74,7 @@ void EventRecorder::handle(const BrokerEvent& ev, std::vector<db::MeasurementRow
       runs_.upsert_board({ev.board, h.arch, json(h.features).dump(), h.cores, h.memory_bytes,
                           h.agent_version, emulated});
       runs_.upsert_agent({run_id_, ev.agent_id, ev.board, user, "connected", std::nullopt});
+      agent_versions_[ev.agent_id] = h.agent_version;
       break;
     }
     case K::kAgentLost:
@@ -101,7 +102,9 @@ void EventRecorder::handle(const BrokerEvent& ev, std::vector<db::MeasurementRow
     case K::kJobError: {
       auto job = jobs_.find(ev.job_id);
       if (job == jobs_.end()) break;
-      const auto row = measurement_row(run_id_, ev, job->second, emulated);
+      auto row = measurement_row(run_id_, ev, job->second, emulated);
+      if (auto v = agent_versions_.find(ev.agent_id); v != agent_versions_.end())
+        row.agent_version = v->second;
       if (!measurements_.record(row)) break;  // a duplicate: recorded once already
       ++recorded_;
       last_result_ = Clock::now();

@@ -62,6 +62,7 @@ class EventRecorder {
   std::map<std::string, protocol::Job> jobs_;
   size_t recorded_ = 0, total_ = 0, ok_ = 0, failed_ = 0;
   std::map<std::string, std::string> refusals_, quarantined_;
+  std::map<std::string, std::string> agent_versions_;  // by agent id, from its HELLO
   std::optional<Clock::time_point> first_dispatch_, last_result_;
 };
 

@@ -1,8 +1,10 @@
 // hil-search: runs a hardware-in-the-loop measurement run against the named boards. Parses the
 // command line (CLI11) into RunOptions and calls run_session().
 #include <climits>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <string>
 #include <vector>
@@ -178,6 +180,78 @@ agents, keeps what was recorded and marks the run interrupted.)",
       ->type_name("SECONDS")
       ->check(hilq::cli::number_in(0, 1e9, true));
 
+  // The search (--model FILE without --settings).
+  hilq::host::SearchPlan& search = options.search;
+  std::string max_increase;
+  app.add_option("--max-ppl-increase", max_increase,
+                 "search: quality constraint, the validation perplexity may rise at most\n"
+                 "this many percent over the float model's (default 5%)")
+      ->type_name("PCT");
+  CLI::Option* mem_budget =
+      app.add_option("--mem-budget-mb", search.mem_budget_mb,
+                     "search: memory budget of the weights as the runtime holds them\n"
+                     "(codes + scales + float tensors; 1 MB = 10^6 bytes; default none)")
+          ->type_name("MB")
+          ->check(hilq::cli::number_in(0, 1e9, false));
+  app.add_option("--task", search.task, "search: lm (perplexity; default) or cls (accuracy)")
+      ->type_name("TASK")
+      ->check(CLI::IsMember({"lm", "cls"}));
+  double max_acc_drop = 0;
+  CLI::Option* acc_drop =
+      app.add_option("--max-acc-drop", max_acc_drop,
+                     "search, --task cls: accuracy points the pick may lose (default 1.0)")
+          ->type_name("POINTS");
+  app.add_option("--strategy", search.strategy, "search strategy (default tiered)")
+      ->type_name("NAME")
+      ->check(CLI::IsMember({"tiered"}));
+  app.add_option("--budget", search.budget,
+                 "search: host scorings the tiers may spend (default 150; sensitivity\n"
+                 "is not counted)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 1000000));
+  app.add_option("--pick", search.pick,
+                 "search: tf (trade-off mu*P + (1-mu)*(1-M), default) or lexicographic\n"
+                 "(least memory under the constraints)")
+      ->type_name("RULE")
+      ->check(CLI::IsMember({"tf", "lexicographic"}));
+  app.add_option("--mu", search.mu, "search: weight of quality in the trade-off (default 0.5)")
+      ->type_name("MU")
+      ->check(hilq::cli::number_in(0, 1, true));
+  app.add_option("--seed", search.seed, "search: seed (stored with the run; default 1)")
+      ->type_name("S");
+  app.add_option("--groups", search.group,
+                 "search: weight groups of the linears (32, 64 or 128 inputs per scale;\n"
+                 "default per output channel)")
+      ->type_name("G")
+      ->check(CLI::IsMember({32, 64, 128}));
+  app.add_option("--data", search.data_dir,
+                 "search: corpus folder (default the source tree's data/)")
+      ->type_name("DIR");
+  app.add_option("--candidate-cache", search.cache_dir,
+                 "search: where packed candidates are kept between runs (default\n"
+                 "$HILQ_CACHE/candidates, HILQ_CACHE defaulting to ~/.cache/hilq)")
+      ->type_name("DIR");
+  app.add_option("--score-threads", search.score_threads,
+                 "search: threads scoring windows on the host (default 2)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 256));
+  app.add_option("--calibration-windows", search.calibration_windows,
+                 "search: windows of the train slice for sensitivity (default 8)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--validation-windows", search.validation_windows,
+                 "search: validation windows the constraint is checked on (default 32)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--test-windows", search.test_windows,
+                 "search: test windows the final front is scored on (default 64)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--max-docs", search.max_docs_per_split,
+                 "search: only the first N documents of each split (quick runs, tests)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 100000));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -191,6 +265,40 @@ agents, keeps what was recorded and marks the run interrupted.)",
   if (app.count("--settings")) options.model_bench.settings = split_list(settings);
   options.health_check = !no_health_check;
   if (model->count() && !workload->count()) options.workload = "model-bench";
+  search.enabled = model->count() && !app.count("--settings") && !workload->count();
+  if (!max_increase.empty()) {
+    // "5%" or "5": percent.
+    std::string text = max_increase;
+    if (text.back() == '%') text.pop_back();
+    char* end = nullptr;
+    const double pct = std::strtod(text.c_str(), &end);
+    if (text.empty() || *end != '\0' || !std::isfinite(pct) || pct < 0 || pct > 1000) {
+      std::fprintf(stderr,
+                   "hil-search: --max-ppl-increase: '%s' is not a percentage in [0, 1000] "
+                   "(e.g. 5%%)\n",
+                   max_increase.c_str());
+      return hilq::cli::kExitUsage;
+    }
+    search.max_ppl_increase = pct / 100.0;
+  }
+  if (acc_drop->count() && search.task != "cls") {
+    std::fprintf(stderr,
+                 "hil-search: --max-acc-drop applies to --task cls, not to an LM search "
+                 "(use --max-ppl-increase)\n");
+    return hilq::cli::kExitUsage;
+  }
+  if (search.task == "cls") {
+    std::fprintf(stderr,
+                 "hil-search: --task cls: the search scores causal LMs only in this "
+                 "build (classifier scoring on the host is not built yet)\n");
+    return hilq::cli::kExitUsage;
+  }
+  if (!search.enabled && (mem_budget->count() || !max_increase.empty())) {
+    std::fprintf(stderr,
+                 "hil-search: --max-ppl-increase and --mem-budget-mb constrain a search "
+                 "(--model without --settings)\n");
+    return hilq::cli::kExitUsage;
+  }
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -18,6 +19,7 @@
 #include "host/broker.h"
 #include "host/event_recorder.h"
 #include "host/result_rows.h"
+#include "host/search_phase.h"
 #include "host/workload.h"
 #include "protocol/board_spec.h"
 #include "protocol/curve_keys.h"
@@ -43,6 +45,59 @@ std::string join(const std::vector<std::string>& items, const char* sep = ", ") 
   return out;
 }
 
+json search_json(const SearchPlan& s) {
+  return {{"enabled", s.enabled},
+          {"task", s.task},
+          {"max_ppl_increase", s.max_ppl_increase},
+          {"mem_budget_mb", s.mem_budget_mb ? json(*s.mem_budget_mb) : json(nullptr)},
+          {"strategy", s.strategy},
+          {"budget", s.budget},
+          {"pick", s.pick},
+          {"mu", s.mu},
+          {"seed", s.seed},
+          {"group", s.group},
+          {"high_fraction", s.high_fraction},
+          {"data_dir", s.data_dir},
+          {"cache_dir", s.cache_dir},
+          {"score_threads", s.score_threads},
+          {"calibration_windows", s.calibration_windows},
+          {"validation_windows", s.validation_windows},
+          {"test_windows", s.test_windows},
+          {"max_docs_per_split", s.max_docs_per_split}};
+}
+
+void apply_saved_search(const json& j, SearchPlan& s) {
+  s.enabled = j.value("enabled", false);
+  s.task = j.value("task", s.task);
+  s.max_ppl_increase = j.value("max_ppl_increase", s.max_ppl_increase);
+  if (j.contains("mem_budget_mb") && j["mem_budget_mb"].is_number())
+    s.mem_budget_mb = j["mem_budget_mb"].get<double>();
+  else
+    s.mem_budget_mb.reset();
+  s.strategy = j.value("strategy", s.strategy);
+  s.budget = j.value("budget", s.budget);
+  s.pick = j.value("pick", s.pick);
+  s.mu = j.value("mu", s.mu);
+  s.seed = j.value("seed", s.seed);
+  s.group = j.value("group", s.group);
+  s.high_fraction = j.value("high_fraction", s.high_fraction);
+  s.data_dir = j.value("data_dir", s.data_dir);
+  s.cache_dir = j.value("cache_dir", s.cache_dir);
+  s.score_threads = j.value("score_threads", s.score_threads);
+  s.calibration_windows = j.value("calibration_windows", s.calibration_windows);
+  s.validation_windows = j.value("validation_windows", s.validation_windows);
+  s.test_windows = j.value("test_windows", s.test_windows);
+  s.max_docs_per_split = j.value("max_docs_per_split", s.max_docs_per_split);
+}
+
+// Packed candidates live here between runs: $HILQ_CACHE (default ~/.cache/hilq)/candidates.
+std::string default_candidate_cache() {
+  if (const char* c = std::getenv("HILQ_CACHE"); c && *c) return std::string(c) + "/candidates";
+  if (const char* h = std::getenv("HOME"); h && *h)
+    return std::string(h) + "/.cache/hilq/candidates";
+  return "hilq-cache/candidates";
+}
+
 // What --resume needs to rebuild a run, stored with it.
 json run_options_json(const RunOptions& o, const std::string& artifact_sha) {
   return {{"boards", o.boards},
@@ -56,7 +111,8 @@ json run_options_json(const RunOptions& o, const std::string& artifact_sha) {
             {"decode_tokens", o.model_bench.decode_tokens},
             {"threads", o.model_bench.threads}}},
           {"artifact", o.artifact},
-          {"artifact_sha256", artifact_sha}};
+          {"artifact_sha256", artifact_sha},
+          {"search", search_json(o.search)}};
 }
 
 // On --resume: the run's own boards and workload, from its stored options.
@@ -82,6 +138,8 @@ void apply_saved_options(RunOptions& options, const db::RunRow& run) {
     options.model_bench.decode_tokens = mb->value("decode_tokens", defaults.decode_tokens);
     options.model_bench.threads = mb->value("threads", defaults.threads);
   }
+  if (auto s = saved.find("search"); s != saved.end() && s->is_object())
+    apply_saved_search(*s, options.search);
 }
 
 // The strategy of a run without a search: the workload's fixed list of trials per board.
@@ -123,6 +181,10 @@ int run_session(const RunOptions& given) {
       throw ConfigError("--resume " + std::to_string(*options.resume_run) + ": no such run in " +
                         options.db_path);
     apply_saved_options(options, *resumed);
+  }
+  if (options.search.enabled) {
+    if (options.artifact.empty()) throw UsageError("a search needs --model FILE (a float model)");
+    if (options.search.cache_dir.empty()) options.search.cache_dir = default_candidate_cache();
   }
   if (options.workload == "model-bench") {
     if (options.artifact.empty())
@@ -172,9 +234,33 @@ int run_session(const RunOptions& given) {
   }
   broker.set_run(std::to_string(run_id));
 
-  // 3. The strategy and the durable queue. A resumed run's jobs come back from the database: the
+  // 3. The strategy and the durable queue. A search first runs its host phase (sensitivity and
+  // tiers; no agent is started yet, so a board sharing this machine measures on a quiet one) and
+  // its candidates become the trials. A resumed run's jobs come back from the database: the
   // unfinished ones are queued again, and the strategy hears what was proposed and measured.
-  const std::unique_ptr<search::Strategy> strategy = make_strategy(options);
+  std::unique_ptr<SearchRun> search_run;
+  if (options.search.enabled) {
+    try {
+      search_run = run_search_phase(options, database, run_id, g_stop);
+    } catch (const std::exception& e) {
+      store.finish_run(run_id, "failed", std::string(e.what()));
+      throw;
+    }
+    if (!search_run) {
+      store.finish_run(run_id, "interrupted", std::string("interrupted during the host phase"));
+      std::printf("run %lld interrupted during the host phase; --resume %lld continues it\n",
+                  static_cast<long long>(run_id), static_cast<long long>(run_id));
+      reports::write_run_report(database, run_id, options.out_dir);
+      return 130;
+    }
+  }
+  std::map<std::string, std::string> artifact_of;  // file -> sha256 (a search's candidates)
+  if (search_run)
+    for (const auto& t : search_run->trials)
+      if (!t.artifact.empty() && !artifact_of.contains(t.artifact))
+        artifact_of[t.artifact] = artifacts.add_file(t.artifact);
+  const std::unique_ptr<search::Strategy> strategy =
+      search_run ? std::make_unique<search::FixedList>(search_run->trials) : make_strategy(options);
   EventRecorder recorder(database, run_id, emulated, {options.job_timeout_s, stderr});
   std::map<std::string, search::Trial> trials;  // by job id: every job of the run
   std::map<std::string, int> proposed_on;       // board -> jobs so far (names the next one)
@@ -219,8 +305,10 @@ int run_session(const RunOptions& given) {
     std::vector<proto::Job> jobs;
     for (search::Trial& trial : batch) {
       const std::string& name = trial.board;
-      proto::Job job = make_job(trial, job_id(run_id, name, ++proposed_on[name]), artifact_sha);
-      store.insert_job({job.job_id, run_id, std::nullopt, name, job.kind, job.config.dump(),
+      proto::Job job =
+          make_job(trial, job_id(run_id, name, ++proposed_on[name]),
+                   trial.artifact.empty() ? artifact_sha : artifact_of.at(trial.artifact));
+      store.insert_job({job.job_id, run_id, trial.candidate_id, name, job.kind, job.config.dump(),
                         "queued", 0, std::nullopt, job_spec(job), std::nullopt, std::nullopt,
                         std::nullopt});
       recorder.expect(job);
@@ -338,6 +426,14 @@ int run_session(const RunOptions& given) {
   for (int i = 0; i < 5; ++i) broker.poll(20);
   for (auto& [name, list] : agents)
     for (auto& agent : list) agent->stop(3000);
+  if (search_run && status == "completed") {
+    try {
+      finish_search_run(*search_run, options, database, run_id);
+    } catch (const std::exception& e) {
+      status = "failed";
+      failure = std::string("after the measurements: ") + e.what();
+    }
+  }
   store.finish_run(run_id, status, failure);
   if (failure)
     std::fprintf(stderr, "hil-search: run %lld %s: %s\n", static_cast<long long>(run_id),

@@ -12,6 +12,26 @@
 
 namespace hilq::host {
 
+// What a search run searches (hil-search --model FILE without --settings).
+struct SearchPlan {
+  bool enabled = false;
+  std::string task = "lm";
+  double max_ppl_increase = 0.05;           // relative, on validation
+  std::optional<double> mem_budget_mb;      // weights as the runtime holds them (1 MB = 1e6 bytes)
+  std::string strategy = "tiered";
+  int budget = 150;  // tier scorings on the host
+  std::string pick = "tf";                  // tf | lexicographic
+  double mu = 0.5;
+  uint64_t seed = 1;
+  int group = 0;  // --groups: weight group of the linears (0: per channel)
+  double high_fraction = 0.5;
+  std::string data_dir = HILQ_DATA_DIR;
+  std::string cache_dir;  // packed candidates; default $HILQ_CACHE/candidates
+  int score_threads = 2;
+  int calibration_windows = 8, validation_windows = 32, test_windows = 64;
+  int max_docs_per_split = 0;  // tests: a slice of the corpus
+};
+
 struct RunOptions {
   std::vector<std::string> boards = {"local"};
   bool boards_given = false;          // --boards on the command line (checked against --resume)
@@ -34,6 +54,7 @@ struct RunOptions {
   // kernel-bench, model-bench (the artifact is the model) or noop (broker tests, benchmark)
   std::string workload = "kernel-bench";
   ModelBenchPlan model_bench;
+  SearchPlan search;
   int noop_jobs = 100;
   int noop_sleep_ms = 0;
   std::string artifact;        // a file every job names by sha256 (agents FETCH it)

@@ -2,6 +2,7 @@
 #include "host/workload.h"
 
 #include "base/error.h"
+#include "db/search_store.h"
 
 namespace hilq::host {
 
@@ -57,6 +58,37 @@ std::vector<search::Trial> model_bench_trials(const std::string& board, const Mo
   return out;
 }
 
+std::vector<search::Trial> search_trials(const search::TieredSearch& search, db::Database& db,
+                                         int64_t run_id, const std::vector<std::string>& boards,
+                                         const ModelBenchPlan& plan, double min_time_s,
+                                         const std::string& agent_version, int* cache_hits) {
+  db::SearchStore store(db);
+  std::vector<search::Trial> out;
+  for (const auto& board : boards) {
+    auto add = [&](const search::SearchCandidate& c, const model::Setting& setting,
+                   const std::string& config_hash) {
+      if (store.cached_measurement(run_id, config_hash, board, agent_version)) {
+        if (cache_hits) ++*cache_hits;
+        return;
+      }
+      search::Trial t;
+      t.board = board;
+      t.kind = protocol::kModelBenchKind;
+      t.config = protocol::to_json(protocol::ModelBenchConfig{setting, plan.prompt_tokens,
+                                                              plan.decode_tokens, plan.threads});
+      t.repeat = {1, 3, 50, min_time_s};
+      t.artifact = c.packed.path;
+      t.candidate_id = c.id;
+      out.push_back(std::move(t));
+    };
+    for (const auto& c : search.candidates())
+      if (c.status == "reference") add(c, model::Setting::parse(c.label), "");
+    for (const search::SearchCandidate* c : search.quality_feasible())
+      add(*c, model::Setting::as_stored(), c->spec.hash());
+  }
+  return out;
+}
+
 std::vector<search::Trial> noop_trials(const std::string& board, int count, int sleep_ms) {
   std::vector<search::Trial> out;
   for (int n = 1; n <= count; ++n) {
@@ -91,7 +123,9 @@ search::Trial trial_of(const protocol::Job& job, const std::string& board) {
       board,
       job.kind,
       job.config,
-      {job.repeat.warmup, job.repeat.min_repeats, job.repeat.max_repeats, job.repeat.min_time_s}};
+      {job.repeat.warmup, job.repeat.min_repeats, job.repeat.max_repeats, job.repeat.min_time_s},
+      {},
+      std::nullopt};
 }
 
 }  // namespace hilq::host

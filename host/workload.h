@@ -7,10 +7,12 @@
 #include <string>
 #include <vector>
 
+#include "db/database.h"
 #include "model/setting.h"
 #include "protocol/jobs.h"
 #include "protocol/message.h"
 #include "search/strategy.h"
+#include "search/tiered.h"
 
 namespace hilq::host {
 
@@ -33,6 +35,15 @@ void validate_model_bench_plan(const ModelBenchPlan& plan);
 // One trial per setting; the artifact is attached when the trial becomes a job.
 std::vector<search::Trial> model_bench_trials(const std::string& board, const ModelBenchPlan& plan,
                                               double min_time_s);
+
+// The trials of a search (search/tiered.h): per board the float baselines (FP16, FP32 of the
+// float model) and every quality-feasible candidate as stored in its packed file, except what an
+// agent of build agent_version measured on that board in another run (a cache hit, counted in
+// cache_hits).
+std::vector<search::Trial> search_trials(const search::TieredSearch& search, db::Database& db,
+                                         int64_t run_id, const std::vector<std::string>& boards,
+                                         const ModelBenchPlan& plan, double min_time_s,
+                                         const std::string& agent_version, int* cache_hits);
 
 // `count` trivial trials (kind noop, optionally sleeping sleep_ms on the agent): broker fault
 // tests and the throughput benchmark.

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -33,6 +34,8 @@ struct Trial {
   std::string kind;  // kernel-bench, model-bench, noop
   nlohmann::json config = nlohmann::json::object();
   Repeat repeat;
+  std::string artifact;                 // a file the job names by sha256; empty: the run's artifact
+  std::optional<int64_t> candidate_id;  // the candidate it measures (candidates.id)
 };
 
 class Strategy {

@@ -1,0 +1,273 @@
+// Host scoring with the runtime's integer kernels (see scorer.h).
+#include "search/scorer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <thread>
+
+#include "base/error.h"
+#include "kernels/mkmp.h"
+#include "model/sha256.h"
+#include "qat/checkpoint.h"
+#include "qat/data.h"
+#include "qat/export.h"
+#include "qat/quant.h"
+#include "runtime/model.h"
+#include "runtime/session.h"
+
+namespace hilq::search {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+// log-softmax of one row of logits, in double for the sums.
+void log_softmax(const float* logits, int n, float* out) {
+  double max = logits[0];
+  for (int i = 1; i < n; ++i) max = std::max<double>(max, logits[i]);
+  double sum = 0;
+  for (int i = 0; i < n; ++i) sum += std::exp(static_cast<double>(logits[i]) - max);
+  const double lse = max + std::log(sum);
+  for (int i = 0; i < n; ++i) out[i] = static_cast<float>(static_cast<double>(logits[i]) - lse);
+}
+
+// Documents of a split joined as the QAT engine joins them: each followed by <|endoftext|>.
+std::vector<int32_t> join_docs(const std::vector<std::string>& docs,
+                               const model::BpeTokenizer& tok) {
+  const int32_t eot = tok.special_id("<|endoftext|>");
+  std::vector<int32_t> out;
+  for (const auto& doc : docs) {
+    const auto ids = tok.encode(doc);
+    out.insert(out.end(), ids.begin(), ids.end());
+    out.push_back(eot);
+  }
+  return out;
+}
+
+// `count` documents spread evenly over `docs` (all when fewer).
+std::vector<std::string> spread_docs(const std::vector<std::string>& docs, size_t count) {
+  if (docs.size() <= count) return docs;
+  std::vector<std::string> out;
+  for (size_t i = 0; i < count; ++i) out.push_back(docs[i * docs.size() / count]);
+  return out;
+}
+
+}  // namespace
+
+TokenWindows pick_windows(const std::vector<int32_t>& stream, int seq, int count,
+                          const std::string& split) {
+  const int64_t available = (static_cast<int64_t>(stream.size()) - 1) / seq;
+  if (available <= 0 || count <= 0)
+    throw DataError("the " + split + " split holds " + std::to_string(stream.size()) +
+                    " tokens: not one window of " + std::to_string(seq + 1));
+  const int64_t n = std::min<int64_t>(available, count);
+  TokenWindows w{split, seq, {}};
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t start = (i * available / n) * seq;
+    w.tokens.insert(w.tokens.end(), stream.begin() + start, stream.begin() + start + seq + 1);
+  }
+  return w;
+}
+
+LmScore score_lm(const runtime::Model& model, const TokenWindows& windows, int threads,
+                 const std::vector<float>* reference_logprobs, std::vector<float>* out_logprobs) {
+  const int n = windows.count(), seq = windows.seq, vocab = model.arch().vocab_size;
+  const size_t row = static_cast<size_t>(vocab);
+  if (reference_logprobs &&
+      reference_logprobs->size() != static_cast<size_t>(n) * static_cast<size_t>(seq) * row)
+    throw Error(ErrorCategory::kRuntime,
+                "score_lm: the reference log-probabilities do not match the windows");
+  if (out_logprobs)
+    out_logprobs->assign(static_cast<size_t>(n) * static_cast<size_t>(seq) * row, 0);
+  std::vector<double> nll(static_cast<size_t>(n), 0.0), kl(static_cast<size_t>(n), 0.0);
+  const int workers = std::max(1, std::min(threads, n));
+  auto work = [&](int first) {
+    kernels::ContextOptions co;
+    co.threads = 1;
+    kernels::Context ctx(co);
+    runtime::SessionOptions so;
+    so.max_context = seq;
+    so.max_chunk = seq;
+    so.all_logits = true;
+    runtime::Session session(model, ctx, so);
+    std::vector<float> lp(row);
+    for (int w = first; w < n; w += workers) {
+      const int32_t* ids = windows.tokens.data() + static_cast<size_t>(w) * (seq + 1);
+      session.reset();
+      const auto logits = session.prefill({ids, static_cast<size_t>(seq)}, true);
+      double window_nll = 0, window_kl = 0;
+      for (int t = 0; t < seq; ++t) {
+        const size_t pos = static_cast<size_t>(w) * seq + static_cast<size_t>(t);
+        float* dst = out_logprobs ? out_logprobs->data() + pos * row : lp.data();
+        log_softmax(logits.data() + static_cast<size_t>(t) * row, vocab, dst);
+        window_nll -= dst[ids[t + 1]];
+        if (reference_logprobs) {
+          const float* ref = reference_logprobs->data() + pos * row;
+          double k = 0;
+          for (size_t v = 0; v < row; ++v)
+            k += std::exp(static_cast<double>(ref[v])) * (ref[v] - dst[v]);
+          window_kl += k;
+        }
+      }
+      nll[static_cast<size_t>(w)] = window_nll;
+      kl[static_cast<size_t>(w)] = window_kl;
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int i = 1; i < workers; ++i) pool.emplace_back(work, i);
+  work(0);
+  for (auto& t : pool) t.join();
+  double nll_sum = 0, kl_sum = 0;
+  for (int w = 0; w < n; ++w) {
+    nll_sum += nll[static_cast<size_t>(w)];
+    kl_sum += kl[static_cast<size_t>(w)];
+  }
+  const double positions = static_cast<double>(n) * seq;
+  return {std::exp(nll_sum / positions), reference_logprobs ? kl_sum / positions : 0.0};
+}
+
+struct HostScorer::State {
+  qat::LoadedCheckpoint checkpoint;
+  std::unique_ptr<runtime::Model> float_model;
+  std::map<std::string, TokenWindows> windows;
+  std::map<std::string, std::vector<float>> reference;
+  std::map<std::string, double> float_metric;
+};
+
+HostScorer::HostScorer(const ScorerOptions& options, db::SearchStore* store)
+    : options_(options), store_(store), state_(std::make_unique<State>()) {
+  if (!fs::exists(options.model_path))
+    throw ModelError("--model " + options.model_path + ": no such file");
+  model_hash_ = model::sha256_file(options.model_path);
+  state_->checkpoint = qat::load_checkpoint(options.model_path);
+  const auto& arch = state_->checkpoint.model->config();
+  if (arch.kind != model::ModelKind::kCausalLm)
+    throw ConfigError("--model " + options.model_path +
+                      " is a classifier; the search scores causal LMs (--task lm)");
+  runtime::LoadOptions lo;
+  lo.weights = runtime::WeightsMode::kFp32;
+  state_->float_model =
+      std::make_unique<runtime::Model>(runtime::Model::load(options.model_path, lo));
+  const qat::LmCorpus corpus = qat::load_lm_corpus(options.data_dir, options.max_docs_per_split);
+  const auto& tok = state_->checkpoint.tokenizer;
+  const int seq = arch.max_seq;
+  state_->windows["calibration"] = pick_windows(join_docs(spread_docs(corpus.train, 12), tok), seq,
+                                                options.calibration_windows, "calibration");
+  state_->windows["validation"] = pick_windows(join_docs(corpus.validation, tok), seq,
+                                               options.validation_windows, "validation");
+  state_->windows["test"] =
+      pick_windows(join_docs(corpus.test, tok), seq, options.test_windows, "test");
+}
+
+HostScorer::~HostScorer() = default;
+
+const model::Architecture& HostScorer::arch() const { return state_->checkpoint.model->config(); }
+
+int HostScorer::n_layers() const { return arch().n_layers; }
+
+int HostScorer::windows(const std::string& split) const { return windows_of(split).count(); }
+
+const TokenWindows& HostScorer::windows_of(const std::string& split) const {
+  const auto it = state_->windows.find(split);
+  if (it == state_->windows.end()) throw ConfigError("no split named '" + split + "'");
+  return it->second;
+}
+
+const std::vector<float>& HostScorer::reference(const std::string& split) {
+  auto it = state_->reference.find(split);
+  if (it != state_->reference.end()) return it->second;
+  std::vector<float> lp;
+  const LmScore s =
+      score_lm(*state_->float_model, windows_of(split), options_.threads, nullptr, &lp);
+  state_->float_metric[split] = s.perplexity;
+  return state_->reference[split] = std::move(lp);
+}
+
+double HostScorer::float_metric(const std::string& split) {
+  reference(split);
+  return state_->float_metric.at(split);
+}
+
+int64_t HostScorer::float_bytes() const { return state_->float_model->weight_bytes(); }
+
+int64_t HostScorer::fp16_bytes() const {
+  runtime::LoadOptions lo;
+  lo.weights = runtime::WeightsMode::kFp16;
+  return runtime::Model::load(options_.model_path, lo).weight_bytes();
+}
+
+PackedCandidate HostScorer::pack(const model::QuantSpec& spec) {
+  spec.validate(n_layers(), "candidate");
+  const fs::path dir = fs::path(options_.cache_dir) / model_hash_.substr(0, 16);
+  const fs::path path = dir / (spec.hash() + ".safetensors");
+  if (!fs::exists(path)) {
+    fs::create_directories(dir);
+    qat::QuantState quant(spec, n_layers());
+    quant.init_weight_steps(state_->checkpoint.model->unit_weights(), qat::QuantState::Init::kPtq);
+    const fs::path partial = path.string() + ".partial";
+    qat::export_packed_model(partial.string(), *state_->checkpoint.model, quant,
+                             state_->checkpoint.tokenizer);
+    fs::rename(partial, path);  // a crash never leaves a half-written candidate under its name
+  }
+  PackedCandidate out;
+  out.path = path.string();
+  out.sha256 = model::sha256_file(out.path);
+  out.memory_bytes = runtime::Model::load(out.path).weight_bytes();
+  return out;
+}
+
+CandidateScore HostScorer::score_transient(const model::QuantSpec& spec, const std::string& split) {
+  spec.validate(n_layers(), "sensitivity config");
+  const fs::path dir = fs::path(options_.cache_dir) / model_hash_.substr(0, 16);
+  fs::create_directories(dir);
+  const fs::path path = dir / (spec.hash() + ".transient");
+  const std::vector<float>& ref = reference(split);
+  const auto t0 = Clock::now();
+  qat::QuantState quant(spec, n_layers());
+  quant.init_weight_steps(state_->checkpoint.model->unit_weights(), qat::QuantState::Init::kPtq);
+  qat::export_packed_model(path.string(), *state_->checkpoint.model, quant,
+                           state_->checkpoint.tokenizer);
+  LmScore s;
+  try {
+    const runtime::Model model = runtime::Model::load(path.string());
+    s = score_lm(model, windows_of(split), options_.threads, &ref);
+  } catch (...) {
+    fs::remove(path);
+    throw;
+  }
+  fs::remove(path);
+  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  ++scorings_;
+  scoring_seconds_ += seconds;
+  return {s.perplexity, s.output_kl, seconds, false};
+}
+
+CandidateScore HostScorer::score(const model::QuantSpec& spec, const PackedCandidate& packed,
+                                 const std::string& split) {
+  const TokenWindows& w = windows_of(split);
+  const std::string config_hash = spec.hash();
+  if (store_) {
+    if (auto hit = store_->score(model_hash_, config_hash, split, w.count(), metric_)) {
+      ++cache_hits_;
+      return {hit->value, hit->output_kl.value_or(0.0), 0.0, true};
+    }
+  }
+  const std::vector<float>& ref = reference(split);
+  const auto t0 = Clock::now();
+  const runtime::Model model = runtime::Model::load(packed.path);
+  if (model.quant_config() != spec.to_json())
+    throw ModelError(packed.path + " holds another quant config than candidate " + config_hash);
+  const LmScore s = score_lm(model, w, options_.threads, &ref);
+  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  ++scorings_;
+  scoring_seconds_ += seconds;
+  if (store_)
+    store_->put_score(
+        {model_hash_, config_hash, split, w.count(), metric_, s.perplexity, s.output_kl, seconds});
+  return {s.perplexity, s.output_kl, seconds, false};
+}
+
+}  // namespace hilq::search

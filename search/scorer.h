@@ -1,0 +1,129 @@
+// Host scoring of candidates with the boards' arithmetic: a candidate's quant config is packed
+// into one model file (weights quantized per channel with the least-squared-error clipping of the
+// PTQ baseline, activations per token at run time), and that file is loaded by the runtime and
+// run on the same integer kernels the agents use; the metric is never a float simulation. The
+// same file is what the boards measure and what the search exports.
+//
+//   perplexity  exp(mean NLL) over evenly spaced windows of max_seq tokens of a split, each
+//               predicting its next max_seq tokens (the QAT engine's definition)
+//   output KL   mean over predicted positions of KL(float || quantized) of the next-token
+//               distribution; the float model's log-probabilities are computed once per split
+//   splits      calibration (a slice of train: sensitivity), validation (constraints),
+//               test (only the final front)
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "db/search_store.h"
+#include "model/architecture.h"
+#include "model/quant_spec.h"
+
+namespace hilq::runtime {
+class Model;
+}
+
+namespace hilq::search {
+
+struct ScorerOptions {
+  std::string model_path;  // the float model (hil-train checkpoint), causal LM
+  std::string data_dir;    // the LM corpus (qat/data.h)
+  std::string cache_dir;   // packed candidate files, by model and config hash
+  int threads = 2;         // windows scored in parallel, one kernel thread each
+  int calibration_windows = 8;
+  int validation_windows = 32;
+  int test_windows = 64;
+  int max_docs_per_split = 0;  // > 0: only the first documents of each split (tests)
+};
+
+// Token windows of one split: count() windows of seq + 1 tokens each.
+struct TokenWindows {
+  std::string split;
+  int seq = 0;
+  std::vector<int32_t> tokens;
+  int count() const { return seq ? static_cast<int>(tokens.size()) / (seq + 1) : 0; }
+};
+// `count` windows spread evenly over the stream (fewer when it is short). Throws DataError when
+// the stream holds no window.
+TokenWindows pick_windows(const std::vector<int32_t>& stream, int seq, int count,
+                          const std::string& split);
+
+struct LmScore {
+  double perplexity = 0;
+  double output_kl = 0;  // 0 without a reference
+};
+// Scores a loaded model on the windows, `threads` windows at a time; the sum runs in window order
+// so the value does not depend on threads. With reference_logprobs ([windows * seq][vocab], the
+// float model's), also the output KL; with out_logprobs, writes this model's.
+LmScore score_lm(const runtime::Model& model, const TokenWindows& windows, int threads,
+                 const std::vector<float>* reference_logprobs = nullptr,
+                 std::vector<float>* out_logprobs = nullptr);
+
+// A candidate's packed model file.
+struct PackedCandidate {
+  std::string path;
+  std::string sha256;        // of the whole file: the artifact agents fetch
+  int64_t memory_bytes = 0;  // weights as the runtime holds them (codes + scales + floats)
+};
+
+struct CandidateScore {
+  double metric = 0;
+  double output_kl = 0;
+  double seconds = 0;   // of the scoring itself (0 when cached)
+  bool cached = false;  // from the scores table
+};
+
+class HostScorer {
+ public:
+  // Loads the float model and the splits; throws ModelError / DataError / ConfigError naming the
+  // file. store may be null (no cache).
+  HostScorer(const ScorerOptions& options, db::SearchStore* store);
+  ~HostScorer();
+  HostScorer(const HostScorer&) = delete;
+  HostScorer& operator=(const HostScorer&) = delete;
+
+  const std::string& model_hash() const { return model_hash_; }
+  const model::Architecture& arch() const;
+  int n_layers() const;
+  const std::string& metric_name() const { return metric_; }  // "perplexity"
+  int windows(const std::string& split) const;
+
+  // The float model: its metric on a split, its weight bytes.
+  double float_metric(const std::string& split);
+  int64_t float_bytes() const;
+  int64_t fp16_bytes() const;  // the same weights held as fp16 (the FP16 baseline)
+  const std::string& model_path() const { return options_.model_path; }
+
+  // Packs (or finds in the cache folder) the candidate's model file.
+  PackedCandidate pack(const model::QuantSpec& spec);
+  // The metric (and output KL) of a packed candidate on a split, from the score cache when the
+  // same (model, config, split, windows) was scored before.
+  CandidateScore score(const model::QuantSpec& spec, const PackedCandidate& packed,
+                       const std::string& split);
+
+  // A config scored once and not kept (sensitivity): packed to a temporary file, scored on the
+  // split with no score cache, the file removed.
+  CandidateScore score_transient(const model::QuantSpec& spec, const std::string& split);
+
+  // Scorings run and cache hits so far.
+  int64_t scorings() const { return scorings_; }
+  int64_t cache_hits() const { return cache_hits_; }
+  double scoring_seconds() const { return scoring_seconds_; }
+
+ private:
+  struct State;
+  const TokenWindows& windows_of(const std::string& split) const;
+  const std::vector<float>& reference(const std::string& split);
+
+  ScorerOptions options_;
+  db::SearchStore* store_;
+  std::unique_ptr<State> state_;
+  std::string model_hash_, metric_ = "perplexity";
+  int64_t scorings_ = 0, cache_hits_ = 0;
+  double scoring_seconds_ = 0;
+};
+
+}  // namespace hilq::search

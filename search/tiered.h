@@ -1,0 +1,129 @@
+// The tiered quantization search (QSLM's method with the project's decisions): sensitivity of
+// every unit alone, then global -> block -> module tiers under a quality constraint (validation
+// metric) and a memory budget, every candidate scored on the host by the runtime's kernels and
+// recorded (config, tier, parent, outcome). Its quality-feasible candidates are what the boards
+// measure; fronts and the pick come after (search/finish.h).
+//
+//   sensitivity  unit u at weight width w alone (weight only, everything else float), and block
+//                l's inputs at A8 / TA8/4 / A4 (its linears at W8): relative perplexity change
+//                and output KL on the calibration split; table `sensitivity`, reused per model
+//   global       the lowest uniform width (embedding included, A8) that meets the constraint is
+//                the base; then the lowest uniform activation mode that still does
+//   block        from the base, lower one block (all its units one width down, or its
+//                activations one mode down) at a time, cheapest first (KL per byte saved);
+//                a move some unit's own sensitivity already rules out is pruned unscored; a
+//                move that breaks the constraint sticks that block
+//   module       the same per unit; then trades: raise the most sensitive unit of a block one
+//                width when that lets another unit of it drop one, for less memory overall
+//   budget       scorings of the tiers (validation); sensitivity is not counted
+//   status       reference (the float model), feasible, over-quality, over-budget, pruned
+#pragma once
+
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "db/database.h"
+#include "search/scorer.h"
+#include "search/space.h"
+
+namespace hilq::search {
+
+struct Constraints {
+  double max_metric_increase = 0.05;        // relative perplexity increase on validation
+  std::optional<int64_t> mem_budget_bytes;  // weights as the runtime holds them
+};
+
+struct TieredOptions {
+  Constraints constraints;
+  int group = 0;               // weight group of the linears (0: per channel)
+  double high_fraction = 0.5;  // token-adaptive policy
+  int budget = 150;            // tier scorings
+  // One progress line at a time (tier, scored, cached, left, ETA, best feasible).
+  std::function<void(const std::string&)> progress;
+  const std::atomic<bool>* stop = nullptr;  // set: the search returns at the next candidate
+};
+
+struct SearchCandidate {
+  int64_t id = 0;  // candidates.id
+  Point point;
+  model::QuantSpec spec;
+  std::string label, tier, status;
+  std::optional<std::string> reason;
+  std::optional<int64_t> parent;
+  PackedCandidate packed;  // empty path when pruned unscored
+  double validation = NAN, output_kl = NAN;
+  bool quality_ok = false, memory_ok = false;
+  bool feasible() const { return quality_ok && memory_ok; }
+};
+
+class TieredSearch {
+ public:
+  // n_layers and the unit shapes come from the scorer's model.
+  TieredSearch(HostScorer& scorer, db::Database& db, int64_t run_id, TieredOptions options);
+
+  // Sensitivity, then the tiers. Returns false when stopped (options.stop) before the end.
+  bool run();
+
+  double float_metric() const { return float_metric_; }
+  double metric_limit() const {
+    return float_metric_ * (1 + options_.constraints.max_metric_increase);
+  }
+  int64_t float_bytes() const { return float_bytes_; }
+  // Every candidate in the order it was made (the float references first).
+  const std::deque<SearchCandidate>& candidates() const { return candidates_; }
+  // Candidates that met the quality constraint: what the boards measure.
+  std::vector<const SearchCandidate*> quality_feasible() const;
+  int scored() const { return evaluated_; }
+  int sensitivity_scorings() const { return sensitivity_count_; }
+
+ private:
+  struct Move {
+    double cost = 0;  // output KL per byte saved (lower first)
+    Point point;
+    std::vector<std::pair<std::string, std::string>> changes;  // (unit or "layers.l.act", setting)
+    std::string what;
+  };
+  void sensitivity();
+  double sens_change(const std::string& unit, const std::string& setting) const;
+  double sens_kl(const std::string& unit, const std::string& setting) const;
+  std::string prune_reason(const Move& m) const;
+  const SearchCandidate& evaluate(const Point& p, const std::string& tier,
+                                  std::optional<int64_t> parent, const std::string& prune = {});
+  void references();
+  const SearchCandidate* global_tier();
+  const SearchCandidate* block_tier(const SearchCandidate* base);
+  const SearchCandidate* module_tier(const SearchCandidate* base);
+  const SearchCandidate* descend(const SearchCandidate* base, const std::string& tier, bool blocks);
+  const SearchCandidate* trade(const SearchCandidate* base);
+  const SearchCandidate* record(SearchCandidate c, const std::string& config,
+                                const std::string& config_hash);
+  int64_t unit_bytes(const std::string& unit, int w_bits) const;
+  bool exhausted() const;
+  bool stopped() const;
+  void report(const std::string& tier);
+
+  HostScorer& scorer_;
+  db::Database& db_;
+  int64_t run_id_;
+  TieredOptions options_;
+  SpaceOptions space_;
+  std::map<std::string, std::pair<int, int>> shapes_;  // unit -> rows, cols
+  std::map<std::pair<std::string, std::string>, std::pair<double, double>> sens_;  // change, kl
+  std::deque<SearchCandidate> candidates_;  // stable addresses as it grows
+  std::map<std::string, size_t> by_hash_;   // config hash -> index
+  double float_metric_ = 0;
+  int64_t float_bytes_ = 0;
+  int evaluated_ = 0, sensitivity_count_ = 0;
+  std::string tier_;
+  double started_ = 0;
+};
+
+}  // namespace hilq::search

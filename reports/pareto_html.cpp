@@ -59,8 +59,9 @@ struct Axis {
   }
   std::vector<double> ticks() const {
     std::vector<double> out;
-    for (double t = std::ceil(lo / step) * step; t <= hi + step * 1e-9; t += step)
-      out.push_back(std::abs(t) < step * 1e-9 ? 0.0 : t);
+    // Whole multiples of the step, counted in integers (no drift from adding steps up).
+    for (auto i = std::llround(std::ceil(lo / step)); static_cast<double>(i) * step <= hi; ++i)
+      out.push_back(static_cast<double>(i) * step);
     return out;
   }
   double frac(double v) const { return (v - lo) / (hi - lo); }
@@ -86,6 +87,10 @@ void scatter_svg(const RunView& view, const BoardSearch& board, Plot plot, std::
   const std::string x_name = plot == Plot::kMemory ? "memory MB"
                              : c.task == "cls"     ? "latency ms (median)"
                                                    : "decode ms/token (median)";
+  // The title's short name (the axis says median); an emulated board's timings are marked there.
+  const std::string x_short = plot == Plot::kMemory ? "memory"
+                              : c.task == "cls"     ? "latency"
+                                                    : "decode ms/token";
   if (dots.empty()) {
     out << "<p>No measured candidate with a validation " << html_escape(c.metric)
         << " to plot over " << x_name << ".</p>";
@@ -117,8 +122,8 @@ void scatter_svg(const RunView& view, const BoardSearch& board, Plot plot, std::
   svg << "<svg xmlns='http://www.w3.org/2000/svg' width='" << width << "' height='" << height
       << "' font-family='sans-serif' font-size='11'>";
   svg << "<text x='" << left << "' y='16'>" << html_escape(board.board) << ": validation "
-      << html_escape(c.metric) << " over " << x_name
-      << (board.emulated ? " (emulated timings)" : "") << "</text>";
+      << html_escape(c.metric) << " over " << x_short
+      << (board.emulated && plot == Plot::kLatency ? " (emulated timings)" : "") << "</text>";
   for (const double t : ax.ticks()) {
     svg << "<line x1='" << px(t) << "' y1='" << top << "' x2='" << px(t) << "' y2='" << top + plot_h
         << "' stroke='#eee'/>";

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "reports/format.h"
+#include "reports/pareto_html.h"
 
 namespace hilq::reports {
 namespace {
@@ -100,7 +101,8 @@ void model_table(const RunView& view, std::ostream& h) {
       << mb(b.weights_bytes) << "</td><td>" << mb(b.kv_cache_bytes) << "</td><td>"
       << (m.peak_rss_bytes ? fixed(static_cast<double>(*m.peak_rss_bytes) / kMiB, 1) : "")
       << "</td><td class='l'>"
-      << energy_cell(m, fixed(m.energy.joules.value_or(0) * 1e3, 3) + " mJ")
+      << (b.energy_per_token_j ? fixed(*b.energy_per_token_j * 1e3, 3) + " mJ"
+                               : "unavailable: " + html_escape(m.energy.unavailable.value_or("")))
       << "</td><td class='l'>" << html_escape(m.kernel.value_or("")) << "</td></tr>";
   }
   if (any)
@@ -187,6 +189,7 @@ void HtmlReporter::report(const RunView& view, std::ostream& out) const {
       << (run.finished_at ? ", finished " + html_escape(*run.finished_at) : "")
       << "<br>Command: <code>" << html_escape(run.command_line) << "</code>"
       << (run.git_sha ? "<br>Build: <code>" + html_escape(*run.git_sha) + "</code>" : "") << "</p>";
+  search_html(view, out);
   model_table(view, out);
   out << "<h2>Latency</h2>";
   latency_svg(view, out);

@@ -1,4 +1,5 @@
-// report.html: the run's status, the model table (decode speed-up over FP16, energy or why there
+// report.html: the run's status, for a search run its Pareto section per board (pareto_html.h),
+// the model table (decode speed-up over FP16, energy or why there
 // is none), the latency plot as inline SVG, the agents and every measurement, failed ones included.
 #pragma once
 

@@ -37,6 +37,65 @@ json measurement_json(const Measurement& m) {
           {"power_unavailable", or_null(m.energy.unavailable)}};
 }
 
+json search_json(const RunView& view) {
+  const SearchView& s = *view.search;
+  json counts = json::object();
+  for (const auto& [status, n] : s.status_counts) counts[status] = n;
+  json reasons = json::array();
+  for (const auto& [reason, n] : s.pruned_reasons)
+    reasons.push_back({{"reason", reason}, {"count", n}});
+  json candidates = json::array();
+  for (const auto& c : s.candidates) {
+    json measured = json::array();
+    for (const Measurement* m : view.candidate_measurements(c.id))
+      measured.push_back({{"board", m->board},
+                          {"job_id", m->job_id},
+                          {"status", m->status},
+                          {"emulated", m->emulated},
+                          {"decode_ms_median", or_null(m->model.decode_median_ms)},
+                          {"decode_ms_p90", or_null(m->model.decode_p90_ms)},
+                          {"prefill_ms", or_null(m->model.prefill_ms)},
+                          {"model_bytes", or_null(m->model_bytes)},
+                          {"peak_rss_bytes", or_null(m->peak_rss_bytes)},
+                          {"energy_per_token_j", or_null(m->model.energy_per_token_j)},
+                          {"power_unavailable", or_null(m->energy.unavailable)}});
+    candidates.push_back({{"id", c.id},
+                          {"label", c.label},
+                          {"tier", c.tier},
+                          {"parent_id", or_null(c.parent_id)},
+                          {"status", c.status},
+                          {"reason", or_null(c.reason)},
+                          {"config_hash", c.config_hash},
+                          {"artifact_sha256", or_null(c.artifact_sha256)},
+                          {"memory_bytes", or_null(c.memory_bytes)},
+                          {"config", c.config},
+                          {"validation", or_null(c.validation)},
+                          {"test", or_null(c.test)},
+                          {"measurements", measured}});
+  }
+  json boards = json::array();
+  for (const auto& b : s.boards) {
+    json fronts = json::object();
+    for (const auto& [pair, ids] : b.fronts) fronts[pair] = ids;
+    json pick = nullptr;
+    if (b.pick)
+      pick = {{"rule", b.pick->rule},
+              {"candidate_id", b.pick->candidate_id},
+              {"score", or_null(b.pick->score)}};
+    boards.push_back(
+        {{"board", b.board}, {"emulated", b.emulated}, {"fronts", fronts}, {"pick", pick}});
+  }
+  return {{"constraints", s.constraints.stored},
+          {"metric", s.constraints.metric},
+          {"summary",
+           {{"candidates", s.candidates.size()},
+            {"scored", s.scored},
+            {"status_counts", counts},
+            {"pruned_reasons", reasons}}},
+          {"candidates", candidates},
+          {"boards", boards}};
+}
+
 }  // namespace
 
 void JsonReporter::report(const RunView& view, std::ostream& out) const {
@@ -47,6 +106,7 @@ void JsonReporter::report(const RunView& view, std::ostream& out) const {
                 {"started_at", view.run.started_at}}},
               {"measurements", json::array()}};
   for (const auto& m : view.measurements) all["measurements"].push_back(measurement_json(m));
+  if (view.search) all["search"] = search_json(view);
   out << all.dump(2) << "\n";
 }
 

@@ -1,5 +1,7 @@
 // measurements.json: the run ({id, status, command_line, started_at}) and every measurement with
-// its DB columns, config and metrics as JSON. The keys are a contract: add, never rename.
+// its DB columns, config and metrics as JSON; for a search run also "search" (constraints, counts,
+// every candidate with its measurements, each board's fronts and pick). The keys are a contract:
+// add, never rename.
 #pragma once
 
 #include <string>

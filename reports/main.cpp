@@ -1,5 +1,5 @@
-// hil-report: writes a run's report (HTML + CSV + JSON) from the SQLite file alone. Parses the
-// command line (CLI11) and calls write_run_report().
+// hil-report: writes a run's report (HTML + CSV + JSON; candidates.csv for a search run) from the
+// SQLite file alone. Parses the command line (CLI11) and calls write_run_report().
 #include <cstdint>
 #include <cstdio>
 #include <limits>
@@ -16,8 +16,8 @@ int run(int argc, char** argv) {
   std::string db_path, out_dir = "results/latest";
   long long run_id = -1;
   CLI::App app{
-      "Writes report.html, measurements.csv and measurements.json for one run, from the SQLite "
-      "file\nalone.",
+      "Writes report.html, measurements.csv and measurements.json for one run (and candidates.csv "
+      "for\na search run), from the SQLite file alone.",
       "hil-report"};
   hilq::cli::configure(app);
   app.add_option("--db", db_path, "the hilq SQLite file (required)")->type_name("FILE")->required();

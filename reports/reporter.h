@@ -15,6 +15,8 @@ class Reporter {
   // The file name the report is written to inside the output folder ("report.html", ...).
   virtual std::string file_name() const = 0;
   virtual void report(const RunView& view, std::ostream& out) const = 0;
+  // Whether the file is written for this run at all (candidates.csv: only for a search run).
+  virtual bool applies(const RunView& /*view*/) const { return true; }
 };
 
 }  // namespace hilq::reports

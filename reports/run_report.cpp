@@ -20,10 +20,12 @@ ReportFiles write_run_report(db::Database& db, int64_t run_id, const std::string
   const HtmlReporter html;
   const CsvReporter csv;
   const JsonReporter json;
+  const CandidatesCsvReporter candidates_csv;
   ReportFiles files;
   for (const Reporter* reporter :
        {static_cast<const Reporter*>(&html), static_cast<const Reporter*>(&csv),
-        static_cast<const Reporter*>(&json)}) {
+        static_cast<const Reporter*>(&json), static_cast<const Reporter*>(&candidates_csv)}) {
+    if (!reporter->applies(view)) continue;
     const fs::path path = fs::path(out_dir) / reporter->file_name();
     std::ofstream out(path, std::ios::binary);
     reporter->report(view, out);

@@ -1,6 +1,7 @@
 // Reports of one run, written from the SQLite file alone: report.html (summary, latency plot as
-// inline SVG, table), measurements.csv and measurements.json. It loads the run's RunView once and
-// hands it to one Reporter per file (html_reporter.h, csv_reporter.h, json_reporter.h).
+// inline SVG, table), measurements.csv and measurements.json, and for a search run (one with
+// candidates) candidates.csv, the Pareto section and a "search" object. It loads the run's RunView
+// once and hands it to one Reporter per file (html_reporter.h, csv_reporter.h, json_reporter.h).
 #pragma once
 
 #include <cstdint>

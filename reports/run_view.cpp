@@ -2,8 +2,11 @@
 // their JSON blobs (job config, agent metrics, samples, board features).
 #include "reports/run_view.h"
 
+#include <algorithm>
 #include <cmath>
 #include <initializer_list>
+#include <iterator>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -119,6 +122,9 @@ ModelBench model_bench_of(const db::MeasurementRow& row, const json& config, con
                         : integer_at(metrics, {"memory", "weights_bytes"});
   b.kv_cache_bytes =
       row.kv_bytes ? row.kv_bytes : integer_at(metrics, {"memory", "kv_cache_bytes"});
+  // The host writes both (energy_j is per token for model-bench); energy_j first keeps the model
+  // table of older runs as it was, the column covers a row written with it alone.
+  b.energy_per_token_j = row.energy_j ? row.energy_j : row.energy_per_token_j;
   return b;
 }
 
@@ -127,6 +133,7 @@ ModelBench model_bench_of(const db::MeasurementRow& row, const json& config, con
 Measurement measurement_of(db::MeasurementRow&& row) {
   Measurement m;
   m.run_id = row.run_id;
+  m.candidate_id = row.candidate_id;
   m.job_id = std::move(row.job_id);
   m.board = std::move(row.board);
   m.agent = std::move(row.agent);
@@ -182,6 +189,120 @@ BoardInfo board_of(db::RunStore& store, const std::string& name) {
   return b;
 }
 
+SearchConstraints constraints_of(const std::string& text) {
+  SearchConstraints c;
+  c.stored = parse_blob(text);
+  const json& j = c.stored;
+  c.task = string_at(j, {"task"}).value_or("");
+  c.metric = string_at(j, {"metric"}).value_or(c.task == "cls" ? "accuracy" : "perplexity");
+  c.max_ppl_increase = number_at(j, {"max_ppl_increase"});
+  c.max_acc_drop = number_at(j, {"max_acc_drop"});
+  c.mem_budget_bytes = integer_at(j, {"mem_budget_bytes"});
+  c.float_bytes = integer_at(j, {"float_bytes"});
+  c.float_metric = number_at(j, {"float_metric"});
+  c.metric_limit = number_at(j, {"metric_limit"});
+  return c;
+}
+
+// Counts of each distinct text, most first, then by text (so ties read the same every time).
+std::vector<std::pair<std::string, int>> ranked(const std::map<std::string, int>& counts) {
+  std::vector<std::pair<std::string, int>> out(counts.begin(), counts.end());
+  std::stable_sort(out.begin(), out.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  return out;
+}
+
+// The search tables of migration 4 (candidates' label, memory, status, reason; pareto; picks)
+// have no typed store in db/ yet: they are read here, the report's one decoder of DB rows.
+std::optional<SearchView> load_search(db::Database& db, const RunView& view,
+                                      const std::string& constraints) {
+  SearchView s;
+  {
+    db::Statement q(db,
+                    "SELECT id, label, tier, status, reason, parent_id, memory_bytes, config_hash, "
+                    "artifact_sha256, config FROM candidates WHERE run_id = ? ORDER BY id");
+    q.bind(1, view.run.id);
+    while (q.step()) {
+      Candidate c;
+      c.id = q.column_int(0);
+      c.label = q.column_optional_text(1).value_or("#" + std::to_string(c.id));
+      c.tier = q.column_optional_text(2).value_or("");
+      c.status = q.column_optional_text(3).value_or("");
+      c.reason = q.column_optional_text(4);
+      c.parent_id = q.column_optional_int(5);
+      c.memory_bytes = q.column_optional_int(6);
+      c.config_hash = q.column_text(7);
+      c.artifact_sha256 = q.column_optional_text(8);
+      c.config_text = q.column_text(9);
+      c.config = parse_blob(c.config_text);
+      s.candidates.push_back(std::move(c));
+    }
+  }
+  if (s.candidates.empty()) return std::nullopt;
+  s.constraints = constraints_of(constraints);
+  {
+    db::Statement q(db,
+                    "SELECT e.candidate_id, e.split, e.value FROM evaluations e JOIN candidates c "
+                    "ON c.id = e.candidate_id WHERE c.run_id = ? AND e.metric = ? ORDER BY e.id");
+    q.bind_all(view.run.id, s.constraints.metric);
+    while (q.step()) {
+      auto it = std::find_if(s.candidates.begin(), s.candidates.end(),
+                             [&](const Candidate& c) { return c.id == q.column_int(0); });
+      if (it == s.candidates.end()) continue;
+      const std::string split = q.column_text(1);
+      if (split == "validation") it->validation = q.column_double(2);
+      if (split == "test") it->test = q.column_double(2);
+    }
+  }
+  auto board = [&](const std::string& name) -> BoardSearch& {
+    for (auto& b : s.boards)
+      if (b.board == name) return b;
+    BoardSearch b;
+    b.board = name;
+    for (const auto& info : view.boards)
+      if (info.name == name) b.emulated = info.emulated;
+    s.boards.push_back(std::move(b));
+    return s.boards.back();
+  };
+  for (const auto& m : view.measurements)
+    if (m.candidate_id && m.job_kind == JobKind::kModelBench) board(m.board).emulated |= m.emulated;
+  {
+    db::Statement q(db,
+                    "SELECT board, objective_pair, candidate_id FROM pareto WHERE run_id = ? "
+                    "ORDER BY board, objective_pair, candidate_id");
+    q.bind(1, view.run.id);
+    while (q.step()) {
+      BoardSearch& b = board(q.column_text(0));
+      const std::string pair = q.column_text(1);
+      auto it = std::find_if(b.fronts.begin(), b.fronts.end(),
+                             [&](const auto& f) { return f.first == pair; });
+      if (it == b.fronts.end()) {
+        b.fronts.emplace_back(pair, std::vector<int64_t>{});
+        it = std::prev(b.fronts.end());
+      }
+      it->second.push_back(q.column_int(2));
+    }
+  }
+  {
+    db::Statement q(db,
+                    "SELECT board, rule, candidate_id, score FROM picks WHERE run_id = ? "
+                    "ORDER BY board");
+    q.bind(1, view.run.id);
+    while (q.step())
+      board(q.column_text(0)).pick =
+          BoardSearch::Pick{q.column_text(1), q.column_int(2), q.column_optional_double(3)};
+  }
+  std::map<std::string, int> statuses, reasons;
+  for (const auto& c : s.candidates) {
+    if (c.validation) ++s.scored;
+    ++statuses[c.status];
+    if (c.status == "pruned") ++reasons[c.reason.value_or("no reason given")];
+  }
+  s.status_counts = ranked(statuses);
+  s.pruned_reasons = ranked(reasons);
+  return s;
+}
+
 }  // namespace
 
 RunView load_run_view(db::Database& db, int64_t run_id) {
@@ -209,6 +330,7 @@ RunView load_run_view(db::Database& db, int64_t run_id) {
   };
   for (const auto& m : view.measurements) add_board(m.board);
   for (const auto& a : view.agents) add_board(a.board);
+  view.search = load_search(db, view, run->constraints);
   return view;
 }
 
@@ -219,6 +341,47 @@ const Measurement* RunView::fp16_baseline(const std::string& board) const {
         m.model.baseline == Baseline::kFp16)
       found = &m;
   return found;
+}
+
+std::vector<const Measurement*> RunView::candidate_measurements(int64_t candidate_id,
+                                                                const std::string& board) const {
+  std::vector<const Measurement*> out;
+  for (const auto& m : measurements)
+    if (m.candidate_id == candidate_id && m.job_kind == JobKind::kModelBench &&
+        (board.empty() || m.board == board))
+      out.push_back(&m);
+  return out;
+}
+
+const Measurement* RunView::candidate_measurement(int64_t candidate_id,
+                                                  const std::string& board) const {
+  const Measurement* found = nullptr;
+  for (const Measurement* m : candidate_measurements(candidate_id, board))
+    if (m->ok) found = m;
+  return found;
+}
+
+const std::vector<int64_t>* BoardSearch::front(const std::string& objective_pair) const {
+  for (const auto& [pair, ids] : fronts)
+    if (pair == objective_pair) return &ids;
+  return nullptr;
+}
+
+bool BoardSearch::on_front(const std::string& objective_pair, int64_t candidate_id) const {
+  const auto* ids = front(objective_pair);
+  return ids && std::find(ids->begin(), ids->end(), candidate_id) != ids->end();
+}
+
+const Candidate* SearchView::candidate(int64_t id) const {
+  for (const auto& c : candidates)
+    if (c.id == id) return &c;
+  return nullptr;
+}
+
+int SearchView::count(const std::string& status) const {
+  for (const auto& [name, n] : status_counts)
+    if (name == status) return n;
+  return 0;
 }
 
 std::optional<double> decode_speedup_over_fp16(const RunView& view, const Measurement& m) {

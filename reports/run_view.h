@@ -6,6 +6,11 @@
 //   setting       a model-bench row's label ("FP32", "FP16", "W4A8", ...), what the agent ran
 //   Baseline      the setting's kind, derived once: a row with Baseline::kFp16 is the FP16-storage
 //                 baseline the decode speed-up of every other setting on its board is taken over
+//   SearchView    a quantization search's candidates (host-scored quality, memory, status), their
+//                 model-bench rows per board, each board's Pareto fronts and pick; only for a run
+//                 with candidates
+//   front         the candidates of a board no other beats on both objectives of a pair
+//                 ("metric-latency", "metric-memory", "metric-energy"), as the search stored them
 #pragma once
 
 #include <cstdint>
@@ -80,10 +85,12 @@ struct ModelBench {
   std::optional<double> decode_median_ms, decode_p90_ms;  // per token
   std::optional<double> tokens_per_s;
   std::optional<int64_t> weights_bytes, kv_cache_bytes;
+  std::optional<double> energy_per_token_j;  // energy_j (per token here), else its column
 };
 
 struct Measurement {
   int64_t run_id = 0;
+  std::optional<int64_t> candidate_id;  // the search candidate a model-bench row measured
   std::string job_id;
   std::string board;
   std::optional<std::string> agent;
@@ -112,11 +119,74 @@ struct Measurement {
   } stored;
 };
 
+// runs.constraints of a search run; each field when present and typed.
+struct SearchConstraints {
+  std::string task;    // "lm" | "cls" (or "" when not stored)
+  std::string metric;  // "perplexity" | "accuracy": the metric every plot and table shows
+  std::optional<double> max_ppl_increase, max_acc_drop;
+  std::optional<int64_t> mem_budget_bytes, float_bytes;
+  std::optional<double> float_metric;  // the float model's validation metric
+  std::optional<double> metric_limit;  // the validation metric a feasible candidate stays within
+  bool higher_is_better() const { return metric == "accuracy"; }
+  nlohmann::json stored;  // the whole JSON, for the JSON report
+};
+
+// One row of `candidates` with its task metric on the validation and test splits.
+struct Candidate {
+  int64_t id = 0;
+  std::string label;   // short text; "#<id>" when the row has none
+  std::string tier;    // float | global | block | module
+  std::string status;  // feasible | over-quality | over-budget | pruned | reference
+  std::optional<std::string> reason;
+  std::optional<int64_t> parent_id, memory_bytes;
+  std::string config_hash;
+  std::optional<std::string> artifact_sha256;
+  std::string config_text;
+  nlohmann::json config;  // null when not valid JSON
+  std::optional<double> validation, test;
+};
+
+struct BoardSearch {
+  std::string board;
+  bool emulated = false;  // its timings come from qemu (a measurement or the boards row says so)
+  // objective pair -> candidate ids of its front, in id order
+  std::vector<std::pair<std::string, std::vector<int64_t>>> fronts;
+  struct Pick {
+    std::string rule;  // "tradeoff mu=0.5", "lexicographic", ...
+    int64_t candidate_id = 0;
+    std::optional<double> score;
+  };
+  std::optional<Pick> pick;
+
+  const std::vector<int64_t>* front(const std::string& objective_pair) const;
+  bool on_front(const std::string& objective_pair, int64_t candidate_id) const;
+};
+
+struct SearchView {
+  SearchConstraints constraints;
+  std::vector<Candidate> candidates;  // by id
+  std::vector<BoardSearch> boards;    // boards with a candidate measurement, front or pick
+  // Counts over the candidates, derived once.
+  int scored = 0;                                           // with a validation metric
+  std::vector<std::pair<std::string, int>> status_counts;   // by status, most first
+  std::vector<std::pair<std::string, int>> pruned_reasons;  // most common first
+
+  const Candidate* candidate(int64_t id) const;
+  int count(const std::string& status) const;
+};
+
 struct RunView {
   RunInfo run;
   std::vector<BoardInfo> boards;          // in order of first appearance
   std::vector<AgentInfo> agents;          // by board, then id
   std::vector<Measurement> measurements;  // in the order they were recorded
+  std::optional<SearchView> search;       // only when the run has candidates
+
+  // The model-bench rows of a candidate (on one board, or on any when board is empty).
+  std::vector<const Measurement*> candidate_measurements(int64_t candidate_id,
+                                                         const std::string& board = "") const;
+  // A candidate's last successful model-bench row on a board, or nullptr: what its dot shows.
+  const Measurement* candidate_measurement(int64_t candidate_id, const std::string& board) const;
 
   // The FP16-storage baseline of a board: its last successful model-bench row with
   // Baseline::kFp16, or nullptr.

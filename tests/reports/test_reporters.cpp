@@ -19,6 +19,7 @@
 #include "reports/run_report.h"
 #include "tests/reports/html_structure.h"
 #include "tests/reports/known_run.h"
+#include "tests/reports/search_run.h"
 
 namespace db = hilq::db;
 namespace fs = std::filesystem;
@@ -90,6 +91,13 @@ void check_golden(const std::string& name, const std::string& actual) {
   CHECK(actual == expected);
 }
 
+// Number of `<tag` starts (self-closing or not) in an SVG.
+size_t svg_count(const std::string& svg, const std::string& tag) {
+  const auto balance = tag_balance(svg);
+  const auto it = balance.find(tag);
+  return it == balance.end() ? 0 : static_cast<size_t>(it->second.first);
+}
+
 // The readable structure of a report.html: each table with its heading, header and rows
 // (class, cells), then the SVG plot's texts and element counts. Coordinates are left out: the
 // plot's geometry is checked by the tests, not frozen in a file.
@@ -107,7 +115,10 @@ std::string html_structure(const std::string& html) {
   }
   for (const auto& svg : elements(html, "svg")) {
     s << "svg: " << elements(svg, "rect").size() << " rect, " << elements(svg, "title").size()
-      << " title\n";
+      << " title";
+    // Scatter plots (the search's Pareto section) only: the latency bars have no circles.
+    if (const size_t dots = svg_count(svg, "circle")) s << ", " << dots << " circle";
+    s << "\n";
     for (const auto& t : elements(svg, "text")) s << "  text: " << inner(t) << "\n";
     for (const auto& t : elements(svg, "title")) s << "  title: " << inner(t) << "\n";
   }
@@ -116,18 +127,24 @@ std::string html_structure(const std::string& html) {
 
 struct KnownReport {
   fs::path out;
-  std::string html, csv, json;
-  KnownReport() {
+  std::string html, csv, json, candidates_csv;
+  std::vector<std::string> paths;
+  explicit KnownReport(int64_t (*record)(db::Database&) = record_known_run) {
     db::Database d(":memory:");
-    const int64_t run = record_known_run(d);
+    const int64_t run = record(d);
     out = fs::temp_directory_path() / ("hilq_report_golden_" + std::to_string(getpid()));
     fs::remove_all(out);
-    hilq::reports::write_run_report(d, run, out.string());
+    paths = hilq::reports::write_run_report(d, run, out.string()).paths;
     html = slurp(out / "report.html");
     csv = slurp(out / "measurements.csv");
     json = slurp(out / "measurements.json");
+    if (fs::exists(out / "candidates.csv")) candidates_csv = slurp(out / "candidates.csv");
   }
   ~KnownReport() { fs::remove_all(out); }
+};
+
+struct SearchReport : KnownReport {
+  SearchReport() : KnownReport(record_search_run) {}
 };
 
 }  // namespace
@@ -212,4 +229,91 @@ TEST_CASE("The model table of the known run: speed-up over FP16, energy or its r
   CHECK(elements(svg[0], "rect").size() == 4);  // k-1, m-1..m-3: no failed, no emulated row
   for (const auto& t : elements(svg[0], "text"))
     CHECK(inner(t).find("pi5-qemu") == std::string::npos);
+}
+
+TEST_CASE("A run without candidates gets no candidates.csv and no search section", "[reports]") {
+  KnownReport r;
+  CHECK(r.paths.size() == 3);
+  CHECK(!fs::exists(r.out / "candidates.csv"));
+  CHECK(r.html.find("Pareto") == std::string::npos);
+  CHECK(r.json.find("\"search\"") == std::string::npos);
+}
+
+TEST_CASE("candidates.csv of the search run equals its golden file", "[reports][golden]") {
+  SearchReport r;
+  CHECK(r.paths.size() == 4);
+  check_golden("search_candidates.csv", normalise(r.candidates_csv, r.out.string()));
+}
+
+TEST_CASE("measurements.json of the search run, its search object included, equals its golden file",
+          "[reports][golden]") {
+  SearchReport r;
+  check_golden("search_measurements.json", normalise(r.json, r.out.string()));
+}
+
+TEST_CASE("The tables and plots of report.html for the search run equal their golden file",
+          "[reports][golden]") {
+  SearchReport r;
+  check_golden("search_report.html.structure", normalise(html_structure(r.html), r.out.string()));
+}
+
+TEST_CASE("The search section: counts, a section per board, fronts, picks and escaped texts",
+          "[reports]") {
+  SearchReport r;
+  const auto balance = tag_balance(r.html);
+  for (const char* tag : {"table", "tr", "td", "th", "svg", "text", "title", "circle", "h2", "p"}) {
+    CAPTURE(tag);
+    if (balance.count(tag)) CHECK(balance.at(tag).first == balance.at(tag).second);
+  }
+  std::vector<std::string> sections;
+  for (const auto& h2 : elements(r.html, "h2")) sections.push_back(inner(h2));
+  CHECK(sections == std::vector<std::string>{"Search", "Pareto — local",
+                                             "Pareto — pi5-qemu (emulated)", "Model", "Latency",
+                                             "Measurements"});
+  const std::string summary = inner(elements(r.html, "p").at(1));
+  CHECK(summary.find("9 candidates, 7 scored on the validation split: 4 feasible, 2 pruned "
+                     "(sensitivity: mlp W2 &gt; 0.5 ppl ×2)") != std::string::npos);
+  CHECK(summary.find("1 over-budget") != std::string::npos);
+  CHECK(summary.find("Limit: validation perplexity ≤ 21.000 (float 20.000, +5.0%)") !=
+        std::string::npos);
+  CHECK(summary.find("memory budget 3.00 MB") != std::string::npos);
+
+  const auto tables = html_tables(r.html);
+  const auto* local = table_under(tables, "Pareto — local");
+  REQUIRE(local);
+  // Union of the local fronts (3, 6, 5, 2), by decode time on the board.
+  REQUIRE(local->rows.size() == 4);
+  CHECK(local->cell(0, "label") == "W4A8 g32");
+  CHECK(local->cell(0, "fronts") == "energy, latency, memory");
+  CHECK(local->cell(0, "energy/token") == "0.800 mJ");
+  CHECK(local->cell(1, "label") == "W4A8 b0-1 &amp; W8A8 &lt;rest&gt;");
+  CHECK(local->rows[1].cls == "pick");
+  CHECK(local->cell(1, "pick") == "tradeoff mu=0.5 (score 0.4321)");
+  CHECK(local->cell(1, "energy/token") == "unavailable: RAPL not readable: &lt;permission&gt;");
+  CHECK(local->cell(1, "validation perplexity") == "20.400");
+  CHECK(local->cell(1, "test perplexity") == "20.800");
+  CHECK(local->cell(1, "memory MB") == "2.20");
+  CHECK(local->cell(1, "decode ms/token") == "0.240");
+  CHECK(local->cell(1, "p90") == "0.300");
+  CHECK(local->cell(2, "label") == "attn W8, mlp W4");
+  CHECK(local->cell(2, "fronts") == "memory");
+
+  const auto svg = elements(r.html, "svg");
+  REQUIRE(svg.size() == 5);  // two per board, then the latency bars
+  // Local: five measured candidates with a validation metric, plus the pick's ring.
+  CHECK(svg_count(svg[0], "circle") == 6);
+  CHECK(svg_count(svg[0], "polyline") == 1);
+  CHECK(svg[1].find("class='budget'") != std::string::npos);
+  CHECK(svg[0].find("class='budget'") == std::string::npos);
+  CHECK(svg[0].find("class='limit'") != std::string::npos);
+  CHECK(svg[0].find("pick: W4A8 b0-1 &amp; W8A8 &lt;rest&gt;") != std::string::npos);
+  // Grey off the front: FP32 on the latency plot (not stored as a front member).
+  bool grey_fp32 = false;
+  for (const auto& c : elements(svg[0], "circle"))
+    if (inner(c).find("FP32") != std::string::npos) grey_fp32 = attribute(c, "fill") == "#aaa";
+  CHECK(grey_fp32);
+  // The emulated board: marked in the plot and noted; its failed row draws nothing.
+  CHECK(svg[2].find("(emulated timings)") != std::string::npos);
+  CHECK(svg_count(svg[2], "circle") == 4);  // FP32, W4A8 g32, b0-1, + pick ring
+  CHECK(r.html.find("Emulated timings: this board ran under qemu") != std::string::npos);
 }

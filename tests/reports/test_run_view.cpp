@@ -1,11 +1,13 @@
 // The typed view of a run: each row decoded once (kind, setting, baseline, figures, energy or its
-// reason), the FP16 baseline found by its kind, bad JSON blobs tolerated, boards and agents listed.
+// reason), the FP16 baseline found by its kind, bad JSON blobs tolerated, boards and agents listed;
+// a search run's candidates, metrics, fronts and picks.
 #include <catch2/catch.hpp>
 #include <sstream>
 
 #include "reports/json_reporter.h"
 #include "reports/run_view.h"
 #include "tests/reports/known_run.h"
+#include "tests/reports/search_run.h"
 
 namespace db = hilq::db;
 namespace reports = hilq::reports;
@@ -152,4 +154,55 @@ TEST_CASE("The view holds the run, its boards and its agents", "[reports][view]"
   REQUIRE(view.agents.size() == 3);
   CHECK(view.agents[1].status == "quarantined");
   CHECK(view.agents[1].reason == "health check answered <wrong>");
+}
+
+TEST_CASE("A run without candidates has no search in its view", "[reports][view]") {
+  db::Database d(":memory:");
+  const auto view = reports::load_run_view(d, hilq::test::record_known_run(d));
+  CHECK(!view.search);
+}
+
+TEST_CASE("The view of a search run: constraints, candidates with metrics, fronts and picks",
+          "[reports][view]") {
+  db::Database d(":memory:");
+  const auto view = reports::load_run_view(d, hilq::test::record_search_run(d));
+  REQUIRE(view.search);
+  const auto& s = *view.search;
+  CHECK(s.constraints.task == "lm");
+  CHECK(s.constraints.metric == "perplexity");
+  CHECK(!s.constraints.higher_is_better());
+  CHECK(s.constraints.metric_limit == 21.0);
+  CHECK(s.constraints.mem_budget_bytes == 3000000);
+  REQUIRE(s.candidates.size() == 9);
+  const auto& b = s.candidates[4];
+  CHECK(b.label == "W4A8 b0-1 & W8A8 <rest>");
+  CHECK(b.tier == "block");
+  CHECK(b.parent_id == s.candidates[2].id);
+  CHECK(b.validation == 20.4);
+  CHECK(b.test == 20.8);
+  CHECK(b.memory_bytes == 2200000);
+  CHECK(!s.candidates[6].validation);
+  CHECK(s.scored == 7);
+  CHECK(s.count("feasible") == 4);
+  CHECK(s.count("pruned") == 2);
+  REQUIRE(s.pruned_reasons.size() == 1);
+  CHECK(s.pruned_reasons[0].second == 2);
+
+  REQUIRE(s.boards.size() == 2);
+  CHECK(s.boards[0].board == "local");
+  CHECK(!s.boards[0].emulated);
+  CHECK(s.boards[1].emulated);
+  CHECK(s.boards[0].on_front("metric-memory", s.candidates[5].id));
+  CHECK(!s.boards[0].on_front("metric-latency", s.candidates[5].id));
+  REQUIRE(s.boards[0].pick);
+  CHECK(s.boards[0].pick->candidate_id == b.id);
+  CHECK(s.boards[0].pick->rule == "tradeoff mu=0.5");
+  CHECK(s.boards[1].pick->score == std::nullopt);
+
+  const auto* m = view.candidate_measurement(b.id, "local");
+  REQUIRE(m);
+  CHECK(m->model.decode_median_ms == 0.24);
+  CHECK(!m->model.energy_per_token_j);
+  CHECK(view.candidate_measurement(s.candidates[5].id, "pi5-qemu") == nullptr);  // failed there
+  CHECK(view.candidate_measurements(s.candidates[5].id).size() == 2);
 }

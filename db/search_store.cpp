@@ -122,6 +122,24 @@ std::optional<MeasuredPoint> SearchStore::cached_measurement(int64_t run_id,
   return measured_point(s);
 }
 
+void SearchStore::reuse_measurement(int64_t measurement_id, int64_t run_id, int64_t candidate_id) {
+  static const char* kCopied =
+      "board, agent, kind, kernel, status, error_class, error, latency_median_ns, "
+      "latency_p10_ns, latency_p90_ns, latency_mad_ns, latency_mean_ns, repeats, samples_ns, "
+      "peak_rss_bytes, model_bytes, energy_j, power_source, power_unavailable, temperature_c, "
+      "emulated, setting, kernel_path, prefill_ms, decode_ms_median, decode_ms_p90, "
+      "tokens_per_s, kv_bytes, arena_bytes, energy_per_token_j, created_at, agent_version";
+  Transaction tx(db_);
+  Statement s(db_, std::string("INSERT OR IGNORE INTO measurements (run_id, candidate_id, job_id, "
+                               "metrics, ") +
+                       kCopied +
+                       ") SELECT ?, ?, 'r' || ? || '-reuse-' || job_id, "
+                       "json_set(metrics, '$.reused_from', job_id), " +
+                       kCopied + " FROM measurements WHERE id = ?");
+  s.bind_all(run_id, candidate_id, run_id, measurement_id).run();
+  tx.commit();
+}
+
 void SearchStore::set_run_constraints(int64_t run_id, const std::string& json) {
   Transaction tx(db_);
   Statement s(db_, "UPDATE runs SET constraints = ? WHERE id = ?");

@@ -90,6 +90,10 @@ class SearchStore {
   std::optional<MeasuredPoint> cached_measurement(int64_t run_id, const std::string& config_hash,
                                                   const std::string& board,
                                                   const std::string& agent_version);
+  // Records another run's measurement as this run's measurement of candidate_id (a cache hit):
+  // a copy with job id "r<run>-reuse-<its job id>" and metrics.reused_from naming the original,
+  // so that every run's report and fronts read from the run alone.
+  void reuse_measurement(int64_t measurement_id, int64_t run_id, int64_t candidate_id);
   void set_run_constraints(int64_t run_id, const std::string& json);
 
   void set_outcome(int64_t candidate_id, const CandidateOutcome& outcome);

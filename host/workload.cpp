@@ -67,7 +67,8 @@ std::vector<search::Trial> search_trials(const search::TieredSearch& search, db:
   for (const auto& board : boards) {
     auto add = [&](const search::SearchCandidate& c, const model::Setting& setting,
                    const std::string& config_hash) {
-      if (store.cached_measurement(run_id, config_hash, board, agent_version)) {
+      if (const auto hit = store.cached_measurement(run_id, config_hash, board, agent_version)) {
+        store.reuse_measurement(hit->measurement_id, run_id, c.id);
         if (cache_hits) ++*cache_hits;
         return;
       }

@@ -1,0 +1,36 @@
+// A micro causal LM checkpoint for the search tests: the QAT tests' micro world (a 512-token BPE
+// and four documents per split), trained briefly so that quantization changes its perplexity,
+// saved once per test process as a hil-train checkpoint.
+#pragma once
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+
+#include "qat/checkpoint.h"
+#include "qat/train.h"
+#include "tests/qat/fixtures.h"
+
+namespace hilq::search::testing {
+
+// Documents per split the scorer reads: the micro world's slice.
+constexpr int kMicroDocs = 4;
+
+inline const std::string& micro_lm_path() {
+  static const std::string path = [] {
+    const std::string p = (std::filesystem::temp_directory_path() /
+                           ("hilq_search_micro_" + std::to_string(::getpid()) + ".safetensors"))
+                              .string();
+    using namespace qat::testing;
+    qat::Transformer t(micro_config(model::ModelKind::kCausalLm), 5);
+    qat::train(qat::Task::kLm, t, nullptr, nullptr, qat::SquatLossConfig{false, false, false},
+               micro_world().data, micro_train(150), micro_world().tok);
+    qat::save_checkpoint(p, t, micro_world().tok, nullptr, nullptr, 150, "{}");
+    std::atexit([] { std::filesystem::remove(micro_lm_path()); });
+    return p;
+  }();
+  return path;
+}
+
+}  // namespace hilq::search::testing

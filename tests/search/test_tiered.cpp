@@ -1,0 +1,313 @@
+// The tiered search on the micro LM: caches, the validation-only constraint, interruption and
+// resume, and the end of a run (fronts, picks, test scores, the exported pick) on measurements
+// recorded as an agent would.
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "db/database.h"
+#include "db/evaluation_store.h"
+#include "db/measurement_store.h"
+#include "db/run_store.h"
+#include "db/search_store.h"
+#include "runtime/model.h"
+#include "search/finish.h"
+#include "search/scorer.h"
+#include "search/tiered.h"
+#include "tests/search/micro_lm.h"
+
+namespace fs = std::filesystem;
+using namespace hilq;
+using search::testing::micro_lm_path;
+
+namespace {
+
+struct Dir {
+  fs::path path;
+  explicit Dir(const std::string& tag) {
+    static int n = 0;
+    path = fs::temp_directory_path() /
+           ("hilq_search_" + tag + "_" + std::to_string(::getpid()) + "_" + std::to_string(n++));
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~Dir() { fs::remove_all(path); }
+  std::string file(const std::string& name) const { return (path / name).string(); }
+};
+
+search::ScorerOptions scorer_options(const Dir& dir) {
+  search::ScorerOptions o;
+  o.model_path = micro_lm_path();
+  o.data_dir = qat::default_data_dir();
+  o.cache_dir = dir.file("cache");
+  o.threads = 2;
+  o.calibration_windows = 2;
+  o.validation_windows = 4;
+  o.test_windows = 4;
+  o.max_docs_per_split = search::testing::kMicroDocs;
+  return o;
+}
+
+search::TieredOptions tier_options(int budget = 30) {
+  search::TieredOptions o;
+  o.constraints.max_metric_increase = 0.05;
+  o.budget = budget;
+  return o;
+}
+
+int64_t new_run(db::Database& db) {
+  return db::RunStore(db).create_run("test", std::string("test"), "{}");
+}
+
+// What a search decided, comparable across runs: per candidate its config hash, tier, status,
+// parent's config hash and validation metric.
+struct Decision {
+  std::string hash, tier, status, parent_hash;
+  double validation;
+  bool operator==(const Decision&) const = default;
+};
+
+std::vector<Decision> decisions(const search::TieredSearch& s) {
+  std::map<int64_t, std::string> hash_of;
+  for (const auto& c : s.candidates())
+    hash_of[c.id] = c.status == "reference" ? c.label : c.spec.to_json() + c.label;
+  std::vector<Decision> out;
+  for (const auto& c : s.candidates())
+    out.push_back({hash_of[c.id], c.tier, c.status, c.parent ? hash_of[*c.parent] : "",
+                   std::isnan(c.validation) ? -1.0 : c.validation});
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("pick_windows spreads whole windows over the stream and refuses a short one",
+          "[search]") {
+  std::vector<int32_t> stream(1000);
+  for (size_t i = 0; i < stream.size(); ++i) stream[i] = static_cast<int32_t>(i);
+  const auto w = search::pick_windows(stream, 10, 4, "validation");
+  REQUIRE(w.count() == 4);
+  for (int i = 0; i < 4; ++i) {
+    const int32_t first = w.tokens[static_cast<size_t>(i) * 11];
+    CHECK(first % 10 == 0);  // window starts are multiples of seq
+    for (int t = 1; t <= 10; ++t) CHECK(w.tokens[static_cast<size_t>(i) * 11 + t] == first + t);
+  }
+  CHECK(w.tokens.front() == 0);
+  CHECK(w.tokens[33] >= 700);  // the last window comes from the end, not the start
+  CHECK(search::pick_windows(stream, 10, 500, "v").count() == 99);
+  CHECK_THROWS_WITH(search::pick_windows({1, 2, 3}, 10, 4, "test"),
+                    Catch::Contains("test split") && Catch::Contains("not one window"));
+}
+
+TEST_CASE("the tiered search respects its space and prunes by single-unit sensitivity",
+          "[search]") {
+  Dir dir("space");
+  db::Database db(dir.file("s.db"));
+  db::SearchStore store(db);
+  search::HostScorer scorer(scorer_options(dir), &store);
+  search::TieredSearch s(scorer, db, new_run(db), tier_options());
+  REQUIRE(s.run());
+  const int units = static_cast<int>(model::unit_names(scorer.n_layers()).size());
+  // Every unit at 5 widths and every block's inputs at 3 modes, stored once per model.
+  CHECK(s.sensitivity_scorings() == units * 5 + scorer.n_layers() * 3);
+  CHECK(store.sensitivities(scorer.model_hash()).size() ==
+        static_cast<size_t>(s.sensitivity_scorings()));
+  int pruned = 0;
+  for (const auto& c : s.candidates()) {
+    if (c.status == "reference") continue;
+    for (const auto& [u, w] : c.point.w_bits) CHECK(std::set<int>{8, 6, 4, 3, 2}.contains(w));
+    if (c.status == "pruned") {
+      ++pruned;
+      REQUIRE(c.reason);
+      CHECK(c.packed.path.empty());  // never packed, never scored
+      CHECK_FALSE(c.reason->empty());
+    } else {
+      // The packed file is what was scored: its bytes as the runtime holds them.
+      CHECK(runtime::Model::load(c.packed.path).weight_bytes() == c.packed.memory_bytes);
+      CHECK(runtime::Model::load(c.packed.path).quant_config() == c.spec.to_json());
+    }
+  }
+  INFO("pruned " << pruned);
+  CHECK(s.scored() <= 30);
+}
+
+TEST_CASE("the quality constraint is checked on validation only", "[search]") {
+  Dir dir("validation");
+  db::Database db(dir.file("s.db"));
+  db::SearchStore store(db);
+  search::HostScorer scorer(scorer_options(dir), &store);
+  search::TieredSearch s(scorer, db, new_run(db), tier_options());
+  REQUIRE(s.run());
+  CHECK(s.metric_limit() == Approx(scorer.float_metric("validation") * 1.05));
+  int feasible = 0, over = 0;
+  for (const auto& c : s.candidates()) {
+    if (c.status == "reference" || c.status == "pruned") continue;
+    CHECK(c.quality_ok == (c.validation <= s.metric_limit()));
+    CHECK((c.status == "over-quality") == !c.quality_ok);
+    feasible += c.feasible();
+    over += !c.quality_ok;
+  }
+  CHECK(feasible > 0);
+  // Nothing of the search has looked at test: no test score is cached yet.
+  db::Statement q(db, "SELECT count(*) FROM scores WHERE split <> 'validation'");
+  REQUIRE(q.step());
+  CHECK(q.column_int(0) == 0);
+}
+
+TEST_CASE("a rerun reuses the sensitivity table and the score cache", "[search]") {
+  Dir dir("cache");
+  db::Database db(dir.file("s.db"));
+  db::SearchStore store(db);
+  std::vector<Decision> first;
+  {
+    search::HostScorer scorer(scorer_options(dir), &store);
+    search::TieredSearch s(scorer, db, new_run(db), tier_options());
+    REQUIRE(s.run());
+    CHECK(scorer.scorings() > 0);
+    first = decisions(s);
+  }
+  search::HostScorer scorer(scorer_options(dir), &store);
+  search::TieredSearch again(scorer, db, new_run(db), tier_options());
+  REQUIRE(again.run());
+  CHECK(again.sensitivity_scorings() == 0);
+  CHECK(scorer.scorings() == 0);
+  CHECK(scorer.cache_hits() == again.scored());
+  CHECK(decisions(again) == first);
+}
+
+TEST_CASE("a search stopped halfway and resumed decides exactly as an uninterrupted one",
+          "[search]") {
+  Dir whole_dir("whole"), split_dir("split");
+  std::vector<Decision> whole;
+  {
+    db::Database db(whole_dir.file("s.db"));
+    db::SearchStore store(db);
+    search::HostScorer scorer(scorer_options(whole_dir), &store);
+    search::TieredSearch s(scorer, db, new_run(db), tier_options());
+    REQUIRE(s.run());
+    whole = decisions(s);
+  }
+  db::Database db(split_dir.file("s.db"));
+  db::SearchStore store(db);
+  const int64_t run = new_run(db);
+  {
+    std::atomic<bool> stop{false};
+    int lines = 0;
+    auto o = tier_options();
+    o.stop = &stop;
+    o.progress = [&](const std::string& line) {
+      if (line.rfind("[global]", 0) == 0 && ++lines == 3) stop = true;  // Ctrl-C mid-tier
+    };
+    search::HostScorer scorer(scorer_options(split_dir), &store);
+    search::TieredSearch s(scorer, db, run, o);
+    CHECK_FALSE(s.run());
+    CHECK(s.scored() == 3);
+  }
+  search::HostScorer scorer(scorer_options(split_dir), &store);
+  search::TieredSearch resumed(scorer, db, run, tier_options());
+  REQUIRE(resumed.run());
+  CHECK(decisions(resumed) == whole);
+  CHECK(scorer.cache_hits() == 3);  // what was scored before the stop is not scored again
+  // The resumed run's candidates are the same rows: nothing duplicated.
+  CHECK(db::EvaluationStore(db).candidates(run).size() == resumed.candidates().size());
+}
+
+TEST_CASE(
+    "the end of a search: fronts of feasible candidates only, picks, test scores and an "
+    "exported pick that reproduces its validation metric exactly",
+    "[search]") {
+  Dir dir("finish");
+  db::Database db(dir.file("s.db"));
+  db::SearchStore store(db);
+  search::HostScorer scorer(scorer_options(dir), &store);
+  const int64_t run = new_run(db);
+  // A memory budget between the candidates' sizes, so some are over it.
+  int64_t budget = 0;
+  {
+    Dir probe_dir("probe");
+    db::Database probe(probe_dir.file("p.db"));
+    db::SearchStore probe_store(probe);
+    search::HostScorer probe_scorer(scorer_options(probe_dir), &probe_store);
+    search::TieredSearch p(probe_scorer, probe, new_run(probe), tier_options());
+    REQUIRE(p.run());
+    std::vector<int64_t> sizes;
+    for (const auto* c : p.quality_feasible()) sizes.push_back(c->packed.memory_bytes);
+    REQUIRE(sizes.size() >= 3);
+    std::sort(sizes.begin(), sizes.end());
+    budget = sizes[sizes.size() / 2];
+  }
+  auto o = tier_options();
+  o.constraints.mem_budget_bytes = budget;
+  search::TieredSearch s(scorer, db, run, o);
+  REQUIRE(s.run());
+  // Measurements as an agent reports them: decode time grows with memory on "a", the other way
+  // round on "b", so the two latency fronts differ.
+  db::MeasurementStore ms(db);
+  int n = 0;
+  for (const auto& c : s.candidates()) {
+    if (!c.quality_ok) continue;
+    for (const std::string board : {"a", "b"}) {
+      db::MeasurementRow m;
+      m.run_id = run;
+      m.candidate_id = c.id;
+      m.board = board;
+      m.job_id = "j" + std::to_string(++n);
+      m.kind = "model-bench";
+      const double mb = static_cast<double>(c.packed.memory_bytes) / 1e6;
+      m.decode_ms_median = board == "a" ? 1 + mb : 10 - mb;
+      m.model_bytes = c.packed.memory_bytes;
+      m.power_unavailable = "no sensor";
+      ms.record(m);
+    }
+  }
+  search::FinishOptions fo;
+  fo.boards = {"a", "b"};
+  fo.out_dir = dir.file("out");
+  const search::SearchOutcome out = search::finish_search(s, scorer, db, run, fo);
+  REQUIRE(out.boards.size() == 2);
+  CHECK(out.memory_mismatches.empty());
+  std::map<int64_t, const search::SearchCandidate*> by_id;
+  for (const auto& c : s.candidates()) by_id[c.id] = &c;
+  std::set<int64_t> tested;
+  db::EvaluationStore evals(db);
+  for (const auto& b : out.boards) {
+    CHECK_FALSE(b.latency_front.empty());
+    CHECK(b.energy_front.empty());
+    CHECK(b.energy_note == "no sensor");
+    for (const std::string pair : {"metric-latency", "metric-memory"})
+      for (const int64_t id : store.front(run, b.board, pair)) {
+        INFO(b.board << " " << pair << " " << by_id.at(id)->label);
+        CHECK(by_id.at(id)->feasible());  // never an infeasible point
+        CHECK(by_id.at(id)->packed.memory_bytes <= budget);
+        tested.insert(id);
+      }
+    REQUIRE(b.pick);
+    CHECK(by_id.at(*b.pick)->feasible());
+    REQUIRE(store.pick(run, b.board));
+    CHECK(store.pick(run, b.board)->candidate_id == *b.pick);
+  }
+  // Test scores: exactly the front members and picks.
+  for (const auto& c : s.candidates()) {
+    bool has_test = false;
+    for (const auto& e : evals.evaluations(c.id)) has_test = has_test || e.split == "test";
+    if (c.status == "reference") continue;
+    CHECK(has_test == tested.contains(c.id));
+  }
+  // The exported pick runs in the runtime and reproduces its validation metric exactly.
+  const fs::path exported = fs::path(fo.out_dir) / "pick.safetensors";
+  REQUIRE(fs::exists(exported));
+  const runtime::Model m = runtime::Model::load(exported.string());
+  const search::SearchCandidate& pick = *by_id.at(*out.boards[0].pick);
+  CHECK(m.quant_config() == pick.spec.to_json());
+  db::Statement v(db,
+                  "SELECT value FROM evaluations WHERE candidate_id = ? AND split = "
+                  "'validation' AND metric = 'perplexity'");
+  v.bind(1, pick.id);
+  REQUIRE(v.step());
+  // A fresh scorer (no score cache) on the exported file.
+  Dir fresh("fresh");
+  search::HostScorer rescorer(scorer_options(fresh), nullptr);
+  const auto packed = search::PackedCandidate{exported.string(), "", 0};
+  CHECK(rescorer.score(pick.spec, packed, "validation").metric == v.column_double(0));
+}

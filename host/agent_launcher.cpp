@@ -26,9 +26,10 @@ std::string expand_launch_template(const std::string& templ,
         const std::string key = templ.substr(i + 1, close - i - 1);
         auto it = values.find(key);
         if (it == values.end())
-          throw std::runtime_error("launch command uses {" + key +
-                                   "}, which is not one of "
-                                   "{agent} {agent_aarch64} {endpoint} {port} {board} {id} {source_dir}");
+          throw std::runtime_error(
+              "launch command uses {" + key +
+              "}, which is not one of "
+              "{agent} {agent_aarch64} {endpoint} {port} {board} {id} {source_dir}");
         out += it->second;
         i = close + 1;
         continue;

@@ -287,10 +287,20 @@ agents, keeps what was recorded and marks the run interrupted.)",
                  "(use --max-ppl-increase)\n");
     return hilq::cli::kExitUsage;
   }
-  if (search.task == "cls") {
+  if (acc_drop->count()) {
+    if (max_acc_drop < 0 || max_acc_drop > 100 || !std::isfinite(max_acc_drop)) {
+      std::fprintf(stderr,
+                   "hil-search: --max-acc-drop: %g is not a number of accuracy points in "
+                   "[0, 100]\n",
+                   max_acc_drop);
+      return hilq::cli::kExitUsage;
+    }
+    search.max_acc_drop = max_acc_drop;
+  }
+  if (search.task == "cls" && !max_increase.empty()) {
     std::fprintf(stderr,
-                 "hil-search: --task cls: the search scores causal LMs only in this "
-                 "build (classifier scoring on the host is not built yet)\n");
+                 "hil-search: --max-ppl-increase constrains an LM search; a classifier "
+                 "(--task cls) takes --max-acc-drop\n");
     return hilq::cli::kExitUsage;
   }
   if (!search.enabled && (mem_budget->count() || !max_increase.empty())) {

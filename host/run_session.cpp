@@ -49,6 +49,7 @@ json search_json(const SearchPlan& s) {
   return {{"enabled", s.enabled},
           {"task", s.task},
           {"max_ppl_increase", s.max_ppl_increase},
+          {"max_acc_drop", s.max_acc_drop},
           {"mem_budget_mb", s.mem_budget_mb ? json(*s.mem_budget_mb) : json(nullptr)},
           {"strategy", s.strategy},
           {"budget", s.budget},
@@ -70,6 +71,7 @@ void apply_saved_search(const json& j, SearchPlan& s) {
   s.enabled = j.value("enabled", false);
   s.task = j.value("task", s.task);
   s.max_ppl_increase = j.value("max_ppl_increase", s.max_ppl_increase);
+  s.max_acc_drop = j.value("max_acc_drop", s.max_acc_drop);
   if (j.contains("mem_budget_mb") && j["mem_budget_mb"].is_number())
     s.mem_budget_mb = j["mem_budget_mb"].get<double>();
   else

@@ -16,11 +16,12 @@ namespace hilq::host {
 struct SearchPlan {
   bool enabled = false;
   std::string task = "lm";
-  double max_ppl_increase = 0.05;           // relative, on validation
-  std::optional<double> mem_budget_mb;      // weights as the runtime holds them (1 MB = 1e6 bytes)
+  double max_ppl_increase = 0.05;       // lm: relative, on validation
+  double max_acc_drop = 1.0;            // cls: accuracy points, on validation
+  std::optional<double> mem_budget_mb;  // weights as the runtime holds them (1 MB = 1e6 bytes)
   std::string strategy = "tiered";
-  int budget = 150;  // tier scorings on the host
-  std::string pick = "tf";                  // tf | lexicographic
+  int budget = 150;         // tier scorings on the host
+  std::string pick = "tf";  // tf | lexicographic
   double mu = 0.5;
   uint64_t seed = 1;
   int group = 0;  // --groups: weight group of the linears (0: per channel)

@@ -36,6 +36,7 @@ std::unique_ptr<SearchRun> run_search_phase(const RunOptions& options, db::Datab
   run->started = Clock::now();
   run->store = std::make_unique<db::SearchStore>(db);
   search::ScorerOptions so;
+  so.task = plan.task;
   so.model_path = options.artifact;
   so.data_dir = plan.data_dir;
   so.cache_dir = plan.cache_dir;
@@ -50,6 +51,7 @@ std::unique_ptr<SearchRun> run_search_phase(const RunOptions& options, db::Datab
 
   search::TieredOptions to;
   to.constraints.max_metric_increase = plan.max_ppl_increase;
+  to.constraints.max_acc_drop = plan.max_acc_drop;
   if (plan.mem_budget_mb) to.constraints.mem_budget_bytes = std::llround(*plan.mem_budget_mb * 1e6);
   to.group = plan.group;
   to.high_fraction = plan.high_fraction;
@@ -64,7 +66,8 @@ std::unique_ptr<SearchRun> run_search_phase(const RunOptions& options, db::Datab
   const search::TieredSearch& t = *run->tiered;
   nlohmann::json constraints = {{"task", plan.task},
                                 {"metric", run->scorer->metric_name()},
-                                {"max_ppl_increase", plan.max_ppl_increase},
+                                {plan.task == "cls" ? "max_acc_drop" : "max_ppl_increase",
+                                 plan.task == "cls" ? plan.max_acc_drop : plan.max_ppl_increase},
                                 {"float_metric", t.float_metric()},
                                 {"float_bytes", t.float_bytes()},
                                 {"metric_limit", t.metric_limit()},
@@ -104,11 +107,16 @@ void finish_search_run(SearchRun& run, const RunOptions& options, db::Database& 
     if (c.status == "pruned") ++pruned;
     if (!c.packed.sha256.empty() && c.status != "reference") ++scored;
   }
+  const bool accuracy = run.scorer->higher_is_better();
   std::printf(
-      "search: %d candidates (%d scored, %d pruned unscored), %zu met the quality "
-      "limit %.3f (float %.3f %+.1f%%)\n",
-      scored + pruned, scored, pruned, t.quality_feasible().size(), t.metric_limit(),
-      t.float_metric(), 100.0 * options.search.max_ppl_increase);
+      "search: %d candidates (%d scored, %d pruned unscored), %zu met the quality limit: "
+      "validation %s %s %.4f (float %.4f, %s)\n",
+      scored + pruned, scored, pruned, t.quality_feasible().size(),
+      run.scorer->metric_name().c_str(), accuracy ? ">=" : "<=", t.metric_limit(), t.float_metric(),
+      accuracy
+          ? ("-" + std::to_string(options.search.max_acc_drop).substr(0, 4) + " points").c_str()
+          : ("+" + std::to_string(100.0 * options.search.max_ppl_increase).substr(0, 4) + "%")
+                .c_str());
   std::printf(
       "cost: %lld host scorings (%d sensitivity), %lld score-cache hits, %.0f s of "
       "scoring; %zu device jobs, %d measurement-cache hits; %.0f s in all\n",
@@ -133,10 +141,16 @@ void finish_search_run(SearchRun& run, const RunOptions& options, db::Database& 
                     ? "least memory"
                     : ("trade-off mu=" + std::to_string(options.search.mu).substr(0, 4)).c_str(),
                 b.pick_label.c_str());
-    std::printf("    %s: validation %.3f (%+.1f%%), test %.3f (%+.1f%% vs float %.3f)\n",
-                run.scorer->metric_name().c_str(), b.pick_validation,
-                100.0 * (b.pick_validation / t.float_metric() - 1), b.pick_test,
-                100.0 * (b.pick_test / fp_test - 1), fp_test);
+    if (run.scorer->higher_is_better())
+      std::printf(
+          "    accuracy: validation %.4f (%+.1f points), test %.4f (%+.1f points vs "
+          "float %.4f)\n",
+          b.pick_validation, 100.0 * (b.pick_validation - t.float_metric()), b.pick_test,
+          100.0 * (b.pick_test - fp_test), fp_test);
+    else
+      std::printf("    perplexity: validation %.3f (%+.1f%%), test %.3f (%+.1f%% vs float %.3f)\n",
+                  b.pick_validation, 100.0 * (b.pick_validation / t.float_metric() - 1),
+                  b.pick_test, 100.0 * (b.pick_test / fp_test - 1), fp_test);
     std::printf(
         "    memory: %s (%+.1f%% vs FP32 %s)\n", mb(static_cast<double>(b.pick_memory)).c_str(),
         100.0 * (static_cast<double>(b.pick_memory) / static_cast<double>(t.float_bytes()) - 1),

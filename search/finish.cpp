@@ -32,6 +32,9 @@ SearchOutcome finish_search(const TieredSearch& search, HostScorer& scorer, db::
   std::map<int64_t, const SearchCandidate*> by_id;
   for (const auto& c : search.candidates()) by_id[c.id] = &c;
   std::set<int64_t> to_test;
+  // Fronts minimise: perplexity as it is, accuracy as the error 1 - accuracy.
+  const bool accuracy = scorer.higher_is_better();
+  auto objective = [&](double metric) { return accuracy ? 1.0 - metric : metric; };
   for (const auto& board : options.boards) {
     BoardOutcome bo;
     bo.board = board;
@@ -60,16 +63,18 @@ SearchOutcome finish_search(const TieredSearch& search, HostScorer& scorer, db::
                                         std::to_string(*m->model_bytes));
       if (!c.feasible()) continue;  // over the memory budget: measured, never in a front
       ++bo.measured;
-      latency.push_back({c.id, {c.validation, m->decode_ms_median}, {}});
-      memory.push_back({c.id, {c.validation, static_cast<double>(c.packed.memory_bytes)}, {}});
+      const double q = objective(c.validation);
+      latency.push_back({c.id, {q, m->decode_ms_median}, {}});
+      memory.push_back({c.id, {q, static_cast<double>(c.packed.memory_bytes)}, {}});
       if (m->energy_per_token_j)
-        energy.push_back({c.id, {c.validation, *m->energy_per_token_j}, {}});
+        energy.push_back({c.id, {q, *m->energy_per_token_j}, {}});
       else if (no_energy.empty())
         no_energy = m->power_unavailable.value_or("no energy reported");
       pickable.push_back(
-          {c.id, search.float_metric() / c.validation,
+          {c.id,
+           accuracy ? c.validation / search.float_metric() : search.float_metric() / c.validation,
            static_cast<double>(c.packed.memory_bytes) / static_cast<double>(search.float_bytes()),
-           static_cast<double>(c.packed.memory_bytes), c.validation});
+           static_cast<double>(c.packed.memory_bytes), q});
     }
     bo.latency_front = pareto_front(latency);
     bo.memory_front = pareto_front(memory);

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <thread>
 
@@ -75,7 +76,7 @@ TokenWindows pick_windows(const std::vector<int32_t>& stream, int seq, int count
 LmScore score_lm(const runtime::Model& model, const TokenWindows& windows, int threads,
                  const std::vector<float>* reference_logprobs, std::vector<float>* out_logprobs) {
   const int n = windows.count(), seq = windows.seq, vocab = model.arch().vocab_size;
-  const size_t row = static_cast<size_t>(vocab);
+  const auto row = static_cast<size_t>(vocab);
   if (reference_logprobs &&
       reference_logprobs->size() != static_cast<size_t>(n) * static_cast<size_t>(seq) * row)
     throw Error(ErrorCategory::kRuntime,
@@ -129,10 +130,58 @@ LmScore score_lm(const runtime::Model& model, const TokenWindows& windows, int t
   return {std::exp(nll_sum / positions), reference_logprobs ? kl_sum / positions : 0.0};
 }
 
+ClsScore score_cls(const runtime::Model& model, const Sentences& sentences, int threads,
+                   const std::vector<float>* reference_probs, std::vector<float>* out_probs) {
+  const int n = sentences.count(), classes = model.arch().n_classes;
+  const auto row = static_cast<size_t>(classes);
+  if (n == 0) throw DataError("the " + sentences.split + " split holds no sentence");
+  if (reference_probs && reference_probs->size() != static_cast<size_t>(n) * row)
+    throw Error(ErrorCategory::kRuntime, "score_cls: the reference probabilities do not match");
+  if (out_probs) out_probs->assign(static_cast<size_t>(n) * row, 0);
+  std::vector<int> correct(static_cast<size_t>(n), 0);
+  std::vector<double> kl(static_cast<size_t>(n), 0.0);
+  const int workers = std::max(1, std::min(threads, n));
+  auto work = [&](int first) {
+    kernels::ContextOptions co;
+    co.threads = 1;
+    kernels::Context ctx(co);
+    runtime::Session session(model, ctx);
+    for (int i = first; i < n; i += workers) {
+      const auto& ids = sentences.ids[static_cast<size_t>(i)];
+      const auto probs = session.classify({ids.data(), ids.size()});
+      int best = 0;
+      for (int k = 1; k < classes; ++k)
+        if (probs[static_cast<size_t>(k)] > probs[static_cast<size_t>(best)]) best = k;
+      correct[static_cast<size_t>(i)] = best == sentences.labels[static_cast<size_t>(i)];
+      if (out_probs)
+        std::copy(probs.begin(), probs.end(), out_probs->begin() + static_cast<ptrdiff_t>(i * row));
+      if (reference_probs) {
+        double k = 0;
+        for (size_t c = 0; c < row; ++c) {
+          const double p = (*reference_probs)[static_cast<size_t>(i) * row + c];
+          if (p > 0) k += p * (std::log(p) - std::log(std::max<double>(probs[c], 1e-30)));
+        }
+        kl[static_cast<size_t>(i)] = k;
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int i = 1; i < workers; ++i) pool.emplace_back(work, i);
+  work(0);
+  for (auto& t : pool) t.join();
+  double right = 0, kl_sum = 0;
+  for (int i = 0; i < n; ++i) {
+    right += correct[static_cast<size_t>(i)];
+    kl_sum += kl[static_cast<size_t>(i)];
+  }
+  return {right / n, reference_probs ? kl_sum / n : 0.0};
+}
+
 struct HostScorer::State {
   qat::LoadedCheckpoint checkpoint;
   std::unique_ptr<runtime::Model> float_model;
   std::map<std::string, TokenWindows> windows;
+  std::map<std::string, Sentences> sentences;
   std::map<std::string, std::vector<float>> reference;
   std::map<std::string, double> float_metric;
 };
@@ -144,13 +193,21 @@ HostScorer::HostScorer(const ScorerOptions& options, db::SearchStore* store)
   model_hash_ = model::sha256_file(options.model_path);
   state_->checkpoint = qat::load_checkpoint(options.model_path);
   const auto& arch = state_->checkpoint.model->config();
-  if (arch.kind != model::ModelKind::kCausalLm)
-    throw ConfigError("--model " + options.model_path +
-                      " is a classifier; the search scores causal LMs (--task lm)");
+  const bool cls = options.task == "cls";
+  if (!cls && options.task != "lm")
+    throw UsageError("--task " + options.task + ": the tasks are lm and cls");
+  if (cls != (arch.kind == model::ModelKind::kClassifier))
+    throw UsageError("--task " + options.task + ": --model " + options.model_path + " is a " +
+                     (cls ? "causal LM (use --task lm)" : "classifier (use --task cls)"));
   runtime::LoadOptions lo;
   lo.weights = runtime::WeightsMode::kFp32;
   state_->float_model =
       std::make_unique<runtime::Model>(runtime::Model::load(options.model_path, lo));
+  if (cls) {
+    metric_ = "accuracy";
+    load_sentences();
+    return;
+  }
   const qat::LmCorpus corpus = qat::load_lm_corpus(options.data_dir, options.max_docs_per_split);
   const auto& tok = state_->checkpoint.tokenizer;
   const int seq = arch.max_seq;
@@ -162,13 +219,63 @@ HostScorer::HostScorer(const ScorerOptions& options, db::SearchStore* store)
       pick_windows(join_docs(corpus.test, tok), seq, options.test_windows, "test");
 }
 
+void HostScorer::load_sentences() {
+  const qat::SentimentSplits s = qat::load_sentiment(options_.data_dir);
+  const auto& tok = state_->checkpoint.tokenizer;
+  const int32_t eot = tok.special_id("<|endoftext|>");
+  const int max_seq = arch().max_seq;
+  auto take = [&](const std::vector<qat::Sentence>& rows, size_t count, const std::string& split) {
+    Sentences out{split, {}, {}};
+    const size_t n = std::min(rows.size(), count);
+    for (size_t i = 0; i < n; ++i) {
+      const qat::Sentence& r = rows[i * rows.size() / n];  // spread over the split
+      auto ids = tok.encode(r.text);
+      if (ids.empty()) ids.push_back(eot);  // as the QAT engine encodes an empty text
+      if (static_cast<int>(ids.size()) > max_seq) ids.resize(static_cast<size_t>(max_seq));
+      out.ids.push_back(std::move(ids));
+      out.labels.push_back(r.label);
+    }
+    if (out.ids.empty()) throw DataError("the sentiment " + split + " split holds no sentence");
+    return out;
+  };
+  const size_t cap = options_.max_docs_per_split > 0
+                         ? static_cast<size_t>(options_.max_docs_per_split)
+                         : std::numeric_limits<size_t>::max();
+  state_->sentences["calibration"] =
+      take(s.train, std::min(cap, static_cast<size_t>(options_.calibration_windows) * 16),
+           "calibration");
+  state_->sentences["validation"] = take(s.dev, cap, "validation");
+  state_->sentences["test"] = take(s.test, cap, "test");
+}
+
+std::pair<double, double> HostScorer::evaluate(const runtime::Model& model,
+                                               const std::string& split) {
+  if (higher_is_better()) {
+    const auto it = state_->sentences.find(split);
+    if (it == state_->sentences.end()) throw ConfigError("no split named '" + split + "'");
+    const std::vector<float>& ref = reference(split);
+    const ClsScore s = score_cls(model, it->second, options_.threads, &ref);
+    return {s.accuracy, s.output_kl};
+  }
+  const std::vector<float>& ref = reference(split);
+  const LmScore s = score_lm(model, windows_of(split), options_.threads, &ref);
+  return {s.perplexity, s.output_kl};
+}
+
 HostScorer::~HostScorer() = default;
 
 const model::Architecture& HostScorer::arch() const { return state_->checkpoint.model->config(); }
 
 int HostScorer::n_layers() const { return arch().n_layers; }
 
-int HostScorer::windows(const std::string& split) const { return windows_of(split).count(); }
+int HostScorer::windows(const std::string& split) const {
+  if (higher_is_better()) {
+    const auto it = state_->sentences.find(split);
+    if (it == state_->sentences.end()) throw ConfigError("no split named '" + split + "'");
+    return it->second.count();
+  }
+  return windows_of(split).count();
+}
 
 const TokenWindows& HostScorer::windows_of(const std::string& split) const {
   const auto it = state_->windows.find(split);
@@ -180,9 +287,16 @@ const std::vector<float>& HostScorer::reference(const std::string& split) {
   auto it = state_->reference.find(split);
   if (it != state_->reference.end()) return it->second;
   std::vector<float> lp;
-  const LmScore s =
-      score_lm(*state_->float_model, windows_of(split), options_.threads, nullptr, &lp);
-  state_->float_metric[split] = s.perplexity;
+  if (higher_is_better()) {
+    const auto s = state_->sentences.find(split);
+    if (s == state_->sentences.end()) throw ConfigError("no split named '" + split + "'");
+    state_->float_metric[split] =
+        score_cls(*state_->float_model, s->second, options_.threads, nullptr, &lp).accuracy;
+  } else {
+    state_->float_metric[split] =
+        score_lm(*state_->float_model, windows_of(split), options_.threads, nullptr, &lp)
+            .perplexity;
+  }
   return state_->reference[split] = std::move(lp);
 }
 
@@ -224,16 +338,16 @@ CandidateScore HostScorer::score_transient(const model::QuantSpec& spec, const s
   const fs::path dir = fs::path(options_.cache_dir) / model_hash_.substr(0, 16);
   fs::create_directories(dir);
   const fs::path path = dir / (spec.hash() + ".transient");
-  const std::vector<float>& ref = reference(split);
+  reference(split);
   const auto t0 = Clock::now();
   qat::QuantState quant(spec, n_layers());
   quant.init_weight_steps(state_->checkpoint.model->unit_weights(), qat::QuantState::Init::kPtq);
   qat::export_packed_model(path.string(), *state_->checkpoint.model, quant,
                            state_->checkpoint.tokenizer);
-  LmScore s;
+  std::pair<double, double> s;
   try {
     const runtime::Model model = runtime::Model::load(path.string());
-    s = score_lm(model, windows_of(split), options_.threads, &ref);
+    s = evaluate(model, split);
   } catch (...) {
     fs::remove(path);
     throw;
@@ -242,32 +356,31 @@ CandidateScore HostScorer::score_transient(const model::QuantSpec& spec, const s
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   ++scorings_;
   scoring_seconds_ += seconds;
-  return {s.perplexity, s.output_kl, seconds, false};
+  return {s.first, s.second, seconds, false};
 }
 
 CandidateScore HostScorer::score(const model::QuantSpec& spec, const PackedCandidate& packed,
                                  const std::string& split) {
-  const TokenWindows& w = windows_of(split);
+  const int count = windows(split);
   const std::string config_hash = spec.hash();
   if (store_) {
-    if (auto hit = store_->score(model_hash_, config_hash, split, w.count(), metric_)) {
+    if (auto hit = store_->score(model_hash_, config_hash, split, count, metric_)) {
       ++cache_hits_;
       return {hit->value, hit->output_kl.value_or(0.0), 0.0, true};
     }
   }
-  const std::vector<float>& ref = reference(split);
+  reference(split);
   const auto t0 = Clock::now();
   const runtime::Model model = runtime::Model::load(packed.path);
   if (model.quant_config() != spec.to_json())
     throw ModelError(packed.path + " holds another quant config than candidate " + config_hash);
-  const LmScore s = score_lm(model, w, options_.threads, &ref);
+  const auto [metric, kl] = evaluate(model, split);
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   ++scorings_;
   scoring_seconds_ += seconds;
   if (store_)
-    store_->put_score(
-        {model_hash_, config_hash, split, w.count(), metric_, s.perplexity, s.output_kl, seconds});
-  return {s.perplexity, s.output_kl, seconds, false};
+    store_->put_score({model_hash_, config_hash, split, count, metric_, metric, kl, seconds});
+  return {metric, kl, seconds, false};
 }
 
 }  // namespace hilq::search

@@ -4,12 +4,13 @@
 // run on the same integer kernels the agents use; the metric is never a float simulation. The
 // same file is what the boards measure and what the search exports.
 //
-//   perplexity  exp(mean NLL) over evenly spaced windows of max_seq tokens of a split, each
-//               predicting its next max_seq tokens (the QAT engine's definition)
-//   output KL   mean over predicted positions of KL(float || quantized) of the next-token
-//               distribution; the float model's log-probabilities are computed once per split
-//   splits      calibration (a slice of train: sensitivity), validation (constraints),
-//               test (only the final front)
+//   perplexity  (task lm) exp(mean NLL) over evenly spaced windows of max_seq tokens of a split,
+//               each predicting its next max_seq tokens (the QAT engine's definition)
+//   accuracy    (task cls) share of sentences whose most probable class is their label
+//   output KL   mean over predicted positions (sentences) of KL(float || quantized) of the
+//               next-token (class) distribution; the float model's is computed once per split
+//   splits      calibration (a slice of train: sensitivity), validation (constraints; the
+//               sentiment dev split for cls), test (only the final front)
 #pragma once
 
 #include <cstdint>
@@ -29,14 +30,17 @@ class Model;
 namespace hilq::search {
 
 struct ScorerOptions {
-  std::string model_path;  // the float model (hil-train checkpoint), causal LM
-  std::string data_dir;    // the LM corpus (qat/data.h)
-  std::string cache_dir;   // packed candidate files, by model and config hash
-  int threads = 2;         // windows scored in parallel, one kernel thread each
+  std::string task = "lm";  // lm (causal LM, perplexity) | cls (classifier, accuracy)
+  std::string model_path;   // the float model (hil-train checkpoint) of the task
+  std::string data_dir;     // the LM corpus (qat/data.h)
+  std::string cache_dir;    // packed candidate files, by model and config hash
+  int threads = 2;          // windows scored in parallel, one kernel thread each
+  // LM windows per split; cls: calibration takes 16 train sentences per window, validation and
+  // test every sentence of dev and test.
   int calibration_windows = 8;
   int validation_windows = 32;
   int test_windows = 64;
-  int max_docs_per_split = 0;  // > 0: only the first documents of each split (tests)
+  int max_docs_per_split = 0;  // > 0: only the first documents (cls: sentences) of each split
 };
 
 // Token windows of one split: count() windows of seq + 1 tokens each.
@@ -61,6 +65,24 @@ struct LmScore {
 LmScore score_lm(const runtime::Model& model, const TokenWindows& windows, int threads,
                  const std::vector<float>* reference_logprobs = nullptr,
                  std::vector<float>* out_logprobs = nullptr);
+
+// Labelled sentences of one split (task cls), each at most the model's max_seq tokens.
+struct Sentences {
+  std::string split;
+  std::vector<std::vector<int32_t>> ids;
+  std::vector<int> labels;
+  int count() const { return static_cast<int>(ids.size()); }
+};
+
+struct ClsScore {
+  double accuracy = 0;
+  double output_kl = 0;  // 0 without a reference
+};
+// Classifies every sentence, `threads` at a time; with reference_probs ([sentences][classes], the
+// float model's), also the output KL; with out_probs, writes this model's class probabilities.
+ClsScore score_cls(const runtime::Model& model, const Sentences& sentences, int threads,
+                   const std::vector<float>* reference_probs = nullptr,
+                   std::vector<float>* out_probs = nullptr);
 
 // A candidate's packed model file.
 struct PackedCandidate {
@@ -88,7 +110,9 @@ class HostScorer {
   const std::string& model_hash() const { return model_hash_; }
   const model::Architecture& arch() const;
   int n_layers() const;
-  const std::string& metric_name() const { return metric_; }  // "perplexity"
+  // "perplexity" (lm, lower is better) or "accuracy" (cls, higher is better).
+  const std::string& metric_name() const { return metric_; }
+  bool higher_is_better() const { return metric_ == "accuracy"; }
   int windows(const std::string& split) const;
 
   // The float model: its metric on a split, its weight bytes.
@@ -116,7 +140,11 @@ class HostScorer {
  private:
   struct State;
   const TokenWindows& windows_of(const std::string& split) const;
+  // Scores a loaded model on a split: (metric, output KL against the float model).
+  std::pair<double, double> evaluate(const runtime::Model& model, const std::string& split);
   const std::vector<float>& reference(const std::string& split);
+
+  void load_sentences();
 
   ScorerOptions options_;
   db::SearchStore* store_;

@@ -2,6 +2,7 @@
 #include "search/space.h"
 
 #include <algorithm>
+#include <functional>
 
 #include "base/error.h"
 #include "model/setting.h"
@@ -113,17 +114,16 @@ std::string point_label(const SpaceOptions& space, const Point& p) {
   if (unrepresentable_reason(p).empty()) {
     const auto spec = to_spec(space, p);
     // Uniform points read as settings; the head reads 8-bit input, as -E<bits> says for A8.
-    const std::string label = model::quant_label(spec, space.n_layers);
+    std::string label = model::quant_label(spec, space.n_layers);
     if (label != "mixed") return label;
   }
-  std::map<int, int> linears;
+  std::map<int, int, std::greater<>> linears;  // widths high to low
   for (const auto& [unit, w] : p.w_bits)
     if (unit != "embed") ++linears[w];
   std::map<ActMode, int> acts;
   for (const ActMode m : p.act) ++acts[m];
   std::string out = "embed W" + std::to_string(p.w_bits.at("embed")) + "; linears";
-  for (auto it = linears.rbegin(); it != linears.rend(); ++it)
-    out += " W" + std::to_string(it->first) + "x" + std::to_string(it->second);
+  for (const auto& [w, n] : linears) out += " W" + std::to_string(w) + "x" + std::to_string(n);
   out += ";";
   for (const auto& [m, n] : acts)
     out += std::string(" ") + act_mode_name(m) + "x" + std::to_string(n);

@@ -82,6 +82,31 @@ TieredSearch::TieredSearch(HostScorer& scorer, db::Database& db, int64_t run_id,
   }
   if (options_.constraints.max_metric_increase < 0)
     throw UsageError("--max-ppl-increase must not be negative");
+  if (options_.constraints.max_acc_drop < 0)
+    throw UsageError("--max-acc-drop must not be negative");
+}
+
+double TieredSearch::metric_limit() const {
+  return scorer_.higher_is_better()
+             ? float_metric_ - options_.constraints.max_acc_drop / 100.0
+             : float_metric_ * (1 + options_.constraints.max_metric_increase);
+}
+
+bool TieredSearch::meets_quality(double validation) const {
+  return scorer_.higher_is_better() ? validation >= metric_limit() : validation <= metric_limit();
+}
+
+double TieredSearch::allowed_change() const {
+  return scorer_.higher_is_better() ? options_.constraints.max_acc_drop
+                                    : options_.constraints.max_metric_increase;
+}
+
+// Perplexity changes are relative ("+7.3%"), accuracy changes in points lost.
+std::string TieredSearch::change_text(double change) const {
+  if (!scorer_.higher_is_better()) return percent(change);
+  char buf[48];
+  std::snprintf(buf, sizeof(buf), "%.1f accuracy points lost", change);
+  return buf;
 }
 
 int64_t TieredSearch::unit_bytes(const std::string& unit, int w_bits) const {
@@ -142,8 +167,15 @@ void TieredSearch::sensitivity() {
     if (!row) {
       const CandidateScore s = scorer_.score_transient(j.spec, split);
       row = db::SensitivityRow{
-          scorer_.model_hash(),  j.unit,   j.setting,         split,      windows,
-          scorer_.metric_name(), s.metric, s.metric / fp - 1, s.output_kl};
+          scorer_.model_hash(),
+          j.unit,
+          j.setting,
+          split,
+          windows,
+          scorer_.metric_name(),
+          s.metric,
+          scorer_.higher_is_better() ? 100.0 * (fp - s.metric) : s.metric / fp - 1,
+          s.output_kl};
       store.put_sensitivity(*row);
       ++ran;
       ++sensitivity_count_;
@@ -163,12 +195,16 @@ void TieredSearch::sensitivity() {
 }
 
 std::string TieredSearch::prune_reason(const Move& m) const {
-  const double limit = options_.constraints.max_metric_increase;
+  const double limit = allowed_change();
   for (const auto& [unit, setting] : m.changes) {
     const double change = sens_change(unit, setting);
-    if (change > limit)
-      return unit + " alone at " + setting + " already changes calibration perplexity by " +
-             percent(change) + " (limit " + percent(limit) + ")";
+    if (change > limit) {
+      std::string why = unit;
+      why += " alone at " + setting + " already changes calibration ";
+      why += scorer_.metric_name() + " by " + change_text(change);
+      why += " (limit " + change_text(limit) + ")";
+      return why;
+    }
   }
   return {};
 }
@@ -222,15 +258,18 @@ const SearchCandidate& TieredSearch::evaluate(const Point& p, const std::string&
   ++evaluated_;
   c.validation = s.metric;
   c.output_kl = s.output_kl;
-  c.quality_ok = s.metric <= metric_limit();
+  c.quality_ok = meets_quality(s.metric);
   const auto& budget = options_.constraints.mem_budget_bytes;
   c.memory_ok = !budget || c.packed.memory_bytes <= *budget;
   char why[160];
   if (!c.quality_ok) {
     c.status = "over-quality";
-    std::snprintf(why, sizeof(why), "validation %s %.3f above the limit %.3f (%s)",
-                  scorer_.metric_name().c_str(), c.validation, metric_limit(),
-                  percent(c.validation / float_metric_ - 1).c_str());
+    const bool acc = scorer_.higher_is_better();
+    std::snprintf(
+        why, sizeof(why), "validation %s %.4f %s the limit %.4f (%s)",
+        scorer_.metric_name().c_str(), c.validation, acc ? "below" : "above", metric_limit(),
+        change_text(acc ? 100.0 * (float_metric_ - c.validation) : c.validation / float_metric_ - 1)
+            .c_str());
     c.reason = why;
   } else if (!c.memory_ok) {
     c.status = "over-budget";
@@ -408,7 +447,8 @@ const SearchCandidate* TieredSearch::trade(const SearchCandidate* base) {
       m.point.w_bits[u] = lw;
       m.point.w_bits[raise] = hr;
       m.changes = {{u, weight_setting(lw)}};
-      const std::string key = u + ">" + raise;
+      std::string key = u;
+      key += ">" + raise;
       if (!tried.insert(key).second) continue;
       const SearchCandidate& c = evaluate(m.point, "module", current->id, prune_reason(m));
       if (c.quality_ok) {

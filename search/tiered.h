@@ -37,7 +37,8 @@
 namespace hilq::search {
 
 struct Constraints {
-  double max_metric_increase = 0.05;        // relative perplexity increase on validation
+  double max_metric_increase = 0.05;        // lm: relative perplexity increase on validation
+  double max_acc_drop = 1.0;                // cls: accuracy points lost on validation
   std::optional<int64_t> mem_budget_bytes;  // weights as the runtime holds them
 };
 
@@ -73,9 +74,9 @@ class TieredSearch {
   bool run();
 
   double float_metric() const { return float_metric_; }
-  double metric_limit() const {
-    return float_metric_ * (1 + options_.constraints.max_metric_increase);
-  }
+  // The validation metric a candidate may reach: at most this perplexity, at least this accuracy.
+  double metric_limit() const;
+  bool meets_quality(double validation) const;
   int64_t float_bytes() const { return float_bytes_; }
   // Every candidate in the order it was made (the float references first).
   const std::deque<SearchCandidate>& candidates() const { return candidates_; }
@@ -92,6 +93,9 @@ class TieredSearch {
     std::string what;
   };
   void sensitivity();
+  // The largest single-unit metric change that does not break the constraint, and its text.
+  double allowed_change() const;
+  std::string change_text(double change) const;
   double sens_change(const std::string& unit, const std::string& setting) const;
   double sens_kl(const std::string& unit, const std::string& setting) const;
   std::string prune_reason(const Move& m) const;
@@ -101,7 +105,8 @@ class TieredSearch {
   const SearchCandidate* global_tier();
   const SearchCandidate* block_tier(const SearchCandidate* base);
   const SearchCandidate* module_tier(const SearchCandidate* base);
-  const SearchCandidate* descend(const SearchCandidate* base, const std::string& tier, bool blocks);
+  const SearchCandidate* descend(const SearchCandidate* base, const std::string& tier,
+                                 bool by_block);
   const SearchCandidate* trade(const SearchCandidate* base);
   const SearchCandidate* record(SearchCandidate c, const std::string& config,
                                 const std::string& config_hash);

@@ -33,4 +33,21 @@ inline const std::string& micro_lm_path() {
   return path;
 }
 
+// The micro sentiment classifier, trained briefly on the micro world's sentences.
+inline const std::string& micro_cls_path() {
+  static const std::string path = [] {
+    const std::string p = (std::filesystem::temp_directory_path() /
+                           ("hilq_search_micro_cls_" + std::to_string(::getpid()) + ".safetensors"))
+                              .string();
+    using namespace qat::testing;
+    qat::Transformer t(micro_config(model::ModelKind::kClassifier), 9);
+    qat::train(qat::Task::kCls, t, nullptr, nullptr, qat::SquatLossConfig{false, false, false},
+               micro_world().data, micro_train(80), micro_world().tok);
+    qat::save_checkpoint(p, t, micro_world().tok, nullptr, nullptr, 80, "{}");
+    std::atexit([] { std::filesystem::remove(micro_cls_path()); });
+    return p;
+  }();
+  return path;
+}
+
 }  // namespace hilq::search::testing

@@ -311,3 +311,55 @@ TEST_CASE(
   const auto packed = search::PackedCandidate{exported.string(), "", 0};
   CHECK(rescorer.score(pick.spec, packed, "validation").metric == v.column_double(0));
 }
+
+TEST_CASE("a classifier search keeps validation accuracy within the allowed drop", "[search]") {
+  Dir dir("cls");
+  db::Database db(dir.file("s.db"));
+  db::SearchStore store(db);
+  search::ScorerOptions so = scorer_options(dir);
+  so.task = "cls";
+  so.model_path = search::testing::micro_cls_path();
+  so.max_docs_per_split = 60;
+  search::HostScorer scorer(so, &store);
+  CHECK(scorer.metric_name() == "accuracy");
+  CHECK(scorer.windows("validation") == 60);
+  auto o = tier_options(15);
+  o.constraints.max_acc_drop = 2.0;
+  const int64_t run = new_run(db);
+  search::TieredSearch s(scorer, db, run, o);
+  REQUIRE(s.run());
+  CHECK(s.metric_limit() == Approx(scorer.float_metric("validation") - 0.02));
+  for (const auto& c : s.candidates()) {
+    if (c.status == "reference" || c.status == "pruned") continue;
+    CHECK(c.validation >= 0.0);
+    CHECK(c.validation <= 1.0);
+    CHECK(c.quality_ok == (c.validation >= s.metric_limit()));
+  }
+  // Sensitivity changes are accuracy points lost (a one-unit change of 60 sentences: k * 100/60).
+  for (const auto& row : store.sensitivities(scorer.model_hash())) {
+    CHECK(row.metric == "accuracy");
+    const double sentences = row.metric_change * 32 / 100.0;  // calibration: 2 windows x 16
+    CHECK(sentences == Approx(std::round(sentences)).margin(1e-6));
+  }
+  db::MeasurementStore ms(db);
+  int n = 0;
+  for (const auto* c : s.quality_feasible()) {
+    db::MeasurementRow m;
+    m.run_id = run;
+    m.candidate_id = c->id;
+    m.board = "a";
+    m.job_id = "j" + std::to_string(++n);
+    m.kind = "model-bench";
+    m.decode_ms_median = 1.0;
+    m.model_bytes = c->packed.memory_bytes;
+    ms.record(m);
+  }
+  search::FinishOptions fo;
+  fo.boards = {"a"};
+  fo.out_dir = dir.file("out");
+  const auto out = search::finish_search(s, scorer, db, run, fo);
+  REQUIRE(out.boards.size() == 1);
+  REQUIRE(out.boards[0].pick);
+  CHECK(out.boards[0].pick_validation >= s.metric_limit());
+  CHECK(fs::exists(fs::path(fo.out_dir) / "pick.safetensors"));
+}

@@ -31,6 +31,22 @@ std::string utc_in(double seconds) {
   return buf;
 }
 
+// "; ETA 1m05s" from this session's pace (results so far over the time since the first
+// dispatch); empty before a pace is known or when nothing is left.
+std::string EventRecorder::eta() const {
+  const size_t done = ok_ + failed_;
+  if (!first_dispatch_ || done == 0 || recorded_ >= total_) return {};
+  const double elapsed = std::chrono::duration<double>(Clock::now() - *first_dispatch_).count();
+  const auto left = static_cast<int>(elapsed / static_cast<double>(done) *
+                                     static_cast<double>(total_ - recorded_));
+  char buf[48];
+  if (left >= 60)
+    std::snprintf(buf, sizeof(buf), "; ETA %dm%02ds", left / 60, left % 60);
+  else
+    std::snprintf(buf, sizeof(buf), "; ETA %ds", left);
+  return buf;
+}
+
 EventRecorder::EventRecorder(db::Database& db, int64_t run_id, std::map<std::string, bool> emulated,
                              Options options)
     : db_(db),
@@ -111,8 +127,9 @@ void EventRecorder::handle(const BrokerEvent& ev, std::vector<db::MeasurementRow
       if (row.status == "ok") {
         ++ok_;
         if (log)
-          std::fprintf(log, "hil-search: [%zu/%zu] %s on %s: %s\n", recorded_, total_,
-                       ev.job_id.c_str(), ev.agent_id.c_str(), describe_result(row).c_str());
+          std::fprintf(log, "hil-search: [%zu/%zu] %s on %s: %s%s\n", recorded_, total_,
+                       ev.job_id.c_str(), ev.agent_id.c_str(), describe_result(row).c_str(),
+                       eta().c_str());
       } else {
         ++failed_;
         if (log)

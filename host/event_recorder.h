@@ -52,6 +52,7 @@ class EventRecorder {
 
  private:
   void handle(const BrokerEvent& ev, std::vector<db::MeasurementRow>& rows);
+  std::string eta() const;
 
   db::Database& db_;
   db::RunStore runs_;

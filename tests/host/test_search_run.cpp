@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -20,6 +21,7 @@
 #include "db/database.h"
 #include "db/search_store.h"
 #include "model/quant_spec.h"
+#include "runtime/bench.h"
 #include "runtime/model.h"
 #include "search/scorer.h"
 #include "tests/search/micro_lm.h"
@@ -193,6 +195,24 @@ TEST_CASE(
   so.max_docs_per_split = hilq::search::testing::kMicroDocs;
   hilq::search::HostScorer scorer(so, nullptr);
   CHECK(scorer.score(spec, {pick, "", 0}, "validation").metric == recorded);
+  // The agent's greedy tokens of the pick equal the host's: the same file, the same arithmetic.
+  {
+    const std::string tokens =
+        text(db,
+             "SELECT json_extract(m.metrics, '$.greedy_tokens') FROM picks p JOIN measurements m "
+             "ON m.candidate_id = p.candidate_id AND m.run_id = p.run_id");
+    hilq::kernels::Context ctx;
+    hilq::runtime::BenchOptions bo;
+    bo.prompt_tokens = 8;
+    bo.decode_tokens = 8;
+    bo.warmup = 0;
+    bo.min_runs = 1;
+    bo.max_runs = 1;
+    bo.min_time_s = 0;
+    const auto host = hilq::runtime::run_bench(m, ctx, bo);
+    REQUIRE(host.tokens.size() == 8);
+    CHECK(tokens == nlohmann::json(host.tokens).dump() + "\n");
+  }
   const Outcome gen =
       run(box, HILQ_RUN_PATH, {"--model", pick, "--ids", "1,2,3", "--max-tokens", "4"});
   INFO(gen.err);

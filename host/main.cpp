@@ -192,7 +192,7 @@ agents, keeps what was recorded and marks the run interrupted.)",
                      "search: memory budget of the weights as the runtime holds them\n"
                      "(codes + scales + float tensors; 1 MB = 10^6 bytes; default none)")
           ->type_name("MB")
-          ->check(hilq::cli::number_in(0, 1e9, false));
+          ->check(hilq::cli::number_in(0, 1e9, true));
   app.add_option("--task", search.task, "search: lm (perplexity; default) or cls (accuracy)")
       ->type_name("TASK")
       ->check(CLI::IsMember({"lm", "cls"}));

@@ -187,6 +187,7 @@ int run_session(const RunOptions& given) {
   if (options.search.enabled) {
     if (options.artifact.empty()) throw UsageError("a search needs --model FILE (a float model)");
     if (options.search.cache_dir.empty()) options.search.cache_dir = default_candidate_cache();
+    check_search_plan(options);
   }
   if (options.workload == "model-bench") {
     if (options.artifact.empty())

@@ -8,6 +8,8 @@
 #include "base/error.h"
 #include "db/search_store.h"
 #include "host/workload.h"
+#include "model/architecture.h"
+#include "model/model_file.h"
 #include "search/finish.h"
 
 namespace hilq::host {
@@ -28,6 +30,21 @@ std::string mb(double bytes) {
 }  // namespace
 
 std::string agent_build() { return std::string(HILQ_VERSION) + "+" + HILQ_GIT_SHA; }
+
+void check_search_plan(const RunOptions& options) {
+  model::ModelFile file;
+  if (const std::string err = model::read_model_file(options.artifact, &file); !err.empty())
+    throw ModelError("--model " + options.artifact + ": " + err);
+  const auto arch =
+      model::Architecture::from_json(file.meta("architecture"), options.artifact + " architecture");
+  const bool cls = arch.kind == model::ModelKind::kClassifier;
+  if (cls != (options.search.task == "cls"))
+    throw UsageError("--task " + options.search.task + ": --model " + options.artifact + " is a " +
+                     (cls ? "classifier (use --task cls)" : "causal LM (use --task lm)"));
+  if (options.search.mem_budget_mb)
+    search::check_memory_budget(arch, options.search.group,
+                                std::llround(*options.search.mem_budget_mb * 1e6));
+}
 
 std::unique_ptr<SearchRun> run_search_phase(const RunOptions& options, db::Database& db,
                                             int64_t run_id, const std::atomic<bool>& stop) {

@@ -30,6 +30,10 @@ struct SearchRun {
 // This build's agents say HELLO with this agent_version: the measurement cache key.
 std::string agent_build();
 
+// Checks a search's flags against the model before anything is recorded: UsageError naming
+// --mem-budget-mb when no point of the space fits, or --task when the model is of another kind.
+void check_search_plan(const RunOptions& options);
+
 // nullptr when stopped (stop set) before the tiers ended. Throws UsageError for constraints that
 // cannot hold (naming the flag), ModelError / DataError for the model and the corpus.
 std::unique_ptr<SearchRun> run_search_phase(const RunOptions& options, db::Database& db,

@@ -64,22 +64,42 @@ std::string point_json(const Point& p) {
 
 }  // namespace
 
+int64_t unit_weight_bytes(const model::Architecture& a, const std::string& unit, int w_bits,
+                          int group) {
+  const std::string leaf = unit.substr(unit.rfind('.') + 1);
+  int rows = a.d_model, cols = a.d_model;
+  if (unit == "embed") {
+    rows = a.vocab_size;
+    group = 0;
+  } else if (leaf == "gate" || leaf == "up") {
+    rows = a.d_ff;
+  } else if (leaf == "down") {
+    cols = a.d_ff;
+  }
+  const int64_t groups = group ? (cols + group - 1) / group : 1;
+  return static_cast<int64_t>(rows) * cols * w_bits / 8 + static_cast<int64_t>(rows) * groups * 4;
+}
+
+int64_t smallest_point_bytes(const model::Architecture& arch, int group) {
+  int64_t bytes = 0;
+  for (const auto& u : model::unit_names(arch.n_layers))
+    bytes += unit_weight_bytes(arch, u, weight_ladder().back(), group);
+  return bytes;
+}
+
+void check_memory_budget(const model::Architecture& arch, int group, int64_t budget_bytes) {
+  const int64_t smallest = smallest_point_bytes(arch, group);
+  if (budget_bytes < smallest)
+    throw UsageError("--mem-budget-mb " + megabytes(budget_bytes) +
+                     " is below the smallest model the search can make (" + megabytes(smallest) +
+                     " of weights with every unit at 2 bits)");
+}
+
 TieredSearch::TieredSearch(HostScorer& scorer, db::Database& db, int64_t run_id,
                            TieredOptions options)
     : scorer_(scorer), db_(db), run_id_(run_id), options_(std::move(options)) {
   const auto& a = scorer_.arch();
   space_ = {a.n_layers, options_.group, options_.high_fraction};
-  for (const auto& u : model::unit_names(a.n_layers)) {
-    const std::string leaf = u.substr(u.rfind('.') + 1);
-    if (u == "embed")
-      shapes_[u] = {a.vocab_size, a.d_model};
-    else if (leaf == "gate" || leaf == "up")
-      shapes_[u] = {a.d_ff, a.d_model};
-    else if (leaf == "down")
-      shapes_[u] = {a.d_model, a.d_ff};
-    else
-      shapes_[u] = {a.d_model, a.d_model};
-  }
   if (options_.constraints.max_metric_increase < 0)
     throw UsageError("--max-ppl-increase must not be negative");
   if (options_.constraints.max_acc_drop < 0)
@@ -110,10 +130,7 @@ std::string TieredSearch::change_text(double change) const {
 }
 
 int64_t TieredSearch::unit_bytes(const std::string& unit, int w_bits) const {
-  const auto [rows, cols] = shapes_.at(unit);
-  const int group = unit == "embed" ? 0 : options_.group;
-  const int64_t groups = group ? (cols + group - 1) / group : 1;
-  return static_cast<int64_t>(rows) * cols * w_bits / 8 + static_cast<int64_t>(rows) * groups * 4;
+  return unit_weight_bytes(scorer_.arch(), unit, w_bits, options_.group);
 }
 
 bool TieredSearch::exhausted() const { return evaluated_ >= options_.budget; }
@@ -475,16 +492,8 @@ bool TieredSearch::run() {
   started_ = now_s();
   float_metric_ = scorer_.float_metric("validation");
   float_bytes_ = scorer_.float_bytes();
-  const auto& budget = options_.constraints.mem_budget_bytes;
-  if (budget) {
-    // The smallest point of the space: every unit at the lowest width.
-    int64_t smallest = 0;
-    for (const auto& [u, shape] : shapes_) smallest += unit_bytes(u, weight_ladder().back());
-    if (*budget < smallest)
-      throw UsageError("--mem-budget-mb " + megabytes(*budget) +
-                       " is below the smallest model the search can make (" + megabytes(smallest) +
-                       " of weights at 2 bits, before norms)");
-  }
+  if (const auto& budget = options_.constraints.mem_budget_bytes)
+    check_memory_budget(scorer_.arch(), options_.group, *budget);
   references();
   sensitivity();
   if (stopped()) return false;

@@ -65,6 +65,15 @@ struct SearchCandidate {
   bool feasible() const { return quality_ok && memory_ok; }
 };
 
+// Bytes of one unit's weights at w_bits as the runtime packs them (codes + one f32 scale per row
+// and group); the embedding is per row.
+int64_t unit_weight_bytes(const model::Architecture& arch, const std::string& unit, int w_bits,
+                          int group);
+// The weights of the smallest point of the space: every unit at 2 bits (norms not counted).
+int64_t smallest_point_bytes(const model::Architecture& arch, int group);
+// UsageError naming --mem-budget-mb when the budget is below smallest_point_bytes().
+void check_memory_budget(const model::Architecture& arch, int group, int64_t budget_bytes);
+
 class TieredSearch {
  public:
   // n_layers and the unit shapes come from the scorer's model.
@@ -120,7 +129,6 @@ class TieredSearch {
   int64_t run_id_;
   TieredOptions options_;
   SpaceOptions space_;
-  std::map<std::string, std::pair<int, int>> shapes_;  // unit -> rows, cols
   std::map<std::pair<std::string, std::string>, std::pair<double, double>> sens_;  // change, kl
   std::deque<SearchCandidate> candidates_;  // stable addresses as it grows
   std::map<std::string, size_t> by_hash_;   // config hash -> index

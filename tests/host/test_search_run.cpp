@@ -283,3 +283,34 @@ TEST_CASE(
               "SELECT count(*) FROM (SELECT candidate_id FROM measurements GROUP BY "
               "candidate_id, board HAVING count(*) > 1)") == 0);
 }
+
+TEST_CASE("bad search constraints are usage errors naming the flag, and record no run",
+          "[search]") {
+  Box box;
+  const std::string db = box.path("hil.db");
+  const std::string model = hilq::search::testing::micro_lm_path();
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--max-ppl-increase", "-3%"}, "--max-ppl-increase"},
+      {{"--max-ppl-increase", "five"}, "--max-ppl-increase"},
+      {{"--mem-budget-mb", "-1"}, "--mem-budget-mb"},
+      {{"--mem-budget-mb", "0"}, "--mem-budget-mb"},
+      {{"--mem-budget-mb", "0.01"}, "below the smallest model"},
+      {{"--max-acc-drop", "1.0"}, "--max-acc-drop applies to --task cls"},
+      {{"--task", "cls"}, "is a causal LM (use --task lm)"},
+      {{"--pick", "best"}, "--pick"},
+      {{"--mu", "1.5"}, "--mu"},
+      {{"--strategy", "annealing"}, "--strategy"},
+  };
+  for (const auto& [flags, says] : cases) {
+    std::vector<std::string> args = {"--model", model, "--db", db, "--port", "0"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    const Outcome r = run(box, HILQ_SEARCH_PATH, args);
+    INFO(flags[0] << " " << flags[1] << ": " << r.err);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Contains(says));
+  }
+  if (fs::exists(db)) {
+    hilq::db::Database d(db);
+    CHECK(count(d, "SELECT count(*) FROM runs") == 0);
+  }
+}

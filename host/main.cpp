@@ -240,11 +240,11 @@ agents, keeps what was recorded and marks the run interrupted.)",
       ->type_name("N")
       ->check(CLI::Range(1, 100000));
   app.add_option("--validation-windows", search.validation_windows,
-                 "search: validation windows the constraint is checked on (default 32)")
+                 "search: validation windows the constraint is checked on (default 64)")
       ->type_name("N")
       ->check(CLI::Range(1, 100000));
   app.add_option("--test-windows", search.test_windows,
-                 "search: test windows the final front is scored on (default 64)")
+                 "search: test windows the final front is scored on (default 256)")
       ->type_name("N")
       ->check(CLI::Range(1, 100000));
   app.add_option("--max-docs", search.max_docs_per_split,

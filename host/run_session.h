@@ -29,7 +29,7 @@ struct SearchPlan {
   std::string data_dir = HILQ_DATA_DIR;
   std::string cache_dir;  // packed candidates; default $HILQ_CACHE/candidates
   int score_threads = 2;
-  int calibration_windows = 8, validation_windows = 32, test_windows = 64;
+  int calibration_windows = 8, validation_windows = 64, test_windows = 256;
   int max_docs_per_split = 0;  // tests: a slice of the corpus
 };
 

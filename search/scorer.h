@@ -38,8 +38,8 @@ struct ScorerOptions {
   // LM windows per split; cls: calibration takes 16 train sentences per window, validation and
   // test every sentence of dev and test.
   int calibration_windows = 8;
-  int validation_windows = 32;
-  int test_windows = 64;
+  int validation_windows = 64;
+  int test_windows = 256;
   int max_docs_per_split = 0;  // > 0: only the first documents (cls: sentences) of each split
 };
 

@@ -201,12 +201,25 @@ agents, keeps what was recorded and marks the run interrupted.)",
       app.add_option("--max-acc-drop", max_acc_drop,
                      "search, --task cls: accuracy points the pick may lose (default 1.0)")
           ->type_name("POINTS");
-  app.add_option("--strategy", search.strategy, "search strategy (default tiered)")
+  app.add_option("--strategy", search.strategy,
+                 "search strategy: tiered (default; QSLM's sensitivity-guided tiers), or the\n"
+                 "baselines nsga2 and random over the same space and scoring")
       ->type_name("NAME")
-      ->check(CLI::IsMember({"tiered"}));
+      ->check(CLI::IsMember({"tiered", "nsga2", "random"}));
+  app.add_option("--population", search.population, "search, nsga2: population (default 50)")
+      ->type_name("N")
+      ->check(CLI::Range(2, 100000));
+  app.add_option("--crossover", search.crossover,
+                 "search, nsga2: probability a pair is crossed, uniformly (default 0.9)")
+      ->type_name("P")
+      ->check(hilq::cli::number_in(0, 1));
+  app.add_option("--mutation", search.mutation,
+                 "search, nsga2: per-gene mutation probability (default 1/genes)")
+      ->type_name("P")
+      ->check(hilq::cli::number_in(0, 1));
   app.add_option("--budget", search.budget,
                  "search: host scorings the tiers may spend (default 150; sensitivity\n"
-                 "is not counted)")
+                 "is not counted); nsga2 and random: configurations proposed")
       ->type_name("N")
       ->check(CLI::Range(1, 1000000));
   app.add_option("--pick", search.pick,

@@ -53,6 +53,9 @@ json search_json(const SearchPlan& s) {
           {"mem_budget_mb", s.mem_budget_mb ? json(*s.mem_budget_mb) : json(nullptr)},
           {"strategy", s.strategy},
           {"budget", s.budget},
+          {"population", s.population},
+          {"crossover", s.crossover},
+          {"mutation", s.mutation ? json(*s.mutation) : json(nullptr)},
           {"pick", s.pick},
           {"mu", s.mu},
           {"seed", s.seed},
@@ -78,6 +81,9 @@ void apply_saved_search(const json& j, SearchPlan& s) {
     s.mem_budget_mb.reset();
   s.strategy = j.value("strategy", s.strategy);
   s.budget = j.value("budget", s.budget);
+  s.population = j.value("population", s.population);
+  s.crossover = j.value("crossover", s.crossover);
+  if (j.contains("mutation") && j["mutation"].is_number()) s.mutation = j["mutation"].get<double>();
   s.pick = j.value("pick", s.pick);
   s.mu = j.value("mu", s.mu);
   s.seed = j.value("seed", s.seed);

@@ -20,8 +20,11 @@ struct SearchPlan {
   double max_acc_drop = 1.0;            // cls: accuracy points, on validation
   std::optional<double> mem_budget_mb;  // weights as the runtime holds them (1 MB = 1e6 bytes)
   std::string strategy = "tiered";
-  int budget = 150;         // tier scorings on the host
-  std::string pick = "tf";  // tf | lexicographic
+  int budget = 150;                // tier scorings on the host (random, nsga2: proposals)
+  int population = 50;             // nsga2
+  double crossover = 0.9;          // nsga2
+  std::optional<double> mutation;  // nsga2; default 1 / genes
+  std::string pick = "tf";         // tf | lexicographic
   double mu = 0.5;
   uint64_t seed = 1;
   int group = 0;  // --groups: weight group of the linears (0: per channel)

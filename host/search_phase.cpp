@@ -73,6 +73,11 @@ std::unique_ptr<SearchRun> run_search_phase(const RunOptions& options, db::Datab
   to.group = plan.group;
   to.high_fraction = plan.high_fraction;
   to.budget = plan.budget;
+  to.strategy = plan.strategy;
+  to.seed = plan.seed;
+  to.population = plan.population;
+  to.crossover = plan.crossover;
+  to.mutation = plan.mutation;
   to.stop = &stop;
   to.progress = [](const std::string& line) {
     std::fprintf(stderr, "hil-search: %s\n", line.c_str());
@@ -89,6 +94,8 @@ std::unique_ptr<SearchRun> run_search_phase(const RunOptions& options, db::Datab
                                 {"float_bytes", t.float_bytes()},
                                 {"metric_limit", t.metric_limit()},
                                 {"budget", plan.budget},
+                                {"strategy", plan.strategy},
+                                {"seed", plan.seed},
                                 {"pick", plan.pick},
                                 {"mu", plan.mu}};
   constraints["mem_budget_bytes"] = to.constraints.mem_budget_bytes

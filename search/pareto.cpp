@@ -231,4 +231,22 @@ std::optional<int64_t> pick_lexicographic(const std::vector<PickCandidate>& c) {
   return std::min_element(c.begin(), c.end(), before_on_ties)->id;
 }
 
+std::vector<double> crowding_distance(const std::vector<std::vector<double>>& objectives) {
+  const size_t n = objectives.size();
+  std::vector<double> d(n, 0.0);
+  if (n == 0) return d;
+  for (size_t k = 0; k < objectives[0].size(); ++k) {
+    std::vector<size_t> order(n);
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return objectives[a][k] < objectives[b][k]; });
+    const double lo = objectives[order.front()][k], hi = objectives[order.back()][k];
+    d[order.front()] = d[order.back()] = std::numeric_limits<double>::infinity();
+    if (hi <= lo) continue;
+    for (size_t i = 1; i + 1 < n; ++i)
+      d[order[i]] += (objectives[order[i + 1]][k] - objectives[order[i - 1]][k]) / (hi - lo);
+  }
+  return d;
+}
+
 }  // namespace hilq::search

@@ -41,6 +41,10 @@ std::vector<int64_t> pareto_front(const std::vector<ParetoPoint>& points);
 // total violation. Same validation as pareto_front().
 std::vector<int> nondominated_ranks(const std::vector<ParetoPoint>& points);
 
+// NSGA-II's crowding distance of each member of one front: per objective, members sorted by it,
+// the two ends infinite, the others the gap between their neighbours over the objective's range.
+std::vector<double> crowding_distance(const std::vector<std::vector<double>>& objectives);
+
 // A feasible configuration to pick from (QSLM trade-off function).
 struct PickCandidate {
   int64_t id = 0;

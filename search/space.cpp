@@ -70,6 +70,27 @@ int block_layer(const std::string& block) {
   return block == "embed" ? -1 : std::stoi(block.substr(block.find('.') + 1));
 }
 
+uint64_t SplitMix64::next() {
+  uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+double SplitMix64::uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+
+Point random_point(const SpaceOptions& space, SplitMix64& rng) {
+  const auto units = model::unit_names(space.n_layers);
+  static constexpr ActMode kModes[] = {ActMode::kA8, ActMode::kTa, ActMode::kA4};
+  Point p;
+  p.act.resize(static_cast<size_t>(space.n_layers));
+  do {
+    for (const auto& u : units) p.w_bits[u] = weight_ladder()[rng.below(weight_ladder().size())];
+    for (ActMode& m : p.act) m = kModes[rng.below(3)];
+  } while (!unrepresentable_reason(p).empty());
+  return p;
+}
+
 Point uniform_point(const SpaceOptions& space, int w_bits, ActMode act) {
   Point p;
   for (const auto& u : model::unit_names(space.n_layers)) p.w_bits[u] = w_bits;

@@ -13,6 +13,7 @@
 //             activations A8, TA, A4
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -48,6 +49,23 @@ struct Point {
     return w_bits != o.w_bits ? w_bits < o.w_bits : act < o.act;
   }
 };
+
+// Deterministic on every platform (splitmix64): the baselines' random numbers.
+class SplitMix64 {
+ public:
+  explicit SplitMix64(uint64_t seed) : state_(seed) {}
+  uint64_t next();
+  // Uniform in [0, n) (n > 0; the modulo bias is below 2^-50 for the spaces here).
+  size_t below(size_t n) { return static_cast<size_t>(next() % n); }
+  double uniform();  // [0, 1)
+
+ private:
+  uint64_t state_;
+};
+
+// A point drawn uniformly over the representable points of the space (every unit's width and
+// every block's mode uniform; draws mixing TA8/4 and plain A4 are drawn again).
+Point random_point(const SpaceOptions& space, SplitMix64& rng);
 
 // Every unit at w_bits, every block at act.
 Point uniform_point(const SpaceOptions& space, int w_bits, ActMode act);

@@ -495,6 +495,16 @@ bool TieredSearch::run() {
   if (const auto& budget = options_.constraints.mem_budget_bytes)
     check_memory_budget(scorer_.arch(), options_.group, *budget);
   references();
+  if (options_.strategy == "random" || options_.strategy == "nsga2") {
+    if (options_.strategy == "random")
+      random_search();
+    else
+      nsga2_search();
+    return !stopped();
+  }
+  if (options_.strategy != "tiered")
+    throw UsageError("--strategy " + options_.strategy +
+                     ": the strategies are tiered, nsga2, random");
   sensitivity();
   if (stopped()) return false;
   const SearchCandidate* base = global_tier();

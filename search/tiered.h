@@ -46,7 +46,15 @@ struct TieredOptions {
   Constraints constraints;
   int group = 0;               // weight group of the linears (0: per channel)
   double high_fraction = 0.5;  // token-adaptive policy
-  int budget = 150;            // tier scorings
+  int budget = 150;            // tier scorings (random, nsga2: proposals)
+  // tiered (sensitivity, then global -> block -> module), or a baseline over the same space and
+  // scoring: random (uniform over representable points) or nsga2 (constrained domination, rank and
+  // crowding on validation metric x memory). Baselines skip sensitivity.
+  std::string strategy = "tiered";
+  uint64_t seed = 1;
+  int population = 50;             // nsga2
+  double crossover = 0.9;          // nsga2: probability a pair is crossed (uniform, swap 0.5)
+  std::optional<double> mutation;  // nsga2: per-gene probability; default 1 / genes
   // One progress line at a time (tier, scored, cached, left, ETA, best feasible).
   std::function<void(const std::string&)> progress;
   const std::atomic<bool>* stop = nullptr;  // set: the search returns at the next candidate
@@ -111,6 +119,8 @@ class TieredSearch {
   const SearchCandidate& evaluate(const Point& p, const std::string& tier,
                                   std::optional<int64_t> parent, const std::string& prune = {});
   void references();
+  void random_search();
+  void nsga2_search();
   const SearchCandidate* global_tier();
   const SearchCandidate* block_tier(const SearchCandidate* base);
   const SearchCandidate* module_tier(const SearchCandidate* base);

@@ -8,6 +8,7 @@
 #include "db/database.h"
 #include "db/run_store.h"
 #include "db/search_store.h"
+#include "search/compare.h"
 #include "search/pareto.h"
 #include "search/space.h"
 #include "search/tiered.h"
@@ -113,5 +114,47 @@ TEST_CASE("random and NSGA-II are deterministic for a seed and differ across see
     CHECK(a == b);
     CHECK(a != c);
   }
+  fs::remove_all(dir);
+}
+
+TEST_CASE(
+    "the strategy comparison: fractions of a fixed reference, never falling with more "
+    "evaluations, written as JSON, Markdown and SVG",
+    "[search]") {
+  const fs::path dir = fs::temp_directory_path() / ("hilq_compare_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  db::Database db(":memory:");
+  db::SearchStore store(db);
+  search::ScorerOptions so;
+  so.model_path = search::testing::micro_lm_path();
+  so.data_dir = qat::default_data_dir();
+  so.cache_dir = (dir / "cache").string();
+  so.calibration_windows = 2;
+  so.validation_windows = 2;
+  so.test_windows = 2;
+  so.max_docs_per_split = search::testing::kMicroDocs;
+  search::HostScorer scorer(so, &store);
+  search::CompareOptions o;
+  o.seeds = 2;
+  o.budget = 12;
+  o.checkpoints = {4, 8, 12};
+  o.reference_budget = 16;
+  o.base.population = 4;
+  const auto c = search::compare_strategies(scorer, db, o);
+  REQUIRE(c.runs.size() == 1 + 2 + 2);  // tiered once, nsga2 and random per seed
+  CHECK(c.reference_hv > 0);
+  for (const auto& r : c.runs) {
+    INFO(r.strategy << " seed " << r.seed);
+    REQUIRE(r.hv_fraction.size() == 3);
+    for (size_t k = 0; k < 3; ++k) {
+      CHECK(r.hv_fraction[k] >= 0.0);
+      CHECK(r.hv_fraction[k] <= 1.0 + 1e-12);  // the reference front holds every run's points
+      if (k) CHECK(r.hv_fraction[k] >= r.hv_fraction[k - 1]);
+    }
+    CHECK(r.evaluations <= 12);
+  }
+  search::write_comparison(c, (dir / "out").string());
+  for (const char* f : {"comparison.json", "comparison.md", "comparison.svg"})
+    CHECK(fs::file_size(dir / "out" / f) > 100);
   fs::remove_all(dir);
 }

@@ -96,28 +96,29 @@ MeasuredPoint measured_point(const Statement& s) {
 }  // namespace
 
 std::optional<MeasuredPoint> SearchStore::measured(int64_t run_id, int64_t candidate_id,
-                                                   const std::string& config_hash,
-                                                   const std::string& board,
-                                                   const std::string& agent_version) {
-  Statement own(db_, std::string("SELECT ") + kMeasuredColumns +
-                         " FROM measurements m WHERE m.run_id = ? AND m.candidate_id = ? AND "
-                         "m.board = ? AND m.status = 'ok' AND m.decode_ms_median IS NOT NULL "
-                         "ORDER BY m.id DESC LIMIT 1");
-  own.bind_all(run_id, candidate_id, board);
-  if (own.step()) return measured_point(own);
-  return cached_measurement(run_id, config_hash, board, agent_version);
+                                                   const std::string& board) {
+  Statement s(db_, std::string("SELECT ") + kMeasuredColumns +
+                       " FROM measurements m WHERE m.run_id = ? AND m.candidate_id = ? AND "
+                       "m.board = ? AND m.status = 'ok' AND m.decode_ms_median IS NOT NULL "
+                       "ORDER BY m.id DESC LIMIT 1");
+  s.bind_all(run_id, candidate_id, board);
+  if (!s.step()) return std::nullopt;
+  return measured_point(s);
 }
 
 std::optional<MeasuredPoint> SearchStore::cached_measurement(int64_t run_id,
                                                              const std::string& config_hash,
                                                              const std::string& board,
-                                                             const std::string& agent_version) {
+                                                             const std::string& agent_version,
+                                                             const std::string& job_config) {
   Statement s(db_, std::string("SELECT ") + kMeasuredColumns +
                        " FROM measurements m JOIN candidates c ON c.id = m.candidate_id "
+                       "JOIN jobs j ON j.id = m.job_id "
                        "WHERE m.run_id <> ? AND c.config_hash = ? AND m.board = ? AND "
-                       "m.agent_version = ? AND m.status = 'ok' AND m.kind = 'model-bench' AND "
-                       "m.decode_ms_median IS NOT NULL ORDER BY m.id DESC LIMIT 1");
-  s.bind_all(run_id, config_hash, board, agent_version);
+                       "m.agent_version = ? AND j.config = ? AND m.status = 'ok' AND "
+                       "m.kind = 'model-bench' AND m.decode_ms_median IS NOT NULL "
+                       "ORDER BY m.id DESC LIMIT 1");
+  s.bind_all(run_id, config_hash, board, agent_version, job_config);
   if (!s.step()) return std::nullopt;
   return measured_point(s);
 }

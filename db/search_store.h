@@ -80,16 +80,17 @@ class SearchStore {
                                 const std::string& split, int windows, const std::string& metric);
   void put_score(const ScoreRow& row);
 
-  // The newest ok model-bench measurement on a board of candidate candidate_id (this run), else
-  // of the same config (candidates.config_hash) by an agent of build agent_version in another
-  // run: identical (config, board, agent build) is measured once.
+  // The newest ok model-bench measurement of candidate candidate_id on a board in this run (a
+  // measurement reused from another run is copied into it: reuse_measurement).
   std::optional<MeasuredPoint> measured(int64_t run_id, int64_t candidate_id,
-                                        const std::string& config_hash, const std::string& board,
-                                        const std::string& agent_version);
-  // Only the other runs' (the measurement cache a new run's trial list skips).
+                                        const std::string& board);
+  // The measurement cache: the newest ok model-bench measurement in another run of the same
+  // config (candidates.config_hash) on the board, by an agent of build agent_version, for a job
+  // of the same config (prompt, decode tokens, threads, setting; jobs.config).
   std::optional<MeasuredPoint> cached_measurement(int64_t run_id, const std::string& config_hash,
                                                   const std::string& board,
-                                                  const std::string& agent_version);
+                                                  const std::string& agent_version,
+                                                  const std::string& job_config);
   // Records another run's measurement as this run's measurement of candidate_id (a cache hit):
   // a copy with job id "r<run>-reuse-<its job id>" and metrics.reused_from naming the original,
   // so that every run's report and fronts read from the run alone.

@@ -122,7 +122,6 @@ void finish_search_run(SearchRun& run, const RunOptions& options, db::Database& 
   fo.pick = options.search.pick;
   fo.mu = options.search.mu;
   fo.out_dir = options.out_dir;
-  fo.agent_build = agent_build();
   const search::TieredSearch& t = *run.tiered;
   const search::SearchOutcome out = search::finish_search(t, *run.scorer, db, run_id, fo);
 

@@ -67,16 +67,17 @@ std::vector<search::Trial> search_trials(const search::TieredSearch& search, db:
   for (const auto& board : boards) {
     auto add = [&](const search::SearchCandidate& c, const model::Setting& setting,
                    const std::string& config_hash) {
-      if (const auto hit = store.cached_measurement(run_id, config_hash, board, agent_version)) {
-        store.reuse_measurement(hit->measurement_id, run_id, c.id);
-        if (cache_hits) ++*cache_hits;
-        return;
-      }
       search::Trial t;
       t.board = board;
       t.kind = protocol::kModelBenchKind;
       t.config = protocol::to_json(protocol::ModelBenchConfig{setting, plan.prompt_tokens,
                                                               plan.decode_tokens, plan.threads});
+      if (const auto hit = store.cached_measurement(run_id, config_hash, board, agent_version,
+                                                    t.config.dump())) {
+        store.reuse_measurement(hit->measurement_id, run_id, c.id);
+        if (cache_hits) ++*cache_hits;
+        return;
+      }
       t.repeat = {1, 3, 50, min_time_s};
       t.artifact = c.packed.path;
       t.candidate_id = c.id;

@@ -38,13 +38,10 @@ SearchOutcome finish_search(const TieredSearch& search, HostScorer& scorer, db::
   for (const auto& board : options.boards) {
     BoardOutcome bo;
     bo.board = board;
-    auto measured = [&](const SearchCandidate& c) {
-      return store.measured(run_id, c.id, c.status == "reference" ? "" : c.spec.hash(), board,
-                            options.agent_build);
-    };
+    auto measured = [&](const SearchCandidate& c) { return store.measured(run_id, c.id, board); };
     for (const char* ref : {"FP16", "FP32"})
       if (const SearchCandidate* r = reference(search, ref))
-        if (const auto m = store.measured(run_id, r->id, "", board, options.agent_build)) {
+        if (const auto m = store.measured(run_id, r->id, board)) {
           (std::string(ref) == "FP16" ? bo.fp16_decode_ms : bo.fp32_decode_ms) =
               m->decode_ms_median;
           bo.emulated = m->emulated;

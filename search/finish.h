@@ -20,8 +20,7 @@ struct FinishOptions {
   std::vector<std::string> boards;
   std::string pick = "tf";  // tf | lexicographic
   double mu = 0.5;
-  std::string out_dir;      // pick.safetensors, pick.quant.json (pick-<board>.* when boards differ)
-  std::string agent_build;  // the measurement cache key (HELLO agent_version)
+  std::string out_dir;  // pick.safetensors, pick.quant.json (pick-<board>.* when boards differ)
 };
 
 struct BoardOutcome {

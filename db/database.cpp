@@ -5,9 +5,9 @@
 
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <system_error>
-#include <ctime>
 
 #include "db/migrations.h"
 

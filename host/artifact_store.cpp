@@ -15,7 +15,7 @@ std::string ArtifactStore::add_file(const std::string& path) {
   if (std::error_code ec; std::filesystem::is_directory(path, ec))
     throw ConfigError("model path '" + path +
                       "' is a directory, not a model file (give the .safetensors file itself)");
-  const std::string sha = model::sha256_file(path);
+  std::string sha = model::sha256_file(path);
   files_[sha] = File{path, static_cast<int64_t>(std::filesystem::file_size(path))};
   return sha;
 }

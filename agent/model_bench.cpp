@@ -2,7 +2,9 @@
 #include "agent/model_bench.h"
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
+#include <system_error>
 
 #include "agent/kernel_bench.h"
 #include "agent/measure.h"
@@ -62,6 +64,9 @@ protocol::ModelBenchResult measure_model(const json& config, const protocol::Rep
   std::string path = get_string(config, "model");
   if (path.empty()) path = get_string(config, "model_path");
   if (path.empty()) throw BadJobConfig("config field 'model' (the artifact's path) is missing");
+  if (std::error_code ec; std::filesystem::is_directory(path, ec))
+    throw BadJobConfig("config field 'model' = '" + path +
+                       "' is a directory, not a model file (give the .safetensors file itself)");
   rt::LoadOptions lo;
   lo.verify_hash = !artifact_verified;  // the artifact cache verified the whole file on arrival
   try {

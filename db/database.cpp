@@ -4,35 +4,117 @@
 #include <sqlite3.h>
 
 #include <chrono>
+#include <cstdio>
 #include <ctime>
+#include <filesystem>
+#include <system_error>
 
 #include "db/migrations.h"
 
 namespace hilq::db {
 namespace {
 
-constexpr int kBusyTimeoutMs = 5000;
-
 std::string describe(sqlite3* db, const std::string& path, int rc) {
   const char* msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
   return "database '" + path + "': " + (msg ? msg : "unknown error");
 }
 
+// "file:<path>?immutable=1" for a read-only file in a folder nobody may write: SQLite then
+// needs no -shm/-wal file next to it. '?', '#' and '%' in the path are percent-encoded.
+std::string immutable_uri(const std::string& path) {
+  std::string uri = "file:";
+  for (const char c : path) {
+    if (c == '?' || c == '#' || c == '%') {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", static_cast<unsigned char>(c));
+      uri += buf;
+    } else {
+      uri += c;
+    }
+  }
+  return uri + "?immutable=1";
+}
+
+bool file_has_content(const std::string& path) {
+  std::error_code ec;
+  return path != ":memory:" && std::filesystem::is_regular_file(path, ec) &&
+         std::filesystem::file_size(path, ec) > 0;
+}
+
 }  // namespace
 
-Database::Database(const std::string& path) : path_(path) {
-  const int rc =
-      sqlite3_open_v2(path.c_str(), &db_,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+void Database::open(int flags, const std::string& name) {
+  const int rc = sqlite3_open_v2(name.c_str(), &db_, flags | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
-    std::string message = "cannot open " + describe(db_, path, rc);
+    std::string message = "cannot open " + describe(db_, path_, rc);
     sqlite3_close(db_);
     db_ = nullptr;
     throw DbError(message);
   }
+  // Before anything else: switching to WAL takes a lock, which another reader may hold.
+  sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+}
+
+// A corrupt file is named once, clearly, before the run writes to it (or a report reads
+// nonsense from it).
+void Database::quick_check() {
+  std::string problems;
+  int shown = 0;
   try {
-    // busy_timeout first: switching to WAL takes a lock, which another reader may hold.
-    sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+    Statement check(*this, "PRAGMA quick_check");
+    while (check.step()) {
+      const std::string line = check.column_text(0);
+      if (line == "ok") continue;
+      if (shown++ < 3) problems += (problems.empty() ? "" : "; ") + line;
+    }
+  } catch (const DbError& e) {
+    throw DbError("database '" + path_ + "' is corrupt or not a SQLite file (" + e.what() +
+                  "); restore it from a backup or move it aside");
+  }
+  if (!problems.empty())
+    throw DbError("database '" + path_ + "' is corrupt (PRAGMA quick_check: " + problems +
+                  (shown > 3 ? "; ..." : "") + "); restore it from a backup or move it aside");
+}
+
+void Database::check_schema_readable() {
+  const int version = user_version();
+  const int latest = latest_schema_version();
+  if (version < latest)
+    throw DbError("database '" + path_ + "' has schema version " + std::to_string(version) +
+                  ", older than this build's " + std::to_string(latest) +
+                  "; it was opened read-only, so it is not migrated: run hil-search on it (or on "
+                  "a writable copy) once to migrate it, or use the hilq build that wrote it");
+  if (version > latest)
+    throw DbError("database '" + path_ + "' has schema version " + std::to_string(version) +
+                  ", newer than this build's " + std::to_string(latest) + "; use a newer hilq");
+}
+
+Database::Database(const std::string& path, OpenMode mode) : path_(path), mode_(mode) {
+  const bool existing = file_has_content(path);
+  if (mode == OpenMode::kReadOnly) {
+    if (!existing) throw DbError("database '" + path + "': no such file (or it is empty)");
+    open(SQLITE_OPEN_READONLY, path);
+    try {
+      user_version();  // the first read: fails when no -shm can be made next to the file
+    } catch (const DbError&) {
+      sqlite3_close(db_);
+      db_ = nullptr;
+      open(SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, immutable_uri(path));
+    }
+    try {
+      exec("PRAGMA query_only = ON");
+      quick_check();
+      check_schema_readable();
+    } catch (...) {
+      sqlite3_close(db_);
+      db_ = nullptr;
+      throw;
+    }
+    return;
+  }
+  open(SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, path);
+  try {
+    if (existing) quick_check();
     exec("PRAGMA foreign_keys = ON");
     if (path != ":memory:") {
       Statement wal(*this, "PRAGMA journal_mode = WAL");

@@ -22,10 +22,21 @@ class DbError : public std::runtime_error {
 
 namespace hilq::db {
 
+// kReadWrite: create if needed, switch to WAL, migrate (hil-search, hil-train).
+// kReadOnly: SQLITE_OPEN_READONLY, nothing written (no WAL switch, no migration), so a report
+// can read a file it may not write; a schema older or newer than this build is a DbError that
+// says so. Both run PRAGMA quick_check on an existing file first (DbError naming it if corrupt).
+enum class OpenMode { kReadWrite, kReadOnly };
+
 class Database {
  public:
+  // How long a statement waits for a lock another connection holds (a backup, a report reading
+  // a rollback-journal file, a checkpoint) before SQLITE_BUSY: long enough to ride out a backup
+  // of a file of a few hundred MB, short enough that a stuck holder is reported.
+  static constexpr int kBusyTimeoutMs = 30000;
+
   // Opens (creating if needed) and migrates. path ":memory:" gives a private in-memory DB.
-  explicit Database(const std::string& path);
+  explicit Database(const std::string& path, OpenMode mode = OpenMode::kReadWrite);
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
@@ -36,10 +47,15 @@ class Database {
   int changes() const;
   sqlite3* handle() const { return db_; }
   const std::string& path() const { return path_; }
+  bool read_only() const { return mode_ == OpenMode::kReadOnly; }
 
  private:
+  void open(int flags, const std::string& name);
+  void quick_check();
+  void check_schema_readable();
   sqlite3* db_ = nullptr;
   std::string path_;
+  OpenMode mode_ = OpenMode::kReadWrite;
 };
 
 class Statement {

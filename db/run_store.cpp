@@ -1,6 +1,9 @@
 // Typed stores over the schema of migrations.cpp (see run_store.h).
 #include "db/run_store.h"
 
+#include <cstdio>
+#include <utility>
+
 namespace hilq::db {
 namespace {
 
@@ -73,6 +76,33 @@ void RunStore::finish_run(int64_t run_id, const std::string& status,
                  "WHERE run_id = ? AND state = 'running' AND ? != 'running'");
   jobs.bind(1, now_utc()).bind(2, run_id).bind(3, status).run();
   tx.commit();
+}
+
+std::vector<int64_t> RunStore::interrupt_abandoned_runs(double lease_s,
+                                                        std::optional<int64_t> except) {
+  // Seconds since the last sign of life of each running run (times are ISO-8601 UTC).
+  Statement find(db_,
+                 "SELECT r.id, (julianday('now') - MAX(julianday(r.started_at), COALESCE("
+                 "(SELECT MAX(MAX(julianday(j.updated_at), COALESCE(julianday(j.lease_until), 0)))"
+                 " FROM jobs j WHERE j.run_id = r.id), 0))) * 86400.0 "
+                 "FROM runs r WHERE r.status = 'running' ORDER BY r.id");
+  std::vector<std::pair<int64_t, double>> stale;
+  while (find.step()) {
+    const int64_t id = find.column_int(0);
+    const double idle_s = find.column_double(1);
+    if (idle_s > lease_s && (!except || *except != id)) stale.emplace_back(id, idle_s);
+  }
+  std::vector<int64_t> marked;
+  for (const auto& [id, idle_s] : stale) {
+    char why[256];
+    std::snprintf(why, sizeof why,
+                  "the host that ran it is gone: nothing of the run changed for %.0f s, longer "
+                  "than the job lease of %.0f s; --resume %lld continues it",
+                  idle_s, lease_s, static_cast<long long>(id));
+    finish_run(id, "interrupted", std::string(why));
+    marked.push_back(id);
+  }
+  return marked;
 }
 
 void RunStore::reopen_run(int64_t run_id) {
@@ -221,6 +251,17 @@ void RunStore::upsert_agent(const AgentRow& a) {
               "reason = coalesce(excluded.reason, reason), last_seen = excluded.last_seen");
   s.bind_all(a.run_id, a.id, a.board, a.user_id, a.status, a.reason, now, now).run();
   tx.commit();
+}
+
+int RunStore::agents_left(int64_t run_id, const std::string& reason) {
+  Transaction tx(db_);
+  Statement s(db_,
+              "UPDATE agents SET status = 'left', reason = ?, last_seen = ? "
+              "WHERE run_id = ? AND status = 'connected'");
+  s.bind_all(reason, now_utc(), run_id).run();
+  const int changed = db_.changes();
+  tx.commit();
+  return changed;
 }
 
 std::vector<AgentRow> RunStore::agents(int64_t run_id) {

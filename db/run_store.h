@@ -74,6 +74,15 @@ class RunStore {
                   const std::optional<std::string>& message = std::nullopt);
   // Marks a run running again for --resume; running jobs (orphaned by a dead host) -> queued.
   void reopen_run(int64_t run_id);
+  // Runs left 'running' by a host that is gone (killed, or its final write failed): a run is
+  // taken for abandoned when nothing of it moved for longer than `lease_s` (the job lease) —
+  // neither its start nor any job's update or lease end. A live host touches a job row at every
+  // dispatch, result and re-queue, and a job that runs past its lease is timed out and touched,
+  // so a live run idles that long only in a long host phase (a search's sensitivity pass); its
+  // host's own finish_run() writes the final status over 'interrupted' then. Each abandoned run
+  // (but `except`, e.g. the run being resumed) becomes 'interrupted' with a message saying why,
+  // its running jobs 'queued'. Returns the runs it marked.
+  std::vector<int64_t> interrupt_abandoned_runs(double lease_s, std::optional<int64_t> except = {});
   // The sha256 of the model a run measures (the artifact file as the host hashed it).
   void set_model_hash(int64_t run_id, const std::string& sha256);
   std::optional<RunRow> run(int64_t run_id);
@@ -97,6 +106,9 @@ class RunStore {
 
   void upsert_agent(const AgentRow& agent);
   std::vector<AgentRow> agents(int64_t run_id);
+  // At the end of a run (the host said BYE to all): every agent still 'connected' becomes 'left'
+  // with `reason`; lost and quarantined agents keep their status. Returns how many changed.
+  int agents_left(int64_t run_id, const std::string& reason);
 
   // MeasurementStore's record() and of_run(), for callers that hold a RunStore.
   bool record_measurement(const MeasurementRow& row) { return MeasurementStore(db_).record(row); }

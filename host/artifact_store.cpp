@@ -4,13 +4,18 @@
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
+#include <system_error>
 
+#include "base/error.h"
 #include "model/sha256.h"
 
 namespace hilq::host {
 
 std::string ArtifactStore::add_file(const std::string& path) {
-  const std::string sha = model::sha256_file(path);
+  if (std::error_code ec; std::filesystem::is_directory(path, ec))
+    throw ConfigError("model path '" + path +
+                      "' is a directory, not a model file (give the .safetensors file itself)");
+  std::string sha = model::sha256_file(path);
   files_[sha] = File{path, static_cast<int64_t>(std::filesystem::file_size(path))};
   return sha;
 }

@@ -10,6 +10,7 @@
 
 #include "host/artifact_store.h"
 #include "host/zap_auth.h"
+#include "protocol/jobs.h"
 
 namespace hilq::host {
 namespace {
@@ -346,6 +347,16 @@ void Broker::finish_job(Agent& agent, const std::string& job_id, bool ok, const 
     return;
   }
   if (ok) {
+    // A RESULT that does not decode or is implausible is refused, not stored: a failed try of
+    // this agent (class bad-result, the message names the field), so another agent gets the job.
+    try {
+      proto::check_result(flight.queued.job.kind, measurement);
+    } catch (const ProtocolError& e) {
+      retry_or_fail(std::move(flight.queued), agent.id, agent.board, proto::kErrorBadResult,
+                    e.what(), true, events);
+      note_failure(agent, events);
+      return;
+    }
     agent.consecutive_failures = 0;
     if (!finished_.insert(job_id).second) return;
     BrokerEvent ev = make_event(BrokerEvent::Kind::kResult, agent.id, agent.board);

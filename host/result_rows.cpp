@@ -95,7 +95,7 @@ db::MeasurementRow measurement_row(int64_t run_id, const BrokerEvent& ev, const 
   } catch (const ProtocolError& e) {
     db::MeasurementRow failed = row;
     failed.status = "failed";
-    failed.error_class = proto::kErrorBadRequest;
+    failed.error_class = proto::kErrorBadResult;
     failed.error = e.what();
     return failed;
   }

@@ -21,6 +21,7 @@
 #include "host/result_rows.h"
 #include "host/search_phase.h"
 #include "host/workload.h"
+#include "host/zap_auth.h"
 #include "protocol/board_spec.h"
 #include "protocol/curve_keys.h"
 #include "reports/run_report.h"
@@ -180,6 +181,14 @@ int run_session(const RunOptions& given) {
   RunOptions options = given;
   db::Database database(options.db_path);
   db::RunStore store(database);
+  // A run left 'running' by a host that is gone (killed, or its final write failed) is marked
+  // interrupted now, by the rule of RunStore::interrupt_abandoned_runs (idle past the job lease).
+  for (const int64_t id : store.interrupt_abandoned_runs(options.job_timeout_s, options.resume_run))
+    std::fprintf(stderr,
+                 "hil-search: run %lld in %s was left running by a host that is gone (nothing "
+                 "changed for longer than the job lease); marked interrupted, --resume %lld "
+                 "continues it\n",
+                 static_cast<long long>(id), options.db_path.c_str(), static_cast<long long>(id));
 
   // 1. On --resume, the run's own boards and workload; a completed run has nothing left.
   std::optional<db::RunRow> resumed;
@@ -226,6 +235,7 @@ int run_session(const RunOptions& given) {
     bopts.allowed_keys = proto::load_allow_list(options.allow_file);
   }
 
+  options.endpoint = bindable_endpoint(options.endpoint);  // tcp://localhost:N binds 127.0.0.1
   Broker broker(options.endpoint, boards, bopts);  // before any row: a bind error records nothing
   int64_t run_id = 0;
   if (resumed) {
@@ -431,8 +441,15 @@ int run_session(const RunOptions& given) {
   }
 
   // 6. Shut down in order: BYE, let agents exit, mark the run, write the report.
+  // The agents that say BYE back are recorded as they go; every agent still connected after
+  // that is recorded 'left' too (the host ended the session, so none of them is lost).
   broker.send_bye_to_all();
-  for (int i = 0; i < 5; ++i) broker.poll(20);
+  try {
+    for (int i = 0; i < 5; ++i) recorder.record(broker.poll(20));
+    store.agents_left(run_id, "the run ended: the host said BYE");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "hil-search: could not record the agents leaving: %s\n", e.what());
+  }
   for (auto& [name, list] : agents)
     for (auto& agent : list) agent->stop(3000);
   if (search_run && status == "completed") {

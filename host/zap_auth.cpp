@@ -83,4 +83,10 @@ bool is_loopback_endpoint(const std::string& endpoint) {
   return true;
 }
 
+std::string bindable_endpoint(const std::string& endpoint) {
+  const std::string prefix = "tcp://localhost:";
+  if (endpoint.rfind(prefix, 0) != 0) return endpoint;
+  return "tcp://127.0.0.1:" + endpoint.substr(prefix.size());
+}
+
 }  // namespace hilq::host

@@ -39,4 +39,9 @@ class ZapHandler {
 // localhost, ipc:// and inproc://. Binding anything else requires CURVE keys.
 bool is_loopback_endpoint(const std::string& endpoint);
 
+// The endpoint to bind: "tcp://localhost:N" becomes "tcp://127.0.0.1:N", since libzmq binds
+// only numeric addresses and interface names (no DNS: "localhost" would fail with "No such
+// device"). Everything else is returned as given.
+std::string bindable_endpoint(const std::string& endpoint);
+
 }  // namespace hilq::host

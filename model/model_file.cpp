@@ -6,10 +6,12 @@
 #include <bit>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <system_error>
 
 namespace hilq::model {
 
@@ -266,6 +268,10 @@ std::string write_model_file(const std::string& path, const ModelFile& file) {
 }
 
 std::string read_model_file(const std::string& path, ModelFile* out) {
+  // A directory opens as a stream on Linux and "sizes" to a huge seek offset: say what it is.
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    return path + ": is a directory, not a model file (give the .safetensors file itself)";
   std::ifstream f(path, std::ios::binary | std::ios::ate);
   if (!f) return path + ": cannot open for reading";
   const std::streamsize size = f.tellg();

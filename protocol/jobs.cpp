@@ -1,7 +1,9 @@
 // Typed job configs and results and their JSON form (see jobs.h).
 #include "protocol/jobs.h"
 
+#include <cmath>
 #include <initializer_list>
+#include <limits>
 
 #include "base/error.h"
 #include "base/json_reader.h"
@@ -12,19 +14,65 @@ namespace {
 using nlohmann::json;
 
 // Optional fields of a result: absent or null gives nothing; present must be valid.
-std::optional<double> opt_number(const JsonReader& r, const char* key) {
+constexpr double kMaxDouble = std::numeric_limits<double>::max();
+constexpr int64_t kMaxInt64 = std::numeric_limits<int64_t>::max();
+// A result's names and reasons are labels, not payloads.
+constexpr size_t kMaxResultStringBytes = 4096;
+// Thermal zones report from about -40 C (cold start outdoors) to about 125 C (junction limits);
+// outside [-100, 200] C no sensor of a working board reads.
+constexpr double kMinTemperatureC = -100, kMaxTemperatureC = 200;
+
+// Optional fields of a result: absent or null gives nothing; present must be valid, in [lo, hi].
+std::optional<double> opt_number(const JsonReader& r, const char* key, double lo = -kMaxDouble,
+                                 double hi = kMaxDouble) {
   if (!r.has(key) || r.json().at(key).is_null()) return std::nullopt;
-  return r.number(key);
+  return r.number(key, lo, hi);
 }
 
-std::optional<int64_t> opt_integer(const JsonReader& r, const char* key) {
+// Integers are range-checked as JSON integers before any conversion: a float or a value beyond
+// int64 is refused, never cast.
+std::optional<int64_t> opt_integer(const JsonReader& r, const char* key, int64_t lo = 0,
+                                   int64_t hi = kMaxInt64) {
   if (!r.has(key) || r.json().at(key).is_null()) return std::nullopt;
-  return r.integer(key);
+  return r.integer(key, lo, hi);
 }
 
 std::string opt_string(const JsonReader& r, const char* key) {
   if (!r.has(key) || r.json().at(key).is_null()) return {};
-  return r.string(key);
+  return r.string(key, kMaxResultStringBytes);
+}
+
+// A latency (or a time per token): finite and above zero.
+double positive(const JsonReader& r, const char* key) {
+  const double v = r.number(key);
+  if (!(v > 0)) r.fail(key, "must be > 0 (a latency cannot be zero or negative)");
+  return v;
+}
+
+std::optional<double> opt_positive(const JsonReader& r, const char* key) {
+  if (!r.has(key) || r.json().at(key).is_null()) return std::nullopt;
+  return positive(r, key);
+}
+
+std::optional<double> opt_temperature(const JsonReader& r, const char* key) {
+  return opt_number(r, key, kMinTemperatureC, kMaxTemperatureC);
+}
+
+// The fields beyond the typed ones are stored as they came (metrics JSON): bounded in size.
+void check_extra_size(const JsonReader& r, const json& extra) {
+  if (extra.dump().size() <= kMaxResultExtraBytes) return;
+  std::string biggest;
+  size_t biggest_bytes = 0;
+  for (const auto& [key, value] : extra.items()) {
+    const size_t bytes = value.dump().size();
+    if (bytes >= biggest_bytes) {
+      biggest = key;
+      biggest_bytes = bytes;
+    }
+  }
+  r.fail(biggest.c_str(), "takes " + std::to_string(biggest_bytes) +
+                              " bytes; the untyped fields of a result may take at most " +
+                              std::to_string(kMaxResultExtraBytes) + " bytes in all");
 }
 
 JsonReader result_reader(const json& m, const std::string& kind) {
@@ -33,14 +81,15 @@ JsonReader result_reader(const json& m, const std::string& kind) {
 
 LatencySummary read_latency(const JsonReader& r) {
   LatencySummary s;
-  s.median_ns = r.number("median_ns");
-  s.p10_ns = opt_number(r, "p10_ns").value_or(s.median_ns);
-  s.p90_ns = opt_number(r, "p90_ns").value_or(s.median_ns);
-  s.mad_ns = opt_number(r, "mad_ns").value_or(0);
-  s.mean_ns = opt_number(r, "mean_ns").value_or(s.median_ns);
-  s.min_ns = opt_number(r, "min_ns").value_or(s.p10_ns);
-  s.max_ns = opt_number(r, "max_ns").value_or(s.p90_ns);
-  s.count = opt_integer(r, "count").value_or(1);
+  s.median_ns = positive(r, "median_ns");
+  s.p10_ns = opt_positive(r, "p10_ns").value_or(s.median_ns);
+  s.p90_ns = opt_positive(r, "p90_ns").value_or(s.median_ns);
+  if (s.p90_ns < s.p10_ns) r.fail("p90_ns", "must be >= p10_ns (" + std::to_string(s.p10_ns) + ")");
+  s.mad_ns = opt_number(r, "mad_ns", 0).value_or(0);
+  s.mean_ns = opt_positive(r, "mean_ns").value_or(s.median_ns);
+  s.min_ns = opt_positive(r, "min_ns").value_or(s.p10_ns);
+  s.max_ns = opt_positive(r, "max_ns").value_or(s.p90_ns);
+  s.count = opt_integer(r, "count", 1).value_or(1);
   return s;
 }
 
@@ -54,11 +103,11 @@ PowerReading read_power(const JsonReader& r) {
     return p;
   }
   p.method = opt_string(r, "method");
-  p.idle_w = opt_number(r, "idle_w").value_or(0);
-  p.window_w = opt_number(r, "window_w").value_or(0);
-  p.window_s = opt_number(r, "window_s").value_or(0);
-  p.energy_j = opt_number(r, "energy_j").value_or(0);
-  p.energy_per_inference_j = opt_number(r, "energy_per_inference_j");
+  p.idle_w = opt_number(r, "idle_w", 0).value_or(0);
+  p.window_w = opt_number(r, "window_w", 0).value_or(0);
+  p.window_s = opt_number(r, "window_s", 0).value_or(0);
+  p.energy_j = opt_number(r, "energy_j", 0).value_or(0);
+  p.energy_per_inference_j = opt_number(r, "energy_per_inference_j", 0);
   return p;
 }
 
@@ -169,37 +218,45 @@ KernelBenchResult decode_kernel_bench_result(const json& m, const std::string& k
   out.latency = read_latency(r.object("latency"));
   out.kernel = opt_string(r, "kernel");
   out.isa = opt_string(r, "isa");
-  if (r.has("samples_ns") && r.json().at("samples_ns").is_array()) {
-    for (const json& v : r.array("samples_ns")) {
+  if (r.has("samples_ns") && !m.at("samples_ns").is_null()) {
+    const json& samples = r.array("samples_ns", kMaxResultSamples);
+    out.samples_ns.reserve(samples.size());
+    for (const json& v : samples) {
       if (!v.is_number()) r.fail("samples_ns", "must be an array of numbers");
-      out.samples_ns.push_back(v.get<double>());
+      const double x = v.get<double>();
+      if (!std::isfinite(x) || x <= 0)
+        r.fail("samples_ns", "must hold finite latencies > 0, not " + v.dump());
+      out.samples_ns.push_back(x);
     }
   }
   out.weight_bytes = opt_integer(r, "weight_bytes");
   out.peak_rss_bytes = opt_integer(r, "peak_rss_bytes");
-  out.temperature_c = opt_number(r, "temperature_c");
+  out.temperature_c = opt_temperature(r, "temperature_c");
   if (r.has("power") && !m.at("power").is_null()) out.power = read_power(r.object("power"));
   out.extra = m;
   erase_keys(out.extra, {"kernel", "isa", "latency", "samples_ns", "weight_bytes", "peak_rss_bytes",
                          "temperature_c", "power"});
+  check_extra_size(r, out.extra);
   return out;
 }
 
 ModelBenchResult decode_model_bench_result(const json& m) {
   const JsonReader r = result_reader(m, kModelBenchKind);
   ModelBenchResult out;
-  out.setting = r.string("model_label");
+  out.setting = r.string("model_label", kMaxResultStringBytes);
   out.model_kind = r.string_or("model_kind", "causal_lm");
   if (out.model_kind != "causal_lm" && out.model_kind != "classifier")
     r.fail("model_kind", "must be \"causal_lm\" or \"classifier\"");
-  out.prefill_ms = r.number("prefill_ms", 0);
+  out.prefill_ms = positive(r, "prefill_ms");
   out.prefill = read_latency(r.object("prefill"));
   if (out.model_kind == "causal_lm") {
     out.decode = read_latency(r.object("decode"));
     const JsonReader d = r.object("decode_ms_per_token");
-    out.decode_ms_median = d.number("median", 0);
-    out.decode_ms_p90 = d.number("p90", 0);
-    out.tokens_per_s = opt_number(r, "tokens_per_s");
+    out.decode_ms_median = positive(d, "median");
+    out.decode_ms_p90 = positive(d, "p90");
+    if (*out.decode_ms_p90 < *out.decode_ms_median)
+      d.fail("p90", "must be >= the median (" + std::to_string(*out.decode_ms_median) + ")");
+    out.tokens_per_s = opt_positive(r, "tokens_per_s");
   }
   const JsonReader memory = r.object("memory");
   out.weight_bytes = memory.integer("weights_bytes", 0);
@@ -208,9 +265,9 @@ ModelBenchResult decode_model_bench_result(const json& m) {
   out.peak_rss_bytes = opt_integer(r, "peak_rss_bytes");
   out.kernel = opt_string(r, "kernel");
   out.kernel_path = opt_string(r, "isa");
-  out.temperature_c = opt_number(r, "temperature_c");
+  out.temperature_c = opt_temperature(r, "temperature_c");
   if (r.has("power") && !m.at("power").is_null()) out.power = read_power(r.object("power"));
-  out.energy_per_token_j = opt_number(r, "energy_per_token_j");
+  out.energy_per_token_j = opt_number(r, "energy_per_token_j", 0);
   if (!out.energy_per_token_j) {
     out.energy_unavailable_reason = opt_string(r, "energy_unavailable_reason");
     if (out.energy_unavailable_reason.empty() && out.power && !out.power->available)
@@ -224,7 +281,15 @@ ModelBenchResult decode_model_bench_result(const json& m) {
               "tokens_per_s", "model_bytes", "peak_rss_bytes", "kernel", "isa", "temperature_c",
               "power", "energy_per_token_j", "energy_unavailable_reason", "latency"});
   erase_keys(out.extra["memory"], {"weights_bytes", "kv_cache_bytes", "arena_bytes"});
+  check_extra_size(r, out.extra);
   return out;
+}
+
+void check_result(const std::string& kind, const json& measurement) {
+  if (kind == kModelBenchKind)
+    (void)decode_model_bench_result(measurement);
+  else
+    (void)decode_kernel_bench_result(measurement, kind);
 }
 
 }  // namespace hilq::protocol

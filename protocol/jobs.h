@@ -9,6 +9,7 @@
 //                                               memory, energy per token, kernel path
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -101,8 +102,18 @@ struct ModelBenchResult {
 nlohmann::json to_json(const KernelBenchResult& result);
 nlohmann::json to_json(const ModelBenchResult& result);
 
+// Per-result limits, so one agent cannot grow the database by hundreds of MB: the kept latency
+// samples (100,000 doubles are ~2 MB of JSON; the repeat policy keeps thousands at most) and the
+// untyped fields stored as the metrics JSON.
+inline constexpr size_t kMaxResultSamples = 100000;
+inline constexpr size_t kMaxResultExtraBytes = 64 * 1024;
+
 // Decode a RESULT's measurement. Throw ProtocolError("RESULT <kind>: field '<name>' <rule>") on a
-// missing or mistyped field; fields not typed above land in `extra`.
+// missing, mistyped or implausible field: a latency (median, p10, p90, mean, min, max, samples,
+// prefill, ms per token) that is not > 0, p90 below p10, a count below 1, a byte figure below 0
+// or beyond int64 (checked as a JSON integer, never cast), a temperature outside [-100, 200] C,
+// negative power or energy, more than kMaxResultSamples samples, untyped fields above
+// kMaxResultExtraBytes. Fields not typed above land in `extra`.
 // `kind` and `field` name the place in error messages ("RESULT model-bench: field 'decode.count'").
 LatencySummary decode_latency(const nlohmann::json& stats, const std::string& kind,
                               const std::string& field);
@@ -110,5 +121,8 @@ PowerReading decode_power(const nlohmann::json& power, const std::string& kind);
 KernelBenchResult decode_kernel_bench_result(const nlohmann::json& measurement,
                                              const std::string& kind = kKernelBenchKind);
 ModelBenchResult decode_model_bench_result(const nlohmann::json& measurement);
+// Decodes a RESULT of a job of `kind` by the decoder above for its kind (model-bench, else the
+// kernel-bench form) and keeps nothing: the broker's check before it accepts a result.
+void check_result(const std::string& kind, const nlohmann::json& measurement);
 
 }  // namespace hilq::protocol

@@ -67,6 +67,10 @@ inline constexpr const char* kErrorTimeout = "timeout";
 inline constexpr const char* kErrorVersion = "version";
 // Host-side classes: the agent holding the job stopped heartbeating or vanished.
 inline constexpr const char* kErrorAgentLost = "agent-lost";
+// A RESULT the host refused: malformed or implausible (negative latency, p90 < p10, a count or
+// byte figure below zero or beyond int64, a temperature outside physics, too many samples). It is
+// a failed try of the agent that sent it, so the job goes to another agent.
+inline constexpr const char* kErrorBadResult = "bad-result";
 // Sent to a peer the host does not know (e.g. after a host restart): say HELLO again.
 inline constexpr const char* kErrorNotRegistered = "not-registered";
 

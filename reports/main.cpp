@@ -36,7 +36,9 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "hil-report: no database at '%s'\n", db_path.c_str());
     return hilq::cli::kExitError;
   }
-  hilq::db::Database db(db_path);
+  // Read-only: a report never writes the file (no WAL switch, no migration), so it works on a
+  // file it may not write, e.g. a copy from a CI artifact or a read-only mount.
+  hilq::db::Database db(db_path, hilq::db::OpenMode::kReadOnly);
   hilq::db::RunStore store(db);
   if (run_id < 0) {
     const auto latest = store.latest_run_id();

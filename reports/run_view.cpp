@@ -46,8 +46,14 @@ std::optional<double> number_at(const json& j, std::initializer_list<const char*
 std::optional<int64_t> integer_at(const json& j, std::initializer_list<const char*> path) {
   const json* v = find_at(j, path);
   if (!v || !v->is_number()) return std::nullopt;
+  if (v->is_number_unsigned() && v->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
+    return std::nullopt;
   if (v->is_number_integer()) return v->get<int64_t>();
-  return std::llround(v->get<double>());
+  // A float beyond int64 (1e300) is no integer: refused before the conversion, which would be
+  // undefined.
+  const double d = v->get<double>();
+  if (!(d >= -0x1p63 && d < 0x1p63)) return std::nullopt;
+  return std::llround(d);
 }
 
 std::optional<std::string> string_at(const json& j, std::initializer_list<const char*> path) {

@@ -4,11 +4,12 @@
 #include <catch2/catch.hpp>
 #include <random>
 
-#include "protocol/health_check.h"
-#include "model/sha256.h"
 #include "host/artifact_store.h"
 #include "host/broker.h"
 #include "host/zap_auth.h"
+#include "model/model_file.h"
+#include "model/sha256.h"
+#include "protocol/health_check.h"
 #include "tests/host/host_test_util.h"
 
 using namespace hilq::test;
@@ -397,4 +398,35 @@ TEST_CASE("Binding a non-loopback interface without CURVE keys is refused", "[br
   CHECK_FALSE(is_loopback_endpoint("tcp://127.evil.example:5555"));
   CHECK_THROWS_WITH(Broker("tcp://0.0.0.0:*", {{"local", local_board()}}),
                     Contains("refusing to bind") && Contains("CURVE"));
+}
+
+TEST_CASE("tcp://localhost:N is bound as 127.0.0.1:N and an agent reaches it by either name",
+          "[broker]") {
+  using hilq::host::bindable_endpoint;
+  CHECK(bindable_endpoint("tcp://localhost:5555") == "tcp://127.0.0.1:5555");
+  CHECK(bindable_endpoint("tcp://localhost:*") == "tcp://127.0.0.1:*");
+  CHECK(bindable_endpoint("tcp://127.0.0.1:5555") == "tcp://127.0.0.1:5555");
+  CHECK(bindable_endpoint("ipc:///tmp/hil.sock") == "ipc:///tmp/hil.sock");
+  Broker broker(bindable_endpoint("tcp://localhost:*"), {{"local", local_board()}}, fast_options());
+  const std::string port = broker.endpoint().substr(broker.endpoint().rfind(':') + 1);
+  CHECK(broker.endpoint() == "tcp://127.0.0.1:" + port);
+  zmq::context_t ctx;
+  FakeAgent a(ctx, "tcp://localhost:" + port, "a");
+  a.send(proto::make_message(hello_for("a")));
+  std::optional<proto::Message> w;
+  for (int i = 0; i < 200 && !w; ++i) {
+    broker.poll(5);
+    w = a.recv(1);
+  }
+  REQUIRE(w);
+  CHECK(w->type == proto::MessageType::kWelcome);
+}
+
+TEST_CASE("A directory given as the model path is a clear error, not a huge read", "[broker]") {
+  Sandbox box;
+  hilq::host::ArtifactStore store;
+  CHECK_THROWS_WITH(store.add_file(box.dir.string()),
+                    Contains(box.dir.string()) && Contains("is a directory"));
+  model::ModelFile file;
+  CHECK_THAT(model::read_model_file(box.dir.string(), &file), Contains("is a directory"));
 }

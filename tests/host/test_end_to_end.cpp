@@ -109,12 +109,31 @@ TEST_CASE("hil-search measures on a local agent and records results in SQLite an
     CHECK(m.power_unavailable.has_value());  // no sensor backend yet: said, not invented
   }
   for (const auto& job : store.jobs(*run)) CHECK(job.state == "done");
+  // The host said BYE to every agent at the end: none is left 'connected'.
+  const auto agents = store.agents(*run);
+  REQUIRE_FALSE(agents.empty());
+  for (const auto& a : agents) {
+    CAPTURE(a.id);
+    CHECK(a.status == "left");
+  }
   const auto board = store.board("local");
   REQUIRE(board);
   CHECK(board->features.find("avx2") != std::string::npos);
   const std::string csv = box.read("out/measurements.csv");
   for (const auto& m : rows) CHECK(csv.find(m.job_id) != std::string::npos);
   CHECK(fs::exists(box.dir / "out" / "report.html"));
+}
+
+TEST_CASE("--endpoint tcp://localhost:N binds the loopback address and the run completes",
+          "[e2e]") {
+  Sandbox box;
+  const std::string db_path = (box.dir / "hil.db").string();
+  const auto r =
+      run_search(box, {"--boards", "local", "--endpoint", "tcp://localhost:*", "--db", db_path,
+                       "--out", (box.dir / "out").string(), "--min-time", "0.02"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.err, Contains("listening on tcp://127.0.0.1:"));
 }
 
 TEST_CASE("hil-search names the known boards when given an unknown one", "[e2e]") {

@@ -128,7 +128,7 @@ TEST_CASE("A malformed result is a failed row naming the field; a final error is
   const auto rows = f.recorder.record({bad, error, noop, unknown});
   REQUIRE(rows.size() == 3);
   CHECK(rows[0].status == "failed");
-  CHECK(rows[0].error_class == std::string("bad-request"));
+  CHECK(rows[0].error_class == std::string("bad-result"));
   CHECK_THAT(*rows[0].error, Contains("'memory.arena_bytes'"));
   CHECK(rows[1].status == "failed");
   CHECK(rows[1].error == std::string("segfault in the kernel"));

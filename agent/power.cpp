@@ -418,6 +418,16 @@ json measure_with_power(PowerSensor* sensor, const std::string& unavailable_reas
     return result;
   }
   const double window_w = window_j / std::max(window_s, 1e-9);
+  if (window_w <= idle_w) {
+    // Noise of the sensor, not a negative energy: the job's draw is below what it resolves.
+    char why[160];
+    std::snprintf(why, sizeof(why),
+                  "the job's power (%.3f W) was not above idle (%.3f W): below what the %s "
+                  "sensor resolves",
+                  window_w, idle_w, sensor->source().c_str());
+    result["power"] = {{"available", false}, {"reason", why}, {"source", sensor->source()}};
+    return result;
+  }
   result["power"] = {{"available", true},
                      {"source", sensor->source()},
                      {"method", sensor->is_counter() ? "counter delta" : "sampled, trapezoid"},

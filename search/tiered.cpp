@@ -352,22 +352,26 @@ const SearchCandidate* TieredSearch::global_tier() {
     if (!c.quality_ok) break;
     base = &c;
   }
-  if (!base) return nullptr;
+  return base;
+}
+
+const SearchCandidate* TieredSearch::activation_tier(const SearchCandidate* base) {
+  // Every block's inputs one mode down at once (TA8/4, then A4), then block by block.
   for (const ActMode a : {ActMode::kTa, ActMode::kA4}) {
     if (stopped() || exhausted()) break;
     Move m;
     m.point = base->point;
     m.point.act.assign(m.point.act.size(), a);
     for (int l = 0; l < space_.n_layers; ++l) m.changes.emplace_back(act_unit(l), act_setting(a));
-    const SearchCandidate& c = evaluate(m.point, "global", base->id, prune_reason(m));
+    const SearchCandidate& c = evaluate(m.point, "block", base->id, prune_reason(m));
     if (!c.quality_ok) break;
     base = &c;
   }
-  return base;
+  return descend(base, "block", Moves::kBlockActivations);
 }
 
 const SearchCandidate* TieredSearch::descend(const SearchCandidate* base, const std::string& tier,
-                                             bool by_block) {
+                                             Moves kind) {
   const SearchCandidate* current = base;
   std::set<std::string> stuck;
   while (!stopped() && !exhausted()) {
@@ -391,9 +395,11 @@ const SearchCandidate* TieredSearch::descend(const SearchCandidate* base, const 
       m.what = key;
       moves.emplace_back(key, std::move(m));
     };
-    if (by_block) {
-      for (const auto& b : blocks(space_.n_layers)) {
+    if (kind == Moves::kBlockWeights) {
+      for (const auto& b : blocks(space_.n_layers))
         lower_units(block_units(b, space_.n_layers), b + " weights");
+    } else if (kind == Moves::kBlockActivations) {
+      for (const auto& b : blocks(space_.n_layers)) {
         const int l = block_layer(b);
         if (l < 0) continue;
         const auto la = lower_act(current->point.act[static_cast<size_t>(l)]);
@@ -402,8 +408,8 @@ const SearchCandidate* TieredSearch::descend(const SearchCandidate* base, const 
         m.point = current->point;
         m.point.act[static_cast<size_t>(l)] = *la;
         m.changes.emplace_back(act_unit(l), act_setting(*la));
-        // Activations save no weight memory: tried after every weight move, least KL first.
-        m.cost = 1e6 + sens_kl(act_unit(l), act_setting(*la));
+        // Activations save no weight memory: least KL first.
+        m.cost = sens_kl(act_unit(l), act_setting(*la));
         m.what = b + " activations";
         moves.emplace_back(m.what, std::move(m));
       }
@@ -479,13 +485,13 @@ const SearchCandidate* TieredSearch::trade(const SearchCandidate* base) {
 }
 
 const SearchCandidate* TieredSearch::block_tier(const SearchCandidate* base) {
-  return descend(base, "block", true);
+  return descend(base, "block", Moves::kBlockWeights);
 }
 
 const SearchCandidate* TieredSearch::module_tier(const SearchCandidate* base) {
-  const SearchCandidate* c = descend(base, "module", false);
+  const SearchCandidate* c = descend(base, "module", Moves::kUnits);
   const SearchCandidate* t = trade(c);
-  return t == c ? c : descend(t, "module", false);
+  return t == c ? c : descend(t, "module", Moves::kUnits);
 }
 
 bool TieredSearch::run() {
@@ -516,7 +522,11 @@ bool TieredSearch::run() {
   }
   const SearchCandidate* b = block_tier(base);
   if (stopped()) return false;
-  module_tier(b);
+  const SearchCandidate* m = module_tier(b);
+  if (stopped()) return false;
+  // Activations last: they save no weight memory, so they must not spend the quality budget the
+  // weight tiers turn into memory.
+  activation_tier(m);
   return !stopped();
 }
 

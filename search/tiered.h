@@ -7,14 +7,16 @@
 //   sensitivity  unit u at weight width w alone (weight only, everything else float), and block
 //                l's inputs at A8 / TA8/4 / A4 (its linears at W8): relative perplexity change
 //                and output KL on the calibration split; table `sensitivity`, reused per model
-//   global       the lowest uniform width (embedding included, A8) that meets the constraint is
-//                the base; then the lowest uniform activation mode that still does
-//   block        from the base, lower one block (all its units one width down, or its
-//                activations one mode down) at a time, cheapest first (KL per byte saved);
-//                a move some unit's own sensitivity already rules out is pruned unscored; a
-//                move that breaks the constraint sticks that block
+//   global       the lowest uniform weight width (embedding included, A8) that meets the
+//                constraint is the base
+//   block        from the base, lower one block (all its units one width down) at a time,
+//                cheapest first (KL per byte saved); a move some unit's own sensitivity already
+//                rules out is pruned unscored; a move that breaks the constraint sticks that block
 //   module       the same per unit; then trades: raise the most sensitive unit of a block one
 //                width when that lets another unit of it drop one, for less memory overall
+//   activations  last (tier "block": a mode is per block): every block's inputs one mode down
+//                (TA8/4, then A4) while the constraint holds, then block by block. They save no
+//                weight memory, so they spend only the quality budget the weights left
 //   budget       scorings of the tiers (validation); sensitivity is not counted
 //   status       reference (the float model), feasible, over-quality, over-budget, pruned
 #pragma once
@@ -124,8 +126,9 @@ class TieredSearch {
   const SearchCandidate* global_tier();
   const SearchCandidate* block_tier(const SearchCandidate* base);
   const SearchCandidate* module_tier(const SearchCandidate* base);
-  const SearchCandidate* descend(const SearchCandidate* base, const std::string& tier,
-                                 bool by_block);
+  enum class Moves { kBlockWeights, kBlockActivations, kUnits };
+  const SearchCandidate* descend(const SearchCandidate* base, const std::string& tier, Moves kind);
+  const SearchCandidate* activation_tier(const SearchCandidate* base);
   const SearchCandidate* trade(const SearchCandidate* base);
   const SearchCandidate* record(SearchCandidate c, const std::string& config,
                                 const std::string& config_hash);

@@ -74,7 +74,7 @@ Broker::Broker(const std::string& bind_endpoint, std::map<std::string, proto::Bo
 Broker::~Broker() = default;
 
 void Broker::submit(const std::string& board, proto::Job job) {
-  queues_.at(board).push_back(QueuedJob{std::move(job), 0, {}, {}});
+  queues_.at(board).push_back(QueuedJob{std::move(job), 0, {}, {}, {}});
 }
 
 bool Broker::send(const std::string& identity, const proto::Message& message) {
@@ -431,6 +431,11 @@ void Broker::finish_job(Agent& agent, const std::string& job_id, bool ok, const 
       return;
     }
     agent.consecutive_failures = 0;
+    for (const auto& id : flight.queued.bad_request_by)
+      if (auto other = agents_.find(id); other != agents_.end())
+        quarantine(other->second,
+                   "answered bad-request to job " + job_id + ", which " + agent.id + " ran fine",
+                   events);
     if (!finished_.insert(job_id).second) return;
     BrokerEvent ev = make_event(BrokerEvent::Kind::kResult, agent.id, agent.board);
     ev.user_id = agent.user_id;
@@ -441,7 +446,15 @@ void Broker::finish_job(Agent& agent, const std::string& job_id, bool ok, const 
     return;
   }
   if (error->error_class == proto::kErrorBadRequest) {
-    // The job itself is wrong: no other agent would do better, and the board is not at fault.
+    // Usually the job itself is wrong and no other agent would do better. But a rogue agent could
+    // answer bad-request to everything: while the board has another agent, one other agent gets a
+    // second opinion (a failed try); if it runs the job fine, the first agent is quarantined.
+    if (flight.queued.bad_request_by.empty() && agents_of(agent.board) > 1) {
+      flight.queued.bad_request_by.insert(agent.id);
+      retry_or_fail(std::move(flight.queued), agent.id, agent.board, error->error_class,
+                    error->message, true, events);
+      return;
+    }
     finished_.insert(job_id);
     BrokerEvent ev = make_event(BrokerEvent::Kind::kJobError, agent.id, agent.board);
     ev.job_id = job_id;
@@ -467,6 +480,17 @@ void Broker::tick(std::vector<BrokerEvent>& events) {
       dead.push_back(id);
       continue;
     }
+    // An agent whose lease expired owes a READY; one that stays not ready for another lease
+    // is stuck (e.g. a hung job thread) and would hold its board forever.
+    if (!agent.abandoned_job.empty() && !agent.ready &&
+        now - agent.abandoned_at >
+            std::chrono::milliseconds(static_cast<int64_t>(options_.job_timeout_s * 1e3))) {
+      quarantine(agent,
+                 "stayed not ready for " + std::to_string(options_.job_timeout_s) +
+                     " s after the lease of job " + agent.abandoned_job + " expired",
+                 events);
+      agent.abandoned_job.clear();
+    }
     if (agent.job && now > agent.job->deadline) {
       InFlight flight = std::move(*agent.job);
       agent.job.reset();
@@ -477,6 +501,7 @@ void Broker::tick(std::vector<BrokerEvent>& events) {
         continue;
       }
       agent.abandoned_job = flight.queued.job.job_id;
+      agent.abandoned_at = now;
       agent.ready = false;
       retry_or_fail(std::move(flight.queued), id, agent.board, proto::kErrorTimeout, why, true,
                     events);

@@ -114,8 +114,9 @@ class Broker {
   struct QueuedJob {
     protocol::Job job;
     int failures = 0;
-    std::set<std::string> tried;  // agents that failed it: another one is preferred
-    std::string last_failed;      // never retried there while the board has another agent
+    std::set<std::string> tried;           // agents that failed it: another one is preferred
+    std::string last_failed;               // never retried there while the board has another agent
+    std::set<std::string> bad_request_by;  // quarantined if another agent runs the job fine
   };
   struct InFlight {
     QueuedJob queued;
@@ -129,7 +130,8 @@ class Broker {
     bool ready = false;
     bool healthy = false;
     std::optional<InFlight> job;
-    std::string abandoned_job;  // timed out on this agent; it is busy until it reports
+    std::string abandoned_job;       // timed out on this agent; it is busy until it reports
+    Clock::time_point abandoned_at;  // when: not ready a lease later = quarantined
     Clock::time_point last_heard, last_sent, last_dispatch;
     int consecutive_failures = 0;
     int health_checks = 0;

@@ -285,3 +285,41 @@ TEST_CASE("The host fails a job (class artifact) when it cannot serve the job's 
   CHECK(failed->error_class == "artifact");
   CHECK(h.broker.outstanding("local") == 0);
 }
+
+TEST_CASE("An agent answering bad-request to a job another agent runs fine is quarantined",
+          "[fault]") {
+  Harness h;
+  FakeAgent rogue(h.ctx, h.broker.endpoint(), "rogue");
+  FakeAgent good(h.ctx, h.broker.endpoint(), "good");
+  h.join(rogue, "rogue");
+  h.pump(50);
+  h.broker.submit("local", noop_job("j1"));
+  CHECK(h.expect_job(rogue).job_id == "j1");
+  h.join(good, "good");
+  rogue.send(proto::make_message(proto::ErrorReply{"j1", "bad-request", "no such kind"}));
+  rogue.send(proto::make_message(proto::MessageType::kReady));
+  CHECK(h.expect_job(good).job_id == "j1");
+  good.send(proto::make_message(proto::Result{"j1", {{"latency", {{"median_ns", 1.0}}}}}));
+  h.pump(200);
+  CHECK(h.find(K::kResult, "j1"));
+  CHECK(h.find(K::kJobError, "j1") == nullptr);
+  const BrokerEvent* q = h.find(K::kAgentQuarantined);
+  REQUIRE(q);
+  CHECK(q->agent_id == "rogue");
+}
+
+TEST_CASE("An agent that stays not ready a lease after its lease expired is quarantined",
+          "[fault]") {
+  BrokerOptions o = fast_options();
+  o.job_timeout_s = 0.3;
+  Harness h(o);
+  FakeAgent stuck(h.ctx, h.broker.endpoint(), "stuck");
+  h.join(stuck, "stuck");
+  h.broker.submit("local", noop_job("j1"));
+  h.expect_job(stuck);  // and never answers nor says READY, but keeps heartbeating
+  h.pump(1000);
+  CHECK(h.find(K::kJobRequeued, "j1"));
+  const BrokerEvent* q = h.find(K::kAgentQuarantined);
+  REQUIRE(q);
+  CHECK_THAT(q->message, Contains("not ready"));
+}

@@ -3,6 +3,7 @@
 // never hang on a download and retries that avoid the agent that just failed [fault].
 #include <catch2/catch.hpp>
 #include <cstdio>
+#include <zmq_addon.hpp>
 
 #include "base/log.h"
 #include "host/artifact_store.h"
@@ -324,4 +325,67 @@ TEST_CASE("An agent that stays not ready a lease after its lease expired is quar
   const BrokerEvent* q = h.find(K::kAgentQuarantined);
   REQUIRE(q);
   CHECK_THAT(q->message, Contains("not ready"));
+}
+
+TEST_CASE("An agent whose download gets no chunk fails the job (artifact) and says READY again",
+          "[fault]") {
+  Sandbox box;
+  zmq::context_t ctx;
+  zmq::socket_t router(ctx, zmq::socket_type::router);
+  router.set(zmq::sockopt::linger, 0);
+  router.bind("tcp://127.0.0.1:*");
+  const std::string endpoint = router.get(zmq::sockopt::last_endpoint);
+  Child agent(box, "agent",
+              {agent_bin(), "--connect", endpoint, "--board", "local", "--id", "slow",
+               "--heartbeat-ms", "100", "--host-timeout", "30", "--fetch-timeout", "0.5", "--power",
+               "none", "--cache-dir", box.path("cache")});
+  auto send = [&](const proto::Message& m) {
+    proto::Frames frames = proto::encode(m);
+    frames.insert(frames.begin(), "slow");
+    std::vector<zmq::const_buffer> buffers;
+    for (const auto& f : frames) buffers.push_back(zmq::buffer(f));
+    REQUIRE(zmq::send_multipart(router, buffers));
+  };
+  // The next message from the agent that is not a HEARTBEAT; the fake host heartbeats too.
+  auto next = [&](int ms) -> std::optional<proto::Message> {
+    const auto until = Clock::now() + std::chrono::milliseconds(ms);
+    while (Clock::now() < until) {
+      zmq::pollitem_t item{router.handle(), 0, ZMQ_POLLIN, 0};
+      if (zmq::poll(&item, 1, std::chrono::milliseconds(50)) <= 0) {
+        send(proto::make_message(proto::MessageType::kHeartbeat));
+        continue;
+      }
+      std::vector<zmq::message_t> parts;
+      (void)zmq::recv_multipart(router, std::back_inserter(parts));
+      proto::Frames frames;
+      for (size_t i = 1; i < parts.size(); ++i) frames.push_back(parts[i].to_string());
+      proto::Message m = proto::decode(frames);
+      if (m.type != proto::MessageType::kHeartbeat) return m;
+      send(proto::make_message(proto::MessageType::kHeartbeat));
+    }
+    return std::nullopt;
+  };
+  auto hello = next(10000);
+  REQUIRE(hello);
+  REQUIRE(hello->type == proto::MessageType::kHello);
+  send(proto::make_message(proto::Welcome{"stuck", 100, 50, {{"power", {{"backend", "none"}}}}}));
+  auto ready = next(5000);
+  REQUIRE(ready);
+  REQUIRE(ready->type == proto::MessageType::kReady);
+  send(proto::make_message(noop_job("j1", std::string(64, 'e'))));
+  auto fetch = next(5000);
+  REQUIRE(fetch);
+  REQUIRE(fetch->type == proto::MessageType::kFetch);
+  // The fake host never answers the FETCH.
+  auto error = next(5000);
+  INFO(agent.err());
+  REQUIRE(error);
+  REQUIRE(error->type == proto::MessageType::kError);
+  CHECK(proto::parse_error(*error).job_id == "j1");
+  CHECK(proto::parse_error(*error).error_class == "artifact");
+  auto again = next(5000);
+  REQUIRE(again);
+  CHECK(again->type == proto::MessageType::kReady);
+  kill(agent.pid, SIGTERM);
+  CHECK(agent.wait_for(10).has_value());
 }

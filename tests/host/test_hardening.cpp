@@ -134,7 +134,7 @@ TEST_CASE("A HELLO's figures never replace the board file's in the joined event"
   Harness h;
   FakeAgent a(h.ctx, h.broker.endpoint(), "a");
   proto::Hello hello = hello_for("a");
-  hello.cores = 1 << 20;
+  hello.cores = 4096;
   hello.features = {"avx512f", "made-up"};
   a.send(proto::make_message(hello));
   REQUIRE(h.recv(a, 2000));

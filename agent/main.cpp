@@ -79,6 +79,10 @@ both ways; when the host goes silent it reconnects with back-off. Exits on BYE.)
                  "exit when the host is silent this long in total (default 60)")
       ->type_name("SECONDS")
       ->check(hilq::cli::number_in(0.1, 1e9));
+  app.add_option("--fetch-timeout", options.fetch_timeout_s,
+                 "fail a job (class artifact) whose download gets no chunk this long (default 60)")
+      ->type_name("SECONDS")
+      ->check(hilq::cli::number_in(0.1, 1e9));
   app.add_option("--heartbeat-ms", options.heartbeat_ms,
                  "heartbeat interval until the host says otherwise (default 1000)")
       ->type_name("MS")

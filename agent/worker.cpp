@@ -18,6 +18,7 @@
 #include "agent/job_runner.h"
 #include "agent/measure.h"
 #include "agent/sysinfo.h"
+#include "base/log.h"
 #include "kernels/cpu_features.h"
 #include "protocol/curve_keys.h"
 #include "protocol/message.h"
@@ -147,11 +148,22 @@ class Agent {
     cache_.begin(job.artifact_sha256);
     send(s, proto::make_message(proto::Fetch{job.artifact_sha256, 0, proto::kArtifactChunkBytes}));
     fetching_ = std::move(job);
+    fetch_progress_ = Clock::now();
+  }
+
+  // Ends the download in progress with an ERROR of class artifact and takes work again.
+  void abandon_fetch(zmq::socket_t& s, const std::string& why) {
+    const std::string job_id = fetching_->job_id;
+    fetching_.reset();
+    cache_.abort();
+    send(s, proto::make_message(proto::ErrorReply{job_id, proto::kErrorArtifact, why}));
+    maybe_ready(s);
   }
 
   void on_artifact(zmq::socket_t& s, const proto::Message& m) {
     const proto::ArtifactChunk chunk = proto::parse_artifact(m);
     if (!fetching_) throw ProtocolError("ARTIFACT while no artifact was asked for");
+    fetch_progress_ = Clock::now();
     try {
       if (!cache_.append(chunk)) {
         send(s, proto::make_message(proto::Fetch{chunk.sha256, cache_.received_bytes(),
@@ -163,11 +175,7 @@ class Agent {
       fetching_.reset();
       runner_.start(std::move(job), path, epoch_);
     } catch (const ArtifactError& e) {
-      const std::string job_id = fetching_->job_id;
-      fetching_.reset();
-      cache_.abort();
-      send(s, proto::make_message(proto::ErrorReply{job_id, proto::kErrorArtifact, e.what()}));
-      maybe_ready(s);
+      abandon_fetch(s, e.what());
     }
   }
 
@@ -198,7 +206,8 @@ class Agent {
       try {
         st.pin_cpus = parse_cpu_list(pin);
       } catch (const std::invalid_argument& e) {
-        std::fprintf(stderr, "hil-agent %s: not pinning: %s\n", id_.c_str(), e.what());
+        std::fprintf(stderr, "hil-agent %s: not pinning: %s\n", id_.c_str(),
+                     log_safe(e.what()).c_str());
       }
     }
     if (!opt_.power_command.empty()) st.pmic_command = opt_.power_command;
@@ -253,6 +262,11 @@ class Agent {
         last_heard = last_heard_any_ = Clock::now();
         if (auto outcome = handle(s, frames)) return *outcome;
       }
+      if (fetching_ && seconds_since(fetch_progress_) > opt_.fetch_timeout_s) {
+        std::fprintf(stderr, "hil-agent %s: no artifact chunk for %.0f s, giving up job %s\n",
+                     id_.c_str(), opt_.fetch_timeout_s, log_safe(fetching_->job_id, 64).c_str());
+        abandon_fetch(s, "no artifact chunk for " + std::to_string(opt_.fetch_timeout_s) + " s");
+      }
       if (Clock::now() >= next_heartbeat) {
         send(s, proto::make_message(proto::MessageType::kHeartbeat));
         next_heartbeat = Clock::now() + std::chrono::milliseconds(heartbeat_ms_);
@@ -278,9 +292,10 @@ class Agent {
     try {
       message = proto::decode(frames);
     } catch (const ProtocolError& e) {
-      if (++rejected_ <= 20 || rejected_ % 1000 == 0)
+      ++rejected_;
+      if (log_.allow("host"))
         std::fprintf(stderr, "hil-agent %s: dropped a malformed message (%d so far): %s\n",
-                     id_.c_str(), rejected_, e.what());
+                     id_.c_str(), rejected_, log_safe(e.what()).c_str());
       send(s, proto::make_message(proto::ErrorReply{"", proto::kErrorBadRequest, e.what()}));
       return std::nullopt;
     }
@@ -316,8 +331,15 @@ class Agent {
             }
             break;
           }
-          std::fprintf(stderr, "hil-agent %s: host says: [%s] %s\n", id_.c_str(),
-                       e.error_class.c_str(), e.message.c_str());
+          if (log_.allow("host"))
+            std::fprintf(stderr, "hil-agent %s: host says: [%s] %s\n", id_.c_str(),
+                         log_safe(e.error_class, 32).c_str(), log_safe(e.message).c_str());
+          // The host could not serve the artifact of the job being fetched: that job is over.
+          if (fetching_ && e.job_id == fetching_->job_id) {
+            fetching_.reset();
+            cache_.abort();
+            maybe_ready(s);
+          }
           if (!welcomed_ && (e.error_class == proto::kErrorVersion || e.job_id.empty()))
             return Outcome::kRefused;
           break;
@@ -332,9 +354,10 @@ class Agent {
                               " from the host");
       }
     } catch (const ProtocolError& e) {
-      if (++rejected_ <= 20 || rejected_ % 1000 == 0)
+      ++rejected_;
+      if (log_.allow("host"))
         std::fprintf(stderr, "hil-agent %s: rejected a message (%d so far): %s\n", id_.c_str(),
-                     rejected_, e.what());
+                     rejected_, log_safe(e.what()).c_str());
       std::string job_id;
       if (auto it = message.body.find("job_id"); it != message.body.end() && it->is_string())
         job_id = it->get<std::string>().substr(0, 256);
@@ -360,7 +383,8 @@ class Agent {
   bool warned_power_command_ = false;
   int heartbeat_ms_ = 1000, liveness_ = 5;
   std::optional<proto::Job> fetching_;
-  Clock::time_point last_heard_any_, hello_sent_;
+  Clock::time_point last_heard_any_, hello_sent_, fetch_progress_;
+  LogLimiter log_{stderr, "hil-agent"};  // per-message lines about what the host sent
 };
 
 }  // namespace

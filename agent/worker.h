@@ -16,9 +16,10 @@ namespace hilq::agent {
 struct AgentOptions {
   std::string endpoint = "tcp://127.0.0.1:5555";
   std::string board = "local";
-  std::string agent_id;          // default: <board>-<hostname>-<pid>
-  double host_timeout_s = 60.0;  // give up when the host stays silent this long in total
-  int heartbeat_ms = 1000;       // until the host's WELCOME says otherwise
+  std::string agent_id;           // default: <board>-<hostname>-<pid>
+  double host_timeout_s = 60.0;   // give up when the host stays silent this long in total
+  double fetch_timeout_s = 60.0;  // an artifact download with no chunk this long fails (artifact)
+  int heartbeat_ms = 1000;        // until the host's WELCOME says otherwise
   int liveness = 5;
   int reconnect_initial_ms = 1000;  // back-off 1 s -> 32 s, as in Paranoid Pirate
   int reconnect_max_ms = 32000;

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <zmq_addon.hpp>
 
+#include "base/log.h"
 #include "host/artifact_store.h"
 #include "host/zap_auth.h"
 #include "protocol/jobs.h"
@@ -27,18 +28,17 @@ BrokerEvent make_event(BrokerEvent::Kind kind, const std::string& agent_id,
   return ev;
 }
 
-std::string printable(const std::string& id) {
-  std::string out;
-  for (unsigned char c : id.substr(0, 64))
-    out += (c >= 0x20 && c < 0x7f) ? static_cast<char>(c) : '?';
-  return out;
-}
+// A peer-supplied id or name in a log line: escaped and cut (base/log.h).
+std::string printable(const std::string& id) { return log_safe(id, 64); }
 
 }  // namespace
 
 Broker::Broker(const std::string& bind_endpoint, std::map<std::string, proto::BoardSpec> boards,
                BrokerOptions options)
-    : options_(std::move(options)), context_(1), boards_(std::move(boards)) {
+    : options_(std::move(options)),
+      context_(1),
+      boards_(std::move(boards)),
+      log_(std::make_unique<LogLimiter>(stderr, "hil-search")) {
   if (!options_.curve_keys && !is_loopback_endpoint(bind_endpoint))
     throw ConfigError("refusing to bind " + bind_endpoint +
                       " without CURVE keys: only loopback runs may go without them (make keys "
@@ -46,9 +46,14 @@ Broker::Broker(const std::string& bind_endpoint, std::map<std::string, proto::Bo
   if (options_.curve_keys) zap_ = std::make_unique<ZapHandler>(context_, options_.allowed_keys);
   router_ = zmq::socket_t(context_, zmq::socket_type::router);
   router_.set(zmq::sockopt::router_mandatory, 1);
-  router_.set(zmq::sockopt::router_handover, 1);
+  // No handover: a second connection claiming a live agent's id is refused by libzmq (the first
+  // keeps it), not silently handed the agent's jobs. ZMTP heartbeats reap a connection that died
+  // without a FIN, so a reconnecting agent gets its id back within the liveness window.
+  router_.set(zmq::sockopt::router_handover, 0);
+  router_.set(zmq::sockopt::heartbeat_ivl, options_.heartbeat_ms);
+  router_.set(zmq::sockopt::heartbeat_timeout, options_.heartbeat_ms * options_.liveness);
   router_.set(zmq::sockopt::linger, 0);
-  router_.set(zmq::sockopt::maxmsgsize, proto::kMaxMessageBytes);
+  router_.set(zmq::sockopt::maxmsgsize, kMaxAgentFrameBytes);
   router_.set(zmq::sockopt::sndhwm, 10000);
   if (options_.curve_keys) {
     router_.set(zmq::sockopt::curve_server, 1);
@@ -69,7 +74,7 @@ Broker::Broker(const std::string& bind_endpoint, std::map<std::string, proto::Bo
 Broker::~Broker() = default;
 
 void Broker::submit(const std::string& board, proto::Job job) {
-  queues_.at(board).push_back(QueuedJob{std::move(job), 0, {}});
+  queues_.at(board).push_back(QueuedJob{std::move(job), 0, {}, {}, {}});
 }
 
 bool Broker::send(const std::string& identity, const proto::Message& message) {
@@ -81,8 +86,9 @@ bool Broker::send(const std::string& identity, const proto::Message& message) {
       throw zmq::error_t();  // EAGAIN: the agent's pipe is full, it is not reading
   } catch (const zmq::error_t& e) {
     // ROUTER_MANDATORY turns a silent drop into this error: the peer is gone.
-    std::fprintf(stderr, "hil-search: cannot reach agent %s: %s\n", printable(identity).c_str(),
-                 e.what());
+    if (log_->allow(identity))
+      std::fprintf(stderr, "hil-search: cannot reach agent %s: %s\n", printable(identity).c_str(),
+                   e.what());
     return false;
   }
   if (auto it = agents_.find(identity); it != agents_.end()) it->second.last_sent = Clock::now();
@@ -108,6 +114,7 @@ void Broker::retry_or_fail(QueuedJob job, const std::string& agent_id, const std
   if (count) {
     ++job.failures;
     job.tried.insert(agent_id);
+    job.last_failed = agent_id;
   }
   BrokerEvent ev = make_event(BrokerEvent::Kind::kJobRequeued, agent_id, board);
   ev.job_id = job.job.job_id;
@@ -129,7 +136,7 @@ void Broker::quarantine(Agent& agent, const std::string& reason, std::vector<Bro
   if (quarantined_.contains(agent.id)) return;
   quarantined_[agent.id] = reason;
   std::fprintf(stderr, "hil-search: agent %s QUARANTINED: %s\n", printable(agent.id).c_str(),
-               reason.c_str());
+               log_safe(reason).c_str());
   BrokerEvent ev = make_event(BrokerEvent::Kind::kAgentQuarantined, agent.id, agent.board);
   ev.user_id = agent.user_id;
   ev.message = reason;
@@ -147,48 +154,76 @@ void Broker::note_failure(Agent& agent, std::vector<BrokerEvent>& events) {
     quarantine(agent, std::to_string(agent.consecutive_failures) + " jobs failed in a row", events);
 }
 
+bool Broker::receive(Incoming& in) {
+  zmq::message_t part;
+  if (!router_.recv(part, zmq::recv_flags::dontwait)) return false;
+  in = Incoming{};
+  in.identity = part.to_string();
+  // What this sender may send: a peer that has not said HELLO only a small message.
+  const bool known = agents_.contains(in.identity);
+  const int64_t budget = known ? proto::kMaxMessageBytes : kMaxBytesBeforeHello;
+  int64_t total = 0;
+  // A multipart message arrives whole in libzmq, so each further recv is immediate; a frame past
+  // the sender's budget is never copied, and nor is anything after it.
+  while (part.more()) {
+    if (!router_.recv(part, zmq::recv_flags::dontwait)) break;
+    if (!in.refused.empty()) continue;
+    if (in.frames.empty() && options_.curve_keys) {
+      try {
+        in.user_id = part.gets("User-Id");
+      } catch (const zmq::error_t&) {
+      }
+    }
+    total += static_cast<int64_t>(part.size());
+    if (in.frames.size() >= proto::kMaxFrames) {
+      in.refused = "more than " + std::to_string(proto::kMaxFrames) + " frames";
+    } else if (total > budget) {
+      in.refused = "message larger than " + std::to_string(budget) + " bytes" +
+                   (known ? "" : " before HELLO");
+    } else {
+      in.frames.push_back(part.to_string());
+    }
+    if (!in.refused.empty()) in.frames.clear();
+  }
+  return true;
+}
+
 std::vector<BrokerEvent> Broker::poll(int timeout_ms) {
   std::vector<BrokerEvent> events;
   zmq::pollitem_t item{router_.handle(), 0, ZMQ_POLLIN, 0};
   int wait_ms = std::min(timeout_ms, std::max(options_.heartbeat_ms / 2, 1));
-  for (int handled = 0; handled < 4096; ++handled) {
+  // Draining stops after half a heartbeat, so a burst of large messages cannot hold off the
+  // heartbeats and leases below (tick) long enough for healthy agents to give up on the host.
+  const auto drain_until =
+      Clock::now() + std::chrono::milliseconds(wait_ms + std::max(options_.heartbeat_ms / 2, 1));
+  for (int handled = 0; handled < 4096 && Clock::now() < drain_until; ++handled) {
     try {
       if (zmq::poll(&item, 1, std::chrono::milliseconds(wait_ms)) <= 0) break;
     } catch (const zmq::error_t& e) {
       if (e.num() == EINTR) break;  // a signal: the caller checks its stop flag
       throw;
     }
-    std::vector<zmq::message_t> parts;
-    std::string user_id;
-    if (!zmq::recv_multipart(router_, std::back_inserter(parts), zmq::recv_flags::dontwait))
-      parts.clear();
-    if (parts.size() > 1 && options_.curve_keys) {
-      try {
-        user_id = parts[1].gets("User-Id");
-      } catch (const zmq::error_t&) {
-      }
-    }
-    std::vector<std::string> frames;
-    frames.reserve(parts.size());
-    for (const auto& part : parts) frames.emplace_back(part.to_string());
     wait_ms = 0;  // drain what is already there, then return
-    if (frames.empty()) break;
-    const std::string identity = frames.front();
+    Incoming in;
+    if (!receive(in)) break;
+    const std::string& identity = in.identity;
     if (auto it = agents_.find(identity); it != agents_.end()) it->second.last_heard = Clock::now();
     proto::Message message;
     try {
-      message = proto::decode(proto::Frames(frames.begin() + 1, frames.end()));
-      handle(identity, user_id, message, events);
+      if (!in.refused.empty()) throw ProtocolError("refused: " + in.refused);
+      message = proto::decode(in.frames);
+      handle(identity, in.user_id, message, events);
     } catch (const ProtocolError& e) {
-      // Logged, but rate-limited: a peer spraying garbage must not flood the terminal.
-      if (++rejected_ <= 20 || rejected_ % 1000 == 0)
+      // Logged, but rate-limited per peer: a peer spraying garbage must not flood the terminal.
+      ++rejected_;
+      if (log_->allow(identity))
         std::fprintf(stderr, "hil-search: rejected a message from %s (%d so far): %s\n",
-                     printable(identity).c_str(), rejected_, e.what());
+                     printable(identity).c_str(), rejected_, log_safe(e.what()).c_str());
       std::string job_id;
       if (auto it = message.body.find("job_id"); it != message.body.end() && it->is_string())
         job_id = it->get<std::string>().substr(0, 256);
-      send(identity,
-           proto::make_message(proto::ErrorReply{job_id, proto::kErrorBadRequest, e.what()}));
+      send(identity, proto::make_message(proto::ErrorReply{job_id, proto::kErrorBadRequest,
+                                                           std::string(e.what()).substr(0, 1024)}));
     }
   }
   tick(events);
@@ -208,6 +243,11 @@ void Broker::handle_hello(const std::string& identity, const std::string& user_i
     send(identity, proto::make_message(proto::ErrorReply{"", error_class, why}));
     events.push_back(ev);
   };
+  if (hello.agent_id != identity)
+    return refuse(proto::kErrorBadRequest, "HELLO names agent '" + hello.agent_id.substr(0, 64) +
+                                               "' but the connection's routing id is '" +
+                                               identity.substr(0, 64) +
+                                               "': an agent speaks only for itself");
   if (hello.protocol_version != proto::kProtocolVersion)
     return refuse(proto::kErrorVersion, "protocol version mismatch: agent speaks " +
                                             std::to_string(hello.protocol_version) +
@@ -221,11 +261,14 @@ void Broker::handle_hello(const std::string& identity, const std::string& user_i
     return refuse(proto::kErrorBadRequest, *why);
   if (auto q = quarantined_.find(identity); q != quarantined_.end())
     return refuse(proto::kErrorBadRequest, "agent is quarantined for this run: " + q->second);
-  // A reconnecting agent starts clean: whatever it had in flight goes back to the queue.
+  // A reconnecting agent starts clean: whatever it had in flight goes back to the queue, not
+  // charged as a failed try (the agent lost its link, the job did nothing wrong). Only this very
+  // connection can say HELLO again under this id: without handover libzmq refuses a second one.
   if (agents_.contains(identity)) {
-    std::fprintf(stderr, "hil-search: agent %s reconnected; it starts clean\n",
-                 printable(identity).c_str());
-    drop_agent(identity, true, proto::kErrorAgentLost, "agent reconnected while running the job",
+    if (log_->allow(identity))
+      std::fprintf(stderr, "hil-search: agent %s said HELLO again; it starts clean\n",
+                   printable(identity).c_str());
+    drop_agent(identity, false, proto::kErrorAgentLost, "agent reconnected while running the job",
                events);
   }
   Agent agent;
@@ -239,6 +282,13 @@ void Broker::handle_hello(const std::string& identity, const std::string& user_i
                          proto::agent_settings(board->second)};
   send(identity, proto::make_message(welcome));
   ev.kind = BrokerEvent::Kind::kAgentJoined;
+  // The boards row tells what the board file says, never a peer's figures (an agent may report
+  // more cores or features than its file; what it reports is checked above, not recorded).
+  ev.hello->arch = board->second.arch;
+  ev.hello->features = board->second.features;
+  ev.hello->cores = board->second.cores;
+  ev.hello->memory_bytes = static_cast<int64_t>(board->second.memory_mb) << 20;
+  ev.hello->agent_version = hello.agent_version.substr(0, 128);
   events.push_back(std::move(ev));
 }
 
@@ -279,8 +329,10 @@ void Broker::handle(const std::string& identity, const std::string& user_id,
     case MessageType::kError: {
       const proto::ErrorReply error = proto::parse_error(message);
       if (error.job_id.empty()) {
-        std::fprintf(stderr, "hil-search: agent %s reports: [%s] %s\n", printable(identity).c_str(),
-                     error.error_class.c_str(), error.message.c_str());
+        if (log_->allow(identity))
+          std::fprintf(stderr, "hil-search: agent %s reports: [%s] %s\n",
+                       printable(identity).c_str(), log_safe(error.error_class, 32).c_str(),
+                       log_safe(error.message).c_str());
         break;
       }
       finish_job(agent, error.job_id, false, {}, &error, events);
@@ -299,13 +351,33 @@ void Broker::handle(const std::string& identity, const std::string& user_id,
       const std::string job_id = agent.job ? agent.job->queued.job.job_id : "";
       if (!chunk) {
         send(identity, proto::make_message(proto::ErrorReply{job_id, proto::kErrorArtifact, why}));
+        // The host cannot serve its own job's artifact: no agent would do better, so the job
+        // fails now (class artifact) rather than waiting for an agent that will never be ready.
+        if (agent.job && !agent.job->health &&
+            agent.job->queued.job.artifact_sha256 == fetch.sha256) {
+          InFlight flight = std::move(*agent.job);
+          agent.job.reset();  // the agent ends its download on the ERROR and says READY
+          if (finished_.insert(job_id).second) {
+            BrokerEvent ev = make_event(BrokerEvent::Kind::kJobError, agent.id, agent.board);
+            ev.job_id = job_id;
+            ev.attempt = flight.queued.failures + 1;
+            ev.error_class = proto::kErrorArtifact;
+            ev.message =
+                "the host cannot serve artifact " + fetch.sha256.substr(0, 64) + ": " + why;
+            events.push_back(std::move(ev));
+          }
+        }
         break;
       }
-      // Transfer time is not run time: each chunk renews the job's lease.
-      if (agent.job)
+      // Transfer time is not run time: a chunk that advances the download renews the job's
+      // lease; asking for the same bytes again does not (a FETCH loop cannot hold a job forever).
+      if (agent.job &&
+          fetch.offset + static_cast<int64_t>(chunk->data.size()) > agent.job->fetched_bytes) {
+        agent.job->fetched_bytes = fetch.offset + static_cast<int64_t>(chunk->data.size());
         agent.job->deadline =
             Clock::now() +
             std::chrono::milliseconds(static_cast<int64_t>(options_.job_timeout_s * 1e3));
+      }
       send(identity, proto::make_message(*chunk));
       break;
     }
@@ -327,8 +399,9 @@ void Broker::finish_job(Agent& agent, const std::string& job_id, bool ok, const 
                         const proto::ErrorReply* error, std::vector<BrokerEvent>& events) {
   if (!agent.job || agent.job->queued.job.job_id != job_id) {
     // Late (its lease expired and it was re-queued) or duplicate: never recorded twice.
-    std::fprintf(stderr, "hil-search: ignored a late or duplicate %s for job %s from %s\n",
-                 ok ? "RESULT" : "ERROR", printable(job_id).c_str(), printable(agent.id).c_str());
+    if (log_->allow(agent.id))
+      std::fprintf(stderr, "hil-search: ignored a late or duplicate %s for job %s from %s\n",
+                   ok ? "RESULT" : "ERROR", printable(job_id).c_str(), printable(agent.id).c_str());
     if (agent.abandoned_job == job_id) agent.abandoned_job.clear();
     return;
   }
@@ -358,6 +431,11 @@ void Broker::finish_job(Agent& agent, const std::string& job_id, bool ok, const 
       return;
     }
     agent.consecutive_failures = 0;
+    for (const auto& id : flight.queued.bad_request_by)
+      if (auto other = agents_.find(id); other != agents_.end())
+        quarantine(other->second,
+                   "answered bad-request to job " + job_id + ", which " + agent.id + " ran fine",
+                   events);
     if (!finished_.insert(job_id).second) return;
     BrokerEvent ev = make_event(BrokerEvent::Kind::kResult, agent.id, agent.board);
     ev.user_id = agent.user_id;
@@ -368,7 +446,15 @@ void Broker::finish_job(Agent& agent, const std::string& job_id, bool ok, const 
     return;
   }
   if (error->error_class == proto::kErrorBadRequest) {
-    // The job itself is wrong: no other agent would do better, and the board is not at fault.
+    // Usually the job itself is wrong and no other agent would do better. But a rogue agent could
+    // answer bad-request to everything: while the board has another agent, one other agent gets a
+    // second opinion (a failed try); if it runs the job fine, the first agent is quarantined.
+    if (flight.queued.bad_request_by.empty() && agents_of(agent.board) > 1) {
+      flight.queued.bad_request_by.insert(agent.id);
+      retry_or_fail(std::move(flight.queued), agent.id, agent.board, error->error_class,
+                    error->message, true, events);
+      return;
+    }
     finished_.insert(job_id);
     BrokerEvent ev = make_event(BrokerEvent::Kind::kJobError, agent.id, agent.board);
     ev.job_id = job_id;
@@ -394,6 +480,17 @@ void Broker::tick(std::vector<BrokerEvent>& events) {
       dead.push_back(id);
       continue;
     }
+    // An agent whose lease expired owes a READY; one that stays not ready for another lease
+    // is stuck (e.g. a hung job thread) and would hold its board forever.
+    if (!agent.abandoned_job.empty() && !agent.ready &&
+        now - agent.abandoned_at >
+            std::chrono::milliseconds(static_cast<int64_t>(options_.job_timeout_s * 1e3))) {
+      quarantine(agent,
+                 "stayed not ready for " + std::to_string(options_.job_timeout_s) +
+                     " s after the lease of job " + agent.abandoned_job + " expired",
+                 events);
+      agent.abandoned_job.clear();
+    }
     if (agent.job && now > agent.job->deadline) {
       InFlight flight = std::move(*agent.job);
       agent.job.reset();
@@ -404,6 +501,7 @@ void Broker::tick(std::vector<BrokerEvent>& events) {
         continue;
       }
       agent.abandoned_job = flight.queued.job.job_id;
+      agent.abandoned_at = now;
       agent.ready = false;
       retry_or_fail(std::move(flight.queued), id, agent.board, proto::kErrorTimeout, why, true,
                     events);
@@ -456,16 +554,26 @@ void Broker::dispatch(std::vector<BrokerEvent>& events) {
     std::sort(agents.begin(), agents.end(),
               [](const Agent* a, const Agent* b) { return a->last_dispatch < b->last_dispatch; });
     while (!queue.empty() && !agents.empty()) {
-      QueuedJob& next = queue.front();
-      // Prefer an agent that has not failed this job already.
-      auto pick = std::find_if(agents.begin(), agents.end(),
-                               [&](const Agent* a) { return !next.tried.contains(a->id); });
-      if (pick == agents.end()) pick = agents.begin();
+      // The first job some idle agent may take: one that has not failed it is preferred; the
+      // agent that failed it last takes it again only when it is the board's only agent.
+      const bool alone = agents_of(board) <= 1;
+      auto job_it = queue.begin();
+      auto pick = agents.end();
+      for (; job_it != queue.end(); ++job_it) {
+        const QueuedJob& next = *job_it;
+        pick = std::find_if(agents.begin(), agents.end(),
+                            [&](const Agent* a) { return !next.tried.contains(a->id); });
+        if (pick == agents.end())
+          pick = std::find_if(agents.begin(), agents.end(),
+                              [&](const Agent* a) { return alone || a->id != next.last_failed; });
+        if (pick != agents.end()) break;
+      }
+      if (job_it == queue.end()) break;  // the idle agents just failed every queued job
       Agent& agent = **pick;
       agents.erase(pick);
       InFlight flight;
-      flight.queued = std::move(next);
-      queue.pop_front();
+      flight.queued = std::move(*job_it);
+      queue.erase(job_it);
       flight.deadline = Clock::now() + lease;
       BrokerEvent ev = make_event(BrokerEvent::Kind::kJobStarted, agent.id, board);
       ev.user_id = agent.user_id;

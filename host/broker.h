@@ -32,7 +32,18 @@
 #include "protocol/health_check.h"
 #include "protocol/message.h"
 
+namespace hilq {
+class LogLimiter;
+}
+
 namespace hilq::host {
+
+// A peer that has not said HELLO may send one message of at most this many bytes in all (a HELLO
+// is well under 4 KiB); a larger one is refused frame by frame and nothing of it is kept.
+inline constexpr int64_t kMaxBytesBeforeHello = 64 << 10;
+// ZMQ_MAXMSGSIZE of the ROUTER: the largest frame an agent ever sends (a RESULT of 100,000
+// samples is about 2 MiB). A larger frame makes libzmq drop the connection before buffering it.
+inline constexpr int64_t kMaxAgentFrameBytes = 8ll << 20;
 
 class ArtifactStore;
 class ZapHandler;
@@ -103,11 +114,14 @@ class Broker {
   struct QueuedJob {
     protocol::Job job;
     int failures = 0;
-    std::set<std::string> tried;  // agents that failed it: another one is preferred
+    std::set<std::string> tried;           // agents that failed it: another one is preferred
+    std::string last_failed;               // never retried there while the board has another agent
+    std::set<std::string> bad_request_by;  // quarantined if another agent runs the job fine
   };
   struct InFlight {
     QueuedJob queued;
     Clock::time_point deadline;
+    int64_t fetched_bytes = 0;  // furthest artifact byte served: only progress renews the lease
     bool health = false;
     protocol::HealthAnswer expected;
   };
@@ -116,12 +130,20 @@ class Broker {
     bool ready = false;
     bool healthy = false;
     std::optional<InFlight> job;
-    std::string abandoned_job;  // timed out on this agent; it is busy until it reports
+    std::string abandoned_job;       // timed out on this agent; it is busy until it reports
+    Clock::time_point abandoned_at;  // when: not ready a lease later = quarantined
     Clock::time_point last_heard, last_sent, last_dispatch;
     int consecutive_failures = 0;
     int health_checks = 0;
   };
 
+  struct Incoming {
+    std::string identity, user_id;
+    std::vector<std::string> frames;
+    std::string refused;  // why the message was refused while it was being received
+  };
+  // Reads one message frame by frame, checking each frame against what its sender may send.
+  bool receive(Incoming& in);
   void handle(const std::string& identity, const std::string& user_id,
               const protocol::Message& message, std::vector<BrokerEvent>& events);
   void handle_hello(const std::string& identity, const std::string& user_id,
@@ -154,7 +176,8 @@ class Broker {
   std::map<std::string, std::string> quarantined_;  // agent id -> reason, for the whole run
   std::set<std::string> finished_;                  // job ids already reported: idempotence
   uint32_t health_seed_ = 0x5eed;
-  int rejected_ = 0;  // malformed messages so far
+  int rejected_ = 0;                 // malformed messages so far
+  std::unique_ptr<LogLimiter> log_;  // per-peer limit of per-message log lines
 };
 
 }  // namespace hilq::host

@@ -4,6 +4,7 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "base/log.h"
 #include "host/result_rows.h"
 
 namespace hilq::host {
@@ -54,7 +55,8 @@ EventRecorder::EventRecorder(db::Database& db, int64_t run_id, std::map<std::str
       measurements_(db),
       run_id_(run_id),
       emulated_(std::move(emulated)),
-      options_(options) {}
+      options_(options),
+      limiter_(options.log, "hil-search") {}
 
 void EventRecorder::expect(const protocol::Job& job) { jobs_[job.job_id] = job; }
 
@@ -74,19 +76,25 @@ void EventRecorder::handle(const BrokerEvent& ev, std::vector<db::MeasurementRow
   const auto board = emulated_.find(ev.board);
   const bool emulated = board != emulated_.end() && board->second;
   switch (ev.kind) {
-    case K::kAgentRefused:
-      if (log)
-        std::fprintf(log, "hil-search: agent %s for %s refused: %s\n", ev.agent_id.c_str(),
-                     ev.board.c_str(), ev.message.c_str());
-      refusals_[ev.board] = "agent " + ev.agent_id + " refused: " + ev.message;
+    case K::kAgentRefused: {
+      // Every string here is the peer's: escaped and cut, and a refusal is kept (to explain a
+      // connect timeout) only for a board of this run, so refused HELLOs cannot grow the host.
+      const std::string why =
+          "agent " + log_safe(ev.agent_id, 64) + " refused: " + log_safe(ev.message, 300);
+      if (log && limiter_.allow(ev.agent_id))
+        std::fprintf(log, "hil-search: agent %s for %s refused: %s\n",
+                     log_safe(ev.agent_id, 64).c_str(), log_safe(ev.board, 64).c_str(),
+                     log_safe(ev.message, 300).c_str());
+      if (emulated_.contains(ev.board)) refusals_[ev.board] = why;
       break;
+    }
     case K::kAgentJoined: {
       const auto& h = *ev.hello;
       if (log)
         std::fprintf(log, "hil-search: agent %s joined for %s (%s, %d cores, %s)%s\n",
-                     ev.agent_id.c_str(), ev.board.c_str(), h.arch.c_str(), h.cores,
-                     join(h.features, ",").c_str(),
-                     ev.user_id.empty() ? "" : (" key " + ev.user_id).c_str());
+                     log_safe(ev.agent_id, 64).c_str(), log_safe(ev.board, 64).c_str(),
+                     log_safe(h.arch, 32).c_str(), h.cores, log_safe(join(h.features, ",")).c_str(),
+                     ev.user_id.empty() ? "" : (" key " + log_safe(ev.user_id, 64)).c_str());
       runs_.upsert_board({ev.board, h.arch, json(h.features).dump(), h.cores, h.memory_bytes,
                           h.agent_version, emulated});
       runs_.upsert_agent({run_id_, ev.agent_id, ev.board, user, "connected", std::nullopt});
@@ -110,8 +118,8 @@ void EventRecorder::handle(const BrokerEvent& ev, std::vector<db::MeasurementRow
     case K::kJobRequeued:
       if (log)
         std::fprintf(log, "hil-search: job %s re-queued after try %d on %s: [%s] %s\n",
-                     ev.job_id.c_str(), ev.attempt, ev.agent_id.c_str(), ev.error_class.c_str(),
-                     ev.message.c_str());
+                     ev.job_id.c_str(), ev.attempt, log_safe(ev.agent_id, 64).c_str(),
+                     ev.error_class.c_str(), log_safe(ev.message).c_str());
       runs_.job_requeued(ev.job_id, ev.error_class, ev.message);
       break;
     case K::kResult:
@@ -128,14 +136,15 @@ void EventRecorder::handle(const BrokerEvent& ev, std::vector<db::MeasurementRow
         ++ok_;
         if (log)
           std::fprintf(log, "hil-search: [%zu/%zu] %s on %s: %s%s\n", recorded_, total_,
-                       ev.job_id.c_str(), ev.agent_id.c_str(), describe_result(row).c_str(),
-                       eta().c_str());
+                       ev.job_id.c_str(), log_safe(ev.agent_id, 64).c_str(),
+                       log_safe(describe_result(row)).c_str(), eta().c_str());
       } else {
         ++failed_;
         if (log)
           std::fprintf(log, "hil-search: [%zu/%zu] %s on %s failed: [%s] %s\n", recorded_, total_,
-                       ev.job_id.c_str(), ev.board.c_str(), row.error_class.value_or("?").c_str(),
-                       row.error.value_or("").c_str());
+                       ev.job_id.c_str(), ev.board.c_str(),
+                       log_safe(row.error_class.value_or("?"), 32).c_str(),
+                       log_safe(row.error.value_or("")).c_str());
       }
       rows.push_back(row);
       break;

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "base/log.h"
 #include "db/database.h"
 #include "db/measurement_store.h"
 #include "db/run_store.h"
@@ -477,7 +478,7 @@ int run_session(const RunOptions& given) {
                 s > 0 ? (ok + failed) / s : 0.0);
   }
   for (const auto& [id, why] : recorder.quarantined())
-    std::printf("quarantined: %s (%s)\n", id.c_str(), why.c_str());
+    std::printf("quarantined: %s (%s)\n", log_safe(id, 64).c_str(), log_safe(why).c_str());
   for (const auto& path : files.paths) std::printf("report: %s\n", path.c_str());
   return status == "completed" ? 0 : status == "interrupted" ? 130 : 1;
 }

@@ -6,9 +6,9 @@
 
 #include <catch2/catch.hpp>
 
-#include "protocol/curve_keys.h"
 #include "db/run_store.h"
 #include "host/broker.h"
+#include "protocol/curve_keys.h"
 #include "tests/host/host_test_util.h"
 
 using namespace hilq::test;
@@ -53,8 +53,9 @@ TEST_CASE("CURVE: a listed key gets work under its allow-list name, an unknown k
                      host.public_z85);
   FakeAgent plain(ctx, endpoint, "plain");  // no CURVE at all
   FakeAgent good(ctx, endpoint, "good", known.public_z85, known.secret_z85, host.public_z85);
-  for (FakeAgent* a : {&intruder, &plain, &good}) {
-    a->send(proto::make_message(hello_for("x")));
+  for (auto [a, id] :
+       {std::pair{&intruder, "intruder"}, std::pair{&plain, "plain"}, std::pair{&good, "good"}}) {
+    a->send(proto::make_message(hello_for(id)));  // a HELLO speaks for its own connection only
     a->send(proto::make_message(proto::MessageType::kReady));
   }
   std::vector<hilq::host::BrokerEvent> events;

@@ -14,11 +14,18 @@
 
 namespace hilq::search::testing {
 
+// A file removed when the test process exits (by the static holding it: an atexit handler
+// registered while the static is built would run after the static's string is gone).
+struct TempModelFile {
+  std::string path;
+  ~TempModelFile() { std::filesystem::remove(path); }
+};
+
 // Documents per split the scorer reads: the micro world's slice.
 constexpr int kMicroDocs = 4;
 
 inline const std::string& micro_lm_path() {
-  static const std::string path = [] {
+  static const TempModelFile file{[] {
     const std::string p = (std::filesystem::temp_directory_path() /
                            ("hilq_search_micro_" + std::to_string(::getpid()) + ".safetensors"))
                               .string();
@@ -27,15 +34,14 @@ inline const std::string& micro_lm_path() {
     qat::train(qat::Task::kLm, t, nullptr, nullptr, qat::SquatLossConfig{false, false, false},
                micro_world().data, micro_train(150), micro_world().tok);
     qat::save_checkpoint(p, t, micro_world().tok, nullptr, nullptr, 150, "{}");
-    std::atexit([] { std::filesystem::remove(micro_lm_path()); });
     return p;
-  }();
-  return path;
+  }()};
+  return file.path;
 }
 
 // The micro sentiment classifier, trained briefly on the micro world's sentences.
 inline const std::string& micro_cls_path() {
-  static const std::string path = [] {
+  static const TempModelFile file{[] {
     const std::string p = (std::filesystem::temp_directory_path() /
                            ("hilq_search_micro_cls_" + std::to_string(::getpid()) + ".safetensors"))
                               .string();
@@ -44,10 +50,9 @@ inline const std::string& micro_cls_path() {
     qat::train(qat::Task::kCls, t, nullptr, nullptr, qat::SquatLossConfig{false, false, false},
                micro_world().data, micro_train(80), micro_world().tok);
     qat::save_checkpoint(p, t, micro_world().tok, nullptr, nullptr, 80, "{}");
-    std::atexit([] { std::filesystem::remove(micro_cls_path()); });
     return p;
-  }();
-  return path;
+  }()};
+  return file.path;
 }
 
 }  // namespace hilq::search::testing

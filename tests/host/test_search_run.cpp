@@ -24,6 +24,7 @@
 #include "runtime/bench.h"
 #include "runtime/model.h"
 #include "search/scorer.h"
+#include "tests/host/host_test_util.h"
 #include "tests/search/micro_lm.h"
 
 namespace fs = std::filesystem;
@@ -33,24 +34,7 @@ extern char** environ;
 
 namespace {
 
-struct Box {
-  fs::path dir;
-  Box() {
-    static int n = 0;
-    dir = fs::temp_directory_path() /
-          ("hilq_search_run_" + std::to_string(getpid()) + "_" + std::to_string(n++));
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  ~Box() { fs::remove_all(dir); }
-  std::string path(const std::string& name) const { return (dir / name).string(); }
-  std::string read(const std::string& name) const {
-    std::ifstream in(dir / name);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
-};
+using Box = hilq::test::Sandbox;  // the host tests' temporary folder
 
 struct Outcome {
   int exit_code = -1;

@@ -85,7 +85,7 @@ std::vector<search::Trial> search_trials(const search::TieredSearch& search, db:
     };
     for (const auto& c : search.candidates())
       if (c.status == "reference") add(c, model::Setting::parse(c.label), "");
-    for (const search::SearchCandidate* c : search.quality_feasible())
+    for (const search::SearchCandidate* c : search.to_measure())
       add(*c, model::Setting::as_stored(), c->spec.hash());
   }
   return out;

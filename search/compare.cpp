@@ -86,7 +86,7 @@ Comparison compare_strategies(HostScorer& scorer, db::Database& db, const Compar
       r.seed = static_cast<uint64_t>(seed);
       r.evaluations = s.scored();
       r.sensitivity_scorings = s.sensitivity_scorings();
-      r.device_measurements = static_cast<int>(s.quality_feasible().size());
+      r.device_measurements = static_cast<int>(s.to_measure().size());
       r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
       out.runs.push_back(r);
       const auto pts = points_of(s, accuracy, static_cast<size_t>(o.budget) * 4);

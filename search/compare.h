@@ -1,7 +1,7 @@
 // Is the tiered search any good? Strategies compared at the same budget on the same model, space
 // and scoring: for each strategy and seed, the hypervolume of its feasible (validation metric,
 // memory) front after k host evaluations, as a fraction of a reference front's, plus the device
-// measurements it would ask for (its quality-feasible candidates, per board) and its wall time.
+// measurements it would ask for (TieredSearch::to_measure(), per board) and its wall time.
 //
 //   reference point  fixed before the study from the constraints: (metric limit, memory budget)
 //                    with a 1e-9 relative margin, so a point exactly on a limit still counts
@@ -39,7 +39,7 @@ struct StrategyRun {
   std::vector<double> hv_fraction;  // per checkpoint
   int evaluations = 0;              // scorings on validation
   int sensitivity_scorings = 0;
-  int device_measurements = 0;  // quality-feasible candidates: one model-bench job per board
+  int device_measurements = 0;  // to_measure(): one model-bench job per board
   double seconds = 0;
 };
 

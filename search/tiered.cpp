@@ -10,6 +10,7 @@
 #include "db/evaluation_store.h"
 #include "db/search_store.h"
 #include "model/sha256.h"
+#include "search/pareto.h"
 
 namespace hilq::search {
 namespace {
@@ -527,6 +528,8 @@ bool TieredSearch::run() {
   // Activations last: they save no weight memory, so they must not spend the quality budget the
   // weight tiers turn into memory.
   activation_tier(m);
+  if (stopped()) return false;
+  refine_front();
   return !stopped();
 }
 
@@ -534,6 +537,26 @@ std::vector<const SearchCandidate*> TieredSearch::quality_feasible() const {
   std::vector<const SearchCandidate*> out;
   for (const auto& c : candidates_)
     if (c.status != "reference" && c.status != "pruned" && c.quality_ok) out.push_back(&c);
+  return out;
+}
+
+std::vector<const SearchCandidate*> TieredSearch::to_measure() const {
+  std::vector<ParetoPoint> points;
+  std::map<int64_t, const SearchCandidate*> by_id;
+  for (const SearchCandidate* c : quality_feasible()) {
+    double act_bits = 0;
+    for (const ActMode m : c->point.act)
+      act_bits += m == ActMode::kA8   ? 8.0
+                  : m == ActMode::kTa ? 4.0 + 4.0 * space_.high_fraction
+                                      : 4.0;
+    points.push_back({c->id,
+                      {scorer_.higher_is_better() ? 1.0 - c->validation : c->validation,
+                       static_cast<double>(c->packed.memory_bytes), act_bits},
+                      {}});
+    by_id[c->id] = c;
+  }
+  std::vector<const SearchCandidate*> out;
+  for (const int64_t id : pareto_front(points)) out.push_back(by_id.at(id));
   return out;
 }
 

@@ -14,9 +14,14 @@
 //                rules out is pruned unscored; a move that breaks the constraint sticks that block
 //   module       the same per unit; then trades: raise the most sensitive unit of a block one
 //                width when that lets another unit of it drop one, for less memory overall
-//   activations  last (tier "block": a mode is per block): every block's inputs one mode down
+//   activations  (tier "block": a mode is per block): every block's inputs one mode down
 //                (TA8/4, then A4) while the constraint holds, then block by block. They save no
 //                weight memory, so they spend only the quality budget the weights left
+//   front        last, with the budget the greedy tiers leave: neighbours of the (validation
+//                metric, memory) front's members (a unit a width up or down, a block down, a
+//                trade inside a block), the one whose predicted metric (sensitivity sums scaled
+//                by how well they predicted so far, minus their residual spread) adds the most
+//                hypervolume first, until none could add any (search/front_refine.cpp)
 //   budget       scorings of the tiers (validation); sensitivity is not counted
 //   status       reference (the float model), feasible, over-quality, over-budget, pruned
 #pragma once
@@ -99,8 +104,13 @@ class TieredSearch {
   int64_t float_bytes() const { return float_bytes_; }
   // Every candidate in the order it was made (the float references first).
   const std::deque<SearchCandidate>& candidates() const { return candidates_; }
-  // Candidates that met the quality constraint: what the boards measure.
+  // Candidates that met the quality constraint.
   std::vector<const SearchCandidate*> quality_feasible() const;
+  // What the boards measure: the quality-feasible candidates no other one beats on validation
+  // metric, memory and activation bits at once (a dominated one cannot be faster on a board
+  // whose kernels read fewer bytes for fewer bits; those three decide every objective but
+  // latency, and latency follows bytes and bits).
+  std::vector<const SearchCandidate*> to_measure() const;
   int scored() const { return evaluated_; }
   int sensitivity_scorings() const { return sensitivity_count_; }
 
@@ -130,6 +140,13 @@ class TieredSearch {
   const SearchCandidate* descend(const SearchCandidate* base, const std::string& tier, Moves kind);
   const SearchCandidate* activation_tier(const SearchCandidate* base);
   const SearchCandidate* trade(const SearchCandidate* base);
+  void refine_front();
+  double additive_metric(double metric) const;
+  double from_additive(double value) const;
+  double unit_effect(const std::string& unit, int w_bits) const;
+  std::vector<double> front_objectives(const SearchCandidate& c) const;
+  std::vector<double> front_reference() const;
+  std::string config_hash(const Point& p) const;
   const SearchCandidate* record(SearchCandidate c, const std::string& config,
                                 const std::string& config_hash);
   int64_t unit_bytes(const std::string& unit, int w_bits) const;

@@ -14,6 +14,8 @@
 #include "db/search_store.h"
 #include "runtime/model.h"
 #include "search/finish.h"
+#include "search/hypervolume.h"
+#include "search/pareto.h"
 #include "search/scorer.h"
 #include "search/tiered.h"
 #include "tests/search/micro_lm.h"
@@ -362,4 +364,71 @@ TEST_CASE("a classifier search keeps validation accuracy within the allowed drop
   REQUIRE(out.boards[0].pick);
   CHECK(out.boards[0].pick_validation >= s.metric_limit());
   CHECK(fs::exists(fs::path(fo.out_dir) / "pick.safetensors"));
+}
+
+TEST_CASE("the front tier spends what the greedy tiers leave and only adds hypervolume",
+          "[search]") {
+  Dir dir("front");
+  db::Database db(dir.file("s.db"));
+  db::SearchStore store(db);
+  search::HostScorer scorer(scorer_options(dir), &store);
+  search::TieredSearch s(scorer, db, new_run(db), tier_options(60));
+  REQUIRE(s.run());
+  CHECK(s.scored() <= 60);
+  // The (metric, memory) hypervolume of the greedy tiers' feasible candidates, and of all.
+  const std::vector<double> ref = {s.metric_limit() * (1 + 1e-9),
+                                   static_cast<double>(s.float_bytes()) * (1 + 1e-9)};
+  std::vector<std::vector<double>> greedy, all;
+  std::set<std::string> configs;
+  std::map<int64_t, const search::SearchCandidate*> by_id;
+  int front_tier = 0;
+  for (const auto& c : s.candidates()) {
+    by_id[c.id] = &c;
+    if (c.status == "reference") continue;
+    CHECK(configs.insert(c.spec.to_json() + c.label).second);  // never the same config twice
+    if (c.tier == "front") {
+      ++front_tier;
+      // A neighbour of a feasible candidate scored before it.
+      REQUIRE(c.parent);
+      REQUIRE(by_id.contains(*c.parent));
+      CHECK(by_id.at(*c.parent)->feasible());
+    }
+    if (!c.feasible()) continue;
+    all.push_back({c.validation, static_cast<double>(c.packed.memory_bytes)});
+    if (c.tier != "front") greedy.push_back(all.back());
+  }
+  INFO("front tier candidates " << front_tier << ", scored " << s.scored());
+  // The greedy tiers on the micro LM stop well before 60 scorings; the front tier goes on
+  // until nothing in reach could add area or the budget is spent.
+  CHECK(front_tier > 0);
+  REQUIRE_FALSE(greedy.empty());
+  CHECK(search::hypervolume(all, ref) >= search::hypervolume(greedy, ref));
+}
+
+TEST_CASE("the boards measure the quality-feasible candidates nothing else beats", "[search]") {
+  Dir dir("measure");
+  db::Database db(dir.file("s.db"));
+  db::SearchStore store(db);
+  search::HostScorer scorer(scorer_options(dir), &store);
+  search::TieredSearch s(scorer, db, new_run(db), tier_options(60));
+  REQUIRE(s.run());
+  auto objectives = [](const search::SearchCandidate& c) {
+    double act = 0;
+    for (const auto m : c.point.act)
+      act += m == search::ActMode::kA8 ? 8.0 : m == search::ActMode::kTa ? 6.0 : 4.0;
+    return std::vector<double>{c.validation, static_cast<double>(c.packed.memory_bytes), act};
+  };
+  const auto measured = s.to_measure();
+  const auto candidates = s.quality_feasible();
+  REQUIRE_FALSE(measured.empty());
+  CHECK(measured.size() <= candidates.size());
+  std::set<int64_t> measured_ids;
+  for (const auto* c : measured) measured_ids.insert(c->id);
+  for (const auto* c : candidates) {
+    bool dominated = false;
+    for (const auto* o : candidates)
+      dominated = dominated || search::dominates(objectives(*o), objectives(*c));
+    // Measured exactly when no quality-feasible candidate beats it.
+    CHECK(measured_ids.contains(c->id) == !dominated);
+  }
 }

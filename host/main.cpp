@@ -222,6 +222,15 @@ agents, keeps what was recorded and marks the run interrupted.)",
                  "is not counted); nsga2 and random: configurations proposed")
       ->type_name("N")
       ->check(CLI::Range(1, 1000000));
+  app.add_option("--qat-top", search.qat_top,
+                 "search: after the tiers, Squat QAT of the K front members with the best\n"
+                 "trade-off and of up to K near misses (default 0: off; each takes minutes)")
+      ->type_name("K")
+      ->check(CLI::Range(0, 1000));
+  app.add_option("--qat-steps", search.qat_steps,
+                 "search: QAT steps per --qat-top candidate (default 300)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 1000000));
   app.add_option("--pick", search.pick,
                  "search: tf (trade-off mu*P + (1-mu)*(1-M), default) or lexicographic\n"
                  "(least memory under the constraints)")

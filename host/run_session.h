@@ -34,6 +34,8 @@ struct SearchPlan {
   int score_threads = 2;
   int calibration_windows = 8, validation_windows = 64, test_windows = 256;
   int max_docs_per_split = 0;  // tests: a slice of the corpus
+  int qat_top = 0;             // --qat-top: front members (and as many near misses) QAT'd
+  int qat_steps = 300;         // --qat-steps
 };
 
 struct RunOptions {

@@ -84,6 +84,12 @@ std::unique_ptr<SearchRun> run_search_phase(const RunOptions& options, db::Datab
   };
   run->tiered = std::make_unique<search::TieredSearch>(*run->scorer, db, run_id, to);
   if (!run->tiered->run()) return nullptr;
+  if (plan.qat_top > 0) {
+    search::QatOptions qo;
+    qo.steps = plan.qat_steps;
+    run->tiered->train_front(plan.qat_top, qo, plan.mu);
+    if (stop) return nullptr;
+  }
 
   const search::TieredSearch& t = *run->tiered;
   nlohmann::json constraints = {{"task", plan.task},
@@ -97,7 +103,9 @@ std::unique_ptr<SearchRun> run_search_phase(const RunOptions& options, db::Datab
                                 {"strategy", plan.strategy},
                                 {"seed", plan.seed},
                                 {"pick", plan.pick},
-                                {"mu", plan.mu}};
+                                {"mu", plan.mu},
+                                {"qat_top", plan.qat_top},
+                                {"qat_steps", plan.qat_steps}};
   constraints["mem_budget_bytes"] = to.constraints.mem_budget_bytes
                                         ? nlohmann::json(*to.constraints.mem_budget_bytes)
                                         : nlohmann::json(nullptr);

@@ -14,8 +14,10 @@
 #include "model/sha256.h"
 #include "qat/checkpoint.h"
 #include "qat/data.h"
+#include "qat/experiment.h"
 #include "qat/export.h"
 #include "qat/quant.h"
+#include "qat/train.h"
 #include "runtime/model.h"
 #include "runtime/session.h"
 
@@ -184,6 +186,7 @@ struct HostScorer::State {
   std::map<std::string, Sentences> sentences;
   std::map<std::string, std::vector<float>> reference;
   std::map<std::string, double> float_metric;
+  std::unique_ptr<qat::TaskData> qat_data;  // training data of pack_trained(), loaded once
 };
 
 HostScorer::HostScorer(const ScorerOptions& options, db::SearchStore* store)
@@ -333,6 +336,65 @@ PackedCandidate HostScorer::pack(const model::QuantSpec& spec) {
   return out;
 }
 
+TrainedCandidate HostScorer::pack_trained(const model::QuantSpec& spec, const QatOptions& o) {
+  spec.validate(n_layers(), "candidate");
+  const std::string variant = "squat-" + std::to_string(o.steps) + "-" + std::to_string(o.seed);
+  const fs::path dir = fs::path(options_.cache_dir) / model_hash_.substr(0, 16);
+  const fs::path path = dir / (spec.hash() + "." + variant + ".safetensors");
+  TrainedCandidate out;
+  if (!fs::exists(path)) {
+    const auto t0 = Clock::now();
+    fs::create_directories(dir);
+    const bool cls = higher_is_better();
+    const qat::Task task = cls ? qat::Task::kCls : qat::Task::kLm;
+    const auto& tok = state_->checkpoint.tokenizer;
+    if (!state_->qat_data) {
+      auto data = std::make_unique<qat::TaskData>();
+      if (cls)
+        qat::tokenize_cls(qat::load_sentiment(options_.data_dir), tok, data.get());
+      else
+        *data = qat::tokenize_lm(
+            qat::load_lm_corpus(options_.data_dir, options_.max_docs_per_split), tok);
+      state_->qat_data = std::move(data);
+    }
+    const qat::Transformer& teacher = *state_->checkpoint.model;
+    qat::Transformer student(teacher.config(), 0);
+    student.copy_from(teacher);
+    qat::QuantState quant(spec, n_layers());
+    qat::TrainConfig cfg = qat::default_qat_config(task);
+    cfg.steps = o.steps;
+    cfg.seed = o.seed;
+    cfg.log_every = 0;
+    cfg.warmup = std::min(cfg.warmup, std::max(1, o.steps / 10));
+    if (!cls) cfg.seq = std::min(cfg.seq, arch().max_seq);
+    qat::calibrate(task, student, &quant, *state_->qat_data, cfg, o.calib_batches,
+                   qat::QuantState::Init::kPtq);
+    qat::train(task, student, &quant, &teacher, qat::SquatLossConfig{}, *state_->qat_data, cfg,
+               tok);
+    const fs::path partial = path.string() + ".partial";
+    qat::export_packed_model(partial.string(), student, quant, tok);
+    fs::rename(partial, path);
+    if (!cls) {
+      // The engine's perplexity on exactly the scorer's validation windows (each seq + 1 tokens
+      // predicting its last seq).
+      const TokenWindows& w = windows_of("validation");
+      double nll = 0;
+      for (int i = 0; i < w.count(); ++i) {
+        const auto first = w.tokens.begin() + static_cast<std::ptrdiff_t>(i) * (w.seq + 1);
+        const std::vector<int32_t> window(first, first + w.seq + 1);
+        nll += std::log(qat::eval_perplexity(student, &quant, window, w.seq, 1)) * w.seq;
+      }
+      out.engine_validation = std::exp(nll / (static_cast<double>(w.count()) * w.seq));
+    }
+    out.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  }
+  out.packed.path = path.string();
+  out.packed.sha256 = model::sha256_file(out.packed.path);
+  out.packed.memory_bytes = runtime::Model::load(out.packed.path).weight_bytes();
+  out.packed.variant = variant;
+  return out;
+}
+
 CandidateScore HostScorer::score_transient(const model::QuantSpec& spec, const std::string& split) {
   spec.validate(n_layers(), "sensitivity config");
   const fs::path dir = fs::path(options_.cache_dir) / model_hash_.substr(0, 16);
@@ -362,7 +424,8 @@ CandidateScore HostScorer::score_transient(const model::QuantSpec& spec, const s
 CandidateScore HostScorer::score(const model::QuantSpec& spec, const PackedCandidate& packed,
                                  const std::string& split) {
   const int count = windows(split);
-  const std::string config_hash = spec.hash();
+  const std::string config_hash =
+      packed.variant.empty() ? spec.hash() : spec.hash() + "+" + packed.variant;
   if (store_) {
     if (auto hit = store_->score(model_hash_, config_hash, split, count, metric_)) {
       ++cache_hits_;

@@ -89,6 +89,25 @@ struct PackedCandidate {
   std::string path;
   std::string sha256;        // of the whole file: the artifact agents fetch
   int64_t memory_bytes = 0;  // weights as the runtime holds them (codes + scales + floats)
+  // Empty for the PTQ packing of the config; "squat-<steps>-<seed>" for a QAT'd one. Scores are
+  // cached per (config, variant): the same config trained is another model.
+  std::string variant;
+};
+
+// Squat QAT of one candidate config (teacher: the float model; full Squat loss as the QAT
+// engine defines it; weight steps start from the PTQ clipping).
+struct QatOptions {
+  int steps = 300;
+  uint64_t seed = 7;
+  int calib_batches = 8;
+};
+
+struct TrainedCandidate {
+  PackedCandidate packed;
+  // LM only, when trained in this call (not found in the cache): the QAT engine's own perplexity
+  // of the trained model on the validation windows, to check the packed file against.
+  std::optional<double> engine_validation;
+  double seconds = 0;  // training and export (0 when cached)
 };
 
 struct CandidateScore {
@@ -124,9 +143,13 @@ class HostScorer {
   // Packs (or finds in the cache folder) the candidate's model file.
   PackedCandidate pack(const model::QuantSpec& spec);
   // The metric (and output KL) of a packed candidate on a split, from the score cache when the
-  // same (model, config, split, windows) was scored before.
+  // same (model, config and variant, split, windows) was scored before.
   CandidateScore score(const model::QuantSpec& spec, const PackedCandidate& packed,
                        const std::string& split);
+
+  // Trains the config with Squat QAT and packs it with its learned steps (or finds it in the
+  // cache folder under its config hash and variant). Throws what the QAT engine throws.
+  TrainedCandidate pack_trained(const model::QuantSpec& spec, const QatOptions& options);
 
   // A config scored once and not kept (sensitivity): packed to a temporary file, scored on the
   // split with no score cache, the file removed.

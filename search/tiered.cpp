@@ -543,7 +543,8 @@ std::vector<const SearchCandidate*> TieredSearch::quality_feasible() const {
 std::vector<const SearchCandidate*> TieredSearch::to_measure() const {
   std::vector<ParetoPoint> points;
   std::map<int64_t, const SearchCandidate*> by_id;
-  for (const SearchCandidate* c : quality_feasible()) {
+  const auto candidates = quality_feasible();
+  for (const SearchCandidate* c : candidates) {
     double act_bits = 0;
     for (const ActMode m : c->point.act)
       act_bits += m == ActMode::kA8   ? 8.0
@@ -555,8 +556,15 @@ std::vector<const SearchCandidate*> TieredSearch::to_measure() const {
                       {}});
     by_id[c->id] = c;
   }
+  std::set<int64_t> chosen;
+  for (const int64_t id : pareto_front(points)) chosen.insert(id);
+  // A QAT'd candidate's PTQ parent too, so the boards show what QAT changed.
+  for (const SearchCandidate* c : candidates)
+    if (c->tier == "qat" && chosen.contains(c->id) && c->parent && by_id.contains(*c->parent))
+      chosen.insert(*c->parent);
   std::vector<const SearchCandidate*> out;
-  for (const int64_t id : pareto_front(points)) out.push_back(by_id.at(id));
+  for (const SearchCandidate* c : candidates)
+    if (chosen.contains(c->id)) out.push_back(c);
   return out;
 }
 

@@ -22,6 +22,10 @@
 //                trade inside a block), the one whose predicted metric (sensitivity sums scaled
 //                by how well they predicted so far, minus their residual spread) adds the most
 //                hypervolume first, until none could add any (search/front_refine.cpp)
+//   qat          optional, after the tiers (train_front): the best trade-offs of the front and
+//                the smallest near misses (within twice the quality limit) trained with Squat
+//                QAT, packed with their learned steps and scored again: new candidates whose
+//                parent is the PTQ one; one that now meets the limit joins the front
 //   budget       scorings of the tiers (validation); sensitivity is not counted
 //   status       reference (the float model), feasible, over-quality, over-budget, pruned
 #pragma once
@@ -104,6 +108,15 @@ class TieredSearch {
   int64_t float_bytes() const { return float_bytes_; }
   // Every candidate in the order it was made (the float references first).
   const std::deque<SearchCandidate>& candidates() const { return candidates_; }
+  // The QAT step: Squat QAT of the `top` front members with the best trade-off (mu as the
+  // pick's) and of up to `top` near misses; each result is a candidate of tier "qat".
+  void train_front(int top, const QatOptions& qat, double mu);
+  // The QAT engine's own validation metric of a candidate trained in this session (LM), to
+  // check its packed file against.
+  std::optional<double> engine_validation(int64_t id) const {
+    const auto it = engine_validation_.find(id);
+    return it == engine_validation_.end() ? std::nullopt : std::optional<double>(it->second);
+  }
   // Candidates that met the quality constraint.
   std::vector<const SearchCandidate*> quality_feasible() const;
   // What the boards measure: the quality-feasible candidates no other one beats on validation
@@ -141,6 +154,7 @@ class TieredSearch {
   const SearchCandidate* activation_tier(const SearchCandidate* base);
   const SearchCandidate* trade(const SearchCandidate* base);
   void refine_front();
+  std::vector<const SearchCandidate*> qat_targets(int top, double mu) const;
   double additive_metric(double metric) const;
   double from_additive(double value) const;
   double unit_effect(const std::string& unit, int w_bits) const;
@@ -162,6 +176,7 @@ class TieredSearch {
   std::map<std::pair<std::string, std::string>, std::pair<double, double>> sens_;  // change, kl
   std::deque<SearchCandidate> candidates_;  // stable addresses as it grows
   std::map<std::string, size_t> by_hash_;   // config hash -> index
+  std::map<int64_t, double> engine_validation_;
   double float_metric_ = 0;
   int64_t float_bytes_ = 0;
   int evaluated_ = 0, sensitivity_count_ = 0;

@@ -184,7 +184,7 @@ TEST_CASE(
   so.test_windows = 4;
   so.max_docs_per_split = hilq::search::testing::kMicroDocs;
   hilq::search::HostScorer scorer(so, nullptr);
-  CHECK(scorer.score(spec, {pick, "", 0}, "validation").metric == recorded);
+  CHECK(scorer.score(spec, {pick, "", 0, ""}, "validation").metric == recorded);
   // The agent's greedy tokens of the pick equal the host's: the same file, the same arithmetic.
   {
     const std::string tokens =

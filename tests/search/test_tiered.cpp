@@ -310,7 +310,7 @@ TEST_CASE(
   // A fresh scorer (no score cache) on the exported file.
   Dir fresh("fresh");
   search::HostScorer rescorer(scorer_options(fresh), nullptr);
-  const auto packed = search::PackedCandidate{exported.string(), "", 0};
+  const auto packed = search::PackedCandidate{exported.string(), "", 0, ""};
   CHECK(rescorer.score(pick.spec, packed, "validation").metric == v.column_double(0));
 }
 
@@ -431,4 +431,50 @@ TEST_CASE("the boards measure the quality-feasible candidates nothing else beats
     // Measured exactly when no quality-feasible candidate beats it.
     CHECK(measured_ids.contains(c->id) == !dominated);
   }
+}
+
+TEST_CASE(
+    "the QAT step trains the best of the front, and its packed file scores as the QAT "
+    "engine does",
+    "[search][qat]") {
+  Dir dir("qat");
+  db::Database db(dir.file("s.db"));
+  db::SearchStore store(db);
+  search::HostScorer scorer(scorer_options(dir), &store);
+  search::TieredSearch s(scorer, db, new_run(db), tier_options(20));
+  REQUIRE(s.run());
+  search::QatOptions qo;
+  qo.steps = 8;
+  qo.calib_batches = 2;
+  s.train_front(1, qo, 0.5);
+  std::map<int64_t, const search::SearchCandidate*> by_id;
+  for (const auto& c : s.candidates()) by_id[c.id] = &c;
+  int trained = 0;
+  for (const auto& c : s.candidates()) {
+    if (c.tier != "qat") continue;
+    ++trained;
+    REQUIRE(c.parent);
+    const search::SearchCandidate& parent = *by_id.at(*c.parent);
+    CHECK(parent.tier != "qat");
+    CHECK(c.spec == parent.spec);                    // the same config ...
+    CHECK(c.packed.sha256 != parent.packed.sha256);  // ... trained: another file
+    CHECK(c.packed.variant == "squat-8-7");
+    const runtime::Model m = runtime::Model::load(c.packed.path);
+    CHECK(m.quant_config() == c.spec.to_json());
+    CHECK(m.weight_bytes() == parent.packed.memory_bytes);
+    // The runtime's integer kernels score the file as the QAT engine scored the model it
+    // trained, on the same windows. Perplexity is exp(mean NLL) over every position; the
+    // agreement suite bounds logits to 1e-4 of their range on average, with a rare activation
+    // landing on the other side of a rounding boundary: well inside 0.5 % of perplexity.
+    const auto engine = s.engine_validation(c.id);
+    REQUIRE(engine);
+    INFO("runtime " << c.validation << ", QAT engine " << *engine << ", PTQ parent "
+                    << parent.validation);
+    CHECK(std::abs(c.validation / *engine - 1) < 5e-3);
+    // Its score is cached under (config, variant), apart from the PTQ parent's.
+    CHECK(scorer.score(c.spec, c.packed, "validation").metric == c.validation);
+    CHECK(scorer.score(parent.spec, parent.packed, "validation").metric == parent.validation);
+  }
+  CHECK(trained >= 1);
+  CHECK(trained <= 2);  // one front member and at most one near miss
 }

@@ -366,14 +366,27 @@ TEST_CASE("a classifier search keeps validation accuracy within the allowed drop
   CHECK(fs::exists(fs::path(fo.out_dir) / "pick.safetensors"));
 }
 
+// A tiered search of the micro LM, run to its end in a folder of its own.
+struct FinishedSearch {
+  Dir dir;
+  db::Database db;
+  db::SearchStore store;
+  search::HostScorer scorer;
+  search::TieredSearch search;
+  FinishedSearch(const std::string& tag, int budget)
+      : dir(tag),
+        db(dir.file("s.db")),
+        store(db),
+        scorer(scorer_options(dir), &store),
+        search(scorer, db, new_run(db), tier_options(budget)) {
+    REQUIRE(search.run());
+  }
+};
+
 TEST_CASE("the front tier spends what the greedy tiers leave and only adds hypervolume",
           "[search]") {
-  Dir dir("front");
-  db::Database db(dir.file("s.db"));
-  db::SearchStore store(db);
-  search::HostScorer scorer(scorer_options(dir), &store);
-  search::TieredSearch s(scorer, db, new_run(db), tier_options(60));
-  REQUIRE(s.run());
+  FinishedSearch f("front", 60);
+  const search::TieredSearch& s = f.search;
   CHECK(s.scored() <= 60);
   // The (metric, memory) hypervolume of the greedy tiers' feasible candidates, and of all.
   const std::vector<double> ref = {s.metric_limit() * (1 + 1e-9),
@@ -406,12 +419,8 @@ TEST_CASE("the front tier spends what the greedy tiers leave and only adds hyper
 }
 
 TEST_CASE("the boards measure the quality-feasible candidates nothing else beats", "[search]") {
-  Dir dir("measure");
-  db::Database db(dir.file("s.db"));
-  db::SearchStore store(db);
-  search::HostScorer scorer(scorer_options(dir), &store);
-  search::TieredSearch s(scorer, db, new_run(db), tier_options(60));
-  REQUIRE(s.run());
+  FinishedSearch f("measure", 60);
+  const search::TieredSearch& s = f.search;
   auto objectives = [](const search::SearchCandidate& c) {
     double act = 0;
     for (const auto m : c.point.act)
@@ -437,12 +446,9 @@ TEST_CASE(
     "the QAT step trains the best of the front, and its packed file scores as the QAT "
     "engine does",
     "[search][qat]") {
-  Dir dir("qat");
-  db::Database db(dir.file("s.db"));
-  db::SearchStore store(db);
-  search::HostScorer scorer(scorer_options(dir), &store);
-  search::TieredSearch s(scorer, db, new_run(db), tier_options(20));
-  REQUIRE(s.run());
+  FinishedSearch f("qat", 20);
+  search::TieredSearch& s = f.search;
+  search::HostScorer& scorer = f.scorer;
   search::QatOptions qo;
   qo.steps = 8;
   qo.calib_batches = 2;

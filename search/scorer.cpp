@@ -364,7 +364,8 @@ TrainedCandidate HostScorer::pack_trained(const model::QuantSpec& spec, const Qa
     qat::TrainConfig cfg = qat::default_qat_config(task);
     cfg.steps = o.steps;
     cfg.seed = o.seed;
-    cfg.log_every = 0;
+    cfg.log_every = o.log_every;
+    cfg.label = "qat";
     cfg.warmup = std::min(cfg.warmup, std::max(1, o.steps / 10));
     if (!cls) cfg.seq = std::min(cfg.seq, arch().max_seq);
     qat::calibrate(task, student, &quant, *state_->qat_data, cfg, o.calib_batches,

@@ -100,6 +100,7 @@ struct QatOptions {
   int steps = 300;
   uint64_t seed = 7;
   int calib_batches = 8;
+  int log_every = 50;  // a progress line ("[qat] step k/N loss ... eta ...") every N steps; 0: none
 };
 
 struct TrainedCandidate {

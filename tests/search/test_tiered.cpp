@@ -452,6 +452,7 @@ TEST_CASE(
   search::QatOptions qo;
   qo.steps = 8;
   qo.calib_batches = 2;
+  qo.log_every = 0;
   s.train_front(1, qo, 0.5);
   std::map<int64_t, const search::SearchCandidate*> by_id;
   for (const auto& c : s.candidates()) by_id[c.id] = &c;

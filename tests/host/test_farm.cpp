@@ -14,7 +14,7 @@ TEST_CASE("An agent failing its health check is quarantined and reported; the ot
   const std::string boards_dir = write_farm_board(box);
   const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(free_port());
   Child search(box, "search",
-               {search_bin(), "--boards", "farm", "--boards-dir", boards_dir, "--endpoint",
+               {search_bin(), "--insecure-loopback", "--boards", "farm", "--boards-dir", boards_dir, "--endpoint",
                 endpoint, "--db", box.path("hil.db"), "--out", box.path("out"), "--workload",
                 "noop", "--jobs", "6", "--job-sleep-ms", "50", "--heartbeat-ms", "100"});
   REQUIRE(eventually([&] { return search.err().find("listening on") != std::string::npos; }, 10));
@@ -58,7 +58,7 @@ TEST_CASE("--boards a,b waits with a progress line and names the kind that never
   write_farm_board(box, "ghost");
   const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(free_port());
   Child search(box, "search",
-               {search_bin(), "--boards", "farm,ghost", "--boards-dir", boards_dir, "--endpoint",
+               {search_bin(), "--insecure-loopback", "--boards", "farm,ghost", "--boards-dir", boards_dir, "--endpoint",
                 endpoint, "--db", box.path("hil.db"), "--out", box.path("out"), "--workload",
                 "noop", "--jobs", "2", "--connect-timeout", "2.5", "--heartbeat-ms", "100"});
   REQUIRE(eventually([&] { return search.err().find("listening on") != std::string::npos; }, 10));
@@ -85,7 +85,7 @@ TEST_CASE("Jobs naming an artifact: the agent fetches it once in chunks, verifie
   const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(free_port());
   Child search(
       box, "search",
-      {search_bin(), "--boards", "farm", "--boards-dir", boards_dir, "--endpoint", endpoint, "--db",
+      {search_bin(), "--insecure-loopback", "--boards", "farm", "--boards-dir", boards_dir, "--endpoint", endpoint, "--db",
        box.path("hil.db"), "--out", box.path("out"), "--workload", "noop", "--jobs", "3",
        "--artifact", box.path("model.bin"), "--heartbeat-ms", "100"});
   REQUIRE(eventually([&] { return search.err().find("listening on") != std::string::npos; }, 10));

@@ -46,9 +46,11 @@ Broker::Broker(const std::string& bind_endpoint, std::map<std::string, proto::Bo
   if (options_.curve_keys) zap_ = std::make_unique<ZapHandler>(context_, options_.allowed_keys);
   router_ = zmq::socket_t(context_, zmq::socket_type::router);
   router_.set(zmq::sockopt::router_mandatory, 1);
-  // No handover: a second connection claiming a live agent's id is refused by libzmq (the first
-  // keeps it), not silently handed the agent's jobs. ZMTP heartbeats reap a connection that died
-  // without a FIN, so a reconnecting agent gets its id back within the liveness window.
+  // No handover: a second connection with a live connection's very routing id is refused by
+  // libzmq (the first keeps it), not silently handed the agent's jobs. hil-agent's routing ids end
+  // in a random suffix new for each connection, so a second connection claiming a live agent id
+  // has another routing id and reaches handle_hello, which refuses and logs it. ZMTP heartbeats
+  // reap a connection that died without a FIN within the liveness window.
   router_.set(zmq::sockopt::router_handover, 0);
   router_.set(zmq::sockopt::heartbeat_ivl, options_.heartbeat_ms);
   router_.set(zmq::sockopt::heartbeat_timeout, options_.heartbeat_ms * options_.liveness);

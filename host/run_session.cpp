@@ -236,12 +236,12 @@ int run_session(const RunOptions& given) {
       for (int i = 1; i <= (options.agents_per_board > 0 ? options.agents_per_board : board.agents);
            ++i)
         launched_ids[name].push_back(name + "-" + std::to_string(i));
-  const CurvePlan curve = plan_curve(options.curve_key_file, options.allow_file,
+  options.endpoint = bindable_endpoint(options.endpoint);  // tcp://localhost:N binds 127.0.0.1
+  const CurvePlan curve = plan_curve(options.endpoint, options.curve_key_file, options.allow_file,
                                      options.insecure_loopback, boards, launched_ids);
   bopts.curve_keys = curve.host;
   bopts.allowed_keys = curve.allowed;
 
-  options.endpoint = bindable_endpoint(options.endpoint);  // tcp://localhost:N binds 127.0.0.1
   Broker broker(options.endpoint, boards, bopts);  // before any row: a bind error records nothing
   int64_t run_id = 0;
   if (resumed) {

@@ -92,7 +92,8 @@ protocol::KeyPair new_key_pair() {
 
 }  // namespace
 
-CurvePlan plan_curve(const std::string& key_file, const std::string& allow_file, bool insecure,
+CurvePlan plan_curve(const std::string& endpoint, const std::string& key_file,
+                     const std::string& allow_file, bool insecure,
                      const std::map<std::string, protocol::BoardSpec>& boards,
                      const std::map<std::string, std::vector<std::string>>& launched_ids) {
   CurvePlan plan;
@@ -101,6 +102,10 @@ CurvePlan plan_curve(const std::string& key_file, const std::string& allow_file,
     plan.host = protocol::load_key_file(key_file);
     if (!allow_file.empty()) plan.allowed = protocol::load_allow_list(allow_file);
   } else {
+    if (!is_loopback_endpoint(endpoint))
+      throw ConfigError("refusing to bind " + endpoint +
+                        " without CURVE keys: only loopback runs may go without them (make keys "
+                        "with hil-keys, then pass --curve-key HOST.key --allow ALLOW-LIST)");
     std::string remote;
     for (const auto& [name, board] : boards)
       if (!launches_here(board)) remote += (remote.empty() ? "" : ", ") + name;

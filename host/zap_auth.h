@@ -42,7 +42,8 @@ class ZapHandler {
 //  - no keys, every board's agents started by this hil-search on this machine (a launch command
 //    that runs {agent} or {agent_aarch64}): a key pair made for this run;
 //  - --insecure-loopback: no CURVE, any process that reaches the loopback endpoint may join;
-//  - otherwise a ConfigError naming the boards whose agents would join unauthenticated.
+//  - otherwise a ConfigError naming the boards whose agents would join unauthenticated; binding
+//    anything but loopback without --curve-key is refused whatever the boards.
 // Either way, every agent this hil-search starts on this machine gets a key pair of its own for
 // this run, admitted under its agent id and handed over in its environment (session_env).
 struct CurvePlan {
@@ -53,7 +54,8 @@ struct CurvePlan {
   std::vector<std::string> session_env(const std::string& agent_id) const;
 };
 // `launched_ids`: board -> the ids of the agents this hil-search will start for it.
-CurvePlan plan_curve(const std::string& key_file, const std::string& allow_file, bool insecure,
+CurvePlan plan_curve(const std::string& endpoint, const std::string& key_file,
+                     const std::string& allow_file, bool insecure,
                      const std::map<std::string, protocol::BoardSpec>& boards,
                      const std::map<std::string, std::vector<std::string>>& launched_ids);
 // True when the board's launch command starts this build's agent on this machine.

@@ -5,6 +5,7 @@
 #include <zmq.h>
 
 #include <catch2/catch.hpp>
+#include <zmq_addon.hpp>
 
 #include "db/run_store.h"
 #include "host/broker.h"
@@ -190,10 +191,14 @@ TEST_CASE("A run whose agents this host starts uses CURVE keys made for the run;
   const auto until = Clock::now() + std::chrono::seconds(40);
   while (!(code = search.wait_for(0.05)) && Clock::now() < until) {
     for (auto [peer, id] : {std::pair{&stranger, "stranger"}, std::pair{&squatter, "own-1"}}) {
-      proto::Hello hello = hello_for(id, "own");
-      hello.features.clear();
-      peer->send(proto::make_message(hello));
-      peer->send(proto::make_message(proto::MessageType::kReady));
+      // Without a completed handshake a DEALER may have no pipe to queue into: never block.
+      for (const auto& m : {proto::make_message(hello_for(id, "own")),
+                            proto::make_message(proto::MessageType::kReady)}) {
+        const proto::Frames frames = proto::encode(m);
+        std::vector<zmq::const_buffer> parts;
+        for (const auto& f : frames) parts.push_back(zmq::buffer(f));
+        (void)zmq::send_multipart(peer->socket(), parts, zmq::send_flags::dontwait);
+      }
       while (peer->recv(0, false)) ++received;
     }
   }

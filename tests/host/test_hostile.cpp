@@ -82,16 +82,16 @@ void hostile_peer(const std::string& endpoint, const std::atomic<bool>& stop,
     auto welcome = peer.recv(1000);
     if (!welcome || welcome->type != proto::MessageType::kWelcome) continue;
     peer.send(proto::make_message(proto::MessageType::kReady));
-    const auto until = Clock::now() + std::chrono::seconds(5);
+    auto until = Clock::now() + std::chrono::seconds(5);
     auto next_beat = Clock::now();
-    bool silent = false;
+    bool silent = false, took = false;
     while (!stop.load() && Clock::now() < until) {
       if (!silent && Clock::now() >= next_beat) {
         peer.send(proto::make_message(proto::MessageType::kHeartbeat));
         next_beat = Clock::now() + std::chrono::milliseconds(50);
       }
       auto m = peer.recv(20);
-      if (!m || m->type != proto::MessageType::kJob) continue;
+      if (took || !m || m->type != proto::MessageType::kJob) continue;
       const proto::Job job = proto::parse_job(*m);
       if (job.kind == proto::kHealthCheckKind) {
         peer.send(proto::make_message(
@@ -117,10 +117,13 @@ void hostile_peer(const std::string& endpoint, const std::atomic<bool>& stop,
         case 4:
           peer.send(proto::make_message(proto::MessageType::kReady));
           break;
-        case 5:  // falls silent: the host sees it die
-          silent = true;
+        case 5:  // falls silent until the host declares it dead (5 x 100 ms)
+          silent = took = true;
+          until = Clock::now() + std::chrono::milliseconds(800);
           continue;
-        default:  // holds the job past its lease
+        default:  // holds the job past its 1 s lease, heartbeating
+          took = true;
+          until = Clock::now() + std::chrono::milliseconds(1500);
           continue;
       }
       break;
@@ -138,7 +141,7 @@ TEST_CASE("A hostile local peer with fresh ids next to a real agent makes no job
   Child search(box, "search",
                {search_bin(), "--insecure-loopback", "--boards", "farm", "--boards-dir",
                 boards_dir, "--endpoint", endpoint, "--db", box.path("hil.db"), "--out",
-                box.path("out"), "--workload", "noop", "--jobs", "30", "--job-sleep-ms", "100",
+                box.path("out"), "--workload", "noop", "--jobs", "30", "--job-sleep-ms", "150",
                 "--heartbeat-ms", "100", "--job-timeout", "1", "--max-attempts", "1",
                 "--connect-timeout", "20"});
   REQUIRE(eventually([&] { return search.err().find("listening on") != std::string::npos; }, 10));

@@ -52,7 +52,8 @@ AgentProcess::AgentProcess(const std::string& command, const std::vector<std::st
   for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
   for (const auto& entry : environment) envp.push_back(const_cast<char*>(entry.c_str()));
   envp.push_back(nullptr);
-  const int rc = posix_spawn(&pid_, "/bin/sh", nullptr, &attr, const_cast<char**>(argv), envp.data());
+  const int rc =
+      posix_spawn(&pid_, "/bin/sh", nullptr, &attr, const_cast<char**>(argv), envp.data());
   posix_spawnattr_destroy(&attr);
   if (rc != 0)
     throw std::runtime_error("cannot start agent '" + command + "': " + std::strerror(rc));

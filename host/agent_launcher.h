@@ -23,7 +23,8 @@ class AgentProcess {
   // the host, which then shuts the agent down in order.
   // `environment` entries ("NAME=value") are added to this process's environment for the agent
   // only (e.g. its CURVE session keys: an environment is readable by this user alone).
-  explicit AgentProcess(const std::string& command, const std::vector<std::string>& environment = {});
+  explicit AgentProcess(const std::string& command,
+                        const std::vector<std::string>& environment = {});
   ~AgentProcess();  // stop(), never throws
   AgentProcess(const AgentProcess&) = delete;
   AgentProcess& operator=(const AgentProcess&) = delete;

@@ -107,8 +107,7 @@ void Broker::drop_agent(const std::string& identity, bool count_failure,
   if (auto r = routes_.find(agent.id); r != routes_.end() && r->second == identity)
     routes_.erase(r);
   if (agent.job && !agent.job->health)
-    retry_or_fail(std::move(agent.job->queued), agent, error_class, message, count_failure,
-                  events);
+    retry_or_fail(std::move(agent.job->queued), agent, error_class, message, count_failure, events);
 }
 
 Broker::Agent* Broker::agent_named(const std::string& id) {
@@ -300,8 +299,8 @@ void Broker::handle_hello(const std::string& identity, const std::string& user_i
                     "agent '" + hello.agent_id.substr(0, 64) +
                         "' is connected on another connection; say HELLO again later");
     }
-    drop_agent(old_route, false, proto::kErrorAgentLost,
-               "agent reconnected while running the job", events);
+    drop_agent(old_route, false, proto::kErrorAgentLost, "agent reconnected while running the job",
+               events);
   }
   // A reconnecting agent starts clean: whatever it had in flight goes back to the queue, not
   // charged as a failed try (the agent lost its link, the job did nothing wrong).
@@ -601,8 +600,7 @@ void Broker::dispatch(std::vector<BrokerEvent>& events) {
       // The health check goes first: a known tiny job with a known answer.
       InFlight flight;
       flight.health = true;
-      flight.queued.job.job_id =
-          "health-" + agent.id + "-" + std::to_string(++agent.health_checks);
+      flight.queued.job.job_id = "health-" + agent.id + "-" + std::to_string(++agent.health_checks);
       flight.queued.job.kind = proto::kHealthCheckKind;
       flight.queued.job.config = proto::health_check_config(health_seed_++);
       flight.expected = proto::compute_health_answer(flight.queued.job.config);

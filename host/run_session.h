@@ -67,7 +67,7 @@ struct RunOptions {
   std::string allow_file;      // agents' public keys admitted
   // No CURVE on a loopback endpoint: any local process may join as an agent (see host/README).
   bool insecure_loopback = false;
-  std::string command_line;    // recorded with the run
+  std::string command_line;  // recorded with the run
 };
 
 // Process exit code: 0 completed, 1 failed, 130 interrupted. On --resume the run's stored

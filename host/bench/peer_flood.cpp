@@ -46,8 +46,8 @@ int run(int argc, char** argv) {
   app.add_option("--linger-ms", linger_ms, "wait this long after sending (default 2000)")
       ->type_name("MS")
       ->check(CLI::Range(0, 600000));
-  CLI::Option* key = app.add_option("--curve-key", key_file, "this peer's key file (hil-keys)")
-                         ->type_name("FILE");
+  CLI::Option* key =
+      app.add_option("--curve-key", key_file, "this peer's key file (hil-keys)")->type_name("FILE");
   CLI::Option* server =
       app.add_option("--server-key", server_key, "the host's public key (Z85 or .pub file)")
           ->type_name("KEY");
@@ -73,7 +73,8 @@ int run(int argc, char** argv) {
   s.connect(endpoint);
   auto send_frames = [&](const proto::Frames& f) {
     for (size_t i = 0; i < f.size(); ++i)
-      s.send(zmq::buffer(f[i]), i + 1 < f.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+      s.send(zmq::buffer(f[i]),
+             i + 1 < f.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
   };
   if (hello) {
     proto::Hello h;

@@ -164,9 +164,10 @@ TEST_CASE("hil-search refuses a non-loopback endpoint without keys", "[auth]") {
   CHECK_THAT(search.err(), Contains("refusing to bind") && Contains("hil-keys"));
 }
 
-TEST_CASE("A run whose agents this host starts uses CURVE keys made for the run; a peer without "
-          "them gets nothing",
-          "[auth]") {
+TEST_CASE(
+    "A run whose agents this host starts uses CURVE keys made for the run; a peer without "
+    "them gets nothing",
+    "[auth]") {
   Sandbox box;
   std::filesystem::create_directories(box.dir / "boards");
   box.write("boards/own.json",
@@ -177,10 +178,27 @@ TEST_CASE("A run whose agents this host starts uses CURVE keys made for the run;
                 box.path("cache") + R"("})");
   const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(free_port());
   Child search(box, "search",
-               {search_bin(), "--boards", "own", "--boards-dir", box.path("boards"), "--endpoint",
-                endpoint, "--db", box.path("hil.db"), "--out", box.path("out"), "--workload",
-                "noop", "--jobs", "10", "--job-sleep-ms", "100", "--heartbeat-ms", "100",
-                "--connect-timeout", "20"});
+               {search_bin(),
+                "--boards",
+                "own",
+                "--boards-dir",
+                box.path("boards"),
+                "--endpoint",
+                endpoint,
+                "--db",
+                box.path("hil.db"),
+                "--out",
+                box.path("out"),
+                "--workload",
+                "noop",
+                "--jobs",
+                "10",
+                "--job-sleep-ms",
+                "100",
+                "--heartbeat-ms",
+                "100",
+                "--connect-timeout",
+                "20"});
   REQUIRE(eventually([&] { return search.err().find("listening on") != std::string::npos; }, 10));
   // Without keys, neither a new id nor the launched agent's own id gets a single message.
   zmq::context_t ctx;
@@ -217,12 +235,13 @@ TEST_CASE("A run whose agents this host starts uses CURVE keys made for the run;
   CHECK(agents[0].user_id == std::optional<std::string>("own-1"));  // its key, made for the run
 }
 
-TEST_CASE("Without keys, hil-search refuses boards whose agents it does not start itself", "[auth]") {
+TEST_CASE("Without keys, hil-search refuses boards whose agents it does not start itself",
+          "[auth]") {
   Sandbox box;
   const std::string boards_dir = write_farm_board(box);
   Child search(box, "search",
-               {search_bin(), "--boards", "farm", "--boards-dir", boards_dir, "--port", "0",
-                "--db", box.path("x.db"), "--out", box.path("out")});
+               {search_bin(), "--boards", "farm", "--boards-dir", boards_dir, "--port", "0", "--db",
+                box.path("x.db"), "--out", box.path("out")});
   CHECK(search.wait() == 1);
   CHECK_THAT(search.err(), Contains("board(s) farm") && Contains("--curve-key") &&
                                Contains("--insecure-loopback"));

@@ -4,8 +4,8 @@
 #include <catch2/catch.hpp>
 #include <random>
 
-#include "protocol/health_check.h"
 #include "host/broker.h"
+#include "protocol/health_check.h"
 #include "tests/host/host_test_util.h"
 
 using namespace hilq::test;

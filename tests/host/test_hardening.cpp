@@ -141,9 +141,10 @@ TEST_CASE("A HELLO naming another agent than its connection's routing id is refu
   CHECK(h.broker.agents_of("local") == 0);
 }
 
-TEST_CASE("A second live connection claiming an agent's id is refused and logged; the first keeps "
-          "its job",
-          "[auth]") {
+TEST_CASE(
+    "A second live connection claiming an agent's id is refused and logged; the first keeps "
+    "its job",
+    "[auth]") {
   StderrCapture log;
   Harness h;
   // hil-agent's routing id is "<id>/<nonce>", new for each connection.

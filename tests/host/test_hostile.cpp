@@ -102,8 +102,8 @@ void hostile_peer(const std::string& endpoint, const std::atomic<bool>& stop,
       ++jobs_taken;
       switch (n % 7) {
         case 0:  // an implausible result
-          peer.send(proto::make_message(
-              proto::Result{job.job_id, {{"latency", {{"median_ns", -5.0}}}}}));
+          peer.send(
+              proto::make_message(proto::Result{job.job_id, {{"latency", {{"median_ns", -5.0}}}}}));
           break;
         case 1:
           peer.send(proto::make_message(proto::ErrorReply{job.job_id, "runtime", "boom"}));
@@ -139,18 +139,39 @@ TEST_CASE("A hostile local peer with fresh ids next to a real agent makes no job
   const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(free_port());
   // One counted failure would fail a job: every try the peer spoils must go uncounted.
   Child search(box, "search",
-               {search_bin(), "--insecure-loopback", "--boards", "farm", "--boards-dir",
-                boards_dir, "--endpoint", endpoint, "--db", box.path("hil.db"), "--out",
-                box.path("out"), "--workload", "noop", "--jobs", "30", "--job-sleep-ms", "150",
-                "--heartbeat-ms", "100", "--job-timeout", "1", "--max-attempts", "1",
-                "--connect-timeout", "20"});
+               {search_bin(),
+                "--insecure-loopback",
+                "--boards",
+                "farm",
+                "--boards-dir",
+                boards_dir,
+                "--endpoint",
+                endpoint,
+                "--db",
+                box.path("hil.db"),
+                "--out",
+                box.path("out"),
+                "--workload",
+                "noop",
+                "--jobs",
+                "30",
+                "--job-sleep-ms",
+                "150",
+                "--heartbeat-ms",
+                "100",
+                "--job-timeout",
+                "1",
+                "--max-attempts",
+                "1",
+                "--connect-timeout",
+                "20"});
   REQUIRE(eventually([&] { return search.err().find("listening on") != std::string::npos; }, 10));
-  Child good(box, "good",
-             {agent_bin(), "--connect", endpoint, "--board", "farm", "--id", "good",
-              "--heartbeat-ms", "100", "--host-timeout", "10", "--power", "none", "--cache-dir",
-              box.path("cache")});
-  REQUIRE(eventually([&] { return search.err().find("agent good joined") != std::string::npos; },
-                     10));
+  Child good(
+      box, "good",
+      {agent_bin(), "--connect", endpoint, "--board", "farm", "--id", "good", "--heartbeat-ms",
+       "100", "--host-timeout", "10", "--power", "none", "--cache-dir", box.path("cache")});
+  REQUIRE(
+      eventually([&] { return search.err().find("agent good joined") != std::string::npos; }, 10));
   std::atomic<bool> stop{false};
   std::atomic<int> jobs_taken{0};
   std::thread peer([&] { hostile_peer(endpoint, stop, jobs_taken); });

@@ -1,18 +1,16 @@
 // Agent process management (see agent_launcher.h).
 #include "host/agent_launcher.h"
 
-#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <stdexcept>
 #include <thread>
-
-extern char** environ;
 
 namespace hilq::host {
 

@@ -115,6 +115,7 @@ TEST_CASE("10,000 random and mutated messages at the host: no crash, no hang, st
   hilq::host::Broker broker("tcp://127.0.0.1:*", {{"local", board}}, options);
   zmq::context_t ctx;
   std::vector<std::unique_ptr<FakeAgent>> fuzzers;
+  fuzzers.reserve(8);
   for (int i = 0; i < 8; ++i)
     fuzzers.push_back(
         std::make_unique<FakeAgent>(ctx, broker.endpoint(), "fuzz-" + std::to_string(i)));

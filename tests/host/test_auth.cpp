@@ -153,6 +153,10 @@ TEST_CASE("hil-keys makes key files; hil-search and hil-agent run a CURVE farm w
   for (const auto& m : rows) CHECK(m.agent == "agent1");
   for (const auto& a : store.agents(1)) CHECK(a.id != "intruder");
   CHECK(intruder->err().find("welcomed") == std::string::npos);
+  // The refused agent says why the host never answers (libzmq reports it only as a socket event).
+  CHECK_THAT(intruder->err(),
+             Contains("the host refused this agent's CURVE key (ZAP status 400)") &&
+                 Contains("authentication is the likely cause"));
 }
 
 TEST_CASE("hil-search refuses a non-loopback endpoint without keys", "[auth]") {

@@ -35,6 +35,22 @@ volatile float g_sink = 0.0f;
 
 }  // namespace
 
+int64_t kernel_bench_bytes(int64_t m, int64_t k, int64_t n, int w_bits) {
+  const int64_t floats = m * k + n * k + n * m;
+  const int64_t packed = m * k * w_bits / 8 + m * k;  // codes, plus scales at most one per weight
+  return floats * static_cast<int64_t>(sizeof(float)) + packed;
+}
+
+void check_kernel_bench_memory(int64_t m, int64_t k, int64_t n, int w_bits,
+                               int64_t available_bytes) {
+  const int64_t need = kernel_bench_bytes(m, k, n, w_bits);
+  if (available_bytes >= 0 && need > available_bytes)
+    throw BadJobConfig("shape m=" + std::to_string(m) + " k=" + std::to_string(k) +
+                       " n=" + std::to_string(n) + " needs " + std::to_string(need >> 20) +
+                       " MiB, more than the " + std::to_string(available_bytes >> 20) +
+                       " MiB this board has available");
+}
+
 json run_kernel_bench(const json& config, const protocol::RepeatPolicy& repeat) {
   auto op_it = config.find("op");
   if (op_it == config.end() || !op_it->is_string())
@@ -65,6 +81,10 @@ json run_kernel_bench(const json& config, const protocol::RepeatPolicy& repeat) 
       throw BadJobConfig("config field 'isa' must be a kernel path name (ref, avx2, ...)");
     isa = it->get<std::string>();
   }
+
+  // Checked before anything is allocated: a shape too large for the board is a clear bad-request,
+  // not a bad_alloc (or the OOM killer) halfway through.
+  check_kernel_bench_memory(m, k, n, w_bits, available_memory_bytes());
 
   const bool rss_reset = reset_peak_rss();
   kernels::Context ctx(kernels::ContextOptions{threads, isa, ""});

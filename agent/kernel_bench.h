@@ -19,4 +19,12 @@ class BadJobConfig : public std::runtime_error {
 
 nlohmann::json run_kernel_bench(const nlohmann::json& config, const protocol::RepeatPolicy& repeat);
 
+// Bytes a kernel-bench job of this shape allocates, at most: float weights, activations and
+// outputs, the packed weights and their scales.
+int64_t kernel_bench_bytes(int64_t m, int64_t k, int64_t n, int w_bits);
+// Throws BadJobConfig (a bad-request naming the shape and both sizes) when a shape needs more than
+// `available_bytes`; a negative `available_bytes` (unknown) lets every shape through.
+void check_kernel_bench_memory(int64_t m, int64_t k, int64_t n, int w_bits,
+                               int64_t available_bytes);
+
 }  // namespace hilq::agent

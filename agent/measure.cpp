@@ -90,4 +90,9 @@ int64_t total_memory_bytes() {
   return static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE);
 }
 
+int64_t available_memory_bytes() {
+  const int64_t kb = read_kb_field("/proc/meminfo", "MemAvailable");
+  return kb > 0 ? kb * 1024 : -1;
+}
+
 }  // namespace hilq::agent

@@ -35,5 +35,7 @@ int64_t current_rss_bytes();
 
 int online_cores();
 int64_t total_memory_bytes();
+// MemAvailable (bytes): what a job may allocate without swapping or the OOM killer; -1 unknown.
+int64_t available_memory_bytes();
 
 }  // namespace hilq::agent

@@ -8,8 +8,11 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <iterator>
 #include <optional>
+#include <random>
 #include <thread>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
@@ -53,6 +56,20 @@ bool receive(zmq::socket_t& socket, proto::Frames& frames) {
   return true;
 }
 
+// The routing id of one connection: the agent id and a fresh random suffix. The host keys a
+// connection by it, so a second connection claiming this agent's id reaches the host (which refuses
+// and logs it) instead of being turned away unseen by libzmq, and no other process can guess the
+// routing id of this very connection.
+std::string connection_routing_id(const std::string& id) {
+  constexpr size_t kMaxRoutingId = 255;
+  if (id.size() + 17 > kMaxRoutingId) return id;
+  std::random_device device;
+  const uint64_t nonce = (uint64_t{device()} << 32) ^ device();
+  char suffix[18];
+  std::snprintf(suffix, sizeof(suffix), "/%016llx", static_cast<unsigned long long>(nonce));
+  return id + suffix;
+}
+
 std::string default_agent_id(const std::string& board) {
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);
@@ -77,6 +94,13 @@ class Agent {
     if (!o.curve_key_file.empty()) {
       keys_ = proto::load_key_file(o.curve_key_file);
       server_key_ = proto::load_public_key(o.server_key);
+    } else if (const char* env = std::getenv(proto::kSessionKeysEnv)) {
+      // Keys for this run only, from the hil-search that started this agent (its environment is
+      // readable by this user alone). Taken out of the environment so no child process sees them.
+      const proto::SessionKeys k = proto::parse_session_keys(env);
+      keys_ = k.agent;
+      server_key_ = k.server_public_z85;
+      unsetenv(proto::kSessionKeysEnv);
     }
     hello_.agent_id = id_;
     hello_.board = o.board;
@@ -112,7 +136,7 @@ class Agent {
 
   zmq::socket_t connect() {
     zmq::socket_t s(context_, zmq::socket_type::dealer);
-    s.set(zmq::sockopt::routing_id, id_);
+    s.set(zmq::sockopt::routing_id, connection_routing_id(id_));
     s.set(zmq::sockopt::linger, 200);
     s.set(zmq::sockopt::maxmsgsize, proto::kMaxMessageBytes);
     if (keys_) {
@@ -222,8 +246,48 @@ class Agent {
     maybe_ready(s);
   }
 
+  // Watches the handshake of socket `s`: libzmq reports a CURVE refusal (the host's ZAP handler
+  // denied this key) or a mechanism mismatch only as a socket event, never as a message.
+  zmq::socket_t watch_handshake(zmq::socket_t& s) {
+    const std::string address = "inproc://hil-agent-monitor-" + std::to_string(++monitors_);
+    if (zmq_socket_monitor(s.handle(), address.c_str(),
+                           ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) != 0)
+      throw zmq::error_t();
+    zmq::socket_t monitor(context_, zmq::socket_type::pair);
+    monitor.set(zmq::sockopt::linger, 0);
+    monitor.connect(address);
+    return monitor;
+  }
+
+  // Says once per failure kind why the host never answers: the handshake itself failed.
+  void on_monitor_event(zmq::socket_t& monitor) {
+    std::vector<zmq::message_t> parts;
+    if (!zmq::recv_multipart(monitor, std::back_inserter(parts), zmq::recv_flags::dontwait) ||
+        parts.empty() || parts[0].size() < 6)
+      return;
+    uint16_t event = 0;
+    uint32_t value = 0;
+    std::memcpy(&event, parts[0].data(), sizeof(event));
+    std::memcpy(&value, static_cast<const char*>(parts[0].data()) + 2, sizeof(value));
+    std::string why;
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+      why = "the host refused this agent's CURVE key (ZAP status " + std::to_string(value) +
+            "): authentication is the likely cause; is this agent's public key in the host's "
+            "--allow list, and --server-key the host's public key?";
+    else
+      why = std::string("the handshake with the host failed (") +
+            (keys_ ? "this agent uses CURVE" : "this agent does not use CURVE") +
+            "): authentication is the likely cause; the host and the agent must both use "
+            "CURVE (--curve-key and --server-key here) or both not";
+    if (why == handshake_failure_) return;
+    handshake_failure_ = why;
+    std::fprintf(stderr, "hil-agent %s: %s\n", id_.c_str(), why.c_str());
+  }
+
   Outcome session() {
     zmq::socket_t s = connect();
+    zmq::socket_t monitor = watch_handshake(s);
     new_epoch();
     heartbeat_ms_ = opt_.heartbeat_ms;
     liveness_ = opt_.liveness;
@@ -235,16 +299,18 @@ class Agent {
     proto::Frames frames;
     while (!g_stop.load()) {
       zmq::pollitem_t items[] = {{s.handle(), 0, ZMQ_POLLIN, 0},
-                                 {nullptr, runner_.notify_fd(), ZMQ_POLLIN, 0}};
+                                 {nullptr, runner_.notify_fd(), ZMQ_POLLIN, 0},
+                                 {monitor.handle(), 0, ZMQ_POLLIN, 0}};
       const auto wait = std::clamp<int64_t>(
           std::chrono::duration_cast<std::chrono::milliseconds>(next_heartbeat - Clock::now())
               .count(),
           0, 100);
       try {
-        zmq::poll(items, 2, std::chrono::milliseconds(wait));
+        zmq::poll(items, 3, std::chrono::milliseconds(wait));
       } catch (const zmq::error_t& e) {
         if (e.num() != EINTR) throw;
       }
+      if (items[2].revents & ZMQ_POLLIN) on_monitor_event(monitor);
       if (items[1].revents & ZMQ_POLLIN) {
         if (auto done = runner_.take()) {
           if (done->epoch == epoch_ && welcomed_) {
@@ -272,8 +338,9 @@ class Agent {
         next_heartbeat = Clock::now() + std::chrono::milliseconds(heartbeat_ms_);
       }
       if (seconds_since(last_heard_any_) > opt_.host_timeout_s) {
-        std::fprintf(stderr, "hil-agent %s: host silent for %.0f s, giving up\n", id_.c_str(),
-                     seconds_since(last_heard_any_));
+        std::fprintf(stderr, "hil-agent %s: host silent for %.0f s, giving up%s%s\n", id_.c_str(),
+                     seconds_since(last_heard_any_), handshake_failure_.empty() ? "" : ": ",
+                     handshake_failure_.c_str());
         return Outcome::kGaveUp;
       }
       if (seconds_since(last_heard) * 1000.0 > static_cast<double>(heartbeat_ms_) * liveness_) {
@@ -340,6 +407,9 @@ class Agent {
             cache_.abort();
             maybe_ready(s);
           }
+          // Another live connection speaks for this id (maybe our own previous one, not yet
+          // reaped by the host): back off and say HELLO again on a new connection.
+          if (!welcomed_ && e.error_class == proto::kErrorIdInUse) return Outcome::kHostSilent;
           if (!welcomed_ && (e.error_class == proto::kErrorVersion || e.job_id.empty()))
             return Outcome::kRefused;
           break;
@@ -378,6 +448,8 @@ class Agent {
   std::string server_key_;
   proto::Hello hello_;
   uint64_t epoch_ = 0;
+  int monitors_ = 0;
+  std::string handshake_failure_;  // the last one reported, said once
   int rejected_ = 0;
   bool welcomed_ = false, welcomed_once_ = false;
   bool warned_power_command_ = false;

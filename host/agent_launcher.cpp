@@ -1,18 +1,16 @@
 // Agent process management (see agent_launcher.h).
 #include "host/agent_launcher.h"
 
-#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <stdexcept>
 #include <thread>
-
-extern char** environ;
 
 namespace hilq::host {
 
@@ -40,14 +38,20 @@ std::string expand_launch_template(const std::string& templ,
   return out;
 }
 
-AgentProcess::AgentProcess(const std::string& command) : command_(command) {
+AgentProcess::AgentProcess(const std::string& command, const std::vector<std::string>& environment)
+    : command_(command) {
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
   posix_spawnattr_setpgroup(&attr, 0);
   const std::string script = "exec " + command;
   const char* argv[] = {"/bin/sh", "-c", script.c_str(), nullptr};
-  const int rc = posix_spawn(&pid_, "/bin/sh", nullptr, &attr, const_cast<char**>(argv), environ);
+  std::vector<char*> envp;
+  for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
+  for (const auto& entry : environment) envp.push_back(const_cast<char*>(entry.c_str()));
+  envp.push_back(nullptr);
+  const int rc =
+      posix_spawn(&pid_, "/bin/sh", nullptr, &attr, const_cast<char**>(argv), envp.data());
   posix_spawnattr_destroy(&attr);
   if (rc != 0)
     throw std::runtime_error("cannot start agent '" + command + "': " + std::strerror(rc));

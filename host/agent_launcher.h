@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace hilq::host {
 
@@ -20,7 +21,10 @@ class AgentProcess {
  public:
   // Starts `command` in its own process group, so a Ctrl-C on the host's terminal reaches only
   // the host, which then shuts the agent down in order.
-  explicit AgentProcess(const std::string& command);
+  // `environment` entries ("NAME=value") are added to this process's environment for the agent
+  // only (e.g. its CURVE session keys: an environment is readable by this user alone).
+  explicit AgentProcess(const std::string& command,
+                        const std::vector<std::string>& environment = {});
   ~AgentProcess();  // stop(), never throws
   AgentProcess(const AgentProcess&) = delete;
   AgentProcess& operator=(const AgentProcess&) = delete;

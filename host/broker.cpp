@@ -46,9 +46,11 @@ Broker::Broker(const std::string& bind_endpoint, std::map<std::string, proto::Bo
   if (options_.curve_keys) zap_ = std::make_unique<ZapHandler>(context_, options_.allowed_keys);
   router_ = zmq::socket_t(context_, zmq::socket_type::router);
   router_.set(zmq::sockopt::router_mandatory, 1);
-  // No handover: a second connection claiming a live agent's id is refused by libzmq (the first
-  // keeps it), not silently handed the agent's jobs. ZMTP heartbeats reap a connection that died
-  // without a FIN, so a reconnecting agent gets its id back within the liveness window.
+  // No handover: a second connection with a live connection's very routing id is refused by
+  // libzmq (the first keeps it), not silently handed the agent's jobs. hil-agent's routing ids end
+  // in a random suffix new for each connection, so a second connection claiming a live agent id
+  // has another routing id and reaches handle_hello, which refuses and logs it. ZMTP heartbeats
+  // reap a connection that died without a FIN within the liveness window.
   router_.set(zmq::sockopt::router_handover, 0);
   router_.set(zmq::sockopt::heartbeat_ivl, options_.heartbeat_ms);
   router_.set(zmq::sockopt::heartbeat_timeout, options_.heartbeat_ms * options_.liveness);
@@ -102,32 +104,49 @@ void Broker::drop_agent(const std::string& identity, bool count_failure,
   if (it == agents_.end()) return;
   Agent agent = std::move(it->second);
   agents_.erase(it);
+  if (auto r = routes_.find(agent.id); r != routes_.end() && r->second == identity)
+    routes_.erase(r);
   if (agent.job && !agent.job->health)
-    retry_or_fail(std::move(agent.job->queued), agent.id, agent.board, error_class, message,
-                  count_failure, events);
+    retry_or_fail(std::move(agent.job->queued), agent, error_class, message, count_failure, events);
 }
 
-void Broker::retry_or_fail(QueuedJob job, const std::string& agent_id, const std::string& board,
-                           const std::string& error_class, const std::string& message, bool count,
+Broker::Agent* Broker::agent_named(const std::string& id) {
+  auto r = routes_.find(id);
+  if (r == routes_.end()) return nullptr;
+  auto it = agents_.find(r->second);
+  return it == agents_.end() ? nullptr : &it->second;
+}
+
+bool Broker::charges(const Agent& agent, const QueuedJob& job) const {
+  if (!agent.user_id.empty()) return true;
+  for (const auto& [route, other] : agents_)
+    if (other.board == agent.board && other.id != agent.id && !quarantined_.contains(other.id) &&
+        !job.tried.contains(other.id))
+      return false;
+  return true;
+}
+
+void Broker::retry_or_fail(QueuedJob job, const Agent& agent, const std::string& error_class,
+                           const std::string& message, bool blame,
                            std::vector<BrokerEvent>& events) {
   if (finished_.contains(job.job.job_id)) return;
-  if (count) {
-    ++job.failures;
-    job.tried.insert(agent_id);
-    job.last_failed = agent_id;
+  if (blame) {
+    if (charges(agent, job)) ++job.failures;
+    job.tried.insert(agent.id);
+    job.last_failed = agent.id;
   }
-  BrokerEvent ev = make_event(BrokerEvent::Kind::kJobRequeued, agent_id, board);
+  BrokerEvent ev = make_event(BrokerEvent::Kind::kJobRequeued, agent.id, agent.board);
   ev.job_id = job.job.job_id;
   ev.attempt = job.failures;
   ev.error_class = error_class;
   ev.message = message;
   if (job.failures >= options_.max_attempts) {
     ev.kind = BrokerEvent::Kind::kJobError;
-    ev.message = "failed on " + std::to_string(job.failures) + " tries; last on " + agent_id +
+    ev.message = "failed on " + std::to_string(job.failures) + " tries; last on " + agent.id +
                  ": " + message;
     finished_.insert(job.job.job_id);
   } else {
-    queues_[board].push_front(std::move(job));
+    queues_[agent.board].push_front(std::move(job));
   }
   events.push_back(std::move(ev));
 }
@@ -144,8 +163,7 @@ void Broker::quarantine(Agent& agent, const std::string& reason, std::vector<Bro
   if (agent.job && !agent.job->health) {
     QueuedJob q = std::move(agent.job->queued);
     agent.job.reset();
-    retry_or_fail(std::move(q), agent.id, agent.board, proto::kErrorAgentLost, "agent quarantined",
-                  false, events);
+    retry_or_fail(std::move(q), agent, proto::kErrorAgentLost, "agent quarantined", false, events);
   }
 }
 
@@ -243,7 +261,12 @@ void Broker::handle_hello(const std::string& identity, const std::string& user_i
     send(identity, proto::make_message(proto::ErrorReply{"", error_class, why}));
     events.push_back(ev);
   };
-  if (hello.agent_id != identity)
+  // A connection speaks only for itself: its routing id is the agent id, or the agent id and a
+  // per-connection suffix ("<id>/<nonce>", what hil-agent uses, so that a second connection
+  // claiming a live id reaches the broker and is refused and logged here instead of being
+  // turned away unseen by libzmq).
+  if (hello.agent_id.empty() ||
+      (identity != hello.agent_id && identity.rfind(hello.agent_id + "/", 0) != 0))
     return refuse(proto::kErrorBadRequest, "HELLO names agent '" + hello.agent_id.substr(0, 64) +
                                                "' but the connection's routing id is '" +
                                                identity.substr(0, 64) +
@@ -259,25 +282,44 @@ void Broker::handle_hello(const std::string& identity, const std::string& user_i
   if (auto why = proto::check_agent_against_board(board->second, hello.arch, hello.features,
                                                   hello.cores, hello.memory_bytes))
     return refuse(proto::kErrorBadRequest, *why);
-  if (auto q = quarantined_.find(identity); q != quarantined_.end())
+  if (auto q = quarantined_.find(hello.agent_id); q != quarantined_.end())
     return refuse(proto::kErrorBadRequest, "agent is quarantined for this run: " + q->second);
+  // Another connection already speaks for this id. If it is still there (a message to it can be
+  // queued), this is a second live connection: refused and logged, the first keeps the id and
+  // its job. If it is gone, this is the agent coming back on a new connection.
+  if (auto r = routes_.find(hello.agent_id); r != routes_.end() && r->second != identity) {
+    const std::string old_route = r->second;
+    if (send(old_route, proto::make_message(proto::MessageType::kHeartbeat))) {
+      if (log_->allow("second connection for " + hello.agent_id))
+        std::fprintf(stderr,
+                     "hil-search: refused a second connection (routing id %s) claiming agent %s, "
+                     "which is connected; the first connection keeps it\n",
+                     printable(identity).c_str(), printable(hello.agent_id).c_str());
+      return refuse(proto::kErrorIdInUse,
+                    "agent '" + hello.agent_id.substr(0, 64) +
+                        "' is connected on another connection; say HELLO again later");
+    }
+    drop_agent(old_route, false, proto::kErrorAgentLost, "agent reconnected while running the job",
+               events);
+  }
   // A reconnecting agent starts clean: whatever it had in flight goes back to the queue, not
-  // charged as a failed try (the agent lost its link, the job did nothing wrong). Only this very
-  // connection can say HELLO again under this id: without handover libzmq refuses a second one.
+  // charged as a failed try (the agent lost its link, the job did nothing wrong).
   if (agents_.contains(identity)) {
     if (log_->allow(identity))
       std::fprintf(stderr, "hil-search: agent %s said HELLO again; it starts clean\n",
-                   printable(identity).c_str());
+                   printable(hello.agent_id).c_str());
     drop_agent(identity, false, proto::kErrorAgentLost, "agent reconnected while running the job",
                events);
   }
   Agent agent;
-  agent.id = identity;
+  agent.id = hello.agent_id;
+  agent.route = identity;
   agent.board = hello.board;
   agent.user_id = user_id;
   agent.healthy = !options_.health_check;
   agent.last_heard = Clock::now();
   agents_[identity] = std::move(agent);
+  routes_[hello.agent_id] = identity;
   proto::Welcome welcome{options_.run, options_.heartbeat_ms, options_.liveness,
                          proto::agent_settings(board->second)};
   send(identity, proto::make_message(welcome));
@@ -315,7 +357,7 @@ void Broker::handle(const std::string& identity, const std::string& user_id,
         const bool health = agent.job->health;
         agent.job.reset();
         if (!health)
-          retry_or_fail(std::move(q), agent.id, agent.board, proto::kErrorAgentLost,
+          retry_or_fail(std::move(q), agent, proto::kErrorAgentLost,
                         "agent said READY without finishing the job", true, events);
       }
       agent.abandoned_job.clear();
@@ -341,18 +383,30 @@ void Broker::handle(const std::string& identity, const std::string& user_id,
     case MessageType::kFetch: {
       const proto::Fetch fetch = proto::parse_fetch(message);
       std::optional<proto::ArtifactChunk> chunk;
-      std::string why = "unknown artifact " + fetch.sha256;
+      std::string why = "unknown artifact " + fetch.sha256 + " or offset " +
+                        std::to_string(fetch.offset) + " beyond its end";
+      bool host_fault = false;  // the file vanished or changed: not the peer's doing
       try {
         if (options_.artifacts)
           chunk = options_.artifacts->chunk(fetch.sha256, fetch.offset, fetch.max_bytes);
       } catch (const std::exception& e) {
         why = e.what();
+        host_fault = true;
       }
       const std::string job_id = agent.job ? agent.job->queued.job.job_id : "";
       if (!chunk) {
         send(identity, proto::make_message(proto::ErrorReply{job_id, proto::kErrorArtifact, why}));
         // The host cannot serve its own job's artifact: no agent would do better, so the job
         // fails now (class artifact) rather than waiting for an agent that will never be ready.
+        // A FETCH the host could serve but the peer asked wrongly (an offset past the end) is
+        // the peer's failure: the job goes back to the queue like any failed try of that agent.
+        if (agent.job && !agent.job->health && !host_fault) {
+          InFlight flight = std::move(*agent.job);
+          agent.job.reset();
+          retry_or_fail(std::move(flight.queued), agent, proto::kErrorArtifact, why, true, events);
+          note_failure(agent, events);
+          break;
+        }
         if (agent.job && !agent.job->health &&
             agent.job->queued.job.artifact_sha256 == fetch.sha256) {
           InFlight flight = std::move(*agent.job);
@@ -384,7 +438,8 @@ void Broker::handle(const std::string& identity, const std::string& user_id,
     case MessageType::kHeartbeat:
       break;
     case MessageType::kBye: {
-      std::fprintf(stderr, "hil-search: agent %s left\n", printable(identity).c_str());
+      if (log_->allow(identity))
+        std::fprintf(stderr, "hil-search: agent %s left\n", printable(agent.id).c_str());
       events.push_back(make_event(BrokerEvent::Kind::kAgentLeft, agent.id, agent.board));
       drop_agent(identity, false, proto::kErrorAgentLost, "agent left", events);
       break;
@@ -425,15 +480,16 @@ void Broker::finish_job(Agent& agent, const std::string& job_id, bool ok, const 
     try {
       proto::check_result(flight.queued.job.kind, measurement);
     } catch (const ProtocolError& e) {
-      retry_or_fail(std::move(flight.queued), agent.id, agent.board, proto::kErrorBadResult,
-                    e.what(), true, events);
+      retry_or_fail(std::move(flight.queued), agent, proto::kErrorBadResult, e.what(), true,
+                    events);
       note_failure(agent, events);
       return;
     }
     agent.consecutive_failures = 0;
+    ++agent.results;
     for (const auto& id : flight.queued.bad_request_by)
-      if (auto other = agents_.find(id); other != agents_.end())
-        quarantine(other->second,
+      if (Agent* other = agent_named(id))
+        quarantine(*other,
                    "answered bad-request to job " + job_id + ", which " + agent.id + " ran fine",
                    events);
     if (!finished_.insert(job_id).second) return;
@@ -447,12 +503,20 @@ void Broker::finish_job(Agent& agent, const std::string& job_id, bool ok, const 
   }
   if (error->error_class == proto::kErrorBadRequest) {
     // Usually the job itself is wrong and no other agent would do better. But a rogue agent could
-    // answer bad-request to everything: while the board has another agent, one other agent gets a
-    // second opinion (a failed try); if it runs the job fine, the first agent is quarantined.
-    if (flight.queued.bad_request_by.empty() && agents_of(agent.board) > 1) {
+    // answer bad-request to everything: while the board has a connected agent that has not tried
+    // the job, that agent gets a second opinion; if it runs the job fine, every agent that
+    // answered bad-request is quarantined. Only the last opinion fails the job.
+    const bool second_opinion = [&] {
+      for (const auto& [route, other] : agents_)
+        if (other.board == agent.board && other.id != agent.id &&
+            !quarantined_.contains(other.id) && !flight.queued.tried.contains(other.id))
+          return true;
+      return false;
+    }();
+    if (second_opinion) {
       flight.queued.bad_request_by.insert(agent.id);
-      retry_or_fail(std::move(flight.queued), agent.id, agent.board, error->error_class,
-                    error->message, true, events);
+      retry_or_fail(std::move(flight.queued), agent, error->error_class, error->message, true,
+                    events);
       return;
     }
     finished_.insert(job_id);
@@ -464,8 +528,7 @@ void Broker::finish_job(Agent& agent, const std::string& job_id, bool ok, const 
     events.push_back(std::move(ev));
     return;
   }
-  retry_or_fail(std::move(flight.queued), agent.id, agent.board, error->error_class, error->message,
-                true, events);
+  retry_or_fail(std::move(flight.queued), agent, error->error_class, error->message, true, events);
   note_failure(agent, events);
 }
 
@@ -475,9 +538,9 @@ void Broker::tick(std::vector<BrokerEvent>& events) {
       std::chrono::milliseconds(int64_t{options_.heartbeat_ms} * options_.liveness);
   const auto interval = std::chrono::milliseconds(options_.heartbeat_ms);
   std::vector<std::string> dead;
-  for (auto& [id, agent] : agents_) {
+  for (auto& [route, agent] : agents_) {
     if (now - agent.last_heard > dead_after) {
-      dead.push_back(id);
+      dead.push_back(route);
       continue;
     }
     // An agent whose lease expired owes a READY; one that stays not ready for another lease
@@ -495,7 +558,7 @@ void Broker::tick(std::vector<BrokerEvent>& events) {
       InFlight flight = std::move(*agent.job);
       agent.job.reset();
       const std::string why = "ran longer than " + std::to_string(options_.job_timeout_s) +
-                              " s on agent " + printable(id);
+                              " s on agent " + printable(agent.id);
       if (flight.health) {
         quarantine(agent, "health check timed out", events);
         continue;
@@ -503,22 +566,22 @@ void Broker::tick(std::vector<BrokerEvent>& events) {
       agent.abandoned_job = flight.queued.job.job_id;
       agent.abandoned_at = now;
       agent.ready = false;
-      retry_or_fail(std::move(flight.queued), id, agent.board, proto::kErrorTimeout, why, true,
-                    events);
+      retry_or_fail(std::move(flight.queued), agent, proto::kErrorTimeout, why, true, events);
       note_failure(agent, events);
     }
     if (now - agent.last_sent >= interval)
-      send(id, proto::make_message(proto::MessageType::kHeartbeat));
+      send(route, proto::make_message(proto::MessageType::kHeartbeat));
   }
-  for (const auto& id : dead) {
-    const Agent& agent = agents_.at(id);
+  for (const auto& route : dead) {
+    const Agent& agent = agents_.at(route);
+    const std::string id = agent.id;
     std::fprintf(stderr, "hil-search: agent %s missed %d heartbeats: dead%s\n",
                  printable(id).c_str(), options_.liveness,
                  agent.job ? ", its job goes back to the queue" : "");
     BrokerEvent ev = make_event(BrokerEvent::Kind::kAgentLost, id, agent.board);
     ev.message = "missed " + std::to_string(options_.liveness) + " heartbeats";
     events.push_back(std::move(ev));
-    drop_agent(id, true, proto::kErrorAgentLost,
+    drop_agent(route, true, proto::kErrorAgentLost,
                "agent " + printable(id) + " stopped heartbeating mid-job", events);
   }
 }
@@ -529,14 +592,15 @@ void Broker::dispatch(std::vector<BrokerEvent>& events) {
   std::vector<std::string> unreachable;
   // Idle agents per board, least recently used first (spreads jobs across a kind's agents).
   std::map<std::string, std::vector<Agent*>> idle;
-  for (auto& [id, agent] : agents_) {
-    if (!agent.ready || agent.job || !agent.abandoned_job.empty() || quarantined_.contains(id))
+  for (auto& [route, agent] : agents_) {
+    if (!agent.ready || agent.job || !agent.abandoned_job.empty() ||
+        quarantined_.contains(agent.id))
       continue;
     if (!agent.healthy) {
       // The health check goes first: a known tiny job with a known answer.
       InFlight flight;
       flight.health = true;
-      flight.queued.job.job_id = "health-" + id + "-" + std::to_string(++agent.health_checks);
+      flight.queued.job.job_id = "health-" + agent.id + "-" + std::to_string(++agent.health_checks);
       flight.queued.job.kind = proto::kHealthCheckKind;
       flight.queued.job.config = proto::health_check_config(health_seed_++);
       flight.expected = proto::compute_health_answer(flight.queued.job.config);
@@ -544,7 +608,7 @@ void Broker::dispatch(std::vector<BrokerEvent>& events) {
       const proto::Message m = proto::make_message(flight.queued.job);
       agent.job = std::move(flight);
       agent.ready = false;
-      if (!send(id, m)) unreachable.push_back(id);
+      if (!send(route, m)) unreachable.push_back(route);
       continue;
     }
     idle[agent.board].push_back(&agent);
@@ -554,16 +618,27 @@ void Broker::dispatch(std::vector<BrokerEvent>& events) {
     std::sort(agents.begin(), agents.end(),
               [](const Agent* a, const Agent* b) { return a->last_dispatch < b->last_dispatch; });
     while (!queue.empty() && !agents.empty()) {
-      // The first job some idle agent may take: one that has not failed it is preferred; the
-      // agent that failed it last takes it again only when it is the board's only agent.
+      // The first job some idle agent may take. An agent that has not failed it is preferred;
+      // a job that failed before waits for an untried agent that has delivered results, when
+      // the board has one (so fresh peers cannot bounce it between themselves), and goes back to
+      // an agent that failed it only when every connected agent has tried it, never to the one
+      // that failed it last while the board has another agent.
       const bool alone = agents_of(board) <= 1;
       auto job_it = queue.begin();
       auto pick = agents.end();
       for (; job_it != queue.end(); ++job_it) {
         const QueuedJob& next = *job_it;
-        pick = std::find_if(agents.begin(), agents.end(),
-                            [&](const Agent* a) { return !next.tried.contains(a->id); });
-        if (pick == agents.end())
+        bool untried_exists = false, proven_exists = false;
+        for (const auto& [route, a] : agents_)
+          if (a.board == board && !quarantined_.contains(a.id) && !next.tried.contains(a.id)) {
+            untried_exists = true;
+            proven_exists |= a.results > 0 && !next.tried.empty();
+          }
+        for (auto it = agents.begin(); it != agents.end(); ++it)
+          if (!next.tried.contains((*it)->id) && (!proven_exists || (*it)->results > 0) &&
+              (pick == agents.end() || (*it)->results > (*pick)->results))
+            pick = it;
+        if (pick == agents.end() && !untried_exists)
           pick = std::find_if(agents.begin(), agents.end(),
                               [&](const Agent* a) { return alone || a->id != next.last_failed; });
         if (pick != agents.end()) break;
@@ -583,10 +658,10 @@ void Broker::dispatch(std::vector<BrokerEvent>& events) {
       agent.job = std::move(flight);
       agent.ready = false;
       agent.last_dispatch = Clock::now();
-      if (send(agent.id, m))
+      if (send(agent.route, m))
         events.push_back(std::move(ev));
       else
-        unreachable.push_back(agent.id);
+        unreachable.push_back(agent.route);
     }
   }
   for (const auto& id : unreachable)
@@ -595,7 +670,8 @@ void Broker::dispatch(std::vector<BrokerEvent>& events) {
 
 int Broker::agents_of(const std::string& board) const {
   int n = 0;
-  for (const auto& [id, agent] : agents_) n += agent.board == board && !quarantined_.contains(id);
+  for (const auto& [route, agent] : agents_)
+    n += agent.board == board && !quarantined_.contains(agent.id);
   return n;
 }
 

@@ -43,7 +43,7 @@ namespace hilq::host {
 inline constexpr int64_t kMaxBytesBeforeHello = 64 << 10;
 // ZMQ_MAXMSGSIZE of the ROUTER: the largest frame an agent ever sends (a RESULT of 100,000
 // samples is about 2 MiB). A larger frame makes libzmq drop the connection before buffering it.
-inline constexpr int64_t kMaxAgentFrameBytes = 8ll << 20;
+inline constexpr int64_t kMaxAgentFrameBytes = 4ll << 20;
 
 class ArtifactStore;
 class ZapHandler;
@@ -126,7 +126,9 @@ class Broker {
     protocol::HealthAnswer expected;
   };
   struct Agent {
-    std::string id, board, user_id;
+    std::string id;     // the agent id its HELLO names (events, rows, quarantine)
+    std::string route;  // the routing id of its connection: "<id>" or "<id>/<connection nonce>"
+    std::string board, user_id;
     bool ready = false;
     bool healthy = false;
     std::optional<InFlight> job;
@@ -135,6 +137,7 @@ class Broker {
     Clock::time_point last_heard, last_sent, last_dispatch;
     int consecutive_failures = 0;
     int health_checks = 0;
+    int results = 0;  // accepted results this session: a job failed elsewhere goes here first
   };
 
   struct Incoming {
@@ -151,10 +154,17 @@ class Broker {
   void finish_job(Agent& agent, const std::string& job_id, bool ok,
                   const nlohmann::json& measurement, const protocol::ErrorReply* error,
                   std::vector<BrokerEvent>& events);
-  // A try of a job failed: re-queue it (front) or, after max_attempts, report it failed.
-  void retry_or_fail(QueuedJob job, const std::string& agent_id, const std::string& board,
-                     const std::string& error_class, const std::string& message, bool count,
-                     std::vector<BrokerEvent>& events);
+  // A try of a job failed: re-queue it (front) or, after max_attempts, report it failed. With
+  // `blame` the agent failed it (it joins the job's tried set), and the try counts against the
+  // job only when charges() says so; without, the try was cut short by something else (a
+  // reconnect, a quarantine) and never counts.
+  void retry_or_fail(QueuedJob job, const Agent& agent, const std::string& error_class,
+                     const std::string& message, bool blame, std::vector<BrokerEvent>& events);
+  // Whether a failed try of `job` on `agent` counts against the job: yes for a CURVE-authenticated
+  // agent (its key is on the farm's allow-list); for any other peer only when no other agent of
+  // the board that has not tried the job is connected, so a hostile peer, with however many
+  // fresh ids, cannot use up a job's tries while a real agent can still give a second opinion.
+  bool charges(const Agent& agent, const QueuedJob& job) const;
   void quarantine(Agent& agent, const std::string& reason, std::vector<BrokerEvent>& events);
   void note_failure(Agent& agent, std::vector<BrokerEvent>& events);
   void tick(std::vector<BrokerEvent>& events);
@@ -164,6 +174,7 @@ class Broker {
   // `count_failure`, with the given class and message).
   void drop_agent(const std::string& identity, bool count_failure, const std::string& error_class,
                   const std::string& message, std::vector<BrokerEvent>& events);
+  Agent* agent_named(const std::string& id);
 
   BrokerOptions options_;
   zmq::context_t context_;
@@ -173,6 +184,7 @@ class Broker {
   std::map<std::string, protocol::BoardSpec> boards_;
   std::map<std::string, std::deque<QueuedJob>> queues_;
   std::map<std::string, Agent> agents_;             // by routing id
+  std::map<std::string, std::string> routes_;       // agent id -> routing id of its connection
   std::map<std::string, std::string> quarantined_;  // agent id -> reason, for the whole run
   std::set<std::string> finished_;                  // job ids already reported: idempotence
   uint32_t health_seed_ = 0x5eed;

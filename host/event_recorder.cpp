@@ -81,7 +81,8 @@ void EventRecorder::handle(const BrokerEvent& ev, std::vector<db::MeasurementRow
       // connect timeout) only for a board of this run, so refused HELLOs cannot grow the host.
       const std::string why =
           "agent " + log_safe(ev.agent_id, 64) + " refused: " + log_safe(ev.message, 300);
-      if (log && limiter_.allow(ev.agent_id))
+      // A second connection claiming a live id is logged by the broker, with its routing id.
+      if (log && ev.error_class != protocol::kErrorIdInUse && limiter_.allow(ev.agent_id))
         std::fprintf(log, "hil-search: agent %s for %s refused: %s\n",
                      log_safe(ev.agent_id, 64).c_str(), log_safe(ev.board, 64).c_str(),
                      log_safe(ev.message, 300).c_str());
@@ -90,7 +91,7 @@ void EventRecorder::handle(const BrokerEvent& ev, std::vector<db::MeasurementRow
     }
     case K::kAgentJoined: {
       const auto& h = *ev.hello;
-      if (log)
+      if (log && limiter_.allow(ev.agent_id))
         std::fprintf(log, "hil-search: agent %s joined for %s (%s, %d cores, %s)%s\n",
                      log_safe(ev.agent_id, 64).c_str(), log_safe(ev.board, 64).c_str(),
                      log_safe(h.arch, 32).c_str(), h.cores, log_safe(join(h.features, ",")).c_str(),
@@ -116,7 +117,7 @@ void EventRecorder::handle(const BrokerEvent& ev, std::vector<db::MeasurementRow
       runs_.job_started(ev.job_id, ev.agent_id, utc_in(options_.job_timeout_s));
       break;
     case K::kJobRequeued:
-      if (log)
+      if (log && limiter_.allow(ev.agent_id))
         std::fprintf(log, "hil-search: job %s re-queued after try %d on %s: [%s] %s\n",
                      ev.job_id.c_str(), ev.attempt, log_safe(ev.agent_id, 64).c_str(),
                      ev.error_class.c_str(), log_safe(ev.message).c_str());

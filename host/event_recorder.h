@@ -66,7 +66,7 @@ class EventRecorder {
   std::map<std::string, std::string> refusals_, quarantined_;
   std::map<std::string, std::string> agent_versions_;  // by agent id, from its HELLO
   std::optional<Clock::time_point> first_dispatch_, last_result_;
-  LogLimiter limiter_;  // refusal lines, per peer
+  LogLimiter limiter_;  // per-peer lines: refusals, joins, re-queues
 };
 
 // A lease end `seconds` from now as ISO-8601 UTC, in the format of every time column.

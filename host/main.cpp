@@ -91,6 +91,9 @@ agents, keeps what was recorded and marks the run interrupted.)",
   app.add_option("--allow", options.allow_file,
                  "allow-list of agent public keys (lines '<Z85 key> name')")
       ->type_name("FILE");
+  app.add_flag("--insecure-loopback", options.insecure_loopback,
+               "no CURVE on a loopback endpoint: any local process may join as an agent\n"
+               "(without it, agents this host does not start itself need --curve-key)");
   app.add_option("--boards-dir", options.boards_dir,
                  "where board files live (default the source tree's boards/)")
       ->type_name("DIR");

@@ -229,14 +229,19 @@ int run_session(const RunOptions& given) {
   bopts.quarantine_after = options.quarantine_after;
   bopts.health_check = options.health_check;
   bopts.artifacts = &artifacts;
-  if (!options.curve_key_file.empty()) {
-    if (options.allow_file.empty())
-      throw ConfigError("--curve-key needs --allow FILE: the agents' public keys to admit");
-    bopts.curve_keys = proto::load_key_file(options.curve_key_file);
-    bopts.allowed_keys = proto::load_allow_list(options.allow_file);
-  }
-
+  // CURVE unless --insecure-loopback: the agents this host starts get keys for this run.
+  std::map<std::string, std::vector<std::string>> launched_ids;
+  for (const auto& [name, board] : boards)
+    if (board.launch)
+      for (int i = 1; i <= (options.agents_per_board > 0 ? options.agents_per_board : board.agents);
+           ++i)
+        launched_ids[name].push_back(name + "-" + std::to_string(i));
   options.endpoint = bindable_endpoint(options.endpoint);  // tcp://localhost:N binds 127.0.0.1
+  const CurvePlan curve = plan_curve(options.endpoint, options.curve_key_file, options.allow_file,
+                                     options.insecure_loopback, boards, launched_ids);
+  bopts.curve_keys = curve.host;
+  bopts.allowed_keys = curve.allowed;
+
   Broker broker(options.endpoint, boards, bopts);  // before any row: a bind error records nothing
   int64_t run_id = 0;
   if (resumed) {
@@ -363,19 +368,18 @@ int run_session(const RunOptions& given) {
                      name.c_str(), broker.endpoint().c_str());
         continue;
       }
-      const int count = options.agents_per_board > 0 ? options.agents_per_board : board.agents;
-      for (int i = 1; i <= count; ++i) {
+      for (const std::string& id : launched_ids[name]) {
         const std::string command = expand_launch_template(
             *board.launch, {{"agent", options.agent_binary},
                             {"agent_aarch64", options.agent_aarch64_binary},
                             {"endpoint", broker.endpoint()},
                             {"port", broker.endpoint().substr(broker.endpoint().rfind(':') + 1)},
                             {"board", name},
-                            {"id", name + "-" + std::to_string(i)},
+                            {"id", id},
                             {"source_dir", HILQ_SOURCE_DIR}});
         std::fprintf(stderr, "hil-search: starting agent for %s: %s\n", name.c_str(),
                      command.c_str());
-        agents[name].push_back(std::make_unique<AgentProcess>(command));
+        agents[name].push_back(std::make_unique<AgentProcess>(command, curve.session_env(id)));
       }
     }
     // 5. The loop: ask for work while boards have room, record each poll's events in one

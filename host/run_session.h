@@ -67,7 +67,9 @@ struct RunOptions {
   double min_time_s = 0.2;     // each kernel-bench job repeats at least this long
   std::string curve_key_file;  // host key pair (hil-keys); enables CURVE + ZAP
   std::string allow_file;      // agents' public keys admitted
-  std::string command_line;    // recorded with the run
+  // No CURVE on a loopback endpoint: any local process may join as an agent (see host/README).
+  bool insecure_loopback = false;
+  std::string command_line;  // recorded with the run
 };
 
 // Process exit code: 0 completed, 1 failed, 130 interrupted. On --resume the run's stored

@@ -6,6 +6,8 @@
 #include <iterator>
 #include <zmq_addon.hpp>
 
+#include "base/error.h"
+
 namespace hilq::host {
 
 ZapHandler::ZapHandler(zmq::context_t& context, const std::vector<protocol::AllowedKey>& allowed)
@@ -64,6 +66,69 @@ void ZapHandler::serve() {
                                                     zmq::buffer(reply[4]), zmq::buffer(reply[5])};
     zmq::send_multipart(socket_, parts);
   }
+}
+
+bool launches_here(const protocol::BoardSpec& board) {
+  return board.launch && (board.launch->find("{agent}") != std::string::npos ||
+                          board.launch->find("{agent_aarch64}") != std::string::npos);
+}
+
+std::vector<std::string> CurvePlan::session_env(const std::string& agent_id) const {
+  auto it = launched.find(agent_id);
+  if (!host || it == launched.end()) return {};
+  return {std::string(protocol::kSessionKeysEnv) + "=" +
+          protocol::format_session_keys({it->second, host->public_z85})};
+}
+
+namespace {
+
+protocol::KeyPair new_key_pair() {
+  char public_z85[41] = {0}, secret_z85[41] = {0};
+  if (zmq_curve_keypair(public_z85, secret_z85) != 0)
+    throw ConfigError(std::string("cannot make CURVE keys: ") + zmq_strerror(zmq_errno()) +
+                      " (a libzmq without CURVE? then --insecure-loopback)");
+  return {public_z85, secret_z85};
+}
+
+}  // namespace
+
+CurvePlan plan_curve(const std::string& endpoint, const std::string& key_file,
+                     const std::string& allow_file, bool insecure,
+                     const std::map<std::string, protocol::BoardSpec>& boards,
+                     const std::map<std::string, std::vector<std::string>>& launched_ids) {
+  CurvePlan plan;
+  if (key_file.empty() && insecure) return plan;
+  if (!key_file.empty()) {
+    plan.host = protocol::load_key_file(key_file);
+    if (!allow_file.empty()) plan.allowed = protocol::load_allow_list(allow_file);
+  } else {
+    if (!is_loopback_endpoint(endpoint))
+      throw ConfigError("refusing to bind " + endpoint +
+                        " without CURVE keys: only loopback runs may go without them (make keys "
+                        "with hil-keys, then pass --curve-key HOST.key --allow ALLOW-LIST)");
+    std::string remote;
+    for (const auto& [name, board] : boards)
+      if (!launches_here(board)) remote += (remote.empty() ? "" : ", ") + name;
+    if (!remote.empty())
+      throw ConfigError(
+          "the agents of board(s) " + remote +
+          " are not started by this hil-search on this machine, so without CURVE any process "
+          "that reaches the endpoint could join as one of them: make keys with hil-keys and "
+          "pass --curve-key HOST.key --allow ALLOW-LIST, or accept that on a loopback endpoint "
+          "with --insecure-loopback");
+    plan.host = new_key_pair();
+  }
+  for (const auto& [name, ids] : launched_ids) {
+    auto board = boards.find(name);
+    if (board == boards.end() || !launches_here(board->second)) continue;
+    for (const auto& id : ids) {
+      plan.launched[id] = new_key_pair();
+      plan.allowed.push_back({plan.launched[id].public_z85, id});
+    }
+  }
+  if (!key_file.empty() && plan.allowed.empty())
+    throw ConfigError("--curve-key needs --allow FILE: the agents' public keys to admit");
+  return plan;
 }
 
 bool is_loopback_endpoint(const std::string& endpoint) {

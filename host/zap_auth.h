@@ -6,11 +6,13 @@
 
 #include <atomic>
 #include <map>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 #include <zmq.hpp>
 
+#include "protocol/board_spec.h"
 #include "protocol/curve_keys.h"
 
 namespace hilq::host {
@@ -34,6 +36,30 @@ class ZapHandler {
   std::atomic<int> accepted_{0}, denied_{0};
   std::thread thread_;
 };
+
+// How a run authenticates its agents (hil-search; see host/README.md "CURVE"):
+//  - keys given (--curve-key): the host's pair, the --allow list;
+//  - no keys, every board's agents started by this hil-search on this machine (a launch command
+//    that runs {agent} or {agent_aarch64}): a key pair made for this run;
+//  - --insecure-loopback: no CURVE, any process that reaches the loopback endpoint may join;
+//  - otherwise a ConfigError naming the boards whose agents would join unauthenticated; binding
+//    anything but loopback without --curve-key is refused whatever the boards.
+// Either way, every agent this hil-search starts on this machine gets a key pair of its own for
+// this run, admitted under its agent id and handed over in its environment (session_env).
+struct CurvePlan {
+  std::optional<protocol::KeyPair> host;
+  std::vector<protocol::AllowedKey> allowed;
+  std::map<std::string, protocol::KeyPair> launched;  // agent id -> its keys for this run
+  // "HILQ_SESSION_KEYS=..." for an agent this host starts, none without CURVE.
+  std::vector<std::string> session_env(const std::string& agent_id) const;
+};
+// `launched_ids`: board -> the ids of the agents this hil-search will start for it.
+CurvePlan plan_curve(const std::string& endpoint, const std::string& key_file,
+                     const std::string& allow_file, bool insecure,
+                     const std::map<std::string, protocol::BoardSpec>& boards,
+                     const std::map<std::string, std::vector<std::string>>& launched_ids);
+// True when the board's launch command starts this build's agent on this machine.
+bool launches_here(const protocol::BoardSpec& board);
 
 // True for endpoints that cannot be reached from another machine: tcp on 127.0.0.0/8, ::1 or
 // localhost, ipc:// and inproc://. Binding anything else requires CURVE keys.

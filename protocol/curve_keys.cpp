@@ -101,3 +101,22 @@ std::string format_public_line(const std::string& public_z85, const std::string&
 }
 
 }  // namespace hilq::protocol
+
+namespace hilq::protocol {
+
+std::string format_session_keys(const SessionKeys& keys) {
+  return keys.agent.public_z85 + " " + keys.agent.secret_z85 + " " + keys.server_public_z85;
+}
+
+SessionKeys parse_session_keys(const std::string& text) {
+  std::istringstream in(text);
+  std::vector<std::string> w;
+  for (std::string word; in >> word;) w.push_back(word);
+  if (w.size() != 3 || !is_z85_key(w[0]) || !is_z85_key(w[1]) || !is_z85_key(w[2]))
+    throw ConfigError(std::string(kSessionKeysEnv) +
+                      ": expected three 40-character Z85 keys (agent public, agent secret, host "
+                      "public)");
+  return {{w[0], w[1]}, w[2]};
+}
+
+}  // namespace hilq::protocol

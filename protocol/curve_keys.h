@@ -30,6 +30,18 @@ std::string load_public_key(const std::string& key_or_path);
 std::vector<AllowedKey> load_allow_list(const std::string& path);
 
 std::string format_key_file(const KeyPair& keys, const std::string& name);
+
+// Keys of one run, made by hil-search for an agent it starts on this machine and handed over in
+// that agent's environment (never on a command line, which every local user can read):
+// "<agent public> <agent secret> <host public>", three Z85 keys.
+inline constexpr const char* kSessionKeysEnv = "HILQ_SESSION_KEYS";
+struct SessionKeys {
+  KeyPair agent;
+  std::string server_public_z85;
+};
+std::string format_session_keys(const SessionKeys& keys);
+// Throws ConfigError (naming HILQ_SESSION_KEYS, never echoing the secret) when malformed.
+SessionKeys parse_session_keys(const std::string& text);
 std::string format_public_line(const std::string& public_z85, const std::string& name);
 
 }  // namespace hilq::protocol

@@ -73,6 +73,9 @@ inline constexpr const char* kErrorAgentLost = "agent-lost";
 inline constexpr const char* kErrorBadResult = "bad-result";
 // Sent to a peer the host does not know (e.g. after a host restart): say HELLO again.
 inline constexpr const char* kErrorNotRegistered = "not-registered";
+// A HELLO refused because another live connection speaks for that agent id; the agent backs off
+// and says HELLO again (the other connection may be its own, not yet reaped).
+inline constexpr const char* kErrorIdInUse = "id-in-use";
 
 // ---- Typed bodies ----------------------------------------------------------------------------
 

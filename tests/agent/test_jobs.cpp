@@ -2,6 +2,7 @@
 // decode errors that name the field.
 #include <catch2/catch.hpp>
 
+#include "agent/kernel_bench.h"
 #include "base/error.h"
 #include "protocol/jobs.h"
 
@@ -130,4 +131,22 @@ TEST_CASE("A model-bench config says its setting the way the agent reads it, wit
   c.setting = hilq::model::Setting::parse("W4A4-TA8/4");
   CHECK(proto::to_json(c)["setting"] == "W4A4-TA8/4");
   CHECK_FALSE(proto::to_json(c).contains("weights"));
+}
+
+TEST_CASE("A kernel-bench shape larger than the board's available memory is a bad request",
+          "[fault]") {
+  using hilq::agent::BadJobConfig;
+  using hilq::agent::check_kernel_bench_memory;
+  using hilq::agent::kernel_bench_bytes;
+  // 4 * (m*k + n*k + n*m) float bytes plus m*k*w/8 codes and m*k scales at most.
+  CHECK(kernel_bench_bytes(64, 32, 1, 8) == 4 * (64 * 32 + 32 + 64) + 64 * 32 + 64 * 32);
+  CHECK_NOTHROW(check_kernel_bench_memory(4096, 4096, 1, 4, int64_t{1} << 30));
+  CHECK_NOTHROW(check_kernel_bench_memory(65536, 65536, 4096, 8, -1));  // unknown: let through
+  try {
+    check_kernel_bench_memory(65536, 65536, 4096, 8, int64_t{1} << 30);
+    FAIL("no error");
+  } catch (const BadJobConfig& e) {
+    CHECK_THAT(e.what(), Contains("m=65536 k=65536 n=4096") && Contains("26624 MiB") &&
+                             Contains("1024 MiB this board has available"));
+  }
 }

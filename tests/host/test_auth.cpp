@@ -5,6 +5,7 @@
 #include <zmq.h>
 
 #include <catch2/catch.hpp>
+#include <zmq_addon.hpp>
 
 #include "db/run_store.h"
 #include "host/broker.h"
@@ -152,6 +153,10 @@ TEST_CASE("hil-keys makes key files; hil-search and hil-agent run a CURVE farm w
   for (const auto& m : rows) CHECK(m.agent == "agent1");
   for (const auto& a : store.agents(1)) CHECK(a.id != "intruder");
   CHECK(intruder->err().find("welcomed") == std::string::npos);
+  // The refused agent says why the host never answers (libzmq reports it only as a socket event).
+  CHECK_THAT(intruder->err(),
+             Contains("the host refused this agent's CURVE key (ZAP status 400)") &&
+                 Contains("authentication is the likely cause"));
 }
 
 TEST_CASE("hil-search refuses a non-loopback endpoint without keys", "[auth]") {
@@ -161,4 +166,87 @@ TEST_CASE("hil-search refuses a non-loopback endpoint without keys", "[auth]") {
                 box.path("out")});
   CHECK(search.wait() == 1);
   CHECK_THAT(search.err(), Contains("refusing to bind") && Contains("hil-keys"));
+}
+
+TEST_CASE(
+    "A run whose agents this host starts uses CURVE keys made for the run; a peer without "
+    "them gets nothing",
+    "[auth]") {
+  Sandbox box;
+  std::filesystem::create_directories(box.dir / "boards");
+  box.write("boards/own.json",
+            std::string(R"({"name": "own", "arch": ")") + build_arch_name() +
+                R"(", "features": [], "cores": 1, "memory_mb": 1, "power": {"backend": "none"},
+                "threads": 1,
+                "launch": "{agent} --connect {endpoint} --board {board} --id {id} --heartbeat-ms 100 --power none --cache-dir )" +
+                box.path("cache") + R"("})");
+  const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(free_port());
+  Child search(box, "search",
+               {search_bin(),
+                "--boards",
+                "own",
+                "--boards-dir",
+                box.path("boards"),
+                "--endpoint",
+                endpoint,
+                "--db",
+                box.path("hil.db"),
+                "--out",
+                box.path("out"),
+                "--workload",
+                "noop",
+                "--jobs",
+                "10",
+                "--job-sleep-ms",
+                "100",
+                "--heartbeat-ms",
+                "100",
+                "--connect-timeout",
+                "20"});
+  REQUIRE(eventually([&] { return search.err().find("listening on") != std::string::npos; }, 10));
+  // Without keys, neither a new id nor the launched agent's own id gets a single message.
+  zmq::context_t ctx;
+  FakeAgent stranger(ctx, endpoint, "stranger");
+  FakeAgent squatter(ctx, endpoint, "own-1");
+  int received = 0;
+  std::optional<int> code;
+  const auto until = Clock::now() + std::chrono::seconds(40);
+  while (!(code = search.wait_for(0.05)) && Clock::now() < until) {
+    for (auto [peer, id] : {std::pair{&stranger, "stranger"}, std::pair{&squatter, "own-1"}}) {
+      // Without a completed handshake a DEALER may have no pipe to queue into: never block.
+      for (const auto& m : {proto::make_message(hello_for(id, "own")),
+                            proto::make_message(proto::MessageType::kReady)}) {
+        const proto::Frames frames = proto::encode(m);
+        std::vector<zmq::const_buffer> parts;
+        for (const auto& f : frames) parts.push_back(zmq::buffer(f));
+        (void)zmq::send_multipart(peer->socket(), parts, zmq::send_flags::dontwait);
+      }
+      while (peer->recv(0, false)) ++received;
+    }
+  }
+  INFO(search.err());
+  REQUIRE(code);
+  CHECK(*code == 0);
+  CHECK(received == 0);
+  hilq::db::Database d(box.path("hil.db"));
+  hilq::db::RunStore store(d);
+  const auto rows = store.measurements(1);
+  CHECK(rows.size() == 10);
+  for (const auto& m : rows) CHECK(m.agent == "own-1");
+  const auto agents = store.agents(1);
+  REQUIRE(agents.size() == 1);
+  CHECK(agents[0].id == "own-1");
+  CHECK(agents[0].user_id == std::optional<std::string>("own-1"));  // its key, made for the run
+}
+
+TEST_CASE("Without keys, hil-search refuses boards whose agents it does not start itself",
+          "[auth]") {
+  Sandbox box;
+  const std::string boards_dir = write_farm_board(box);
+  Child search(box, "search",
+               {search_bin(), "--boards", "farm", "--boards-dir", boards_dir, "--port", "0", "--db",
+                box.path("x.db"), "--out", box.path("out")});
+  CHECK(search.wait() == 1);
+  CHECK_THAT(search.err(), Contains("board(s) farm") && Contains("--curve-key") &&
+                               Contains("--insecure-loopback"));
 }

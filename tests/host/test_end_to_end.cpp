@@ -169,9 +169,9 @@ TEST_CASE("hil-search gives up on an agent that never connects", "[e2e]") {
       << R"({"name": "silent", "arch": "x86_64", "features": [], "cores": 1, "memory_mb": 1,
             "power": {"backend": "none"}, "threads": 1, "launch": "sleep 30"})";
   const auto db_path = (box.dir / "x.db").string();
-  const auto r = run_search(
-      box, {"--boards", "silent", "--boards-dir", (box.dir / "boards").string(), "--port", "0",
-            "--db", db_path, "--out", (box.dir / "out").string(), "--connect-timeout", "1"});
+  const auto r = run_search(box, {"--boards", "silent", "--insecure-loopback", "--boards-dir",
+                                  (box.dir / "boards").string(), "--port", "0", "--db", db_path,
+                                  "--out", (box.dir / "out").string(), "--connect-timeout", "1"});
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.err, Contains("silent") && Contains("HELLO within 1 s"));
   hilq::db::Database d(db_path);

@@ -13,10 +13,12 @@ TEST_CASE("An agent failing its health check is quarantined and reported; the ot
   Sandbox box;
   const std::string boards_dir = write_farm_board(box);
   const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(free_port());
-  Child search(box, "search",
-               {search_bin(), "--boards", "farm", "--boards-dir", boards_dir, "--endpoint",
-                endpoint, "--db", box.path("hil.db"), "--out", box.path("out"), "--workload",
-                "noop", "--jobs", "6", "--job-sleep-ms", "50", "--heartbeat-ms", "100"});
+  Child search(
+      box, "search",
+      {search_bin(), "--insecure-loopback", "--boards",   "farm",           "--boards-dir",
+       boards_dir,   "--endpoint",          endpoint,     "--db",           box.path("hil.db"),
+       "--out",      box.path("out"),       "--workload", "noop",           "--jobs",
+       "6",          "--job-sleep-ms",      "50",         "--heartbeat-ms", "100"});
   REQUIRE(eventually([&] { return search.err().find("listening on") != std::string::npos; }, 10));
   auto agent = [&](const std::string& id, std::vector<std::string> extra) {
     std::vector<std::string> argv = {
@@ -57,10 +59,12 @@ TEST_CASE("--boards a,b waits with a progress line and names the kind that never
   const std::string boards_dir = write_farm_board(box, "farm");
   write_farm_board(box, "ghost");
   const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(free_port());
-  Child search(box, "search",
-               {search_bin(), "--boards", "farm,ghost", "--boards-dir", boards_dir, "--endpoint",
-                endpoint, "--db", box.path("hil.db"), "--out", box.path("out"), "--workload",
-                "noop", "--jobs", "2", "--connect-timeout", "2.5", "--heartbeat-ms", "100"});
+  Child search(
+      box, "search",
+      {search_bin(), "--insecure-loopback", "--boards",   "farm,ghost",     "--boards-dir",
+       boards_dir,   "--endpoint",          endpoint,     "--db",           box.path("hil.db"),
+       "--out",      box.path("out"),       "--workload", "noop",           "--jobs",
+       "2",          "--connect-timeout",   "2.5",        "--heartbeat-ms", "100"});
   REQUIRE(eventually([&] { return search.err().find("listening on") != std::string::npos; }, 10));
   Child agent(
       box, "agent",
@@ -83,11 +87,16 @@ TEST_CASE("Jobs naming an artifact: the agent fetches it once in chunks, verifie
   box.write("model.bin", content);
   const std::string boards_dir = write_farm_board(box);
   const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(free_port());
-  Child search(
-      box, "search",
-      {search_bin(), "--boards", "farm", "--boards-dir", boards_dir, "--endpoint", endpoint, "--db",
-       box.path("hil.db"), "--out", box.path("out"), "--workload", "noop", "--jobs", "3",
-       "--artifact", box.path("model.bin"), "--heartbeat-ms", "100"});
+  Child search(box, "search", {search_bin(),     "--insecure-loopback",
+                               "--boards",       "farm",
+                               "--boards-dir",   boards_dir,
+                               "--endpoint",     endpoint,
+                               "--db",           box.path("hil.db"),
+                               "--out",          box.path("out"),
+                               "--workload",     "noop",
+                               "--jobs",         "3",
+                               "--artifact",     box.path("model.bin"),
+                               "--heartbeat-ms", "100"});
   REQUIRE(eventually([&] { return search.err().find("listening on") != std::string::npos; }, 10));
   Child agent(
       box, "agent",

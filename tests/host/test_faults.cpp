@@ -23,6 +23,7 @@ struct Farm {
 
   std::unique_ptr<Child> search(const std::string& name, std::vector<std::string> extra) {
     std::vector<std::string> argv = {search_bin(),
+                                     "--insecure-loopback",
                                      "--boards",
                                      "farm",
                                      "--boards-dir",
@@ -152,10 +153,10 @@ TEST_CASE("A host killed mid-run and restarted with --resume keeps results and r
   // Same endpoint: the agents reconnect on their own (Paranoid Pirate back-off) and HELLO again.
   auto second = std::make_unique<Child>(
       farm.box, "second",
-      std::vector<std::string>{search_bin(), "--resume", "1", "--boards-dir", farm.boards_dir,
-                               "--endpoint", farm.endpoint, "--db", farm.db, "--out",
-                               farm.box.path("out2"), "--heartbeat-ms", "100", "--connect-timeout",
-                               "20", "--no-health-check"});
+      std::vector<std::string>{search_bin(), "--insecure-loopback", "--resume", "1", "--boards-dir",
+                               farm.boards_dir, "--endpoint", farm.endpoint, "--db", farm.db,
+                               "--out", farm.box.path("out2"), "--heartbeat-ms", "100",
+                               "--connect-timeout", "20", "--no-health-check"});
   const auto code = second->wait_for(40);
   INFO(second->err());
   REQUIRE(code);

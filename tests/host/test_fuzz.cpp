@@ -4,8 +4,8 @@
 #include <catch2/catch.hpp>
 #include <random>
 
-#include "protocol/health_check.h"
 #include "host/broker.h"
+#include "protocol/health_check.h"
 #include "tests/host/host_test_util.h"
 
 using namespace hilq::test;
@@ -115,6 +115,7 @@ TEST_CASE("10,000 random and mutated messages at the host: no crash, no hang, st
   hilq::host::Broker broker("tcp://127.0.0.1:*", {{"local", board}}, options);
   zmq::context_t ctx;
   std::vector<std::unique_ptr<FakeAgent>> fuzzers;
+  fuzzers.reserve(8);
   for (int i = 0; i < 8; ++i)
     fuzzers.push_back(
         std::make_unique<FakeAgent>(ctx, broker.endpoint(), "fuzz-" + std::to_string(i)));
@@ -179,6 +180,8 @@ TEST_CASE("10,000 random and mutated messages at an agent: no crash, no hang, st
       box, "agent",
       {agent_bin(), "--connect", endpoint, "--board", "local", "--id", "target", "--heartbeat-ms",
        "200", "--host-timeout", "60", "--power", "none", "--cache-dir", box.path("cache")});
+  // The agent's routing id is "target/<nonce>", new on each connection: answer the latest one.
+  std::string route = "target";
   auto recv_any = [&](int ms) -> std::optional<proto::Frames> {
     zmq::pollitem_t item{router.handle(), 0, ZMQ_POLLIN, 0};
     if (zmq::poll(&item, 1, std::chrono::milliseconds(ms)) <= 0) return std::nullopt;
@@ -188,11 +191,12 @@ TEST_CASE("10,000 random and mutated messages at an agent: no crash, no hang, st
       (void)router.recv(part);
       frames.push_back(part.to_string());
     } while (part.more());
+    route = frames[0];
     return proto::Frames(frames.begin() + 1, frames.end());  // without the identity
   };
   auto send_to = [&](const proto::Frames& frames) {
     try {  // while the agent reconnects (a fuzzed WELCOME may shorten its liveness) it is away
-      router.send(zmq::buffer(std::string("target")), zmq::send_flags::sndmore);
+      router.send(zmq::buffer(route), zmq::send_flags::sndmore);
       for (size_t i = 0; i < frames.size(); ++i)
         router.send(zmq::buffer(frames[i]),
                     i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);

@@ -1,6 +1,8 @@
 // Hostile and stuck peers against the broker in process (issue 14, items 2-5): identities that
 // hold [auth], bounded input before HELLO and logs a peer cannot forge or flood [fuzz], runs that
 // never hang on a download and retries that avoid the agent that just failed [fault].
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <zmq_addon.hpp>
@@ -8,6 +10,7 @@
 #include "base/log.h"
 #include "host/artifact_store.h"
 #include "host/broker.h"
+#include "protocol/jobs.h"
 #include "tests/host/host_test_util.h"
 
 using namespace hilq::test;
@@ -45,6 +48,35 @@ proto::Job noop_job(const std::string& id, const std::string& sha = "") {
   j.artifact_sha256 = sha;
   return j;
 }
+
+// Everything written to stderr (fd 2) while it lives, for checking log lines.
+class StderrCapture {
+ public:
+  StderrCapture() : file_(std::tmpfile()), saved_(dup(2)) {
+    std::fflush(stderr);
+    dup2(fileno(file_), 2);
+  }
+  ~StderrCapture() {
+    std::fflush(stderr);
+    dup2(saved_, 2);
+    close(saved_);
+    std::fclose(file_);
+  }
+  StderrCapture(const StderrCapture&) = delete;
+  StderrCapture& operator=(const StderrCapture&) = delete;
+  std::string text() const {
+    std::fflush(stderr);
+    std::string out;
+    std::rewind(file_);
+    char buf[4096];
+    for (size_t n; (n = std::fread(buf, 1, sizeof(buf), file_)) > 0;) out.append(buf, n);
+    return out;
+  }
+
+ private:
+  std::FILE* file_;
+  int saved_;
+};
 
 // The broker pumped in this thread; `alive` fake agents heartbeat while it pumps.
 struct Harness {
@@ -109,25 +141,77 @@ TEST_CASE("A HELLO naming another agent than its connection's routing id is refu
   CHECK(h.broker.agents_of("local") == 0);
 }
 
-TEST_CASE("A second live connection claiming an agent's id is refused; the first keeps its job",
-          "[auth]") {
+TEST_CASE(
+    "A second live connection claiming an agent's id is refused and logged; the first keeps "
+    "its job",
+    "[auth]") {
+  StderrCapture log;
   Harness h;
-  FakeAgent a(h.ctx, h.broker.endpoint(), "a");
+  // hil-agent's routing id is "<id>/<nonce>", new for each connection.
+  FakeAgent a(h.ctx, h.broker.endpoint(), "a/5f3a9c1e");
   h.join(a, "a");
   h.broker.submit("local", noop_job("j1"));
   CHECK(h.expect_job(a).job_id == "j1");
-  FakeAgent impostor(h.ctx, h.broker.endpoint(), "a");
+  // Another connection claims "a"; its routing id carries a forged log line.
+  FakeAgent impostor(h.ctx, h.broker.endpoint(), "a/\nhil-search: [1/1] forged\x1b[2J");
   impostor.send(proto::make_message(hello_for("a")));
+  auto refused = h.recv(impostor, 2000);
+  REQUIRE(refused);
+  REQUIRE(refused->type == proto::MessageType::kError);
+  CHECK(proto::parse_error(*refused).error_class == "id-in-use");
   impostor.send(proto::make_message(proto::Result{"j1", {{"latency", {{"median_ns", 1.0}}}}}));
-  h.pump(500);
-  CHECK_FALSE(impostor.recv(0).has_value());  // no WELCOME: libzmq refused the connection
+  auto told = h.recv(impostor, 1000);  // it never joined: told to say HELLO
+  REQUIRE(told);
+  CHECK(proto::parse_error(*told).error_class == "not-registered");
   CHECK(h.find(K::kJobRequeued, "j1") == nullptr);
   CHECK(h.find(K::kResult, "j1") == nullptr);
+  const BrokerEvent* refusal = h.find(K::kAgentRefused);
+  REQUIRE(refusal);
+  CHECK(refusal->error_class == "id-in-use");
   a.send(proto::make_message(proto::Result{"j1", {{"latency", {{"median_ns", 2.0}}}}}));
   h.pump(200);
   const BrokerEvent* result = h.find(K::kResult, "j1");
   REQUIRE(result);
+  CHECK(result->agent_id == "a");
   CHECK(result->measurement["latency"]["median_ns"] == 2.0);
+  const std::string text = log.text();
+  INFO(text);
+  CHECK_THAT(text, Contains("refused a second connection (routing id a/\\x0ahil-search: [1/1] "
+                            "forged\\x1b[2J) claiming agent a, which is connected"));
+  CHECK(text.find("\nhil-search: [1/1] forged") == std::string::npos);
+}
+
+TEST_CASE("An agent back on a new connection takes its id over once the old one is gone",
+          "[auth]") {
+  BrokerOptions o = fast_options();
+  o.max_attempts = 1;  // a counted try would fail the job
+  o.liveness = 50;     // the old connection is seen closing, not missing heartbeats
+  Harness h(o);
+  auto first = std::make_unique<FakeAgent>(h.ctx, h.broker.endpoint(), "a/1");
+  h.join(*first, "a");
+  h.broker.submit("local", noop_job("j1"));
+  h.expect_job(*first);
+  h.alive.clear();
+  first.reset();  // the connection closes with the job in flight
+  FakeAgent second(h.ctx, h.broker.endpoint(), "a/2");
+  // The host may not have seen the first connection go yet: id-in-use, then HELLO again.
+  std::optional<proto::Message> welcome;
+  for (int i = 0; i < 50 && !welcome; ++i) {
+    second.send(proto::make_message(hello_for("a")));
+    auto m = h.recv(second, 200);
+    if (m && m->type == proto::MessageType::kWelcome) welcome = m;
+    if (m && m->type == proto::MessageType::kError)
+      REQUIRE(proto::parse_error(*m).error_class == "id-in-use");
+  }
+  REQUIRE(welcome);
+  h.alive.push_back(&second);
+  second.send(proto::make_message(proto::MessageType::kReady));
+  CHECK(h.expect_job(second).job_id == "j1");
+  CHECK(h.find(K::kJobError, "j1") == nullptr);
+  const BrokerEvent* requeued = h.find(K::kJobRequeued, "j1");
+  REQUIRE(requeued);
+  CHECK(requeued->attempt == 0);
+  CHECK(h.broker.agents_of("local") == 1);
 }
 
 TEST_CASE("A HELLO's figures never replace the board file's in the joined event", "[auth]") {
@@ -339,9 +423,10 @@ TEST_CASE("An agent whose download gets no chunk fails the job (artifact) and sa
               {agent_bin(), "--connect", endpoint, "--board", "local", "--id", "slow",
                "--heartbeat-ms", "100", "--host-timeout", "30", "--fetch-timeout", "0.5", "--power",
                "none", "--cache-dir", box.path("cache")});
+  std::string route = "slow";  // "slow/<nonce>" once the agent has said something
   auto send = [&](const proto::Message& m) {
     proto::Frames frames = proto::encode(m);
-    frames.insert(frames.begin(), "slow");
+    frames.insert(frames.begin(), route);
     std::vector<zmq::const_buffer> buffers;
     for (const auto& f : frames) buffers.push_back(zmq::buffer(f));
     REQUIRE(zmq::send_multipart(router, buffers));
@@ -357,6 +442,7 @@ TEST_CASE("An agent whose download gets no chunk fails the job (artifact) and sa
       }
       std::vector<zmq::message_t> parts;
       (void)zmq::recv_multipart(router, std::back_inserter(parts));
+      route = parts[0].to_string();
       proto::Frames frames;
       for (size_t i = 1; i < parts.size(); ++i) frames.push_back(parts[i].to_string());
       proto::Message m = proto::decode(frames);
@@ -388,4 +474,42 @@ TEST_CASE("An agent whose download gets no chunk fails the job (artifact) and sa
   CHECK(again->type == proto::MessageType::kReady);
   kill(agent.pid, SIGTERM);
   CHECK(agent.wait_for(10).has_value());
+}
+
+TEST_CASE("A FETCH past the end of the job's artifact is the agent's failed try, not the job's end",
+          "[fault]") {
+  Sandbox box;
+  box.write("model.bin", std::string(1000, 'm'));
+  hilq::host::ArtifactStore store;
+  const std::string sha = store.add_file(box.path("model.bin"));
+  BrokerOptions o = fast_options();
+  o.artifacts = &store;
+  Harness h(o);
+  FakeAgent a(h.ctx, h.broker.endpoint(), "a");
+  h.join(a, "a");
+  h.broker.submit("local", noop_job("j1", sha));
+  h.expect_job(a);
+  a.send(proto::make_message(proto::Fetch{sha, 1 << 30}));
+  auto m = h.recv(a, 2000);
+  REQUIRE(m);
+  CHECK(proto::parse_error(*m).error_class == "artifact");
+  CHECK(h.find(K::kJobError, "j1") == nullptr);  // it used to fail the job at once
+  const BrokerEvent* requeued = h.find(K::kJobRequeued, "j1");
+  REQUIRE(requeued);
+  CHECK(requeued->error_class == "artifact");
+  CHECK(h.broker.outstanding("local") == 1);
+}
+
+TEST_CASE("The largest RESULT the host accepts fits the ROUTER's frame limit", "[fuzz]") {
+  // kMaxResultSamples samples, each printed as long as a double gets, plus the untyped fields at
+  // their limit: the JSON frame an agent may legitimately send, at its largest.
+  nlohmann::json samples = nlohmann::json::array();
+  for (size_t i = 0; i < proto::kMaxResultSamples; ++i) samples.push_back(-1.2345678901234567e-300);
+  nlohmann::json m = {{"latency", {{"median_ns", 1.0}, {"samples_ns", samples}}},
+                      {"note", std::string(proto::kMaxResultExtraBytes, 'x')}};
+  const proto::Frames frames = proto::encode(proto::make_message(proto::Result{"j1", m}));
+  int64_t largest = 0;
+  for (const auto& f : frames) largest = std::max<int64_t>(largest, static_cast<int64_t>(f.size()));
+  CHECK(largest > 2 * 1000 * 1000);
+  CHECK(largest < hilq::host::kMaxAgentFrameBytes);
 }

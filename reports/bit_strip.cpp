@@ -49,7 +49,7 @@ std::pair<std::string, std::string> group_and_role(const std::string& name) {
 
 void bit_strip_svg(const Candidate& c, const std::string& attributes, std::ostream& out) {
   if (c.units.empty()) return;
-  const int cell = 20, gap = 6, label_w = 22, top = 16, row_h = 20;
+  const int cell = 20, gap = 10, label_w = 22, top = 16, row_h = 20;
   std::vector<int> xs;
   std::vector<std::pair<std::string, int>> groups;  // name, first x
   int x = label_w;

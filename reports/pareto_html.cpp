@@ -280,8 +280,9 @@ void scatter_svg(const RunView& view, const BoardSearch& board, Plot plot, std::
         offscale_y.push_back(y);
         svg << "<g class='offscale'><path d='M" << coord(x - 8) << " " << coord(y - 6)
             << "l8 6l-8 6Z' fill='" << palette::kBaseline << "'/><text x='" << coord(x - 11)
-            << "' y='" << coord(y + 4) << "' text-anchor='end' fill='" << palette::kBaseline << "'>"
-            << html_escape(d.c->label) << " " << fixed(d.x, plot == Plot::kLatency ? 3 : 2)
+            << "' y='" << coord(y + 4) << "' text-anchor='end' class='halo' fill='"
+            << palette::kBaseline << "'>" << html_escape(d.c->label) << " "
+            << fixed(d.x, plot == Plot::kLatency ? 3 : 2)
             << (plot == Plot::kMemory   ? " MB"
                 : plot == Plot::kEnergy ? " mJ"
                                         : " ms")
@@ -327,8 +328,8 @@ void scatter_svg(const RunView& view, const BoardSearch& board, Plot plot, std::
     const double x = f.x_max_px() - 2;
     svg << "<g class='offscale baseline'><path d='M" << coord(x - 8) << " " << coord(y - 6)
         << "l8 6l-8 6Z' fill='" << palette::kBaseline << "'/><text x='" << coord(x - 11) << "' y='"
-        << coord(y + 4) << "' text-anchor='end' fill='" << palette::kBaseline << "'>" << text
-        << "</text><title>" << why << "</title></g>";
+        << coord(y + 4) << "' text-anchor='end' class='halo' fill='" << palette::kBaseline << "'>"
+        << text << "</text><title>" << why << "</title></g>";
   }
   if (pick) {
     const double x = std::min(f.px(pick->x), f.x_max_px()), y = f.py(pick->y);
@@ -336,8 +337,8 @@ void scatter_svg(const RunView& view, const BoardSearch& board, Plot plot, std::
         << "' r='9' fill='none' stroke='" << palette::kPick << "' stroke-width='2.2'/>";
     const bool right_half = f.x.frac(pick->x) > 0.6;
     svg << "<text x='" << coord(x + (right_half ? -12 : 12)) << "' y='" << coord(y - 8) << "'"
-        << (right_half ? " text-anchor='end'" : "") << " fill='" << palette::kPick
-        << "' font-weight='600'>pick</text>";
+        << (right_half ? " text-anchor='end'" : "") << " class='halo' class='halo' fill='"
+        << palette::kPick << "' font-weight='600'>pick</text>";
   }
   svg << "</svg>";
   out << svg.str();
@@ -367,7 +368,7 @@ void board_table(const RunView& view, const BoardSearch& board, const std::vecto
     return;
   }
   const std::string metric = html_escape(c.metric);
-  h << "<div class='scroll'><table><tr><th class='l'>configuration</th><th class='l'>tier</th>"
+  h << "<div class='scroll'><table><tr><th class='l'>configuration</th>"
        "<th>validation "
     << metric << "</th><th>test " << metric
     << "</th><th>decode ms/token</th><th>p90</th><th>prefill ms</th><th>tokens/s</th>"
@@ -385,8 +386,8 @@ void board_table(const RunView& view, const BoardSearch& board, const std::vecto
       << (r.pick       ? " class='pick'"
           : r.baseline ? " class='baseline'"
                        : "")
-      << "><td class='l'>" << label << "</td><td class='l'>" << html_escape(cand.tier)
-      << "</td><td>" << cell(metric_text(c, cand.validation)) << "</td><td>"
+      << "><td class='l cfg'>" << label << " <span class='tier'>" << html_escape(cand.tier)
+      << "</span></td><td>" << cell(metric_text(c, cand.validation)) << "</td><td>"
       << cell(metric_text(c, cand.test)) << "</td><td>"
       << cell(fixed(m ? m->model.decode_median_ms : std::nullopt, 3)) << "</td><td>"
       << cell(fixed(m ? m->model.decode_p90_ms : std::nullopt, 3)) << "</td><td>"
@@ -394,7 +395,7 @@ void board_table(const RunView& view, const BoardSearch& board, const std::vecto
       << cell(fixed(m ? m->model.tokens_per_s : std::nullopt, 0)) << "</td><td>"
       << cell(fixed(r.memory_mb(), 2)) << "</td><td>"
       << cell(m && m->model.energy_per_token_j ? fixed(*m->model.energy_per_token_j * 1e3, 3) : "")
-      << "</td><td>" << cell(fixed(r.speedup_over_fp16, 2)) << "</td><td class='l'>"
+      << "</td><td>" << cell(fixed(r.speedup_over_fp16, 2)) << "</td><td class='l kern'>"
       << kernel_cell(m ? m->kernel : std::nullopt) << "</td><td class='l'>";
     for (size_t i = 0; i < r.fronts.size(); ++i) h << (i ? ", " : "") << html_escape(r.fronts[i]);
     h << "</td></tr>";

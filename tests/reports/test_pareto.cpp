@@ -270,7 +270,7 @@ TEST_CASE("A board table: baselines, fronts and pick with every figure, energy s
   CHECK(local->cell(1, "kernel").find(">avx2: gemv w4a8</code>") != std::string::npos);
   CHECK(local->cell(1, "fronts") == "latency, memory");
   CHECK(local->rows[4].cls == "baseline");
-  CHECK(local->cell(4, "configuration") == "FP16");
+  CHECK(local->cell(4, "configuration") == "FP16 <span class='tier'>float</span>");
   CHECK(local->cell(4, "validation perplexity") == "—");
   CHECK(local->cell(4, "× FP16") == "1.00");
   // Energy: one note per board with the reason, never a reason per row.

@@ -377,9 +377,16 @@ void board_table(const RunView& view, const BoardSearch& board, const std::vecto
   for (const BoardRow& r : rows) {
     const Candidate& cand = *r.candidate;
     const Measurement* m = r.measurement;
-    std::string label = html_escape(cand.label);
-    if (!cand.units.empty())
-      label = "<a href='#" + strip_id(board.board, cand.id) + "'>" + label + "</a>";
+    std::string label;
+    if (cand.units.empty()) {
+      label = html_escape(cand.label);
+    } else {
+      label = "<a href='#";
+      label += strip_id(board.board, cand.id);
+      label += "'>";
+      label += html_escape(cand.label);
+      label += "</a>";
+    }
     if (r.pick) label += " <span class='badge pick'>pick</span>";
     auto cell = [](const std::string& v) { return v.empty() ? std::string("—") : v; };
     h << "<tr"

@@ -147,7 +147,10 @@ void progress_svg(const std::vector<Series>& series, const SearchConstraints& c,
         const auto v = value(p);
         if (!v) continue;
         const std::string x = coord(f.px(p.evaluations)), y = coord(f.py(*v));
-        d += last ? "H" + x + "V" + y : "M" + x + " " + y;
+        d += last ? "H" : "M";
+        d += x;
+        d += last ? "V" : " ";
+        d += y;
         last = v;
       }
       if (d.empty()) continue;

@@ -288,7 +288,7 @@ TEST_CASE("Kernel names are summarised by ISA, ops and formats", "[reports]") {
   CHECK(kernel_summary("gemv_fp16_4x1__neon") == "neon: gemv fp16");
   CHECK(kernel_summary("gemv_w4a8_g32_1x16__avx2") == "avx2: gemv w4a8");
   CHECK(kernel_summary("custom") == "custom");
-  CHECK(kernel_summary("") == "");
+  CHECK(kernel_summary("").empty());
 }
 
 TEST_CASE("report.html is self-contained: a policy that forbids every load, no external URL",

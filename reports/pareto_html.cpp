@@ -344,13 +344,18 @@ void scatter_svg(const RunView& view, const BoardSearch& board, Plot plot, std::
   out << svg.str();
 }
 
-void legend_html(const BoardSearch& board, std::ostream& out) {
+void legend_html(const SearchView& s, const BoardSearch& board, std::ostream& out) {
   out << "<div class='legend'><span><i style='background:" << palette::kFront
       << "'></i>on this plot's front</span><span><i style='background:" << palette::kGrey
       << "'></i>measured, off the front</span><span><i class='ring'></i>over the limit or "
          "budget</span><span>◆ FP32 ■ FP16</span><span><i class='pickring'></i>pick"
       << (board.pick ? " (" + html_escape(board.pick->rule) + ")" : "")
-      << "</span><span class='dash'>limit, budget</span></div>";
+      << "</span><span class='dash'>limit, budget</span>";
+  // Pruned moves have no metric (never scored): counted here, not drawn.
+  if (const int pruned = s.count("pruned"))
+    out << "<span class='note'>" << pruned << " pruned move" << (pruned > 1 ? "s" : "")
+        << " not scored, not drawn</span>";
+  out << "</div>";
 }
 
 // The kernels that ran, in short, every name in the tooltip.
@@ -439,7 +444,7 @@ void board_section(const RunView& view, const BoardSearch& board, std::ostream& 
   scatter_svg(view, board, Plot::kMemory, out);
   if (energy.any()) scatter_svg(view, board, Plot::kEnergy, out);
   out << "</div>";
-  legend_html(board, out);
+  legend_html(s, board, out);
   // The pick's bit widths, then every other front member's on demand.
   const std::vector<BoardRow> rows = board_rows(view, board);
   const Candidate* pick = board.pick ? s.candidate(board.pick->candidate_id) : nullptr;

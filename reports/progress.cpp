@@ -136,7 +136,9 @@ void progress_svg(const std::vector<Series>& series, const SearchConstraints& c,
   if (what == What::kBest && c.metric_limit)
     svg << "<line class='limit' x1='" << f.left << "' x2='" << coord(f.x_max_px()) << "' y1='"
         << coord(f.py(*c.metric_limit)) << "' y2='" << coord(f.py(*c.metric_limit)) << "' stroke='"
-        << palette::kPick << "' stroke-dasharray='5,4'/>";
+        << palette::kPick << "' stroke-dasharray='5,4'/><text x='" << coord(f.x_max_px() - 4)
+        << "' y='" << coord(f.py(*c.metric_limit) - 4) << "' text-anchor='end' class='halo' fill='"
+        << palette::kPick << "'>limit " << fixed(*c.metric_limit, 3) << "</text>";
   // Others first, this run on top.
   for (int pass = 0; pass < 2; ++pass)
     for (const auto& s : series) {

@@ -233,7 +233,7 @@ constexpr const char* kStyle =
     "h2{font-size:18px;margin:0 0 8px}h3{font-size:15px;margin:18px 0 6px}"
     ".plots{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:12px}"
     "svg{max-width:100%;height:auto}svg.plot{width:100%;background:#fff}"
-    "svg text{fill:#374151;font-family:inherit;font-size:11px}svg.plot text{font-size:12.5px}"
+    "svg{fill:#374151}svg text{font-family:inherit;font-size:11px}svg.plot text{font-size:12.5px}"
     "svg.plot text.ptitle{font-size:14px}svg.bits{max-width:none}"
     "svg text.halo{paint-order:stroke;stroke:#fff;stroke-width:3px;stroke-linejoin:round}"
     ".tier{color:var(--muted);font-size:11px;font-style:normal;font-weight:400}"

@@ -21,6 +21,11 @@ inline std::string fixed(const std::optional<double>& v, int digits) {
   return v ? fixed(*v, digits) : std::string();
 }
 
+// The kernels a model-bench row names ("gemm_w4a8_32x8__avx2+gemv_w4a8_32x1__avx2") in short:
+// ISA, ops and formats in order of first appearance ("avx2: gemm/gemv w4a8"); the text itself
+// when it does not follow the <op>_<format>_..__<isa> scheme.
+std::string kernel_summary(const std::string& kernels);
+
 // A duration in the largest unit that keeps it >= 1: "1.500 s", "2.250 ms", "12.35 µs", "800 ns".
 std::string duration_text(double ns);
 

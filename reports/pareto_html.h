@@ -1,13 +1,15 @@
-// The search part of report.html (written by HtmlReporter only for a run with candidates): one
-// run-level line of counts, then per board two inline SVG scatter plots (validation metric over
-// decode ms/token and over memory), its front joined by a step line, its pick named, the metric
-// limit and memory budget dashed, and a table of the front members.
+// The search part of report.html (written by HtmlReporter only for a run with candidates): a
+// line of counts and limits, a card per board with its pick, the search progress
+// (progress.h), then per board (real boards first, emulated ones after, marked) scatter plots
+// of the validation metric over decode ms/token, memory and energy per token (when measured),
+// the pick's bit widths as a heat strip (every front member's on demand), and the board's table
+// (board_rows.h).
 //
-//   y ^   · grey: measured, not on this plot's front     ● blue: on the front
-//     |  ●──┐                                            ◯ red ring: the board's pick
-//     |- - -●- - - - - - - metric limit                  ┆ memory budget (memory plot)
-//     |     └──────●
-//     +-------------------> x (decode ms/token median | memory MB)
+//   y ^  ◆ FP32   ○ grey ring: infeasible (over the limit or the budget)
+//     |  ●──┐     · grey: measured, off this plot's front     ● blue: on the front
+//     |- - -●- - - - - - metric limit                         ◯ red ring: the board's pick
+//     |     └─────●     FP16 ■                 FP32 17.8 MB ▸ (a baseline far off the scale
+//     +-------------------> x                                   sits on the edge, value named)
 #pragma once
 
 #include <ostream>

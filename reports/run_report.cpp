@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "reports/json_reporter.h"
+#include "reports/pareto_reporter.h"
 #include "reports/run_view.h"
 
 namespace hilq::reports {
@@ -21,10 +22,13 @@ ReportFiles write_run_report(db::Database& db, int64_t run_id, const std::string
   const CsvReporter csv;
   const JsonReporter json;
   const CandidatesCsvReporter candidates_csv;
+  const ParetoCsvReporter pareto_csv;
+  const ParetoJsonReporter pareto_json;
   ReportFiles files;
   for (const Reporter* reporter :
        {static_cast<const Reporter*>(&html), static_cast<const Reporter*>(&csv),
-        static_cast<const Reporter*>(&json), static_cast<const Reporter*>(&candidates_csv)}) {
+        static_cast<const Reporter*>(&json), static_cast<const Reporter*>(&candidates_csv),
+        static_cast<const Reporter*>(&pareto_csv), static_cast<const Reporter*>(&pareto_json)}) {
     if (!reporter->applies(view)) continue;
     const fs::path path = fs::path(out_dir) / reporter->file_name();
     std::ofstream out(path, std::ios::binary);

@@ -207,7 +207,106 @@ SearchConstraints constraints_of(const std::string& text) {
   c.float_bytes = integer_at(j, {"float_bytes"});
   c.float_metric = number_at(j, {"float_metric"});
   c.metric_limit = number_at(j, {"metric_limit"});
+  c.strategy = string_at(j, {"strategy"}).value_or("");
+  c.seed = integer_at(j, {"seed"});
   return c;
+}
+
+// Where a unit sits in the model: embed first, then by layer, then q k v o gate up down.
+std::pair<int64_t, int> unit_order(const std::string& name) {
+  if (name == "embed") return {-1, 0};
+  static const char* kRoles[] = {"attn.q",   "attn.k", "attn.v",  "attn.o",
+                                 "mlp.gate", "mlp.up", "mlp.down"};
+  int64_t layer = INT64_MAX;
+  if (name.rfind("layers.", 0) == 0) {
+    const size_t dot = name.find('.', 7);
+    const std::string digits = name.substr(7, dot == std::string::npos ? dot : dot - 7);
+    if (!digits.empty() && digits.size() < 10 &&
+        digits.find_first_not_of("0123456789") == std::string::npos)
+      layer = std::stoll(digits);
+    const std::string role = dot == std::string::npos ? "" : name.substr(dot + 1);
+    for (int i = 0; i < 7; ++i)
+      if (role == kRoles[i]) return {layer, i};
+  }
+  return {layer, 7};
+}
+
+// The units of a quant config ({"units": {name: {w_bits, a_bits, group}}, "token_adaptive":
+// {high_bits, low_bits, ...} or null}), in model order; empty for any other JSON.
+std::vector<UnitBits> units_of(const json& config) {
+  std::vector<UnitBits> out;
+  const json* units = find_at(config, {"units"});
+  if (!units || !units->is_object()) return out;
+  const auto low = integer_at(config, {"token_adaptive", "low_bits"});
+  const auto high = integer_at(config, {"token_adaptive", "high_bits"});
+  for (const auto& [name, u] : units->items()) {
+    const auto w = integer_at(u, {"w_bits"});
+    const auto a = integer_at(u, {"a_bits"});
+    if (!w || !a) continue;
+    UnitBits b;
+    b.name = name;
+    b.w_bits = static_cast<int>(*w);
+    b.a_bits = static_cast<int>(*a);
+    b.group = static_cast<int>(integer_at(u, {"group"}).value_or(0));
+    b.token_adaptive = low && high && *a == *low && *high > *low;
+    b.high_bits = b.token_adaptive ? static_cast<int>(*high) : 0;
+    out.push_back(std::move(b));
+  }
+  std::stable_sort(out.begin(), out.end(), [](const UnitBits& a, const UnitBits& b) {
+    return unit_order(a.name) < unit_order(b.name);
+  });
+  return out;
+}
+
+// Two runs' limits are the same study when the metric, its limit and the memory budget agree
+// (limits are stored as computed: equal to 1e-9 relative).
+bool same_limits(const SearchConstraints& a, const SearchConstraints& b) {
+  if (a.metric != b.metric || !a.metric_limit || !b.metric_limit) return false;
+  if (std::abs(*a.metric_limit - *b.metric_limit) > 1e-9 * std::abs(*a.metric_limit)) return false;
+  return a.mem_budget_bytes == b.mem_budget_bytes;
+}
+
+SearchTrace trace_of(db::Database& db, int64_t run_id, const SearchConstraints& c) {
+  SearchTrace t;
+  t.run_id = run_id;
+  t.strategy = c.strategy.empty() ? "tiered" : c.strategy;
+  t.seed = c.seed;
+  db::Statement q(db,
+                  "SELECT c.id, c.status, c.memory_bytes, e.value FROM candidates c JOIN "
+                  "evaluations e ON e.candidate_id = c.id AND e.split = 'validation' AND "
+                  "e.metric = ? WHERE c.run_id = ? ORDER BY c.id");
+  q.bind_all(c.metric, run_id);
+  while (q.step()) {
+    const std::string status = q.column_optional_text(1).value_or("");
+    if (status == "reference" || status == "pruned") continue;
+    t.scorings.push_back(
+        {q.column_int(0), q.column_double(3), q.column_optional_int(2), status == "feasible"});
+  }
+  return t;
+}
+
+// This run's trace, then those of the other runs of the same model (when both name one) and
+// limits.
+std::vector<SearchTrace> traces_of(db::Database& db, const RunView& view,
+                                   const SearchConstraints& mine) {
+  std::vector<SearchTrace> out{trace_of(db, view.run.id, mine)};
+  if (!mine.metric_limit) return out;
+  db::Statement q(db,
+                  "SELECT id, constraints, model_hash FROM runs WHERE id <> ? AND id IN "
+                  "(SELECT DISTINCT run_id FROM candidates) ORDER BY id");
+  q.bind(1, view.run.id);
+  std::vector<std::pair<int64_t, SearchConstraints>> others;
+  while (q.step()) {
+    const auto hash = q.column_optional_text(2);
+    if (hash && view.run.model_hash && *hash != *view.run.model_hash) continue;
+    SearchConstraints c = constraints_of(q.column_text(1));
+    if (same_limits(mine, c)) others.emplace_back(q.column_int(0), std::move(c));
+  }
+  for (const auto& [id, c] : others) {
+    SearchTrace t = trace_of(db, id, c);
+    if (!t.scorings.empty()) out.push_back(std::move(t));
+  }
+  return out;
 }
 
 // Counts of each distinct text, most first, then by text (so ties read the same every time).
@@ -241,6 +340,7 @@ std::optional<SearchView> load_search(db::Database& db, const RunView& view,
       c.artifact_sha256 = q.column_optional_text(8);
       c.config_text = q.column_text(9);
       c.config = parse_blob(c.config_text);
+      c.units = units_of(c.config);
       s.candidates.push_back(std::move(c));
     }
   }
@@ -306,6 +406,7 @@ std::optional<SearchView> load_search(db::Database& db, const RunView& view,
   }
   s.status_counts = ranked(statuses);
   s.pruned_reasons = ranked(reasons);
+  s.traces = traces_of(db, view, s.constraints);
   return s;
 }
 

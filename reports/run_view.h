@@ -11,6 +11,10 @@
 //                 with candidates
 //   front         the candidates of a board no other beats on both objectives of a pair
 //                 ("metric-latency", "metric-memory", "metric-energy"), as the search stored them
+//   UnitBits      one quantizable unit of a candidate's config: weight and activation bits
+//   SearchTrace   a search run's validation scorings in the order it made them (candidate id
+//                 order): this run's and those of every run of the DB with the same model and
+//                 limits, whatever its strategy, for the progress plot
 #pragma once
 
 #include <cstdint>
@@ -127,8 +131,19 @@ struct SearchConstraints {
   std::optional<int64_t> mem_budget_bytes, float_bytes;
   std::optional<double> float_metric;  // the float model's validation metric
   std::optional<double> metric_limit;  // the validation metric a feasible candidate stays within
+  std::string strategy;                // "" when not stored
+  std::optional<int64_t> seed;
   bool higher_is_better() const { return metric == "accuracy"; }
   nlohmann::json stored;  // the whole JSON, for the JSON report
+};
+
+// A unit of a quant config ("embed", "layers.0.attn.q", ...) as the runtime packs it.
+struct UnitBits {
+  std::string name;
+  int w_bits = 0, a_bits = 0;
+  int group = 0;                // 0: per output channel
+  bool token_adaptive = false;  // a_bits is the low width of the config's token-adaptive policy
+  int high_bits = 0;            // ... and this its high width
 };
 
 // One row of `candidates` with its task metric on the validation and test splits.
@@ -142,8 +157,25 @@ struct Candidate {
   std::string config_hash;
   std::optional<std::string> artifact_sha256;
   std::string config_text;
-  nlohmann::json config;  // null when not valid JSON
+  nlohmann::json config;        // null when not valid JSON
+  std::vector<UnitBits> units;  // in model order (embed, then layer by layer); empty for float
   std::optional<double> validation, test;
+  bool baseline() const { return status == "reference"; }  // the float model: FP32, FP16
+};
+
+// A search run's validation scorings in candidate id order (float references and pruned moves
+// left out, as bench_search counts evaluations).
+struct SearchTrace {
+  int64_t run_id = 0;
+  std::string strategy;  // "tiered" | "nsga2" | "random" | ... ("tiered" for a run before them)
+  std::optional<int64_t> seed;
+  struct Scoring {
+    int64_t candidate_id = 0;
+    double validation = 0;
+    std::optional<int64_t> memory_bytes;
+    bool feasible = false;  // within the quality limit and the memory budget
+  };
+  std::vector<Scoring> scorings;
 };
 
 struct BoardSearch {
@@ -170,6 +202,8 @@ struct SearchView {
   int scored = 0;                                           // with a validation metric
   std::vector<std::pair<std::string, int>> status_counts;   // by status, most first
   std::vector<std::pair<std::string, int>> pruned_reasons;  // most common first
+  // This run's trace first, then every other comparable run of the DB by id.
+  std::vector<SearchTrace> traces;
 
   const Candidate* candidate(int64_t id) const;
   int count(const std::string& status) const;

@@ -7,7 +7,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 packages=(build-essential cmake ninja-build pkg-config git nodejs npm
           libzmq3-dev cppzmq-dev libsqlite3-dev libeigen3-dev nlohmann-json3-dev libcli11-dev catch2
           libbenchmark-dev g++-aarch64-linux-gnu qemu-user clang-format clang-tidy
-          libzmq5:arm64)
+          libzmq5:arm64 chromium)
+# chromium: the reports.browser test renders report.html headless (skipped when it is present).
 # The aarch64 agent (pi5-qemu) links Debian's arm64 libzmq: dpkg must know the architecture.
 if [ "$(dpkg --print-architecture)" != arm64 ] && ! dpkg --print-foreign-architectures | grep -qx arm64; then
   sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd=sudo

@@ -73,6 +73,23 @@ Comparison compare_strategies(HostScorer& scorer, db::Database& db, const Compar
     searches.push_back(std::make_unique<TieredSearch>(scorer, db, run, t));
     if (o.progress) o.progress(strategy + " seed " + std::to_string(seed) + ": searching");
     searches.back()->run();
+    // The study's limits and the run's strategy, as hil-search stores them: the report draws
+    // the runs of one study side by side by these (the long reference run named apart).
+    const TieredSearch& s = *searches.back();
+    nlohmann::json constraints = {
+        {"metric", scorer.metric_name()},
+        {"metric_limit", s.metric_limit()},
+        {"float_metric", s.float_metric()},
+        {"float_bytes", s.float_bytes()},
+        {"strategy",
+         budget == o.reference_budget && seed == 0 ? strategy + "-reference" : strategy},
+        {"seed", seed},
+        {"budget", budget}};
+    constraints["mem_budget_bytes"] = o.base.constraints.mem_budget_bytes
+                                          ? nlohmann::json(*o.base.constraints.mem_budget_bytes)
+                                          : nlohmann::json(nullptr);
+    db::SearchStore(db).set_run_constraints(run, constraints.dump());
+    runs.set_model_hash(run, scorer.model_hash());
     runs.finish_run(run, "completed", std::nullopt);
     return *searches.back();
   };

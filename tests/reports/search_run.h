@@ -1,5 +1,5 @@
 // A quantization search run with known rows, as hil-search stores one (migration 4): constraints,
-// nine candidates of every tier and status (two pruned for the same reason, two never scored,
+// ten candidates of every tier and status (two pruned for the same reason, two never scored,
 // one over budget never measured), model-bench rows on a real and an emulated board (one failed,
 // energy measured and not), each board's fronts and pick. Texts carry HTML and CSV specials.
 #pragma once
@@ -47,12 +47,26 @@ inline int64_t record_search_run(db::Database& d) {
        std::nullopt},
       {"W8A16", "global", "over-budget", "memory 3.50 MB > budget \"3.00 MB\"", 1, 3500000, 20.05,
        std::nullopt},
+      {"FP16", "float", "reference", std::nullopt, std::nullopt, 5950000, std::nullopt,
+       std::nullopt},
   };
-  int64_t ids[9] = {};
-  for (int i = 0; i < 9; ++i) {
+  int64_t ids[10] = {};
+  for (int i = 0; i < 10; ++i) {
     const auto& c = candidates[i];
-    const std::string config = std::string(R"({"label":")") + c.tier + "-" + std::to_string(i) +
-                               R"(","units":{"mlp.0":{"w_bits":4}}})";
+    // Four units of a two-layer model, listed out of model order; the block candidate (index 4)
+    // runs layer 1's activations token-adaptive 8/4. FP32 is a float setting, no units.
+    const int w[10] = {32, 8, 4, 4, 4, 8, 2, 3, 8, 16};
+    const int a1 = i == 4 ? 4 : i == 3 ? 4 : 8;
+    const std::string config =
+        i == 0 || i == 9
+            ? std::string(R"({"setting":")") + c.label + R"("})"
+            : R"({"units":{"layers.1.attn.q":{"w_bits":)" + std::to_string(w[i]) + R"(,"a_bits":)" +
+                  std::to_string(a1) + R"(,"group":0},"embed":{"w_bits":8,"a_bits":8,"group":0},)" +
+                  R"("layers.0.mlp.down":{"w_bits":)" + std::to_string(w[i]) +
+                  R"(,"a_bits":8,"group":32},"layers.0.attn.q":{"w_bits":)" +
+                  std::to_string(i == 5 ? 8 : w[i]) + R"(,"a_bits":8,"group":0}},)" +
+                  (i == 4 ? R"("token_adaptive":{"high_bits":8,"low_bits":4,"high_fraction":0.5}})"
+                          : R"("token_adaptive":null})");
     ids[i] = evals.candidate(run, config, "hash-" + std::to_string(i), std::string(c.tier),
                              c.parent ? std::optional<int64_t>(ids[*c.parent - 1]) : std::nullopt);
     db::Statement u(d,
@@ -77,7 +91,7 @@ inline int64_t record_search_run(db::Database& d) {
       {"local", 3, 0.18, 0.0008, true},         {"local", 5, 0.24, std::nullopt, true},
       {"local", 6, 0.26, std::nullopt, true},   {"pi5-qemu", 1, 16.0, std::nullopt, true},
       {"pi5-qemu", 3, 3.6, std::nullopt, true}, {"pi5-qemu", 5, 4.8, std::nullopt, true},
-      {"pi5-qemu", 6, 0, std::nullopt, false},
+      {"pi5-qemu", 6, 0, std::nullopt, false},  {"local", 10, 0.54, std::nullopt, true},
   };
   int job = 0;
   for (const auto& s : measured) {

@@ -186,8 +186,9 @@ TEST_CASE("Model benchmarks get a table with each setting's speed-up over FP16",
   REQUIRE(model);
   // The columns in order: setting, prefill, decode; speed-up, weights.
   const std::vector<std::string> header = {
-      "board",         "setting",    "prefill ms",  "decode ms/token", "p90",          "tokens/s",
-      "decode × FP16", "weights MB", "KV cache MB", "peak RSS MiB",    "energy/token", "kernels"};
+      "board",       "setting",      "prefill ms",      "decode ms/token",
+      "p90",         "tokens/s",     "decode × FP16",   "weights MB",
+      "KV cache MB", "peak RSS MiB", "energy mJ/token", "kernels"};
   CHECK(model->header == header);
   const auto* w4 = model->row_where("setting", "W4A8");
   REQUIRE(w4);

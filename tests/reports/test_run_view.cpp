@@ -173,7 +173,8 @@ TEST_CASE("The view of a search run: constraints, candidates with metrics, front
   CHECK(!s.constraints.higher_is_better());
   CHECK(s.constraints.metric_limit == 21.0);
   CHECK(s.constraints.mem_budget_bytes == 3000000);
-  REQUIRE(s.candidates.size() == 9);
+  REQUIRE(s.candidates.size() == 10);
+  CHECK(s.candidates[9].baseline());  // FP16, never scored
   const auto& b = s.candidates[4];
   CHECK(b.label == "W4A8 b0-1 & W8A8 <rest>");
   CHECK(b.tier == "block");

@@ -153,6 +153,19 @@ TEST_CASE(
     }
     CHECK(r.evaluations <= 12);
   }
+  // Every run names its strategy, seed and the study's limit (what the report groups runs by).
+  db::Statement q(db,
+                  "SELECT json_extract(constraints, '$.strategy'), "
+                  "json_extract(constraints, '$.metric_limit'), model_hash FROM runs "
+                  "WHERE command_line LIKE 'bench_search % seed %' ORDER BY id");
+  std::vector<std::string> strategies;
+  while (q.step()) {
+    strategies.push_back(q.column_text(0));
+    CHECK(q.column_double(1) > 0);
+    CHECK(q.column_optional_text(2) == scorer.model_hash());
+  }
+  CHECK(strategies == std::vector<std::string>{"tiered", "nsga2", "nsga2", "random", "random",
+                                               "nsga2-reference"});
   search::write_comparison(c, (dir / "out").string());
   for (const char* f : {"comparison.json", "comparison.md", "comparison.svg"})
     CHECK(fs::file_size(dir / "out" / f) > 100);

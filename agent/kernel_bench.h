@@ -17,6 +17,9 @@ class BadJobConfig : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-nlohmann::json run_kernel_bench(const nlohmann::json& config, const protocol::RepeatPolicy& repeat);
+// test_slowdown (hil-agent --test-slowdown, a fraction): every timed call is stretched by a busy
+// wait to (1 + test_slowdown) times its own duration, and the result says so.
+nlohmann::json run_kernel_bench(const nlohmann::json& config, const protocol::RepeatPolicy& repeat,
+                                double test_slowdown = 0);
 
 }  // namespace hilq::agent

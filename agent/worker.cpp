@@ -71,7 +71,7 @@ class Agent {
   explicit Agent(const AgentOptions& o)
       : opt_(o),
         id_(o.agent_id.empty() ? default_agent_id(o.board) : o.agent_id),
-        runner_(FaultInjection{o.fault}),
+        runner_(FaultInjection{o.fault, o.test_slowdown_pct / 100.0}),
         cache_(o.cache_dir.empty() ? ArtifactCache::default_dir() : o.cache_dir,
                o.cache_limit_bytes) {
     if (!o.curve_key_file.empty()) {

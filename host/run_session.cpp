@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -15,6 +17,8 @@
 #include "db/database.h"
 #include "db/measurement_store.h"
 #include "db/run_store.h"
+#include "db/verdict_store.h"
+#include "host/ab_strategy.h"
 #include "host/agent_launcher.h"
 #include "host/artifact_store.h"
 #include "host/broker.h"
@@ -26,6 +30,7 @@
 #include "protocol/board_spec.h"
 #include "protocol/curve_keys.h"
 #include "reports/run_report.h"
+#include "reports/verdict_report.h"
 #include "search/fixed_list.h"
 
 namespace hilq::host {
@@ -115,6 +120,7 @@ json run_options_json(const RunOptions& o, const std::string& artifact_sha) {
           {"noop_jobs", o.noop_jobs},
           {"noop_sleep_ms", o.noop_sleep_ms},
           {"min_time_s", o.min_time_s},
+          {"kernel_shapes", o.kernel_shapes},
           {"model_bench",
            {{"settings", o.model_bench.settings},
             {"prompt_tokens", o.model_bench.prompt_tokens},
@@ -122,7 +128,11 @@ json run_options_json(const RunOptions& o, const std::string& artifact_sha) {
             {"threads", o.model_bench.threads}}},
           {"artifact", o.artifact},
           {"artifact_sha256", artifact_sha},
-          {"search", search_json(o.search)}};
+          {"search", search_json(o.search)},
+          {"ab", o.ab.enabled ? json{{"baseline_agent", o.ab.baseline_agent},
+                                     {"candidate_agent", o.ab.candidate_agent},
+                                     {"params", reports::to_json(o.ab.params)}}
+                              : json(nullptr)}};
 }
 
 // On --resume: the run's own boards and workload, from its stored options.
@@ -140,6 +150,8 @@ void apply_saved_options(RunOptions& options, const db::RunRow& run) {
   options.noop_jobs = saved.value("noop_jobs", options.noop_jobs);
   options.noop_sleep_ms = saved.value("noop_sleep_ms", options.noop_sleep_ms);
   options.min_time_s = saved.value("min_time_s", options.min_time_s);
+  if (auto k = saved.find("kernel_shapes"); k != saved.end() && k->is_array())
+    options.kernel_shapes = k->get<std::vector<std::pair<int, int>>>();
   options.artifact = saved.value("artifact", options.artifact);
   if (auto mb = saved.find("model_bench"); mb != saved.end() && mb->is_object()) {
     const ModelBenchPlan defaults;
@@ -153,16 +165,20 @@ void apply_saved_options(RunOptions& options, const db::RunRow& run) {
 }
 
 // The strategy of a run without a search: the workload's fixed list of trials per board.
-std::unique_ptr<search::Strategy> make_strategy(const RunOptions& o) {
+std::vector<search::Trial> plain_trials(const RunOptions& o) {
   std::vector<search::Trial> trials;
   for (const auto& name : o.boards) {
     const auto board_trials = o.workload == "noop" ? noop_trials(name, o.noop_jobs, o.noop_sleep_ms)
                               : o.workload == "model-bench"
                                   ? model_bench_trials(name, o.model_bench, o.min_time_s)
-                                  : kernel_bench_trials(name, o.min_time_s);
+                                  : kernel_bench_trials(name, o.min_time_s, o.kernel_shapes);
     trials.insert(trials.end(), board_trials.begin(), board_trials.end());
   }
-  return std::make_unique<search::FixedList>(std::move(trials));
+  return trials;
+}
+
+std::unique_ptr<search::Strategy> make_strategy(const RunOptions& o) {
+  return std::make_unique<search::FixedList>(plain_trials(o));
 }
 
 // Jobs kept queued or in flight per board: enough that an agent finishing a job finds the next
@@ -193,6 +209,8 @@ int run_session(const RunOptions& given) {
 
   // 1. On --resume, the run's own boards and workload; a completed run has nothing left.
   std::optional<db::RunRow> resumed;
+  if (options.resume_run && options.ab.enabled)
+    throw ConfigError("--resume cannot be combined with --baseline-agent/--candidate-agent");
   if (options.resume_run) {
     resumed = store.run(*options.resume_run);
     if (!resumed)
@@ -215,8 +233,18 @@ int run_session(const RunOptions& given) {
   std::map<std::string, proto::BoardSpec> boards;
   std::map<std::string, bool> emulated;
   for (const auto& name : options.boards) {
-    boards[name] = proto::load_board(options.boards_dir, name);
-    emulated[name] = boards[name].emulated;
+    const proto::BoardSpec spec = proto::load_board(options.boards_dir, name);
+    // An A/B run gives each arm its own queue on the board: "<board>@baseline" and
+    // "<board>@candidate", each served by that build's agent.
+    const std::vector<std::string> queues =
+        options.ab.enabled
+            ? std::vector<std::string>{reports::arm_queue(name, reports::kBaselineArm),
+                                       reports::arm_queue(name, reports::kCandidateArm)}
+            : std::vector<std::string>{name};
+    for (const auto& queue : queues) {
+      boards[queue] = spec;
+      emulated[queue] = spec.emulated;
+    }
   }
   ArtifactStore artifacts;
   std::string artifact_sha;
@@ -280,7 +308,9 @@ int run_session(const RunOptions& given) {
       if (!t.artifact.empty() && !artifact_of.contains(t.artifact))
         artifact_of[t.artifact] = artifacts.add_file(t.artifact);
   const std::unique_ptr<search::Strategy> strategy =
-      search_run ? std::make_unique<search::FixedList>(search_run->trials) : make_strategy(options);
+      search_run           ? std::make_unique<search::FixedList>(search_run->trials)
+      : options.ab.enabled ? std::make_unique<AbStrategy>(plain_trials(options), options.ab.params)
+                           : make_strategy(options);
   EventRecorder recorder(database, run_id, emulated, {options.job_timeout_s, stderr});
   std::map<std::string, search::Trial> trials;  // by job id: every job of the run
   std::map<std::string, int> proposed_on;       // board -> jobs so far (names the next one)
@@ -308,6 +338,7 @@ int run_session(const RunOptions& given) {
     recorder.set_finished_before(proposed - to_submit.size());
     for (auto& [board, job] : to_submit) broker.submit(board, std::move(job));
   }
+  db::VerdictStore ab_store(database);
   auto total = [&] { return std::max(strategy->planned().value_or(proposed), proposed); };
   // Asks the strategy for as many trials as each board has room for; each becomes a job row
   // (one transaction for the batch) before the broker sees it.
@@ -331,6 +362,11 @@ int run_session(const RunOptions& given) {
       store.insert_job({job.job_id, run_id, trial.candidate_id, name, job.kind, job.config.dump(),
                         "queued", 0, std::nullopt, job_spec(job), std::nullopt, std::nullopt,
                         std::nullopt});
+      if (!trial.tag.is_null()) {  // an A/B job: which board, config, arm, round and slot
+        const reports::AbSlot slot = reports::ab_slot_from_json(trial.tag);
+        ab_store.insert_ab_job(
+            {job.job_id, run_id, slot.board, slot.config, slot.arm, slot.round, slot.slot});
+      }
       recorder.expect(job);
       trials[job.job_id] = std::move(trial);
       jobs.push_back(std::move(job));
@@ -363,10 +399,18 @@ int run_session(const RunOptions& given) {
                      name.c_str(), broker.endpoint().c_str());
         continue;
       }
-      const int count = options.agents_per_board > 0 ? options.agents_per_board : board.agents;
+      // An A/B run: one agent per arm, of that arm's build (the two never run at once).
+      const auto arm = options.ab.enabled ? reports::split_arm_queue(name) : std::nullopt;
+      const int count = arm                            ? 1
+                        : options.agents_per_board > 0 ? options.agents_per_board
+                                                       : board.agents;
+      const std::string& agent_binary = !arm ? options.agent_binary
+                                        : arm->second == reports::kBaselineArm
+                                            ? options.ab.baseline_agent
+                                            : options.ab.candidate_agent;
       for (int i = 1; i <= count; ++i) {
         const std::string command = expand_launch_template(
-            *board.launch, {{"agent", options.agent_binary},
+            *board.launch, {{"agent", agent_binary},
                             {"agent_aarch64", options.agent_aarch64_binary},
                             {"endpoint", broker.endpoint()},
                             {"port", broker.endpoint().substr(broker.endpoint().rfind(':') + 1)},
@@ -466,6 +510,23 @@ int run_session(const RunOptions& given) {
     std::fprintf(stderr, "hil-search: run %lld %s: %s\n", static_cast<long long>(run_id),
                  status.c_str(), failure->c_str());
   const auto files = reports::write_run_report(database, run_id, options.out_dir);
+  if (options.ab.enabled) {
+    // The verdicts, from what the database holds (as hil-report regress recomputes them).
+    try {
+      const reports::RegressReport verdict =
+          reports::regress_report(database, run_id, options.ab.params);
+      ab_store.replace_verdicts(run_id, reports::verdict_rows(run_id, verdict.tests));
+      const std::string md = reports::regress_markdown(verdict);
+      std::ofstream(std::filesystem::path(options.out_dir) / "regress.md") << md;
+      std::ofstream(std::filesystem::path(options.out_dir) / "regress.json")
+          << reports::regress_json(verdict).dump(2) << "\n";
+      std::fputs(md.c_str(), stdout);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "hil-search: run %lld: no verdict: %s\n", static_cast<long long>(run_id),
+                   e.what());
+      if (status == "completed") status = "failed";
+    }
+  }
   std::printf("run %lld %s\ndatabase: %s\n", static_cast<long long>(run_id), status.c_str(),
               options.db_path.c_str());
   const size_t ok = recorder.ok(), failed = recorder.failed();

@@ -21,6 +21,7 @@
 #include "base/log.h"
 #include "kernels/cpu_features.h"
 #include "protocol/curve_keys.h"
+#include "protocol/health_check.h"
 #include "protocol/message.h"
 
 namespace hilq::agent {
@@ -142,6 +143,7 @@ class Agent {
   }
 
   void start_job(zmq::socket_t& s, proto::Job job) {
+    if (job.kind != proto::kHealthCheckKind) ++measured_jobs_;
     if (job.artifact_sha256.empty()) return runner_.start(std::move(job), "", epoch_);
     if (auto path = cache_.lookup(job.artifact_sha256))
       return runner_.start(std::move(job), *path, epoch_);
@@ -249,6 +251,13 @@ class Agent {
         if (auto done = runner_.take()) {
           if (done->epoch == epoch_ && welcomed_) {
             send(s, done->reply);
+            // --max-jobs: a fresh process (memory layout, placement) for the next jobs.
+            if (opt_.max_jobs > 0 && measured_jobs_ >= opt_.max_jobs && !runner_.busy()) {
+              send(s, proto::make_message(proto::MessageType::kBye));
+              std::fprintf(stderr, "hil-agent %s: ran %d jobs (--max-jobs), exiting\n",
+                           id_.c_str(), measured_jobs_);
+              return Outcome::kBye;
+            }
           } else {
             std::fprintf(stderr,
                          "hil-agent %s: dropped the result of a job from an earlier "
@@ -379,6 +388,7 @@ class Agent {
   proto::Hello hello_;
   uint64_t epoch_ = 0;
   int rejected_ = 0;
+  int measured_jobs_ = 0;  // jobs started other than health checks (--max-jobs)
   bool welcomed_ = false, welcomed_once_ = false;
   bool warned_power_command_ = false;
   int heartbeat_ms_ = 1000, liveness_ = 5;

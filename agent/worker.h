@@ -34,6 +34,7 @@ struct AgentOptions {
   std::vector<std::string> power_command;
   std::string pin;               // --pin CPUS instead of the board file's
   std::string fault;             // test-only misbehaviour, see job_runner.h
+  int max_jobs = 0;  // exit (after BYE) once this many jobs other than health checks ran; 0: never
   double test_slowdown_pct = 0;  // test-only: stretch every timed step by this many percent
 };
 

@@ -391,6 +391,32 @@ int run_session(const RunOptions& given) {
   try {
     ask();
     // 4. Agents: start the ones this host launches; the others connect on their own.
+    // An A/B run: one agent per arm, of that arm's build (the two never run at once), started
+    // with --max-jobs 2 so each config-round (A B B A) gets a fresh pair of processes: a
+    // process's memory layout and CPU placement then vary from round to round instead of
+    // sticking to one arm as a bias.
+    std::map<std::string, int> launched;  // per queue, for agent ids
+    auto launch = [&](const std::string& name, const proto::BoardSpec& board) {
+      const auto arm = options.ab.enabled ? reports::split_arm_queue(name) : std::nullopt;
+      const std::string agent_binary =
+          !arm ? options.agent_binary
+               : (arm->second == reports::kBaselineArm ? options.ab.baseline_agent
+                                                       : options.ab.candidate_agent) +
+                     " --max-jobs 2";
+      const int n = ++launched[name];
+      const std::string command = expand_launch_template(
+          *board.launch, {{"agent", agent_binary},
+                          {"agent_aarch64", options.agent_aarch64_binary},
+                          {"endpoint", broker.endpoint()},
+                          {"port", broker.endpoint().substr(broker.endpoint().rfind(':') + 1)},
+                          {"board", name},
+                          {"id", name + "-" + std::to_string(n)},
+                          {"source_dir", HILQ_SOURCE_DIR}});
+      if (!arm || n == 1)
+        std::fprintf(stderr, "hil-search: starting agent for %s: %s\n", name.c_str(),
+                     command.c_str());
+      agents[name].push_back(std::make_unique<AgentProcess>(command));
+    };
     for (const auto& [name, board] : boards) {
       if (!board.launch) {
         std::fprintf(stderr,
@@ -399,29 +425,33 @@ int run_session(const RunOptions& given) {
                      name.c_str(), broker.endpoint().c_str());
         continue;
       }
-      // An A/B run: one agent per arm, of that arm's build (the two never run at once).
-      const auto arm = options.ab.enabled ? reports::split_arm_queue(name) : std::nullopt;
-      const int count = arm                            ? 1
+      const int count = options.ab.enabled            ? 1
                         : options.agents_per_board > 0 ? options.agents_per_board
                                                        : board.agents;
-      const std::string& agent_binary = !arm ? options.agent_binary
-                                        : arm->second == reports::kBaselineArm
-                                            ? options.ab.baseline_agent
-                                            : options.ab.candidate_agent;
-      for (int i = 1; i <= count; ++i) {
-        const std::string command = expand_launch_template(
-            *board.launch, {{"agent", agent_binary},
-                            {"agent_aarch64", options.agent_aarch64_binary},
-                            {"endpoint", broker.endpoint()},
-                            {"port", broker.endpoint().substr(broker.endpoint().rfind(':') + 1)},
-                            {"board", name},
-                            {"id", name + "-" + std::to_string(i)},
-                            {"source_dir", HILQ_SOURCE_DIR}});
-        std::fprintf(stderr, "hil-search: starting agent for %s: %s\n", name.c_str(),
-                     command.c_str());
-        agents[name].push_back(std::make_unique<AgentProcess>(command));
-      }
+      for (int i = 1; i <= count; ++i) launch(name, board);
     }
+    // A/B: an arm's agent that finished its --max-jobs (exit 0) is replaced by a fresh one when
+    // its queue has work again; the other arm's gets replaced at the same time, so neither
+    // starts up while the other measures.
+    auto relaunch = [&] {
+      if (!options.ab.enabled) return;
+      auto all_done = [&](const std::string& queue) {
+        auto it = agents.find(queue);
+        if (it == agents.end() || it->second.empty()) return false;
+        for (auto& a : it->second)
+          if (a->exited() != std::optional<int>(0)) return false;
+        return true;
+      };
+      for (const auto& [name, board] : boards) {
+        if (!board.launch || broker.outstanding(name) == 0 || !all_done(name)) continue;
+        const auto arm = reports::split_arm_queue(name);
+        launch(name, board);
+        for (const char* other : {reports::kBaselineArm, reports::kCandidateArm}) {
+          const std::string sibling = reports::arm_queue(arm->first, other);
+          if (sibling != name && all_done(sibling)) launch(sibling, boards.at(sibling));
+        }
+      }
+    };
     // 5. The loop: ask for work while boards have room, record each poll's events in one
     // transaction and tell the strategy every result; boards with work but no agent are waited
     // for (with a progress line) up to the connect timeout.
@@ -432,6 +462,7 @@ int run_session(const RunOptions& given) {
       for (const auto& row : recorder.record(broker.poll(100)))
         if (auto t = trials.find(row.job_id); t != trials.end()) strategy->tell(t->second, row);
       ask();
+      relaunch();
       std::vector<std::string> waiting, timed_out;
       for (const auto& [name, board] : boards) {
         if (broker.agents_of(name) > 0 || broker.outstanding(name) == 0) {

@@ -254,8 +254,8 @@ class Agent {
             // --max-jobs: a fresh process (memory layout, placement) for the next jobs.
             if (opt_.max_jobs > 0 && measured_jobs_ >= opt_.max_jobs && !runner_.busy()) {
               send(s, proto::make_message(proto::MessageType::kBye));
-              std::fprintf(stderr, "hil-agent %s: ran %d jobs (--max-jobs), exiting\n",
-                           id_.c_str(), measured_jobs_);
+              std::fprintf(stderr, "hil-agent %s: ran %d jobs (--max-jobs), exiting\n", id_.c_str(),
+                           measured_jobs_);
               return Outcome::kBye;
             }
           } else {

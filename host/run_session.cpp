@@ -141,6 +141,10 @@ void apply_saved_options(RunOptions& options, const db::RunRow& run) {
   if (!saved.is_object() || !saved.contains("boards"))
     throw ConfigError("run " + std::to_string(run.id) +
                       " was made by an older hil-search and cannot be resumed");
+  if (auto ab = saved.find("ab"); ab != saved.end() && ab->is_object())
+    throw ConfigError("run " + std::to_string(run.id) +
+                      " is an A/B run, which cannot be resumed (its rounds depend on its "
+                      "results): start a new one");
   const auto boards = saved["boards"].get<std::vector<std::string>>();
   if (options.boards_given && boards != options.boards)
     throw ConfigError("run " + std::to_string(run.id) + " was on boards " + join(boards) +
@@ -425,7 +429,7 @@ int run_session(const RunOptions& given) {
                      name.c_str(), broker.endpoint().c_str());
         continue;
       }
-      const int count = options.ab.enabled            ? 1
+      const int count = options.ab.enabled             ? 1
                         : options.agents_per_board > 0 ? options.agents_per_board
                                                        : board.agents;
       for (int i = 1; i <= count; ++i) launch(name, board);

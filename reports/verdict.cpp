@@ -226,7 +226,8 @@ void decide(TestResult& t, const VerdictParams& params) {
   }
   if (!t.ci_low || !t.ci_high || !t.estimate || !t.p_adjusted) {
     t.verdict = Verdict::kInconclusive;
-    t.reason = "no confidence interval";
+    t.reason = std::to_string(t.rounds_used) + " rounds are too few for a " +
+               std::to_string(static_cast<int>(params.confidence * 100)) + " % confidence interval";
     return;
   }
   const double up = std::log1p(t.delta), half = std::log1p(t.delta / 2.0);

@@ -223,11 +223,11 @@ agents, keeps what was recorded and marks the run interrupted.)",
                      "measure the workload on each board in ABBA rounds; the verdict lands in\n"
                      "the verdicts table, regress.md and regress.json (hil-report regress)")
           ->type_name("PATH")
-          ->check(CLI::ExistingFile);
+          ->check(CLI::Validator(CLI::ExistingFile).description(""));
   CLI::Option* candidate_agent = app.add_option("--candidate-agent", ab.candidate_agent,
                                                 "A/B run: the candidate build's hil-agent")
                                      ->type_name("PATH")
-                                     ->check(CLI::ExistingFile);
+                                     ->check(CLI::Validator(CLI::ExistingFile).description(""));
   baseline_agent->needs(candidate_agent);
   candidate_agent->needs(baseline_agent);
   double delta_pct = ab.params.delta_latency * 100, energy_pct = ab.params.delta_energy * 100;

@@ -64,7 +64,8 @@ std::vector<size_t> divide(const std::vector<double>& x, size_t begin, size_t en
 }  // namespace
 
 double e_divisive_q(const std::vector<double>& x, size_t begin, size_t split, size_t end) {
-  const double m = static_cast<double>(split - begin), k = static_cast<double>(end - split);
+  const auto m = static_cast<double>(split - begin);
+  const auto k = static_cast<double>(end - split);
   double between = 0, within_left = 0, within_right = 0;
   for (size_t i = begin; i < split; ++i)
     for (size_t j = split; j < end; ++j) between += std::fabs(x[i] - x[j]);

@@ -20,7 +20,7 @@ std::vector<double> subset_sum_counts(const std::vector<int>& weights) {
   for (int w : weights) {
     for (int s = reach; s >= 0; --s)
       if (counts[static_cast<size_t>(s)] != 0)
-        counts[static_cast<size_t>(s + w)] += counts[static_cast<size_t>(s)];
+        counts[static_cast<size_t>(s) + static_cast<size_t>(w)] += counts[static_cast<size_t>(s)];
     reach += w;
   }
   return counts;
@@ -184,7 +184,7 @@ HodgesLehmann hodges_lehmann(const std::vector<double>& values, double confidenc
     tail_mass = cum / total;
   } else {
     // Normal approximation of the same critical count.
-    const double nn = static_cast<double>(n);
+    const auto nn = static_cast<double>(n);
     const double zq = normal_quantile(1.0 - tail);
     c = static_cast<int>(std::floor(nn * (nn + 1) / 4.0 - 0.5 -
                                     zq * std::sqrt(nn * (nn + 1) * (2 * nn + 1) / 24.0)));
@@ -229,7 +229,8 @@ double t_test_p(const std::vector<double>& a, const std::vector<double>& b) {
   };
   const auto [ma, ssa] = mean_var(a);
   const auto [mb, ssb] = mean_var(b);
-  const double na = static_cast<double>(a.size()), nb = static_cast<double>(b.size());
+  const auto na = static_cast<double>(a.size());
+  const auto nb = static_cast<double>(b.size());
   const double df = na + nb - 2.0;
   const double pooled = (ssa + ssb) / df;
   const double se = std::sqrt(pooled * (1.0 / na + 1.0 / nb));

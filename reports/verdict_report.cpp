@@ -104,7 +104,13 @@ std::string regress_markdown(const RegressReport& r) {
   }
   if (!r.energy_unmeasured.empty()) {
     md += "\nEnergy not compared (not measured in every job):\n\n";
-    for (const auto& [what, why] : r.energy_unmeasured) md += "- " + what + ": " + why + "\n";
+    for (const auto& [what, why] : r.energy_unmeasured) {
+      md += "- ";
+      md += what;
+      md += ": ";
+      md += why;
+      md += "\n";
+    }
   }
   return md;
 }

@@ -177,6 +177,14 @@ TEST_CASE("An A/A run of hil-search on local stores verdicts that regress recomp
   // Both arms' agents came and went, a fresh pair every round.
   const auto agents = db::RunStore(d).agents(1);
   CHECK(agents.size() == ab.size() / 2);
+  // Its rounds depend on its results: an A/B run is not resumable.
+  const Run resume = run(box, {search_bin(), "--db", file, "--port", "0", "--resume", "1"});
+  CHECK(resume.code == 1);
+  CHECK_THAT(resume.err, Contains("is an A/B run"));
+  // One arm alone is a usage error naming the other.
+  const Run alone = run(box, {search_bin(), "--db", file, "--baseline-agent", agent_bin()});
+  CHECK(alone.code == 2);
+  CHECK_THAT(alone.err, Contains("--candidate-agent"));
 }
 
 TEST_CASE("An injected 50 % slowdown of the candidate is REGRESSED", "[verdict][e2e]") {

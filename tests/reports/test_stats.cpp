@@ -78,6 +78,7 @@ TEST_CASE("The exact signed-rank p equals brute force over every sign flip, ties
   for (int trial = 0; trial < 200; ++trial) {
     const int n = 1 + static_cast<int>(rng() % 12);
     std::vector<double> d;
+    d.reserve(static_cast<size_t>(n));
     for (int i = 0; i < n; ++i)  // small integers: many ties and some zeros
       d.push_back(static_cast<double>(static_cast<int>(rng() % 9) - 3));
     CAPTURE(d);
@@ -152,6 +153,7 @@ TEST_CASE("E-divisive finds a known step and nothing in a flat series", "[verdic
   std::mt19937 rng(3);
   std::normal_distribution<double> noise(0.0, 0.5);
   std::vector<double> step;
+  step.reserve(24);
   for (int i = 0; i < 12; ++i) step.push_back(100 + noise(rng));
   for (int i = 0; i < 12; ++i) step.push_back(105 + noise(rng));
   auto cps = reports::change_points(step);
@@ -162,6 +164,7 @@ TEST_CASE("E-divisive finds a known step and nothing in a flat series", "[verdic
   CHECK(cps[0].p < 0.001);
 
   std::vector<double> flat;
+  flat.reserve(40);
   for (int i = 0; i < 40; ++i) flat.push_back(100 + noise(rng));
   CHECK(reports::change_points(flat).empty());
 
@@ -176,6 +179,7 @@ TEST_CASE("Windowed E-divisive finds two steps in a series longer than a window"
   std::mt19937 rng(11);
   std::normal_distribution<double> noise(0.0, 0.3);
   std::vector<double> x;
+  x.reserve(90);
   for (int i = 0; i < 30; ++i) x.push_back(50 + noise(rng));
   for (int i = 0; i < 30; ++i) x.push_back(53 + noise(rng));
   for (int i = 0; i < 30; ++i) x.push_back(51 + noise(rng));

@@ -79,15 +79,17 @@ struct JobRunner::Shared {
         m = run_noop(job);
       } else if (job.kind == "kernel-bench") {
         m = measured(st, [&] {
-          return measure_with_power(power.get(), reason, st.idle_s,
-                                    [&] { return run_kernel_bench(job.config, job.repeat); });
+          return measure_with_power(power.get(), reason, st.idle_s, [&] {
+            return run_kernel_bench(job.config, job.repeat, fault.test_slowdown);
+          });
         });
       } else if (job.kind == "model-bench") {
         json config = job.config;
         if (!artifact.empty()) config["model"] = artifact;  // the verified, cached file
         m = measured(st, [&] {
           return run_model_bench_measured(config, job.repeat, power.get(), reason, st.idle_s,
-                                          /*artifact_verified=*/!artifact.empty());
+                                          /*artifact_verified=*/!artifact.empty(),
+                                          fault.test_slowdown);
         });
       } else {
         return proto::make_message(proto::ErrorReply{

@@ -24,9 +24,9 @@ namespace hilq::agent {
 struct MeasureSettings {
   std::string power_backend = "none";
   nlohmann::json power_options = nlohmann::json::object();
-  std::string power_override;     // --power on the command line wins over the board file
-  double idle_s = 0.2;            // idle baseline window before each measured job
-  std::vector<int> pin_cpus;      // empty: no pinning
+  std::string power_override;  // --power on the command line wins over the board file
+  double idle_s = 0.2;         // idle baseline window before each measured job
+  std::vector<int> pin_cpus;   // empty: no pinning
   // Sensor commands: argv chosen on the board (defaults, or hil-agent flags), run without a shell.
   std::vector<std::string> pmic_command = {"vcgencmd", "pmic_read_adc"};
   std::vector<std::string> throttled_command;  // {"vcgencmd", "get_throttled"} on a Pi
@@ -36,6 +36,9 @@ struct MeasureSettings {
 // Test-only misbehaviour (hil-agent --fault): wrong-health, fail-jobs, hang-jobs.
 struct FaultInjection {
   std::string mode;
+  // hil-agent --test-slowdown PCT / 100: every timed step of kernel-bench and model-bench jobs
+  // is stretched by a busy wait to (1 + this) times its own duration (an injected regression).
+  double test_slowdown = 0;
 };
 
 struct FinishedJob {

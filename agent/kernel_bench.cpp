@@ -9,6 +9,7 @@
 #include "agent/measure.h"
 #include "kernels/mkmp.h"
 #include "kernels/pack.h"
+#include "runtime/bench.h"
 
 namespace hilq::agent {
 namespace {
@@ -51,7 +52,8 @@ void check_kernel_bench_memory(int64_t m, int64_t k, int64_t n, int w_bits,
                        " MiB this board has available");
 }
 
-json run_kernel_bench(const json& config, const protocol::RepeatPolicy& repeat) {
+json run_kernel_bench(const json& config, const protocol::RepeatPolicy& repeat,
+                      double test_slowdown) {
   auto op_it = config.find("op");
   if (op_it == config.end() || !op_it->is_string())
     throw BadJobConfig("config field 'op' is missing (expected \"gemv\" or \"gemm\")");
@@ -110,6 +112,7 @@ json run_kernel_bench(const json& config, const protocol::RepeatPolicy& repeat) 
   while (static_cast<int>(samples.size()) < repeat.max_repeats) {
     const auto t0 = clock::now();
     run_once();
+    if (test_slowdown > 0) runtime::stretch_step(t0, test_slowdown);
     const auto t1 = clock::now();
     samples.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count());
     const double elapsed = std::chrono::duration<double>(t1 - start).count();
@@ -120,7 +123,7 @@ json run_kernel_bench(const json& config, const protocol::RepeatPolicy& repeat) 
   const PeakRss rss = read_peak_rss(rss_reset);
   const double macs = static_cast<double>(m) * k * n;
   const int64_t weight_bytes = w.bytes();
-  return json{
+  json out{
       {"kernel", ctx.last_kernel()},
       {"isa", kernels::isa_name(ctx.isa())},
       {"threads", threads},
@@ -139,6 +142,8 @@ json run_kernel_bench(const json& config, const protocol::RepeatPolicy& repeat) 
       {"peak_rss_bytes", rss.bytes},
       {"peak_rss_method", rss.method},
   };
+  if (test_slowdown > 0) out["test_slowdown_pct"] = test_slowdown * 100;
+  return out;
 }
 
 }  // namespace hilq::agent

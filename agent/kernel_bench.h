@@ -17,7 +17,10 @@ class BadJobConfig : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-nlohmann::json run_kernel_bench(const nlohmann::json& config, const protocol::RepeatPolicy& repeat);
+// test_slowdown (hil-agent --test-slowdown, a fraction): every timed call is stretched by a busy
+// wait to (1 + test_slowdown) times its own duration, and the result says so.
+nlohmann::json run_kernel_bench(const nlohmann::json& config, const protocol::RepeatPolicy& repeat,
+                                double test_slowdown = 0);
 
 // Bytes a kernel-bench job of this shape allocates, at most: float weights, activations and
 // outputs, the packed weights and their scales.

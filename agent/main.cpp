@@ -128,6 +128,18 @@ both ways; when the host goes silent it reconnects with back-off. Exits on BYE.)
       ->type_name("MODE")
       ->check(CLI::IsMember({"wrong-health", "fail-jobs", "hang-jobs"}));
 
+  app.add_option("--max-jobs", options.max_jobs,
+                 "say BYE and exit 0 after N jobs (health checks not counted): A/B runs\n"
+                 "relaunch each arm's agent every round, so no process's memory layout or\n"
+                 "CPU placement sticks to one arm (default 0: never)")
+      ->type_name("N")
+      ->check(CLI::Range(0, 1000000000));
+  app.add_option("--test-slowdown", options.test_slowdown_pct,
+                 "testing only: stretch every timed step of kernel-bench and model-bench\n"
+                 "jobs by a busy wait to (1 + PCT/100) times its own duration, an injected\n"
+                 "regression for the A/B verdict's tests (results carry test_slowdown_pct)")
+      ->type_name("PCT")
+      ->check(hilq::cli::number_in(0, 1000));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -59,7 +59,7 @@ double ms(double ns) { return ns * 1e-6; }
 }  // namespace
 
 protocol::ModelBenchResult measure_model(const json& config, const protocol::RepeatPolicy& repeat,
-                                         bool artifact_verified) {
+                                         bool artifact_verified, double test_slowdown) {
   check_fields(config);
   std::string path = get_string(config, "model");
   if (path.empty()) path = get_string(config, "model_path");
@@ -101,6 +101,7 @@ protocol::ModelBenchResult measure_model(const json& config, const protocol::Rep
   bo.min_runs = std::max(1, repeat.min_repeats);
   bo.max_runs = std::max(bo.min_runs, repeat.max_repeats);
   bo.min_time_s = repeat.min_time_s;
+  bo.test_slowdown = test_slowdown;
   const int context = get_int(config, "context", 0, 1 << 22, 0);
   if (context && context < bo.prompt_tokens + bo.decode_tokens) {
     throw BadJobConfig("config field 'context' " + std::to_string(context) +
@@ -178,6 +179,7 @@ protocol::ModelBenchResult measure_model(const json& config, const protocol::Rep
         {"peak_rss_method", rss.method}}},
   };
   if (!lm) out.extra["decode_note"] = "classifier: one forward per input, no decode";
+  if (test_slowdown > 0) out.extra["test_slowdown_pct"] = test_slowdown * 100;
   return out;
 }
 
@@ -188,10 +190,10 @@ json run_model_bench(const json& config, const protocol::RepeatPolicy& repeat,
 
 json run_model_bench_measured(const json& config, const protocol::RepeatPolicy& repeat,
                               PowerSensor* sensor, const std::string& unavailable_reason,
-                              double idle_s, bool artifact_verified) {
+                              double idle_s, bool artifact_verified, double test_slowdown) {
   protocol::ModelBenchResult out;
   const json power = measure_with_power(sensor, unavailable_reason, idle_s, [&] {
-    out = measure_model(config, repeat, artifact_verified);
+    out = measure_model(config, repeat, artifact_verified, test_slowdown);
     return json::object();
   })["power"];
   out.power = protocol::decode_power(power, protocol::kModelBenchKind);

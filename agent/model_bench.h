@@ -46,11 +46,13 @@ class BadModelArtifact : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// test_slowdown (hil-agent --test-slowdown, a fraction) stretches every timed step
+// (runtime::BenchOptions::test_slowdown); the result's extras say so.
 // `artifact_verified`: the file came from the artifact cache, which checked its SHA-256 when it
 // arrived, so the load does not hash it again.
 protocol::ModelBenchResult measure_model(const nlohmann::json& config,
                                          const protocol::RepeatPolicy& repeat,
-                                         bool artifact_verified = false);
+                                         bool artifact_verified = false, double test_slowdown = 0);
 // measure_model as the RESULT's measurement JSON.
 nlohmann::json run_model_bench(const nlohmann::json& config, const protocol::RepeatPolicy& repeat,
                                bool artifact_verified = false);
@@ -60,6 +62,6 @@ nlohmann::json run_model_bench(const nlohmann::json& config, const protocol::Rep
 nlohmann::json run_model_bench_measured(const nlohmann::json& config,
                                         const protocol::RepeatPolicy& repeat, PowerSensor* sensor,
                                         const std::string& unavailable_reason, double idle_s,
-                                        bool artifact_verified = false);
+                                        bool artifact_verified = false, double test_slowdown = 0);
 
 }  // namespace hilq::agent

@@ -24,6 +24,7 @@
 #include "base/log.h"
 #include "kernels/cpu_features.h"
 #include "protocol/curve_keys.h"
+#include "protocol/health_check.h"
 #include "protocol/message.h"
 
 namespace hilq::agent {
@@ -88,7 +89,7 @@ class Agent {
   explicit Agent(const AgentOptions& o)
       : opt_(o),
         id_(o.agent_id.empty() ? default_agent_id(o.board) : o.agent_id),
-        runner_(FaultInjection{o.fault}),
+        runner_(FaultInjection{o.fault, o.test_slowdown_pct / 100.0}),
         cache_(o.cache_dir.empty() ? ArtifactCache::default_dir() : o.cache_dir,
                o.cache_limit_bytes) {
     if (!o.curve_key_file.empty()) {
@@ -166,6 +167,7 @@ class Agent {
   }
 
   void start_job(zmq::socket_t& s, proto::Job job) {
+    if (job.kind != proto::kHealthCheckKind) ++measured_jobs_;
     if (job.artifact_sha256.empty()) return runner_.start(std::move(job), "", epoch_);
     if (auto path = cache_.lookup(job.artifact_sha256))
       return runner_.start(std::move(job), *path, epoch_);
@@ -315,6 +317,13 @@ class Agent {
         if (auto done = runner_.take()) {
           if (done->epoch == epoch_ && welcomed_) {
             send(s, done->reply);
+            // --max-jobs: a fresh process (memory layout, placement) for the next jobs.
+            if (opt_.max_jobs > 0 && measured_jobs_ >= opt_.max_jobs && !runner_.busy()) {
+              send(s, proto::make_message(proto::MessageType::kBye));
+              std::fprintf(stderr, "hil-agent %s: ran %d jobs (--max-jobs), exiting\n", id_.c_str(),
+                           measured_jobs_);
+              return Outcome::kBye;
+            }
           } else {
             std::fprintf(stderr,
                          "hil-agent %s: dropped the result of a job from an earlier "
@@ -451,6 +460,7 @@ class Agent {
   int monitors_ = 0;
   std::string handshake_failure_;  // the last one reported, said once
   int rejected_ = 0;
+  int measured_jobs_ = 0;  // jobs started other than health checks (--max-jobs)
   bool welcomed_ = false, welcomed_once_ = false;
   bool warned_power_command_ = false;
   int heartbeat_ms_ = 1000, liveness_ = 5;

@@ -32,8 +32,10 @@ struct AgentOptions {
   // --power-command: the pi5-pmic sensor's argv (empty: vcgencmd pmic_read_adc). Set on the board
   // only; a host cannot choose what runs here.
   std::vector<std::string> power_command;
-  std::string pin;    // --pin CPUS instead of the board file's
-  std::string fault;  // test-only misbehaviour, see job_runner.h
+  std::string pin;               // --pin CPUS instead of the board file's
+  std::string fault;             // test-only misbehaviour, see job_runner.h
+  int max_jobs = 0;  // exit (after BYE) once this many jobs other than health checks ran; 0: never
+  double test_slowdown_pct = 0;  // test-only: stretch every timed step by this many percent
 };
 
 // Returns the process exit code: 0 after BYE or a stop request, 1 when the host refused or

@@ -204,6 +204,44 @@ CREATE TABLE picks (
   PRIMARY KEY (run_id, board)
 );
 )sql",
+    // 5: paired A/B runs (hil-search --baseline-agent/--candidate-agent): which arm, round and
+    // ABBA position each job is, and the verdict per (board, config, metric) of a run.
+    R"sql(
+CREATE TABLE ab_jobs (
+  job_id  TEXT PRIMARY KEY REFERENCES jobs(id),
+  run_id  INTEGER NOT NULL REFERENCES runs(id),
+  board   TEXT NOT NULL,
+  config  TEXT NOT NULL,
+  arm     TEXT NOT NULL CHECK (arm IN ('baseline', 'candidate')),
+  round   INTEGER NOT NULL CHECK (round >= 1),
+  slot    INTEGER NOT NULL CHECK (slot BETWEEN 0 AND 3),
+  UNIQUE (run_id, board, config, round, slot)
+);
+CREATE TABLE verdicts (
+  run_id             INTEGER NOT NULL REFERENCES runs(id),
+  board              TEXT NOT NULL,
+  config             TEXT NOT NULL,
+  metric             TEXT NOT NULL,
+  method             TEXT NOT NULL,
+  baseline_version   TEXT,
+  candidate_version  TEXT,
+  estimate           REAL,
+  ci_low             REAL,
+  ci_high            REAL,
+  p                  REAL,
+  p_adjusted         REAL,
+  baseline_value     REAL,
+  candidate_value    REAL,
+  rounds             INTEGER NOT NULL,
+  rounds_used        INTEGER NOT NULL,
+  rounds_dropped     INTEGER NOT NULL,
+  verdict            TEXT NOT NULL
+                     CHECK (verdict IN ('REGRESSED', 'SAME', 'IMPROVED', 'INCONCLUSIVE')),
+  reason             TEXT,
+  created_at         TEXT NOT NULL,
+  PRIMARY KEY (run_id, board, config, metric)
+);
+)sql",
 };
 
 }  // namespace

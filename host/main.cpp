@@ -6,7 +6,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/cli.h"
@@ -32,6 +34,33 @@ const CLI::Validator kNameList(
     [](std::string& value) -> std::string {
       for (const auto& name : split_list(value))
         if (name.empty()) return "has an empty name in '" + value + "'";
+      return {};
+    },
+    "");
+
+// "256x256,768x256" -> {{256, 256}, {768, 256}}; nullopt when a shape does not parse.
+std::optional<std::vector<std::pair<int, int>>> try_parse_shapes(const std::string& value) {
+  std::vector<std::pair<int, int>> out;
+  for (const auto& item : split_list(value)) {
+    const size_t x = item.find('x');
+    int m = 0, k = 0;
+    if (x == std::string::npos || !CLI::detail::lexical_cast(item.substr(0, x), m) ||
+        !CLI::detail::lexical_cast(item.substr(x + 1), k) || m < 1 || k < 1 || m > 65536 ||
+        k > 65536)
+      return std::nullopt;
+    out.emplace_back(m, k);
+  }
+  return out;
+}
+
+std::vector<std::pair<int, int>> parse_shapes(const std::string& value) {
+  return *try_parse_shapes(value);
+}
+
+const CLI::Validator kShapeList(
+    [](std::string& value) -> std::string {
+      if (!try_parse_shapes(value))
+        return "needs MxK,... with M and K in [1, 65536], not '" + value + "'";
       return {};
     },
     "");
@@ -183,6 +212,53 @@ agents, keeps what was recorded and marks the run interrupted.)",
       ->type_name("SECONDS")
       ->check(hilq::cli::number_in(0, 1e9, true));
 
+  std::string shapes;
+  app.add_option("--shapes", shapes,
+                 "kernel-bench gemv shapes MxK,... (default 256x256,768x256,256x768,4096x4096)")
+      ->type_name("LIST")
+      ->check(kShapeList);
+
+  // A paired A/B run: two builds' agents on the same boards, ABBA rounds, a verdict.
+  hilq::host::AbPlan& ab = options.ab;
+  CLI::Option* baseline_agent =
+      app.add_option("--baseline-agent", ab.baseline_agent,
+                     "A/B run: the baseline build's hil-agent (with --candidate-agent): both\n"
+                     "measure the workload on each board in ABBA rounds; the verdict lands in\n"
+                     "the verdicts table, regress.md and regress.json (hil-report regress)")
+          ->type_name("PATH")
+          ->check(CLI::Validator(CLI::ExistingFile).description(""));
+  CLI::Option* candidate_agent = app.add_option("--candidate-agent", ab.candidate_agent,
+                                                "A/B run: the candidate build's hil-agent")
+                                     ->type_name("PATH")
+                                     ->check(CLI::Validator(CLI::ExistingFile).description(""));
+  baseline_agent->needs(candidate_agent);
+  candidate_agent->needs(baseline_agent);
+  double delta_pct = ab.params.delta_latency * 100, energy_pct = ab.params.delta_energy * 100;
+  app.add_option("--alpha", ab.params.alpha,
+                 "A/B: significance after Benjamini-Hochberg over the run's tests (default 0.01)")
+      ->type_name("A")
+      ->check(hilq::cli::number_in(0, 0.5, true));
+  app.add_option("--delta", delta_pct, "A/B: latency change that matters, percent (default 3)")
+      ->type_name("PCT")
+      ->check(hilq::cli::number_in(0, 100, true));
+  app.add_option("--delta-energy", energy_pct,
+                 "A/B: energy change that matters, percent (default 5)")
+      ->type_name("PCT")
+      ->check(hilq::cli::number_in(0, 100, true));
+  app.add_option("--min-rounds", ab.params.min_rounds,
+                 "A/B: ABBA rounds before deciding (default 8)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 10000));
+  app.add_option("--max-rounds", ab.params.max_rounds,
+                 "A/B: rounds cap; still undecided is INCONCLUSIVE (default 30)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 10000));
+  app.add_option("--max-dropped", ab.params.max_dropped,
+                 "A/B: fraction of rounds that may be dropped as throttled or failed before\n"
+                 "the verdict is INCONCLUSIVE (default 0.25)")
+      ->type_name("F")
+      ->check(hilq::cli::number_in(0, 1));
+
   // The search (--model FILE without --settings).
   hilq::host::SearchPlan& search = options.search;
   std::string max_increase;
@@ -282,6 +358,15 @@ agents, keeps what was recorded and marks the run interrupted.)",
   } catch (const CLI::ParseError& e) {
     return hilq::cli::parse_error_exit(app, e);
   }
+  options.ab.enabled = baseline_agent->count() > 0;
+  ab.params.delta_latency = delta_pct / 100.0;
+  ab.params.delta_energy = energy_pct / 100.0;
+  if (ab.params.max_rounds < ab.params.min_rounds) {
+    std::fprintf(stderr, "hil-search: --max-rounds %d is below --min-rounds %d\n",
+                 ab.params.max_rounds, ab.params.min_rounds);
+    return hilq::cli::kExitUsage;
+  }
+  if (!shapes.empty()) options.kernel_shapes = parse_shapes(shapes);
   if (app.count("--boards")) {
     options.boards = split_list(boards);
     options.boards_given = true;
@@ -291,6 +376,12 @@ agents, keeps what was recorded and marks the run interrupted.)",
   options.health_check = !no_health_check;
   if (model->count() && !workload->count()) options.workload = "model-bench";
   search.enabled = model->count() && !app.count("--settings") && !workload->count();
+  if (options.ab.enabled && search.enabled) {
+    std::fprintf(stderr,
+                 "hil-search: --baseline-agent/--candidate-agent measure fixed configs, not a "
+                 "search: give --settings with --model\n");
+    return hilq::cli::kExitUsage;
+  }
   if (!max_increase.empty()) {
     // "5%" or "5": percent.
     std::string text = max_increase;

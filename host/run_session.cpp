@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -15,6 +17,8 @@
 #include "db/database.h"
 #include "db/measurement_store.h"
 #include "db/run_store.h"
+#include "db/verdict_store.h"
+#include "host/ab_strategy.h"
 #include "host/agent_launcher.h"
 #include "host/artifact_store.h"
 #include "host/broker.h"
@@ -26,6 +30,7 @@
 #include "protocol/board_spec.h"
 #include "protocol/curve_keys.h"
 #include "reports/run_report.h"
+#include "reports/verdict_report.h"
 #include "search/fixed_list.h"
 
 namespace hilq::host {
@@ -115,6 +120,7 @@ json run_options_json(const RunOptions& o, const std::string& artifact_sha) {
           {"noop_jobs", o.noop_jobs},
           {"noop_sleep_ms", o.noop_sleep_ms},
           {"min_time_s", o.min_time_s},
+          {"kernel_shapes", o.kernel_shapes},
           {"model_bench",
            {{"settings", o.model_bench.settings},
             {"prompt_tokens", o.model_bench.prompt_tokens},
@@ -122,7 +128,11 @@ json run_options_json(const RunOptions& o, const std::string& artifact_sha) {
             {"threads", o.model_bench.threads}}},
           {"artifact", o.artifact},
           {"artifact_sha256", artifact_sha},
-          {"search", search_json(o.search)}};
+          {"search", search_json(o.search)},
+          {"ab", o.ab.enabled ? json{{"baseline_agent", o.ab.baseline_agent},
+                                     {"candidate_agent", o.ab.candidate_agent},
+                                     {"params", reports::to_json(o.ab.params)}}
+                              : json(nullptr)}};
 }
 
 // On --resume: the run's own boards and workload, from its stored options.
@@ -131,6 +141,10 @@ void apply_saved_options(RunOptions& options, const db::RunRow& run) {
   if (!saved.is_object() || !saved.contains("boards"))
     throw ConfigError("run " + std::to_string(run.id) +
                       " was made by an older hil-search and cannot be resumed");
+  if (auto ab = saved.find("ab"); ab != saved.end() && ab->is_object())
+    throw ConfigError("run " + std::to_string(run.id) +
+                      " is an A/B run, which cannot be resumed (its rounds depend on its "
+                      "results): start a new one");
   const auto boards = saved["boards"].get<std::vector<std::string>>();
   if (options.boards_given && boards != options.boards)
     throw ConfigError("run " + std::to_string(run.id) + " was on boards " + join(boards) +
@@ -140,6 +154,8 @@ void apply_saved_options(RunOptions& options, const db::RunRow& run) {
   options.noop_jobs = saved.value("noop_jobs", options.noop_jobs);
   options.noop_sleep_ms = saved.value("noop_sleep_ms", options.noop_sleep_ms);
   options.min_time_s = saved.value("min_time_s", options.min_time_s);
+  if (auto k = saved.find("kernel_shapes"); k != saved.end() && k->is_array())
+    options.kernel_shapes = k->get<std::vector<std::pair<int, int>>>();
   options.artifact = saved.value("artifact", options.artifact);
   if (auto mb = saved.find("model_bench"); mb != saved.end() && mb->is_object()) {
     const ModelBenchPlan defaults;
@@ -153,16 +169,20 @@ void apply_saved_options(RunOptions& options, const db::RunRow& run) {
 }
 
 // The strategy of a run without a search: the workload's fixed list of trials per board.
-std::unique_ptr<search::Strategy> make_strategy(const RunOptions& o) {
+std::vector<search::Trial> plain_trials(const RunOptions& o) {
   std::vector<search::Trial> trials;
   for (const auto& name : o.boards) {
     const auto board_trials = o.workload == "noop" ? noop_trials(name, o.noop_jobs, o.noop_sleep_ms)
                               : o.workload == "model-bench"
                                   ? model_bench_trials(name, o.model_bench, o.min_time_s)
-                                  : kernel_bench_trials(name, o.min_time_s);
+                                  : kernel_bench_trials(name, o.min_time_s, o.kernel_shapes);
     trials.insert(trials.end(), board_trials.begin(), board_trials.end());
   }
-  return std::make_unique<search::FixedList>(std::move(trials));
+  return trials;
+}
+
+std::unique_ptr<search::Strategy> make_strategy(const RunOptions& o) {
+  return std::make_unique<search::FixedList>(plain_trials(o));
 }
 
 // Jobs kept queued or in flight per board: enough that an agent finishing a job finds the next
@@ -193,6 +213,8 @@ int run_session(const RunOptions& given) {
 
   // 1. On --resume, the run's own boards and workload; a completed run has nothing left.
   std::optional<db::RunRow> resumed;
+  if (options.resume_run && options.ab.enabled)
+    throw ConfigError("--resume cannot be combined with --baseline-agent/--candidate-agent");
   if (options.resume_run) {
     resumed = store.run(*options.resume_run);
     if (!resumed)
@@ -215,8 +237,18 @@ int run_session(const RunOptions& given) {
   std::map<std::string, proto::BoardSpec> boards;
   std::map<std::string, bool> emulated;
   for (const auto& name : options.boards) {
-    boards[name] = proto::load_board(options.boards_dir, name);
-    emulated[name] = boards[name].emulated;
+    const proto::BoardSpec spec = proto::load_board(options.boards_dir, name);
+    // An A/B run gives each arm its own queue on the board: "<board>@baseline" and
+    // "<board>@candidate", each served by that build's agent.
+    const std::vector<std::string> queues =
+        options.ab.enabled
+            ? std::vector<std::string>{reports::arm_queue(name, reports::kBaselineArm),
+                                       reports::arm_queue(name, reports::kCandidateArm)}
+            : std::vector<std::string>{name};
+    for (const auto& queue : queues) {
+      boards[queue] = spec;
+      emulated[queue] = spec.emulated;
+    }
   }
   ArtifactStore artifacts;
   std::string artifact_sha;
@@ -232,10 +264,13 @@ int run_session(const RunOptions& given) {
   // CURVE unless --insecure-loopback: the agents this host starts get keys for this run.
   std::map<std::string, std::vector<std::string>> launched_ids;
   for (const auto& [name, board] : boards)
-    if (board.launch)
-      for (int i = 1; i <= (options.agents_per_board > 0 ? options.agents_per_board : board.agents);
-           ++i)
-        launched_ids[name].push_back(name + "-" + std::to_string(i));
+    if (board.launch) {
+      // An A/B run: one agent per arm at a time (a finished one is replaced under the same id).
+      const int count = options.ab.enabled             ? 1
+                        : options.agents_per_board > 0 ? options.agents_per_board
+                                                       : board.agents;
+      for (int i = 1; i <= count; ++i) launched_ids[name].push_back(name + "-" + std::to_string(i));
+    }
   options.endpoint = bindable_endpoint(options.endpoint);  // tcp://localhost:N binds 127.0.0.1
   const CurvePlan curve = plan_curve(options.endpoint, options.curve_key_file, options.allow_file,
                                      options.insecure_loopback, boards, launched_ids);
@@ -285,7 +320,9 @@ int run_session(const RunOptions& given) {
       if (!t.artifact.empty() && !artifact_of.contains(t.artifact))
         artifact_of[t.artifact] = artifacts.add_file(t.artifact);
   const std::unique_ptr<search::Strategy> strategy =
-      search_run ? std::make_unique<search::FixedList>(search_run->trials) : make_strategy(options);
+      search_run           ? std::make_unique<search::FixedList>(search_run->trials)
+      : options.ab.enabled ? std::make_unique<AbStrategy>(plain_trials(options), options.ab.params)
+                           : make_strategy(options);
   EventRecorder recorder(database, run_id, emulated, {options.job_timeout_s, stderr});
   std::map<std::string, search::Trial> trials;  // by job id: every job of the run
   std::map<std::string, int> proposed_on;       // board -> jobs so far (names the next one)
@@ -313,6 +350,7 @@ int run_session(const RunOptions& given) {
     recorder.set_finished_before(proposed - to_submit.size());
     for (auto& [board, job] : to_submit) broker.submit(board, std::move(job));
   }
+  db::VerdictStore ab_store(database);
   auto total = [&] { return std::max(strategy->planned().value_or(proposed), proposed); };
   // Asks the strategy for as many trials as each board has room for; each becomes a job row
   // (one transaction for the batch) before the broker sees it.
@@ -336,6 +374,11 @@ int run_session(const RunOptions& given) {
       store.insert_job({job.job_id, run_id, trial.candidate_id, name, job.kind, job.config.dump(),
                         "queued", 0, std::nullopt, job_spec(job), std::nullopt, std::nullopt,
                         std::nullopt});
+      if (!trial.tag.is_null()) {  // an A/B job: which board, config, arm, round and slot
+        const reports::AbSlot slot = reports::ab_slot_from_json(trial.tag);
+        ab_store.insert_ab_job(
+            {job.job_id, run_id, slot.board, slot.config, slot.arm, slot.round, slot.slot});
+      }
       recorder.expect(job);
       trials[job.job_id] = std::move(trial);
       jobs.push_back(std::move(job));
@@ -360,6 +403,34 @@ int run_session(const RunOptions& given) {
   try {
     ask();
     // 4. Agents: start the ones this host launches; the others connect on their own.
+    // An A/B run: one agent per arm, of that arm's build (the two never run at once), started
+    // with --max-jobs 2 so each config-round (A B B A) gets a fresh pair of processes: a
+    // process's memory layout and CPU placement then vary from round to round instead of
+    // sticking to one arm as a bias.
+    std::map<std::string, int> launched;  // per queue, for agent ids
+    auto launch = [&](const std::string& name, const proto::BoardSpec& board) {
+      const auto arm = options.ab.enabled ? reports::split_arm_queue(name) : std::nullopt;
+      const std::string agent_binary =
+          !arm ? options.agent_binary
+               : (arm->second == reports::kBaselineArm ? options.ab.baseline_agent
+                                                       : options.ab.candidate_agent) +
+                     " --max-jobs 2";
+      const int n = ++launched[name];
+      const auto& ids = launched_ids.at(name);
+      const std::string& id = ids[static_cast<size_t>(n - 1) % ids.size()];
+      const std::string command = expand_launch_template(
+          *board.launch, {{"agent", agent_binary},
+                          {"agent_aarch64", options.agent_aarch64_binary},
+                          {"endpoint", broker.endpoint()},
+                          {"port", broker.endpoint().substr(broker.endpoint().rfind(':') + 1)},
+                          {"board", name},
+                          {"id", id},
+                          {"source_dir", HILQ_SOURCE_DIR}});
+      if (!arm || n == 1)
+        std::fprintf(stderr, "hil-search: starting agent for %s: %s\n", name.c_str(),
+                     command.c_str());
+      agents[name].push_back(std::make_unique<AgentProcess>(command, curve.session_env(id)));
+    };
     for (const auto& [name, board] : boards) {
       if (!board.launch) {
         std::fprintf(stderr,
@@ -368,20 +439,30 @@ int run_session(const RunOptions& given) {
                      name.c_str(), broker.endpoint().c_str());
         continue;
       }
-      for (const std::string& id : launched_ids[name]) {
-        const std::string command = expand_launch_template(
-            *board.launch, {{"agent", options.agent_binary},
-                            {"agent_aarch64", options.agent_aarch64_binary},
-                            {"endpoint", broker.endpoint()},
-                            {"port", broker.endpoint().substr(broker.endpoint().rfind(':') + 1)},
-                            {"board", name},
-                            {"id", id},
-                            {"source_dir", HILQ_SOURCE_DIR}});
-        std::fprintf(stderr, "hil-search: starting agent for %s: %s\n", name.c_str(),
-                     command.c_str());
-        agents[name].push_back(std::make_unique<AgentProcess>(command, curve.session_env(id)));
-      }
+      for (size_t i = 0; i < launched_ids.at(name).size(); ++i) launch(name, board);
     }
+    // A/B: an arm's agent that finished its --max-jobs (exit 0) is replaced by a fresh one when
+    // its queue has work again; the other arm's gets replaced at the same time, so neither
+    // starts up while the other measures.
+    auto relaunch = [&] {
+      if (!options.ab.enabled) return;
+      auto all_done = [&](const std::string& queue) {
+        auto it = agents.find(queue);
+        if (it == agents.end() || it->second.empty()) return false;
+        for (auto& a : it->second)
+          if (a->exited() != std::optional<int>(0)) return false;
+        return true;
+      };
+      for (const auto& [name, board] : boards) {
+        if (!board.launch || broker.outstanding(name) == 0 || !all_done(name)) continue;
+        const auto arm = reports::split_arm_queue(name);
+        launch(name, board);
+        for (const char* other : {reports::kBaselineArm, reports::kCandidateArm}) {
+          const std::string sibling = reports::arm_queue(arm->first, other);
+          if (sibling != name && all_done(sibling)) launch(sibling, boards.at(sibling));
+        }
+      }
+    };
     // 5. The loop: ask for work while boards have room, record each poll's events in one
     // transaction and tell the strategy every result; boards with work but no agent are waited
     // for (with a progress line) up to the connect timeout.
@@ -392,6 +473,7 @@ int run_session(const RunOptions& given) {
       for (const auto& row : recorder.record(broker.poll(100)))
         if (auto t = trials.find(row.job_id); t != trials.end()) strategy->tell(t->second, row);
       ask();
+      relaunch();
       std::vector<std::string> waiting, timed_out;
       for (const auto& [name, board] : boards) {
         if (broker.agents_of(name) > 0 || broker.outstanding(name) == 0) {
@@ -470,6 +552,23 @@ int run_session(const RunOptions& given) {
     std::fprintf(stderr, "hil-search: run %lld %s: %s\n", static_cast<long long>(run_id),
                  status.c_str(), failure->c_str());
   const auto files = reports::write_run_report(database, run_id, options.out_dir);
+  if (options.ab.enabled) {
+    // The verdicts, from what the database holds (as hil-report regress recomputes them).
+    try {
+      const reports::RegressReport verdict =
+          reports::regress_report(database, run_id, options.ab.params);
+      ab_store.replace_verdicts(run_id, reports::verdict_rows(run_id, verdict.tests));
+      const std::string md = reports::regress_markdown(verdict);
+      std::ofstream(std::filesystem::path(options.out_dir) / "regress.md") << md;
+      std::ofstream(std::filesystem::path(options.out_dir) / "regress.json")
+          << reports::regress_json(verdict).dump(2) << "\n";
+      std::fputs(md.c_str(), stdout);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "hil-search: run %lld: no verdict: %s\n", static_cast<long long>(run_id),
+                   e.what());
+      if (status == "completed") status = "failed";
+    }
+  }
   std::printf("run %lld %s\ndatabase: %s\n", static_cast<long long>(run_id), status.c_str(),
               options.db_path.c_str());
   const size_t ok = recorder.ok(), failed = recorder.failed();

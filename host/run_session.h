@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "host/workload.h"
+#include "reports/verdict.h"
 
 namespace hilq::host {
 
@@ -38,6 +39,14 @@ struct SearchPlan {
   int qat_steps = 300;         // --qat-steps
 };
 
+// A paired A/B run (--baseline-agent, --candidate-agent): the workload's configs measured on each
+// board by both builds' agents in ABBA rounds, then judged (reports/verdict.h).
+struct AbPlan {
+  bool enabled = false;
+  std::string baseline_agent, candidate_agent;  // hil-agent binaries for {agent}
+  reports::VerdictParams params;
+};
+
 struct RunOptions {
   std::vector<std::string> boards = {"local"};
   bool boards_given = false;          // --boards on the command line (checked against --resume)
@@ -61,6 +70,8 @@ struct RunOptions {
   std::string workload = "kernel-bench";
   ModelBenchPlan model_bench;
   SearchPlan search;
+  AbPlan ab;
+  std::vector<std::pair<int, int>> kernel_shapes;  // kernel-bench m x k (empty: the default set)
   int noop_jobs = 100;
   int noop_sleep_ms = 0;
   std::string artifact;        // a file every job names by sha256 (agents FETCH it)

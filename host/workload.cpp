@@ -6,13 +6,18 @@
 
 namespace hilq::host {
 
-std::vector<search::Trial> kernel_bench_trials(const std::string& board, double min_time_s) {
+std::vector<search::Trial> kernel_bench_trials(const std::string& board, double min_time_s,
+                                               const std::vector<std::pair<int, int>>& given) {
   struct Shape {
     int m, k;
   };
   // The tiny model's projection shapes (d=256, SwiGLU 768) and a 4096x4096 matrix whose 16 MiB
   // of int8 weights stream from memory rather than cache.
-  const Shape shapes[] = {{256, 256}, {768, 256}, {256, 768}, {4096, 4096}};
+  std::vector<Shape> shapes = {{256, 256}, {768, 256}, {256, 768}, {4096, 4096}};
+  if (!given.empty()) {
+    shapes.clear();
+    for (const auto& [m, k] : given) shapes.push_back({m, k});
+  }
   std::vector<search::Trial> out;
   int n = 0;
   for (const auto& s : shapes) {
@@ -127,7 +132,8 @@ search::Trial trial_of(const protocol::Job& job, const std::string& board) {
       job.config,
       {job.repeat.warmup, job.repeat.min_repeats, job.repeat.max_repeats, job.repeat.min_time_s},
       {},
-      std::nullopt};
+      std::nullopt,
+      nullptr};
 }
 
 }  // namespace hilq::host

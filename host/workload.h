@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "db/database.h"
@@ -16,7 +17,10 @@
 
 namespace hilq::host {
 
-std::vector<search::Trial> kernel_bench_trials(const std::string& board, double min_time_s);
+// kernel-bench gemv w8a8 trials, one per m x k shape (empty: the tiny model's projection shapes
+// and a 4096 x 4096 matrix).
+std::vector<search::Trial> kernel_bench_trials(const std::string& board, double min_time_s,
+                                               const std::vector<std::pair<int, int>>& given = {});
 // What a model-bench run measures of its model artifact.
 struct ModelBenchPlan {
   // Settings as named (model/setting.h; stored with the run for --resume): FP32 and FP16 (the

@@ -72,6 +72,7 @@ BenchResult run_bench(const Model& model, kernels::Context& ctx, const BenchOpti
     double c0 = thread_cpu_ns();
     auto t0 = clock::now();
     std::span<const float> out = lm ? s.prefill(prompt) : s.classify(prompt);
+    if (o.test_slowdown > 0) stretch_step(t0, o.test_slowdown);
     auto t1 = clock::now();
     double c1 = thread_cpu_ns();
     if (timed) {
@@ -85,6 +86,7 @@ BenchResult run_bench(const Model& model, kernels::Context& ctx, const BenchOpti
         c0 = thread_cpu_ns();
         t0 = clock::now();
         out = s.decode(next);
+        if (o.test_slowdown > 0) stretch_step(t0, o.test_slowdown);
         t1 = clock::now();
         c1 = thread_cpu_ns();
         if (timed) {
@@ -103,6 +105,14 @@ BenchResult run_bench(const Model& model, kernels::Context& ctx, const BenchOpti
   r.kernels = s.kernels_joined();
   r.memory = s.memory();
   return r;
+}
+
+void stretch_step(std::chrono::steady_clock::time_point t0, double fraction) {
+  using clock = std::chrono::steady_clock;
+  const auto until =
+      t0 + std::chrono::duration_cast<clock::duration>((clock::now() - t0) * (1.0 + fraction));
+  while (clock::now() < until) {
+  }
 }
 
 }  // namespace hilq::runtime

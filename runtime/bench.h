@@ -2,6 +2,7 @@
 // under a time/count policy. hil-run --bench prints it; the agent's model-bench job reports it.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -20,6 +21,8 @@ struct BenchOptions {
   int max_runs = 1000;
   double min_time_s = 1.0;
   uint64_t seed = 1;  // prompt token ids (uniform over the vocabulary)
+  // Test-only (hil-agent --test-slowdown): every timed step is stretched by this fraction.
+  double test_slowdown = 0;
 };
 
 struct BenchResult {
@@ -38,6 +41,11 @@ struct BenchResult {
 };
 
 BenchResult run_bench(const Model& model, kernels::Context& ctx, const BenchOptions& options);
+
+// Test-only: stretches the step that began at t0 with a busy wait until it has taken (1 +
+// fraction) times its own duration so far, so a known slowdown can be injected into a build
+// (hil-agent --test-slowdown PCT). A busy wait, not a sleep: it holds the core like real work.
+void stretch_step(std::chrono::steady_clock::time_point t0, double fraction);
 
 // Order statistic by linear interpolation (q in [0, 1]); 0 for an empty sample.
 double percentile(std::vector<double> v, double q);

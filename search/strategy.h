@@ -36,6 +36,9 @@ struct Trial {
   Repeat repeat;
   std::string artifact;                 // a file the job names by sha256; empty: the run's artifact
   std::optional<int64_t> candidate_id;  // the candidate it measures (candidates.id)
+  // The strategy's own label of the trial, opaque to the session and handed back with the
+  // result (an A/B run: board, config, arm, round and ABBA slot).
+  nlohmann::json tag;
 };
 
 class Strategy {

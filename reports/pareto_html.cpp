@@ -331,6 +331,26 @@ void scatter_svg(const RunView& view, const BoardSearch& board, Plot plot, std::
         << coord(y + 4) << "' text-anchor='end' class='halo' fill='" << palette::kBaseline << "'>"
         << text << "</text><title>" << why << "</title></g>";
   }
+  // QAT: an arrow from each trained candidate's PTQ parent to it (same config, learned steps).
+  for (const auto& d : dots) {
+    if (d.c->tier != "qat" || !d.c->parent_id) continue;
+    const auto parent = std::find_if(dots.begin(), dots.end(),
+                                     [&](const Dot& p) { return p.c->id == *d.c->parent_id; });
+    if (parent == dots.end()) continue;
+    const double x0 = f.px(parent->x), y0 = f.py(parent->y), x1 = f.px(d.x), y1 = f.py(d.y);
+    const double len = std::hypot(x1 - x0, y1 - y0);
+    if (len < 8) continue;  // QAT changed nothing visible here
+    const double ux = (x1 - x0) / len, uy = (y1 - y0) / len;
+    const double tx = x1 - 5 * ux, ty = y1 - 5 * uy;  // the tip stops at the dot's edge
+    svg << "<g class='qat-arrow'><line x1='" << coord(x0 + 4 * ux) << "' y1='" << coord(y0 + 4 * uy)
+        << "' x2='" << coord(tx - 6 * ux) << "' y2='" << coord(ty - 6 * uy) << "' stroke='"
+        << palette::kAxis << "' stroke-width='1.2'/><path d='M" << coord(tx) << " " << coord(ty)
+        << "L" << coord(tx - 7 * ux - 3.5 * uy) << " " << coord(ty - 7 * uy + 3.5 * ux) << "L"
+        << coord(tx - 7 * ux + 3.5 * uy) << " " << coord(ty - 7 * uy - 3.5 * ux) << "Z' fill='"
+        << palette::kAxis << "'/><title>QAT of " << html_escape(parent->c->label) << ": validation "
+        << html_escape(c.metric) << " " << metric_text(c, parent->y) << " to "
+        << metric_text(c, d.y) << "</title></g>";
+  }
   if (pick) {
     const double x = std::min(f.px(pick->x), f.x_max_px()), y = f.py(pick->y);
     svg << "<circle class='pick' cx='" << coord(x) << "' cy='" << coord(y)
@@ -351,6 +371,9 @@ void legend_html(const SearchView& s, const BoardSearch& board, std::ostream& ou
          "budget</span><span>◆ FP32 ■ FP16</span><span><i class='pickring'></i>pick"
       << (board.pick ? " (" + html_escape(board.pick->rule) + ")" : "")
       << "</span><span class='dash'>limit, budget</span>";
+  if (std::any_of(s.candidates.begin(), s.candidates.end(),
+                  [](const Candidate& c) { return c.tier == "qat"; }))
+    out << "<span>→ QAT (Squat) of a PTQ candidate</span>";
   // Pruned moves have no metric (never scored): counted here, not drawn.
   if (const int pruned = s.count("pruned"))
     out << "<span class='note'>" << pruned << " pruned move" << (pruned > 1 ? "s" : "")

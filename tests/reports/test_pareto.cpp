@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <regex>
 #include <set>
@@ -72,10 +73,12 @@ struct Report {
   fs::path out;
   std::string html;
   hilq::reports::RunView view;
-  explicit Report(bool other_runs = false) {
+  explicit Report(bool other_runs = false,
+                  const std::function<void(db::Database&, int64_t)>& more = {}) {
     db::Database d(":memory:");
     const int64_t run = record_search_run(d);
     if (other_runs) record_other_runs(d);
+    if (more) more(d, run);
     view = hilq::reports::load_run_view(d, run);
     out = fs::temp_directory_path() / ("hilq_report_pareto_" + std::to_string(getpid()));
     fs::remove_all(out);
@@ -307,4 +310,39 @@ TEST_CASE("report.html is self-contained: a policy that forbids every load, no e
   CHECK(rest.find("https://") == std::string::npos);
   CHECK(rest.find("url(") == std::string::npos);
   CHECK(rest.find("@import") == std::string::npos);
+}
+
+TEST_CASE("A candidate trained by QAT is drawn with an arrow from its PTQ parent", "[reports]") {
+  const Report r(false, [](db::Database& d, int64_t run) {
+    // "attn W8, mlp W4" (module, 1.9 MB, perplexity 20.6, 0.26 ms on local) trained: 20.3.
+    db::Statement parent(d, "SELECT id, config FROM candidates WHERE label = 'attn W8, mlp W4'");
+    REQUIRE(parent.step());
+    const int64_t parent_id = parent.column_int(0);
+    db::EvaluationStore evals(d);
+    const int64_t id =
+        evals.candidate(run, parent.column_text(1), "hash-qat", std::string("qat"), parent_id);
+    db::Statement u(d,
+                    "UPDATE candidates SET label = 'attn W8, mlp W4 +QAT', memory_bytes = "
+                    "1900000, status = 'feasible', artifact_sha256 = 'sha-qat' WHERE id = ?");
+    u.bind_all(id).run();
+    evals.record({id, "validation", "perplexity", 20.3});
+    auto m = measurement(run, "local", "c-qat", "model-bench",
+                         R"({"candidate":)" + std::to_string(id) + "}");
+    m.candidate_id = id;
+    m.setting = "attn W8, mlp W4 +QAT";
+    m.latency_median_ns = 0.26e6;
+    m.decode_ms_median = 0.26;
+    m.model_bytes = 1900000;
+    db::RunStore(d).record_measurement(m);
+  });
+  for (const char* objective : {"latency", "memory"}) {
+    CAPTURE(objective);
+    const std::string svg = plot(r.html, "local", objective);
+    CHECK(count(svg, "class='qat-arrow'") == 1);
+    CHECK(svg.find("<title>QAT of attn W8, mlp W4: validation perplexity 20.600 to 20.300"
+                   "</title>") != std::string::npos);
+  }
+  // Not measured on the emulated board: no arrow there.
+  CHECK(count(plot(r.html, "pi5-qemu", "latency"), "class='qat-arrow'") == 0);
+  CHECK(r.html.find("→ QAT (Squat) of a PTQ candidate") != std::string::npos);
 }

@@ -57,6 +57,10 @@ reference front land in the SQLite file, so the fractions can be recomputed from
          "evaluations of the long NSGA-II run of the reference front (default 600; 0: none)")
       ->type_name("N")
       ->check(CLI::Range(0, 1000000));
+  bool no_latency = false;
+  app.add_flag("--no-latency", no_latency,
+               "skip the (metric, decode latency on this machine) comparison, which times every\n"
+               "run's measured candidates in-process");
   app.add_option("--task", task, "lm (default) or cls")->check(CLI::IsMember({"lm", "cls"}));
   app.add_option("--max-ppl-increase", max_increase, "quality limit in percent (default 5)")
       ->type_name("PCT")
@@ -118,6 +122,7 @@ reference front land in the SQLite file, so the fractions can be recomputed from
     std::fprintf(stderr, "bench_search: %s\n", line.c_str());
   };
 
+  o.latency = !no_latency;
   hilq::db::Database db(db_path);
   hilq::db::SearchStore store(db);
   hilq::search::HostScorer scorer(so, &store);
@@ -125,6 +130,11 @@ reference front land in the SQLite file, so the fractions can be recomputed from
   hilq::search::write_comparison(c, out);
   std::printf("reference front: %d points, hypervolume %.6g\n", c.reference_front_size,
               c.reference_hv);
+  if (o.latency)
+    std::printf(
+        "latency reference front: %d points, hypervolume %.6g (%d files timed, FP16 %.3f "
+        "ms/token)\n",
+        c.latency_front_size, c.latency_reference_hv, c.latency_timed, c.fp16_decode_ms);
   std::printf("wrote %s/comparison.{json,md,svg}\n", out.c_str());
   return 0;
 }

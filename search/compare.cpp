@@ -12,6 +12,9 @@
 #include "base/error.h"
 #include "db/run_store.h"
 #include "db/search_store.h"
+#include "kernels/mkmp.h"
+#include "runtime/bench.h"
+#include "runtime/model.h"
 #include "search/hypervolume.h"
 #include "search/pareto.h"
 
@@ -34,6 +37,21 @@ std::vector<ParetoPoint> points_of(const TieredSearch& s, bool accuracy, size_t 
          {}});
   }
   return out;
+}
+
+// Median decode CPU time per token (ms) of a model file on this machine, one kernel thread.
+double decode_cpu_ms(const std::string& path, runtime::WeightsMode weights) {
+  runtime::LoadOptions lo;
+  lo.weights = weights;
+  const runtime::Model model = runtime::Model::load(path, lo);
+  kernels::Context ctx;
+  runtime::BenchOptions bo;
+  bo.prompt_tokens = 16;
+  bo.decode_tokens = 32;
+  bo.warmup = 1;
+  bo.min_runs = 5;
+  bo.min_time_s = 0;
+  return runtime::percentile(runtime::run_bench(model, ctx, bo).decode_cpu_ns, 0.5) / 1e6;
 }
 
 double median(std::vector<double> v) {
@@ -140,6 +158,46 @@ Comparison compare_strategies(HostScorer& scorer, db::Database& db, const Compar
   std::vector<int64_t> ids;
   for (const int64_t id : pareto_front(all)) ids.push_back(id);
   store.set_front(ref_run, "host", "metric-memory", ids);
+  if (o.latency) {
+    // Each distinct packed file the runs would send to a board, timed once.
+    std::map<std::string, double> ms_of;  // sha256 -> decode ms
+    auto timed = [&](const SearchCandidate& c) {
+      auto it = ms_of.find(c.packed.sha256);
+      if (it == ms_of.end())
+        it = ms_of.emplace(c.packed.sha256, decode_cpu_ms(c.packed.path, {})).first;
+      return it->second;
+    };
+    if (o.progress) o.progress("timing decode of every run's measured candidates");
+    out.fp16_decode_ms = decode_cpu_ms(scorer.model_path(), runtime::WeightsMode::kFp16);
+    out.latency_reference_point = {out.reference_point[0], kFp16Margin * out.fp16_decode_ms};
+    auto latency_points = [&](const TieredSearch& s) {
+      std::vector<ParetoPoint> pts;
+      for (const SearchCandidate* c : s.to_measure()) {
+        if (!c->feasible()) continue;
+        const double ms = timed(*c);
+        if (ms >= out.latency_reference_point[1]) continue;  // slower than the reference: no area
+        pts.push_back({c->id, {accuracy ? 1.0 - c->validation : c->validation, ms}, {}});
+      }
+      return pts;
+    };
+    std::vector<std::vector<ParetoPoint>> per_run;
+    std::vector<ParetoPoint> union_points;
+    for (const auto& s : searches) {
+      per_run.push_back(latency_points(*s));
+      union_points.insert(union_points.end(), per_run.back().begin(), per_run.back().end());
+    }
+    out.latency_timed = static_cast<int>(ms_of.size());
+    out.latency_reference_hv = feasible_hypervolume(union_points, out.latency_reference_point);
+    const auto front = pareto_front(union_points);
+    out.latency_front_size = static_cast<int>(front.size());
+    for (size_t i = 0; i < out.runs.size(); ++i)
+      out.runs[i].latency_hv_fraction =
+          out.latency_reference_hv > 0
+              ? feasible_hypervolume(per_run[i], out.latency_reference_point) /
+                    out.latency_reference_hv
+              : NAN;
+    store.set_front(ref_run, "local", "metric-latency", front);
+  }
   runs.finish_run(ref_run, "completed", std::nullopt);
   return out;
 }
@@ -152,6 +210,13 @@ void write_comparison(const Comparison& c, const std::string& out_dir) {
   j["reference_hypervolume"] = c.reference_hv;
   j["reference_front_size"] = c.reference_front_size;
   j["checkpoints"] = c.checkpoints;
+  if (!c.latency_reference_point.empty()) {
+    j["latency"] = {{"reference_point", c.latency_reference_point},
+                    {"reference_hypervolume", c.latency_reference_hv},
+                    {"reference_front_size", c.latency_front_size},
+                    {"files_timed", c.latency_timed},
+                    {"fp16_decode_ms", c.fp16_decode_ms}};
+  }
   for (const auto& r : c.runs)
     j["runs"].push_back({{"strategy", r.strategy},
                          {"seed", r.seed},
@@ -159,6 +224,9 @@ void write_comparison(const Comparison& c, const std::string& out_dir) {
                          {"evaluations", r.evaluations},
                          {"sensitivity_scorings", r.sensitivity_scorings},
                          {"device_measurements_per_board", r.device_measurements},
+                         {"latency_hv_fraction", std::isnan(r.latency_hv_fraction)
+                                                     ? nlohmann::json(nullptr)
+                                                     : nlohmann::json(r.latency_hv_fraction)},
                          {"seconds", r.seconds}});
   std::ofstream(fs::path(out_dir) / "comparison.json") << j.dump(2) << "\n";
 
@@ -187,6 +255,23 @@ void write_comparison(const Comparison& c, const std::string& out_dir) {
     std::vector<double> jobs, secs;
     for (const auto* r : rs) jobs.push_back(r->device_measurements), secs.push_back(r->seconds);
     md << " " << fixed(median(jobs), 0) << " | " << fixed(median(secs), 0) << " |\n";
+  }
+  if (!c.latency_reference_point.empty()) {
+    md << "\nHypervolume of the feasible (validation metric, decode ms/token on this machine) "
+          "front of the candidates each run sends to a board, at the end of its budget, as a "
+          "fraction of the union's ("
+       << c.latency_front_size << " points; " << c.latency_timed
+       << " packed files timed in-process, median decode CPU time per token of one kernel "
+          "thread; reference latency 1.1 x FP16's "
+       << fixed(c.fp16_decode_ms) << " ms); median [min, max] over seeds.\n\n"
+       << "| strategy | seeds | latency hypervolume |\n|---|---|---|\n";
+    for (const auto& s : order) {
+      std::vector<double> v;
+      for (const auto* r : by[s]) v.push_back(r->latency_hv_fraction);
+      md << "| " << s << " | " << v.size() << " | " << fixed(median(v)) << " ["
+         << fixed(*std::min_element(v.begin(), v.end())) << ", "
+         << fixed(*std::max_element(v.begin(), v.end())) << "] |\n";
+    }
   }
 
   // SVG: x = evaluations (checkpoints), y = fraction in [0, 1].

@@ -9,8 +9,13 @@
 //                    NSGA-II run (reference_budget evaluations), stored as a run of its own
 //   evaluations      host scorings on validation; tiered's sensitivity scorings (calibration
 //                    split) are counted apart
+//   latency front    (metric, decode ms/token on this machine): every run's to_measure()
+//                    candidates timed in-process (median CPU time per decoded token, one kernel
+//                    thread); reference point (metric limit, 1.1 x FP16's decode); stored as the
+//                    reference run's "local" metric-latency front
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -28,7 +33,11 @@ struct CompareOptions {
   int budget = 200;
   std::vector<int> checkpoints = {25, 50, 100, 200};
   int reference_budget = 600;  // the long NSGA-II run of the reference front (0: none)
-  TieredOptions base;          // constraints, group, population, ... (strategy and seed set here)
+  // The (metric, decode latency on this machine) comparison: every run's to_measure() candidates
+  // timed here in-process, decode CPU time per token of one kernel thread (median), so other
+  // processes on the machine do not count. Off: memory only.
+  bool latency = true;
+  TieredOptions base;  // constraints, group, population, ... (strategy and seed set here)
   std::function<void(const std::string&)> progress;
 };
 
@@ -37,7 +46,10 @@ struct StrategyRun {
   uint64_t seed = 0;
   int64_t run_id = 0;
   std::vector<double> hv_fraction;  // per checkpoint
-  int evaluations = 0;              // scorings on validation
+  // (metric, decode latency) hypervolume of its measured candidates at the end of its budget, as
+  // a fraction of the latency reference front's; NaN without the latency comparison.
+  double latency_hv_fraction = NAN;
+  int evaluations = 0;  // scorings on validation
   int sensitivity_scorings = 0;
   int device_measurements = 0;  // to_measure(): one model-bench job per board
   double seconds = 0;
@@ -47,6 +59,12 @@ struct Comparison {
   std::vector<double> reference_point;  // (metric limit, memory budget), minimised
   double reference_hv = 0;
   int reference_front_size = 0;
+  // The latency comparison: reference point (metric limit, 1.1 x FP16 decode ms), its front's
+  // size and hypervolume, and how many distinct packed files were timed.
+  std::vector<double> latency_reference_point;
+  double latency_reference_hv = 0;
+  int latency_front_size = 0, latency_timed = 0;
+  double fp16_decode_ms = 0;
   std::vector<int> checkpoints;
   std::vector<StrategyRun> runs;
 };

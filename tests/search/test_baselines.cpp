@@ -9,6 +9,7 @@
 #include "db/run_store.h"
 #include "db/search_store.h"
 #include "search/compare.h"
+#include "search/hypervolume.h"
 #include "search/pareto.h"
 #include "search/space.h"
 #include "search/tiered.h"
@@ -152,7 +153,21 @@ TEST_CASE(
       if (k) CHECK(r.hv_fraction[k] >= r.hv_fraction[k - 1]);
     }
     CHECK(r.evaluations <= 12);
+    // The latency comparison: a fraction of the union of every run's timed points.
+    CHECK(r.latency_hv_fraction >= 0.0);
+    CHECK(r.latency_hv_fraction <= 1.0 + 1e-12);
   }
+  CHECK(c.fp16_decode_ms > 0);
+  CHECK(c.latency_reference_point.size() == 2);
+  CHECK(c.latency_reference_point[1] == search::kFp16Margin * c.fp16_decode_ms);
+  CHECK(c.latency_timed > 0);
+  // Both reference fronts are stored with the reference run.
+  db::Statement fronts(db,
+                       "SELECT board, objective_pair, count(*) FROM pareto WHERE run_id = (SELECT "
+                       "max(id) FROM runs) GROUP BY board, objective_pair ORDER BY board");
+  std::vector<std::string> stored;
+  while (fronts.step()) stored.push_back(fronts.column_text(0) + " " + fronts.column_text(1));
+  CHECK(stored == std::vector<std::string>{"host metric-memory", "local metric-latency"});
   // Every run names its strategy, seed and the study's limit (what the report groups runs by).
   db::Statement q(db,
                   "SELECT json_extract(constraints, '$.strategy'), "

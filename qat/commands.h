@@ -80,7 +80,8 @@ struct ExperimentCommand {
   Task task = Task::kLm;
   std::string teacher;
   std::string out_dir;
-  std::string settings = "W8A8,W4A8,W4A4-TA8/4,W2A8";
+  std::string settings =
+      "W8A8,W4A8,W4A4-TA8/4@0.25,W4A4-TA8/4,W4A4-TA8/4@0.75,W4A4,W3A4,W2A8,W4A8-E4";
   std::string methods = "ptq,lsq,squat,squat-e,squat-d";
   int calib_batches = 8;
   int eval_windows = 0;

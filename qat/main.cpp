@@ -87,7 +87,7 @@ void add_squat_weights(CLI::App* cmd, qat::SquatWeights& w) {
       ->type_name("per-token|per-head")
       ->check(CLI::IsMember({"per-token", "per-head"}))
       ->group(g);
-  cmd->add_option("--r-entropy", w.r_entropy, "weight r_E of L_E (default 0.5)")
+  cmd->add_option("--r-entropy", w.r_entropy, "weight r_E of L_E (default 0.1; the paper: 0.5)")
       ->type_name("X")
       ->check(hilq::cli::number_in(0, 1e6, false))
       ->group(g);
@@ -261,7 +261,8 @@ int run(int argc, char** argv) {
       ->required();
   experiment_cmd
       ->add_option("--settings", experiment.settings,
-                   "comma-separated (default W8A8,W4A8,W4A4-TA8/4,W2A8)")
+                   "comma-separated (default W8A8,W4A8,W4A4-TA8/4@0.25,W4A4-TA8/4,\n"
+                   "W4A4-TA8/4@0.75,W4A4,W3A4,W2A8,W4A8-E4: @f = fraction of 8-bit tokens)")
       ->type_name("LIST");
   experiment_cmd
       ->add_option("--methods", experiment.methods,

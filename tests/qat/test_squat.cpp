@@ -62,9 +62,9 @@ TEST_CASE("the Squat distillation loss is zero for student == teacher and positi
   REQUIRE(p.kd > 1e-4f);
   REQUIRE(p.distribution > 1e-6f);  // small: a random-init model attends almost uniformly
   // The total is the weighted sum of the terms.
-  REQUIRE(
-      p.total->scalar() ==
-      Approx(0.5f * p.ce + 0.5f * 4.0f * p.kd + 0.5f * p.entropy + p.distribution).epsilon(1e-4));
+  REQUIRE(p.total->scalar() ==
+          Approx(0.5f * p.ce + 0.5f * 4.0f * p.kd + cfg.r_entropy * p.entropy + p.distribution)
+              .epsilon(1e-4));
   SquatLossConfig off{false, false, false};
   LossParts none =
       squat_loss(off, q.logits, targets, &t_logits, q.r.q, q.r.k, q.r.attn, &t_maps, s, mask);

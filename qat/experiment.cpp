@@ -401,7 +401,11 @@ void run_experiment(const ExperimentRequest& r) {
         }
         TrainConfig cfg = r.train;
         cfg.seed = seed;
-        cfg.label = setting + ' ' + m + " s" + std::to_string(seed);
+        cfg.label = setting;
+        cfg.label += ' ';
+        cfg.label += m;
+        cfg.label += " s";
+        cfg.label += std::to_string(seed);
         const QatOutcome o =
             qat_once(r.task, c, qc, method, loss, r.calib_batches, r.eval_windows, r.mse_init, cfg);
         finish({setting, m, o, static_cast<int64_t>(seed)});

@@ -186,7 +186,7 @@ Var head_variance(const Var& x, const AttnShape& s) {
   return make_node(std::move(out), {x}, [x, s, mu, n](Node& self) {
     const int D = s.head_dim;
     for (int h = 0; h < s.heads; ++h) {
-      const float g = static_cast<float>(2.0 * self.grad(0, h) / n);
+      const auto g = static_cast<float>(2.0 * self.grad(0, h) / n);
       x->grad_ref().middleCols(h * D, D).array() +=
           g * (x->value.middleCols(h * D, D).array() - mu(h));
     }

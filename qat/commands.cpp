@@ -50,6 +50,13 @@ TrainConfig train_config(const TrainFlags& a, const TrainConfig& defaults) {
   return c;
 }
 
+SquatLossConfig squat_loss_config(const SquatWeights& w, SquatLossConfig cfg) {
+  cfg.entropy_form = parse_entropy_form(w.entropy_form, "--entropy-form");
+  cfg.r_entropy = static_cast<float>(w.r_entropy.value_or(cfg.r_entropy));
+  cfg.r_distribution = static_cast<float>(w.r_distribution.value_or(cfg.r_distribution));
+  return cfg;
+}
+
 void prepare_process(int threads) {
   // Activations are allocated and freed every step: keep freed blocks in the heap instead of
   // returning them to the kernel (mmap/munmap page faults cost ~30% of a step otherwise).
@@ -207,6 +214,7 @@ int run_qat(const QatCommand& a) {
   r.setting = a.setting;
   if (r.quant_json.empty() == r.setting.empty())
     throw UsageError("give exactly one of --quant FILE or --setting NAME");
+  r.loss = squat_loss_config(a.weights, r.loss);
   r.loss.distill = a.kd;
   r.loss.entropy = a.entropy;
   r.loss.distribution = a.distribution;
@@ -217,9 +225,14 @@ int run_qat(const QatCommand& a) {
   TrainConfig defaults = default_qat_config(task);
   r.train = train_config(a.train, defaults);
   const QatOutcome o = run_qat_request(r);
-  std::printf("%s %s %s: %s %.4f (%.0f tokens/s)\n", task_name(task), o.setting.c_str(),
-              r.method.c_str(), task == Task::kLm ? "validation perplexity" : "test accuracy",
-              o.metric, o.tokens_per_s);
+  if (task == Task::kLm) {
+    std::printf("%s %s %s: validation perplexity %.4f, test perplexity %.4f (%.0f tokens/s)\n",
+                task_name(task), o.setting.c_str(), r.method.c_str(), o.metric, o.test_metric,
+                o.tokens_per_s);
+  } else {
+    std::printf("%s %s %s: test accuracy %.4f (%.0f tokens/s)\n", task_name(task),
+                o.setting.c_str(), r.method.c_str(), o.metric, o.tokens_per_s);
+  }
   return 0;
 }
 
@@ -242,6 +255,11 @@ int run_experiment_command(const ExperimentCommand& a) {
   r.train.warmup = a.train.warmup.value_or(r.train.warmup);
   r.settings = a.settings;
   r.methods = a.methods;
+  r.seeds = a.seeds;
+  r.train.eval_every = a.eval_every;
+  r.train.eval_windows = a.eval_windows > 0 ? a.eval_windows : 64;
+  r.loss = squat_loss_config(a.weights, r.loss);
+  r.command_line = a.command_line;
   r.sink = a.sink;
   run_experiment(r);
   return 0;

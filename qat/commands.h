@@ -53,6 +53,14 @@ struct ExportCommand {
   std::string out;
 };
 
+// Squat's loss flags shared by qat and experiment: --entropy-form, --r-entropy, --r-distribution.
+struct SquatWeights {
+  std::string entropy_form = "per-token";
+  std::optional<double> r_entropy, r_distribution;
+};
+// cfg with the flags applied; throws ConfigError on a bad --entropy-form.
+SquatLossConfig squat_loss_config(const SquatWeights& w, SquatLossConfig cfg);
+
 struct QatCommand {
   Task task = Task::kLm;
   std::string teacher;
@@ -60,6 +68,7 @@ struct QatCommand {
   std::string setting;
   std::string method = "squat";
   bool kd = true, entropy = true, distribution = true;  // --no-kd, --no-entropy, ...
+  SquatWeights weights;
   int calib_batches = 8;
   int eval_windows = 0;
   bool mse_init = false;  // --step-init mse
@@ -71,11 +80,16 @@ struct ExperimentCommand {
   Task task = Task::kLm;
   std::string teacher;
   std::string out_dir;
-  std::string settings = "W8A8,W4A8,W4A4-TA8/4,W2A8";
+  std::string settings =
+      "W8A8,W4A8,W4A4-TA8/4@0.25,W4A4-TA8/4,W4A4-TA8/4@0.75,W4A4,W3A4,W2A8,W4A8-E4";
   std::string methods = "ptq,lsq,squat,squat-e,squat-d";
   int calib_batches = 8;
   int eval_windows = 0;
   bool mse_init = false;
+  int seeds = 1;       // --seeds N: seeds --seed .. --seed + N - 1
+  int eval_every = 0;  // --eval-every N: validation perplexity during QAT (LM)
+  SquatWeights weights;
+  std::string command_line;  // quoted in results.md
   std::string data_dir;
   TrainFlags train;     // steps, batch, seq, lr, seed, log_every, warmup
   ExperimentSink sink;  // optional: each finished row (hil-train stores them in SQLite)

@@ -2,9 +2,12 @@
 #include "qat/experiment.h"
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "model/setting.h"
@@ -52,9 +55,11 @@ void evaluate(Task task, const Transformer& m, QuantState* q, const TaskData& d,
               const TrainConfig& cfg, int eval_windows, QatOutcome* o) {
   if (task == Task::kLm) {
     o->metric = eval_perplexity(m, q, d.lm_validation, cfg.seq, 16, eval_windows);
+    o->test_metric = eval_perplexity(m, q, d.lm_test, cfg.seq, 16);
   } else {
     o->metric = eval_accuracy(m, q, d.cls_test_x, d.cls_test_y, cfg.seq, 32, d.pad_id);
     o->dev_metric = eval_accuracy(m, q, d.cls_dev_x, d.cls_dev_y, cfg.seq, 32, d.pad_id);
+    o->test_metric = o->metric;
   }
 }
 
@@ -80,6 +85,9 @@ QatOutcome qat_once(Task task, const Context& c, const model::QuantSpec& qc,
     const TrainStats st = train(task, student, &qs, squat ? c.teacher.model.get() : nullptr, l,
                                 c.data, cfg, c.teacher.tokenizer);
     o.tokens_per_s = st.tokens_per_s;
+    o.steps = st.steps;
+    o.term_stats = st.term_stats;
+    o.validation = st.validation;
   } else if (!cfg.checkpoint_path.empty()) {
     save_checkpoint(cfg.checkpoint_path, student, c.teacher.tokenizer, &qs, nullptr, 0,
                     "{\"method\":\"ptq\"}");
@@ -125,76 +133,284 @@ QatOutcome run_qat_request(const QatRequest& r) {
                   r.train);
 }
 
+MeanSd mean_sd(const std::vector<double>& values) {
+  MeanSd m;
+  m.n = static_cast<int>(values.size());
+  if (values.empty()) return m;
+  for (double v : values) m.mean += v;
+  m.mean /= m.n;
+  if (m.n < 2) return m;
+  double ss = 0;
+  for (double v : values) ss += (v - m.mean) * (v - m.mean);
+  m.sd = std::sqrt(ss / (m.n - 1));
+  return m;
+}
+
+std::string qat_command_for(const ExperimentRequest& r, const std::string& setting,
+                            const std::string& method, int64_t seed) {
+  std::ostringstream c;
+  c << "hil-train qat --task " << task_name(r.task) << " --teacher " << r.teacher_path
+    << " --setting " << setting;
+  if (method == "ptq" || method == "lsq") {
+    c << " --method " << method;
+  } else {
+    c << " --method squat";
+    if (method == "squat-e") c << " --no-entropy";
+    if (method == "squat-d") c << " --no-distribution";
+    c << " --entropy-form " << entropy_form_name(r.loss.entropy_form) << " --r-entropy "
+      << r.loss.r_entropy << " --r-distribution " << r.loss.r_distribution;
+  }
+  c << " --steps " << r.train.steps << " --batch " << r.train.batch << " --seq " << r.train.seq
+    << " --lr " << r.train.lr << " --warmup " << r.train.warmup << " --seed " << seed
+    << " --calib-batches " << r.calib_batches << " --eval-windows " << r.eval_windows
+    << " --step-init " << (r.mse_init ? "mse" : "lsq");
+  if (!r.data_dir.empty()) c << " --data " << r.data_dir;
+  return c.str();
+}
+
+namespace {
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+// results.md and results.json from the finished rows.
+void write_tables(const ExperimentRequest& r, const std::vector<ExperimentRow>& rows) {
+  const bool lm = r.task == Task::kLm;
+  const char* vf = lm ? "%.2f" : "%.4f";
+  const std::vector<std::string> settings = split_list(r.settings), methods = split_list(r.methods);
+  std::map<std::pair<std::string, std::string>, std::vector<double>> test, val;
+  const ExperimentRow* fp = nullptr;
+  for (const auto& row : rows) {
+    if (row.method == "fp") fp = &row;
+    test[{row.setting, row.method}].push_back(row.outcome.test_metric);
+    val[{row.setting, row.method}].push_back(row.outcome.metric);
+  }
+  const double fp_test = fp ? fp->outcome.test_metric : 0;
+  nlohmann::json j;
+  j["task"] = task_name(r.task);
+  j["command"] = r.command_line;
+  j["teacher"] = r.teacher_path;
+  j["metric"] = lm ? "test perplexity" : "test accuracy";
+  j["config"] = {{"steps", r.train.steps},
+                 {"batch", r.train.batch},
+                 {"seq", r.train.seq},
+                 {"lr", r.train.lr},
+                 {"warmup", r.train.warmup},
+                 {"first_seed", r.train.seed},
+                 {"seeds", r.seeds},
+                 {"calib_batches", r.calib_batches},
+                 {"eval_windows", r.eval_windows},
+                 {"step_init", r.mse_init ? "mse" : "lsq"},
+                 {"entropy_form", entropy_form_name(r.loss.entropy_form)},
+                 {"r_entropy", r.loss.r_entropy},
+                 {"r_distribution", r.loss.r_distribution},
+                 {"gamma", r.loss.gamma},
+                 {"tau", r.loss.tau}};
+  if (fp) j["fp"] = {{"test", fp->outcome.test_metric}, {"validation", fp->outcome.metric}};
+
+  std::ostringstream md;
+  md << "# QAT experiment (" << task_name(r.task) << ")\n\n";
+  md << "Command: `" << r.command_line << "`\n\n";
+  md << "Teacher `" << r.teacher_path << "`; " << r.train.steps << " steps x batch "
+     << r.train.batch << " x seq " << r.train.seq << ", lr " << r.train.lr << ", warm-up "
+     << r.train.warmup << ", seeds " << r.train.seed << ".."
+     << r.train.seed + static_cast<uint64_t>(r.seeds) - 1 << ", " << r.calib_batches
+     << " calibration batches, step init " << (r.mse_init ? "mse" : "lsq") << "; Squat: L_E "
+     << entropy_form_name(r.loss.entropy_form) << " r_E " << r.loss.r_entropy << ", r_D "
+     << r.loss.r_distribution << ", gamma " << r.loss.gamma << ", tau " << r.loss.tau << ".\n\n";
+  if (fp) {
+    md << "FP32 teacher: " << (lm ? "test perplexity " : "test accuracy ")
+       << fmt(vf, fp->outcome.test_metric) << " (" << (lm ? "validation " : "dev ")
+       << fmt(vf, lm ? fp->outcome.metric : fp->outcome.dev_metric) << ").\n\n";
+  }
+  md << "## " << (lm ? "Test perplexity" : "Test accuracy") << ", mean ± sd over the seeds"
+     << (lm ? " (relative to FP32)" : "") << "\n\n| setting |";
+  for (const auto& m : methods) md << " " << m << " |";
+  md << "\n|---|";
+  for (size_t i = 0; i < methods.size(); ++i) md << "---|";
+  md << "\n";
+  nlohmann::json table = nlohmann::json::array();
+  for (const auto& s : settings) {
+    md << "| " << s << " |";
+    for (const auto& m : methods) {
+      const auto it = test.find({s, m});
+      if (it == test.end()) {
+        md << " – |";
+        continue;
+      }
+      const MeanSd t = mean_sd(it->second), v = mean_sd(val[{s, m}]);
+      md << " " << fmt(vf, t.mean) << (t.n > 1 ? " ± " + fmt(vf, t.sd) : "");
+      if (lm && fp_test > 0) md << " (" << fmt("%+.1f", 100.0 * (t.mean / fp_test - 1)) << " %)";
+      md << " |";
+      table.push_back({{"setting", s},
+                       {"method", m},
+                       {"n", t.n},
+                       {"test_mean", t.mean},
+                       {"test_sd", t.sd},
+                       {"validation_mean", v.mean},
+                       {"validation_sd", v.sd},
+                       {"values", it->second}});
+    }
+    md << "\n";
+  }
+  j["table"] = table;
+  md << "\nA difference smaller than the spread (sd) of the cells is no difference.\n";
+
+  md << "\n## Runs\n\n| setting | method | seed | " << (lm ? "validation | test" : "dev | test")
+     << " | steps | QAT tokens/s | seconds |\n|---|---|---|---|---|---|---|---|\n";
+  nlohmann::json runs = nlohmann::json::array();
+  for (const auto& row : rows) {
+    const QatOutcome& o = row.outcome;
+    md << "| " << row.setting << " | " << row.method << " | " << row.seed << " | "
+       << fmt(vf, lm ? o.metric : o.dev_metric) << " | " << fmt(vf, o.test_metric) << " | "
+       << o.steps << " | " << fmt("%.0f", o.tokens_per_s) << " | " << fmt("%.0f", o.seconds)
+       << " |\n";
+    nlohmann::json terms = nlohmann::json::array();
+    for (const auto& t : o.term_stats) {
+      terms.push_back({{"term", t.name},
+                       {"value", t.value},
+                       {"weight", t.weight},
+                       {"grad_norm_weights", t.grad_norm_weights},
+                       {"grad_norm_steps", t.grad_norm_steps}});
+    }
+    nlohmann::json curve = nlohmann::json::array();
+    for (const auto& [step, ppl] : o.validation) curve.push_back({step, ppl});
+    runs.push_back(
+        {{"setting", row.setting},
+         {"method", row.method},
+         {"seed", row.seed},
+         {lm ? "validation_perplexity" : "test_accuracy", o.metric},
+         {lm ? "test_perplexity" : "dev_accuracy", lm ? o.test_metric : o.dev_metric},
+         {"steps", o.steps},
+         {"tokens_per_s", o.tokens_per_s},
+         {"seconds", o.seconds},
+         {"loss_terms_first_step", terms},
+         {"validation_curve", curve},
+         {"command", row.method == "fp" ? std::string()
+                                        : qat_command_for(r, row.setting, row.method, row.seed)}});
+  }
+  j["runs"] = runs;
+
+  bool any_terms = false;
+  for (const auto& row : rows) any_terms = any_terms || !row.outcome.term_stats.empty();
+  if (any_terms) {
+    md << "\n## Loss terms at the first step\n\nGradient norms are of weight × term, over the "
+          "model's weights and over the quantizer steps.\n\n| setting | method | seed | term | "
+          "value | weight | weighted | grad norm (weights) | grad norm (steps) |\n"
+          "|---|---|---|---|---|---|---|---|---|\n";
+    for (const auto& row : rows) {
+      for (const auto& t : row.outcome.term_stats) {
+        md << "| " << row.setting << " | " << row.method << " | " << row.seed << " | " << t.name
+           << " | " << fmt("%.4f", t.value) << " | " << fmt("%g", t.weight) << " | "
+           << fmt("%.4f", t.weight * t.value) << " | " << fmt("%.3e", t.grad_norm_weights) << " | "
+           << fmt("%.3e", t.grad_norm_steps) << " |\n";
+      }
+    }
+  }
+  bool any_curve = false;
+  for (const auto& row : rows) any_curve = any_curve || !row.outcome.validation.empty();
+  if (any_curve) {
+    md << "\n## Validation perplexity during training (" << r.train.eval_windows << " windows)\n\n";
+    for (const auto& row : rows) {
+      if (row.outcome.validation.empty()) continue;
+      md << "- " << row.setting << " " << row.method << " seed " << row.seed << ":";
+      for (const auto& [step, ppl] : row.outcome.validation)
+        md << " " << step << ": " << fmt("%.2f", ppl);
+      md << "\n";
+    }
+  }
+  md << "\n## Reproduce\n\nThe whole table:\n\n```\n"
+     << r.command_line
+     << "\n```\n\nOne run (same numbers, bit for bit on the same build):\n\n```\n";
+  for (const auto& row : rows) {
+    if (row.method != "fp") md << qat_command_for(r, row.setting, row.method, row.seed) << "\n";
+  }
+  md << "```\n";
+  std::ofstream f(r.out_dir + "/results.md");
+  f << md.str();
+  if (!f) throw QatError("cannot write " + r.out_dir + "/results.md");
+  std::ofstream jf(r.out_dir + "/results.json");
+  jf << j.dump(2) << "\n";
+  if (!jf) throw QatError("cannot write " + r.out_dir + "/results.json");
+}
+
+}  // namespace
+
 void run_experiment(const ExperimentRequest& r) {
   namespace fs = std::filesystem;
+  if (r.seeds < 1) throw ConfigError("--seeds must be >= 1");
   fs::create_directories(r.out_dir);
   const Context c = load_context(r.task, r.teacher_path, r.data_dir);
   const int layers = c.teacher.model->config().n_layers;
   const bool lm = r.task == Task::kLm;
   const std::string metric = lm ? "val_ppl" : "test_acc";
+  // Every setting and method is checked before the first run.
+  std::vector<std::pair<std::string, model::QuantSpec>> settings;
+  for (const auto& s : split_list(r.settings)) settings.emplace_back(s, setting_config(s, layers));
+  for (const auto& m : split_list(r.methods)) {
+    if (m != "ptq" && m != "lsq" && m != "squat" && m != "squat-e" && m != "squat-d") {
+      throw ConfigError("--methods: '" + m + "' is not ptq, lsq, squat, squat-e or squat-d");
+    }
+  }
   std::ofstream tsv(r.out_dir + "/results.tsv", std::ios::app);
-  tsv << "# teacher " << r.teacher_path << " steps " << r.train.steps << " batch " << r.train.batch
-      << " seq " << r.train.seq << " lr " << r.train.lr << " seed " << r.train.seed << " warmup "
-      << r.train.warmup << " calib_batches " << r.calib_batches << " eval_windows "
-      << r.eval_windows << " step_init " << (r.mse_init ? "mse" : "lsq") << "\n";
-  tsv << "setting\tmethod\t" << metric << (lm ? "" : "\tdev_acc") << "\ttokens_per_s\tseconds\n";
+  tsv << "# " << r.command_line << "\n# teacher " << r.teacher_path << " steps " << r.train.steps
+      << " batch " << r.train.batch << " seq " << r.train.seq << " lr " << r.train.lr << " seed "
+      << r.train.seed << " seeds " << r.seeds << " warmup " << r.train.warmup << " calib_batches "
+      << r.calib_batches << " eval_windows " << r.eval_windows << " step_init "
+      << (r.mse_init ? "mse" : "lsq") << " entropy_form " << entropy_form_name(r.loss.entropy_form)
+      << " r_entropy " << r.loss.r_entropy << "\n";
+  tsv << "setting\tmethod\tseed\t" << metric << (lm ? "\ttest_ppl" : "\tdev_acc")
+      << "\ttokens_per_s\tseconds\n";
   tsv.flush();
   std::vector<ExperimentRow> rows;
+  auto finish = [&](ExperimentRow row) {
+    rows.push_back(std::move(row));
+    const ExperimentRow& x = rows.back();
+    if (r.sink) r.sink(x);
+    tsv << x.setting << "\t" << x.method << "\t" << x.seed << "\t" << x.outcome.metric << "\t"
+        << (lm ? x.outcome.test_metric : x.outcome.dev_metric) << "\t" << x.outcome.tokens_per_s
+        << "\t" << x.outcome.seconds << "\n";
+    tsv.flush();
+    std::fprintf(stderr, "experiment: %s %s seed %lld %s %.4f test %.4f (%.0f s)\n",
+                 x.setting.c_str(), x.method.c_str(), static_cast<long long>(x.seed),
+                 metric.c_str(), x.outcome.metric, x.outcome.test_metric, x.outcome.seconds);
+    write_tables(r, rows);  // rewritten after every row: a stopped run keeps its table
+  };
   {
     QatOutcome fp;
     fp.setting = "FP32";
     const auto t0 = std::chrono::steady_clock::now();
     evaluate(r.task, *c.teacher.model, nullptr, c.data, r.train, r.eval_windows, &fp);
     fp.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    rows.push_back({"FP32", "fp", fp});
-    if (r.sink) r.sink(rows.back());
-    tsv << "FP32\tfp\t" << fp.metric << (lm ? "" : "\t" + std::to_string(fp.dev_metric)) << "\t0\t"
-        << fp.seconds << "\n";
-    tsv.flush();
-    std::fprintf(stderr, "experiment: FP teacher %s %.4f\n", metric.c_str(), fp.metric);
+    finish({"FP32", "fp", fp, static_cast<int64_t>(r.train.seed)});
   }
-  for (const auto& setting : split_list(r.settings)) {
-    const model::QuantSpec qc = setting_config(setting, layers);
-    for (const auto& m : split_list(r.methods)) {
-      SquatLossConfig loss;
-      std::string method = m;
-      if (m == "squat-e") {
-        loss.entropy = false, method = "squat";
-      } else if (m == "squat-d") {
-        loss.distribution = false, method = "squat";
+  // Seeds outermost: after the first seed the whole table has one value per cell.
+  for (int si = 0; si < r.seeds; ++si) {
+    const uint64_t seed = r.train.seed + static_cast<uint64_t>(si);
+    for (const auto& [setting, qc] : settings) {
+      for (const auto& m : split_list(r.methods)) {
+        SquatLossConfig loss = r.loss;
+        std::string method = m;
+        if (m == "squat-e") {
+          loss.entropy = false, method = "squat";
+        } else if (m == "squat-d") {
+          loss.distribution = false, method = "squat";
+        }
+        TrainConfig cfg = r.train;
+        cfg.seed = seed;
+        cfg.label = setting;
+        cfg.label += ' ';
+        cfg.label += m;
+        cfg.label += " s";
+        cfg.label += std::to_string(seed);
+        const QatOutcome o =
+            qat_once(r.task, c, qc, method, loss, r.calib_batches, r.eval_windows, r.mse_init, cfg);
+        finish({setting, m, o, static_cast<int64_t>(seed)});
       }
-      TrainConfig cfg = r.train;
-      cfg.label = setting;
-      cfg.label += ' ';
-      cfg.label += m;
-      const QatOutcome o =
-          qat_once(r.task, c, qc, method, loss, r.calib_batches, r.eval_windows, r.mse_init, cfg);
-      rows.push_back({setting, m, o});
-      if (r.sink) r.sink(rows.back());
-      tsv << setting << "\t" << m << "\t" << o.metric
-          << (lm ? "" : "\t" + std::to_string(o.dev_metric)) << "\t" << o.tokens_per_s << "\t"
-          << o.seconds << "\n";
-      tsv.flush();
-      std::fprintf(stderr, "experiment: %s %s %s %.4f (%.0f s)\n", setting.c_str(), m.c_str(),
-                   metric.c_str(), o.metric, o.seconds);
     }
-  }
-  std::ofstream md(r.out_dir + "/results.md");
-  md << "| setting | method | " << (lm ? "validation perplexity" : "test accuracy")
-     << (lm ? "" : " | dev accuracy") << " | QAT tokens/s | seconds |\n|---|---|---|"
-     << (lm ? "" : "---|") << "---|---|\n";
-  for (const auto& row : rows) {
-    char buf[256];
-    std::snprintf(buf, sizeof buf, "| %s | %s | %.4f |", row.setting.c_str(), row.method.c_str(),
-                  row.outcome.metric);
-    md << buf;
-    if (!lm) {
-      std::snprintf(buf, sizeof buf, " %.4f |", row.outcome.dev_metric);
-      md << buf;
-    }
-    std::snprintf(buf, sizeof buf, " %.0f | %.0f |\n", row.outcome.tokens_per_s,
-                  row.outcome.seconds);
-    md << buf;
   }
 }
 

@@ -36,8 +36,12 @@ struct QatOutcome {
   std::string setting;
   double metric = 0;        // LM: validation perplexity; cls: test accuracy
   double dev_metric = 0;    // cls: dev accuracy
+  double test_metric = 0;   // LM: test perplexity; cls: test accuracy (= metric)
   double tokens_per_s = 0;  // QAT training throughput (0 for PTQ)
   double seconds = 0;
+  int64_t steps = 0;                                   // QAT steps run (0 for PTQ)
+  std::vector<TermStat> term_stats;                    // loss terms at the first step
+  std::vector<std::pair<int64_t, double>> validation;  // (step, perplexity) with eval_every
 };
 
 QatOutcome run_qat_request(const QatRequest& r);
@@ -47,7 +51,15 @@ struct ExperimentRow {
   std::string setting;  // FP32 for the teacher itself
   std::string method;   // fp, ptq, lsq, squat, squat-e, squat-d
   QatOutcome outcome;
+  int64_t seed = 0;  // the run's training/calibration seed (the FP row: the first seed)
 };
+
+// Mean and sample standard deviation (n - 1; 0 for n < 2) of values.
+struct MeanSd {
+  double mean = 0, sd = 0;
+  int n = 0;
+};
+MeanSd mean_sd(const std::vector<double>& values);
 // Called with every finished row (e.g. to store it as an evaluation: search/qat_evaluations.h).
 using ExperimentSink = std::function<void(const ExperimentRow&)>;
 
@@ -61,12 +73,21 @@ struct ExperimentRequest {
   int calib_batches = 8;
   int eval_windows = 0;   // LM: validation windows evaluated (0: all of them)
   bool mse_init = false;  // QAT steps start from the PTQ (MSE) calibration, not LSQ's formula
+  int seeds = 1;          // every (setting, method) with seeds train.seed, train.seed + 1, ...
+  SquatLossConfig loss;   // Squat's weights and entropy form (squat-e / squat-d switch a term off)
   TrainConfig train;
-  ExperimentSink sink;  // optional: each row as it finishes, besides the TSV line
+  std::string command_line;  // the experiment's own command, quoted in results.md
+  ExperimentSink sink;       // optional: each row as it finishes, besides the TSV line
 };
 
-// Writes out_dir/results.tsv (one line per finished run, flushed as it goes) and
-// out_dir/results.md (the table), plus the command line used.
+// Writes out_dir/results.tsv (one line per finished run, flushed as it goes), and at the end
+// out_dir/results.md and out_dir/results.json: mean +- sd over the seeds of the test metric (LM:
+// test perplexity, cls: test accuracy) per (method, setting), every run's row, the loss terms at
+// the first step, and the commands that reproduce each run.
 void run_experiment(const ExperimentRequest& r);
+
+// The hil-train qat command that reproduces one run of the experiment.
+std::string qat_command_for(const ExperimentRequest& r, const std::string& setting,
+                            const std::string& method, int64_t seed);
 
 }  // namespace hilq::qat

@@ -78,6 +78,25 @@ void add_train_flags(CLI::App* cmd, qat::TrainFlags& f, bool all) {
       ->group(g);
 }
 
+// Squat's loss: --entropy-form, --r-entropy, --r-distribution.
+void add_squat_weights(CLI::App* cmd, qat::SquatWeights& w) {
+  const char* g = "Squat loss";
+  cmd->add_option("--entropy-form", w.entropy_form,
+                  "L_E's variance: per-token (over head_dim of each token's Q/K, the default, as\n"
+                  "the method's released code) or per-head (over all tokens and dims of a head)")
+      ->type_name("per-token|per-head")
+      ->check(CLI::IsMember({"per-token", "per-head"}))
+      ->group(g);
+  cmd->add_option("--r-entropy", w.r_entropy, "weight r_E of L_E (default 0.1; the paper: 0.5)")
+      ->type_name("X")
+      ->check(hilq::cli::number_in(0, 1e6, false))
+      ->group(g);
+  cmd->add_option("--r-distribution", w.r_distribution, "weight r_D of L_D (default 1)")
+      ->type_name("X")
+      ->check(hilq::cli::number_in(0, 1e6, false))
+      ->group(g);
+}
+
 void add_threads(CLI::App* cmd, int& threads) {
   cmd->add_option("--threads", threads,
                   "kernel threads (default 1: on a shared 2-core machine OpenMP threads lose\n"
@@ -91,11 +110,13 @@ void add_data(CLI::App* cmd, std::string& data_dir) {
 
 // The experiment with its rows in SQLite: a run of its own (the command line recorded), each
 // finished row a candidate with its evaluations as it finishes (a crash loses no finished row),
-// and results.md written back from the rows. results.tsv stays the live log.
+// and rows.md written back from the rows (results.md/.json, the mean ± sd table, come from the
+// experiment itself). results.tsv stays the live log.
 int run_experiment_into_db(hilq::qat::ExperimentCommand experiment, const std::string& db_path,
                            int argc, char** argv) {
   std::string command_line;
   for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + std::string(argv[i]);
+  experiment.command_line = command_line;
   hilq::db::Database db(db_path);
   hilq::db::RunStore runs(db);
   const int64_t run_id = runs.create_run(command_line, std::nullopt);
@@ -109,7 +130,7 @@ int run_experiment_into_db(hilq::qat::ExperimentCommand experiment, const std::s
     throw;
   }
   runs.finish_run(run_id, "completed");
-  const std::string md_path = experiment.out_dir + "/results.md";
+  const std::string md_path = experiment.out_dir + "/rows.md";
   std::ofstream md(md_path);
   md << hilq::search::experiment_markdown(db, run_id, experiment.task);
   if (!md) throw hilq::Error("cannot write " + md_path);
@@ -190,6 +211,7 @@ int run(int argc, char** argv) {
                    "LM: validation windows scored, 0 = all (default 0)")
       ->type_name("N");
   add_step_init(qat_cmd, step_init);
+  add_squat_weights(qat_cmd, qat_c.weights);
   add_train_flags(qat_cmd, qat_c.train, true);
   add_threads(qat_cmd, threads);
   add_data(qat_cmd, qat_c.data_dir);
@@ -232,12 +254,15 @@ int run(int argc, char** argv) {
   experiment_cmd->add_option("--teacher", experiment.teacher, "the FP checkpoint")
       ->type_name("CKPT")
       ->required();
-  experiment_cmd->add_option("--out", experiment.out_dir, "results.tsv and results.md go here")
+  experiment_cmd
+      ->add_option("--out", experiment.out_dir,
+                   "results.md, results.json, results.tsv and rows.md go here")
       ->type_name("DIR")
       ->required();
   experiment_cmd
       ->add_option("--settings", experiment.settings,
-                   "comma-separated (default W8A8,W4A8,W4A4-TA8/4,W2A8)")
+                   "comma-separated (default W8A8,W4A8,W4A4-TA8/4@0.25,W4A4-TA8/4,\n"
+                   "W4A4-TA8/4@0.75,W4A4,W3A4,W2A8,W4A8-E4: @f = fraction of 8-bit tokens)")
       ->type_name("LIST");
   experiment_cmd
       ->add_option("--methods", experiment.methods,
@@ -246,7 +271,7 @@ int run(int argc, char** argv) {
   std::string experiment_db = "hil.db";
   experiment_cmd
       ->add_option("--db", experiment_db,
-                   "SQLite file the rows go to, as a run's candidates and evaluations; results.md "
+                   "SQLite file the rows go to, as a run's candidates and evaluations; rows.md "
                    "is written from them (default hil.db)")
       ->type_name("FILE");
   experiment_cmd
@@ -256,7 +281,20 @@ int run(int argc, char** argv) {
       ->add_option("--eval-windows", experiment.eval_windows,
                    "LM: validation windows scored, 0 = all (default 0)")
       ->type_name("N");
+  experiment_cmd
+      ->add_option("--seeds", experiment.seeds,
+                   "runs per cell with seeds --seed .. --seed + N - 1; the table gives mean ± sd "
+                   "(default 1)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 1000));
+  experiment_cmd
+      ->add_option("--eval-every", experiment.eval_every,
+                   "LM: validation perplexity every N QAT steps over --eval-windows windows (64 "
+                   "when 0), logged and kept in results.md (default 0: off)")
+      ->type_name("N")
+      ->check(CLI::Range(0, 1 << 30));
   add_step_init(experiment_cmd, step_init);
+  add_squat_weights(experiment_cmd, experiment.weights);
   add_train_flags(experiment_cmd, experiment.train, false);
   add_threads(experiment_cmd, threads);
   add_data(experiment_cmd, experiment.data_dir);

@@ -84,6 +84,9 @@ Var attention_apply(const Var& probs, const Var& v, const AttnShape& s);
 Var rope(const Var& x, const AttnShape& s, float theta, int offset = 0);
 // Variance of each head's entries over all rows: 1 x heads.
 Var head_variance(const Var& x, const AttnShape& s);
+// Variance of each token's head vector over head_dim, unbiased (divisor head_dim - 1, as
+// torch.var): (batch*seq) x heads, entry (r, h) from row r's columns of head h. head_dim >= 2.
+Var token_variance(const Var& x, const AttnShape& s);
 // Mean over (batch, head) of the cosine similarity between the flattened maps of student and
 // teacher, counting only the rows of real (unpadded) query tokens.
 Var attention_cosine(const Var& student, const Mat& teacher, const AttnShape& s,

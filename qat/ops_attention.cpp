@@ -186,9 +186,36 @@ Var head_variance(const Var& x, const AttnShape& s) {
   return make_node(std::move(out), {x}, [x, s, mu, n](Node& self) {
     const int D = s.head_dim;
     for (int h = 0; h < s.heads; ++h) {
-      const float g = static_cast<float>(2.0 * self.grad(0, h) / n);
+      const auto g = static_cast<float>(2.0 * self.grad(0, h) / n);
       x->grad_ref().middleCols(h * D, D).array() +=
           g * (x->value.middleCols(h * D, D).array() - mu(h));
+    }
+  });
+}
+
+Var token_variance(const Var& x, const AttnShape& s) {
+  check_heads(x, s, "token_variance");
+  const int D = s.head_dim, H = s.heads;
+  if (D < 2) throw QatError("token_variance: head_dim must be >= 2 (the divisor is head_dim - 1)");
+  const Eigen::Index n = x->rows();
+  Mat out(n, H), mu(n, H);
+  for (Eigen::Index r = 0; r < n; ++r) {
+    for (int h = 0; h < H; ++h) {
+      auto v = x->value.row(r).segment(h * D, D).cast<double>();
+      const double m = v.sum() / D;
+      out(r, h) = static_cast<float>((v.array() - m).square().sum() / (D - 1));
+      mu(r, h) = static_cast<float>(m);
+    }
+  }
+  return make_node(std::move(out), {x}, [x, s, mu](Node& self) {
+    const int D = s.head_dim;
+    Mat& g = x->grad_ref();
+    const float c = 2.0f / static_cast<float>(D - 1);
+    for (Eigen::Index r = 0; r < x->rows(); ++r) {
+      for (int h = 0; h < s.heads; ++h) {
+        g.row(r).segment(h * D, D).array() +=
+            c * self.grad(r, h) * (x->value.row(r).segment(h * D, D).array() - mu(r, h));
+      }
     }
   });
 }

@@ -22,12 +22,16 @@ uint64_t batch_hash(uint64_t seed, int64_t step, int64_t b) {
       splitmix64(static_cast<uint64_t>(step) * 1000003ull + static_cast<uint64_t>(b)));
 }
 
+bool ends_with(const std::string& name, const std::string& s) {
+  return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
+}
+
+bool is_quant_step(const std::string& name) {
+  return ends_with(name, "_step") || ends_with(name, "step_hi") || ends_with(name, "step_lo");
+}
+
 bool decays(const std::string& name) {
-  auto ends = [&](const std::string& s) {
-    return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
-  };
-  return !(ends("norm.weight") || ends(".bias") || ends("_step") || ends("step_hi") ||
-           ends("step_lo"));
+  return !(ends_with(name, "norm.weight") || ends_with(name, ".bias") || is_quant_step(name));
 }
 
 // Masked-token corruption of an LM window: fraction f of positions become targets; of those 80%
@@ -131,7 +135,39 @@ std::string train_state_json(Task task, const TrainConfig& cfg) {
   return j.dump();
 }
 
+void print_term_stats(const std::string& label, const std::vector<TermStat>& stats) {
+  std::fprintf(stderr, "[%s] loss terms at the first step (grad norm of weight * term):\n",
+               label.c_str());
+  for (const auto& t : stats) {
+    std::fprintf(stderr,
+                 "[%s]   %-12s value %10.5f  weight %6.3f  weighted %10.5f  |grad| weights %.4e  "
+                 "steps %.4e\n",
+                 label.c_str(), t.name.c_str(), static_cast<double>(t.value),
+                 static_cast<double>(t.weight), static_cast<double>(t.weight * t.value),
+                 t.grad_norm_weights, t.grad_norm_steps);
+  }
+}
+
 }  // namespace
+
+std::vector<TermStat> diagnose_loss_terms(const LossParts& parts,
+                                          const std::vector<std::pair<std::string, Var>>& params) {
+  std::vector<TermStat> out;
+  for (const auto& t : parts.terms) {
+    backward(t.weight == 1.0f ? t.value : scale(t.value, t.weight));
+    TermStat st{t.name, t.weight, t.value->scalar(), 0, 0};
+    for (const auto& [name, v] : params) {
+      if (v->grad.size() == 0) continue;
+      (is_quant_step(name) ? st.grad_norm_steps : st.grad_norm_weights) +=
+          v->grad.cast<double>().squaredNorm();
+      v->grad.setZero();
+    }
+    st.grad_norm_weights = std::sqrt(st.grad_norm_weights);
+    st.grad_norm_steps = std::sqrt(st.grad_norm_steps);
+    out.push_back(st);
+  }
+  return out;
+}
 
 const char* task_name(Task t) { return t == Task::kLm ? "lm" : t == Task::kMlm ? "mlm" : "cls"; }
 
@@ -274,6 +310,19 @@ TrainStats train(Task task, Transformer& model, QuantState* quant, const Transfo
   const int64_t end = cfg.stop_after > 0 ? std::min(cfg.stop_after, cfg.steps) : cfg.steps;
   for (int64_t step = start; step < end; ++step) {
     StepOutput out = step_loss(task, model, quant, teacher, loss, data, cfg, step);
+    if (st.term_names.empty()) {
+      for (const auto& t : out.parts.terms) {
+        st.term_names.push_back(t.name);
+        st.term_weights.push_back(t.weight);
+      }
+    }
+    if (step == start && cfg.diagnose_terms && out.parts.terms.size() > 1) {
+      st.term_stats = diagnose_loss_terms(out.parts, params);
+      if (cfg.log_every > 0) print_term_stats(cfg.label, st.term_stats);
+    }
+    std::vector<float> values;
+    for (const auto& t : out.parts.terms) values.push_back(t.value->scalar());
+    st.term_values.push_back(std::move(values));
     backward(out.parts.total);
     opt.clip_grad_norm(cfg.clip);
     opt.step(
@@ -295,14 +344,33 @@ TrainStats train(Task task, Transformer& model, QuantState* quant, const Transfo
       const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
       const double rate = static_cast<double>(tokens) / secs;
       const double eta = secs / static_cast<double>(st.steps) * static_cast<double>(end - step - 1);
-      std::fprintf(stderr, "[%s] step %lld/%d loss %.4f lr %.2e %.0f tok/s eta %s\n",
+      std::string terms;
+      if (out.parts.terms.size() > 1) {
+        for (const auto& t : out.parts.terms) {
+          char buf[64];
+          std::snprintf(buf, sizeof buf, " %s %.4f", t.name.c_str(),
+                        static_cast<double>(t.value->scalar()));
+          terms += buf;
+        }
+        terms = " (" + terms.substr(1) + ")";
+      }
+      std::fprintf(stderr, "[%s] step %lld/%d loss %.4f%s lr %.2e %.0f tok/s eta %s\n",
                    cfg.label.c_str(), static_cast<long long>(step) + 1, cfg.steps,
-                   window_loss / window_n,
+                   window_loss / window_n, terms.c_str(),
                    static_cast<double>(warmup_cosine_lr(static_cast<int>(step), cfg.steps,
                                                         cfg.warmup, cfg.lr, cfg.min_lr_ratio)),
                    rate, format_duration(eta).c_str());
       window_loss = 0;
       window_n = 0;
+    }
+    if (task == Task::kLm && cfg.eval_every > 0 && ((step + 1) % cfg.eval_every == 0 || last)) {
+      const double ppl =
+          eval_perplexity(model, quant, data.lm_validation, cfg.seq, 16, cfg.eval_windows);
+      st.validation.emplace_back(step + 1, ppl);
+      if (cfg.log_every > 0) {
+        std::fprintf(stderr, "[%s] step %lld validation perplexity %.4f (%d windows)\n",
+                     cfg.label.c_str(), static_cast<long long>(step) + 1, ppl, cfg.eval_windows);
+      }
     }
     if (!cfg.checkpoint_path.empty() &&
         (last || (cfg.ckpt_every > 0 && (step + 1) % cfg.ckpt_every == 0))) {

@@ -36,6 +36,11 @@ struct TrainConfig {
   int stop_after = 0;           // > 0: stop after this step (schedule still spans `steps`)
   float mlm_fraction = 0.15f;
   std::string label;  // prefix of the progress line
+  // > 0: every this many steps (and at the end) the validation perplexity over eval_windows
+  // windows is logged and kept in TrainStats::validation (LM only).
+  int eval_every = 0;
+  int eval_windows = 32;
+  bool diagnose_terms = true;  // at the first step: each loss term's value and gradient norm
 };
 
 // Token streams and tokenized sentences, built once per tokenizer.
@@ -50,13 +55,32 @@ const std::vector<std::string>& hilq_specials();  // <|endoftext|>, <pad>, <mask
 TaskData tokenize_lm(const LmCorpus& corpus, const model::BpeTokenizer& tok);
 void tokenize_cls(const SentimentSplits& splits, const model::BpeTokenizer& tok, TaskData* data);
 
+// A loss term at the first step of a run: its value, weight, and the L2 norm of the gradient of
+// weight * value with respect to the model's weights and to the quantizer steps.
+struct TermStat {
+  std::string name;
+  float weight = 1, value = 0;
+  double grad_norm_weights = 0, grad_norm_steps = 0;
+};
+
 struct TrainStats {
   int64_t steps = 0;  // steps run in this call
   double seconds = 0;
   double tokens_per_s = 0;              // tokens through forward+backward per second
   float first_loss = 0, last_loss = 0;  // mean of the first / last up to 10 steps
   std::vector<float> losses;
+  // Per step: the unweighted value of each loss term (names and weights in term_names/weights).
+  std::vector<std::string> term_names;
+  std::vector<float> term_weights;
+  std::vector<std::vector<float>> term_values;
+  std::vector<TermStat> term_stats;                    // when diagnose_terms (first step)
+  std::vector<std::pair<int64_t, double>> validation;  // (step, perplexity) when eval_every > 0
 };
+
+// Each term's value and gradient norms (backward of weight * value alone, grads zeroed after).
+// params: the trainable leaves; names ending in _step / step_hi / step_lo are quantizer steps.
+std::vector<TermStat> diagnose_loss_terms(const LossParts& parts,
+                                          const std::vector<std::pair<std::string, Var>>& params);
 
 // Trains model (and the quantizer steps when quant is set). teacher != nullptr enables the
 // distillation terms that loss switches on (Squat); without a teacher the loss is the task's

@@ -29,13 +29,17 @@ int64_t record_experiment_row(db::Database& db, int64_t run_id, qat::Task task,
                               const qat::ExperimentRow& row) {
   // nlohmann::json keeps keys sorted: the dump is canonical, so equal configs hash equally.
   const std::string config =
-      nlohmann::json{{"setting", row.setting}, {"method", row.method}}.dump();
+      nlohmann::json{{"setting", row.setting}, {"method", row.method}, {"seed", row.seed}}.dump();
   db::Transaction tx(db);
   db::EvaluationStore store(db);
   const int64_t id = store.candidate(run_id, config, model::sha256_hex(config), "qat");
   const TaskMetric m = main_metric(task);
   store.record({id, m.split, m.metric, row.outcome.metric});
-  if (task != qat::Task::kLm) store.record({id, "dev", "accuracy", row.outcome.dev_metric});
+  if (task != qat::Task::kLm) {
+    store.record({id, "dev", "accuracy", row.outcome.dev_metric});
+  } else {
+    store.record({id, "test", "perplexity", row.outcome.test_metric});
+  }
   store.record({id, "train", "qat_tokens_per_s", row.outcome.tokens_per_s});
   store.record({id, "train", "seconds", row.outcome.seconds});
   tx.commit();
@@ -52,9 +56,9 @@ std::string experiment_markdown(db::Database& db, int64_t run_id, qat::Task task
   const bool lm = task == qat::Task::kLm;
   const TaskMetric main = main_metric(task);
   std::ostringstream md;
-  md << "| setting | method | " << (lm ? "validation perplexity" : "test accuracy")
-     << (lm ? "" : " | dev accuracy") << " | QAT tokens/s | seconds |\n|---|---|---|"
-     << (lm ? "" : "---|") << "---|---|\n";
+  md << "| setting | method | seed | " << (lm ? "validation perplexity" : "test accuracy")
+     << (lm ? " | test perplexity" : " | dev accuracy")
+     << " | QAT tokens/s | seconds |\n|---|---|---|---|---|---|---|\n";
   db::EvaluationStore store(db);
   for (const auto& c : store.candidates(run_id)) {
     const auto config = nlohmann::json::parse(c.config, nullptr, false);
@@ -62,15 +66,13 @@ std::string experiment_markdown(db::Database& db, int64_t run_id, qat::Task task
     std::map<std::string, double> value;  // "split/metric"
     for (const auto& e : store.evaluations(c.id)) value[e.split + "/" + e.metric] = e.value;
     char buf[256];
-    std::snprintf(buf, sizeof buf, "| %s | %s | %.4f |",
+    std::snprintf(buf, sizeof buf, "| %s | %s | %lld | %.4f | %.4f |",
                   config["setting"].get<std::string>().c_str(),
                   config["method"].get<std::string>().c_str(),
-                  value[std::string(main.split) + "/" + main.metric]);
+                  static_cast<long long>(config.value("seed", int64_t{0})),
+                  value[std::string(main.split) + "/" + main.metric],
+                  value[lm ? "test/perplexity" : "dev/accuracy"]);
     md << buf;
-    if (!lm) {
-      std::snprintf(buf, sizeof buf, " %.4f |", value["dev/accuracy"]);
-      md << buf;
-    }
     std::snprintf(buf, sizeof buf, " %.0f | %.0f |\n", value["train/qat_tokens_per_s"],
                   value["train/seconds"]);
     md << buf;

@@ -1,7 +1,10 @@
 // Squat's losses and QAT: distillation terms vanish when the student equals the teacher and are
-// positive otherwise, each switch removes its term, and QAT training lowers the loss.
+// positive otherwise, each switch removes its term, both L_E forms match finite differences and a
+// direct computation, the logged terms sum to the total, and QAT training lowers the loss.
 #include <catch2/catch.hpp>
+#include <cmath>
 
+#include "qat/experiment.h"
 #include "qat/losses.h"
 #include "qat/train.h"
 #include "tests/qat/fixtures.h"
@@ -59,9 +62,9 @@ TEST_CASE("the Squat distillation loss is zero for student == teacher and positi
   REQUIRE(p.kd > 1e-4f);
   REQUIRE(p.distribution > 1e-6f);  // small: a random-init model attends almost uniformly
   // The total is the weighted sum of the terms.
-  REQUIRE(
-      p.total->scalar() ==
-      Approx(0.5f * p.ce + 0.5f * 4.0f * p.kd + 0.5f * p.entropy + p.distribution).epsilon(1e-4));
+  REQUIRE(p.total->scalar() ==
+          Approx(0.5f * p.ce + 0.5f * 4.0f * p.kd + cfg.r_entropy * p.entropy + p.distribution)
+              .epsilon(1e-4));
   SquatLossConfig off{false, false, false};
   LossParts none =
       squat_loss(off, q.logits, targets, &t_logits, q.r.q, q.r.k, q.r.attn, &t_maps, s, mask);
@@ -70,14 +73,138 @@ TEST_CASE("the Squat distillation loss is zero for student == teacher and positi
   REQUIRE(none.distribution == 0.0f);
 }
 
-TEST_CASE("the entropy-guided loss falls when query/key variances grow", "[squat]") {
-  const AttnShape s{1, 4, 2, 2};
-  const Mat q = testing::random_mat(4, 4, 5), k = testing::random_mat(4, 4, 6);
-  const float small = entropy_guided_loss({constant(q)}, {constant(k)}, s)->scalar();
-  const float big = entropy_guided_loss({constant(q * 3)}, {constant(k * 3)}, s)->scalar();
-  REQUIRE(big < small);
-  testing::check_gradients([&](const auto& v) { return entropy_guided_loss({v[0]}, {v[1]}, s); },
-                           {q, k});
+TEST_CASE(
+    "both forms of the entropy-guided loss fall when query/key variances grow and match "
+    "finite differences",
+    "[squat][entropy]") {
+  const AttnShape s{2, 3, 2, 3};  // 6 rows, 2 heads of 3 dims
+  const Mat q = testing::random_mat(6, 6, 5), k = testing::random_mat(6, 6, 6);
+  const Mat q2 = testing::random_mat(6, 6, 7), k2 = testing::random_mat(6, 6, 8);
+  for (EntropyForm form : {EntropyForm::kPerToken, EntropyForm::kPerHead}) {
+    CAPTURE(entropy_form_name(form));
+    const float small = entropy_guided_loss({constant(q)}, {constant(k)}, s, form)->scalar();
+    const float big = entropy_guided_loss({constant(q * 3)}, {constant(k * 3)}, s, form)->scalar();
+    REQUIRE(big < small);
+    // Two layers, so the sum over layers is in the checked graph.
+    testing::check_gradients(
+        [&](const auto& v) {
+          return entropy_guided_loss({v[0], v[2]}, {v[1], v[3]}, s, form);
+        },
+        {q, k, q2, k2}, 1e-2, 2e-2, 2e-3, 100);
+  }
+  // With padding, the per-token form leaves the padded tokens out (their gradient is zero).
+  const AttnMask padded{false, {2, 3}};
+  testing::check_gradients(
+      [&](const auto& v) {
+        return entropy_guided_loss({v[0]}, {v[1]}, s, EntropyForm::kPerToken, padded);
+      },
+      {q, k}, 1e-2, 2e-2, 2e-3, 100);
+}
+
+TEST_CASE("per-token variance and the per-token L_E equal a direct computation",
+          "[squat][entropy]") {
+  const AttnShape s{2, 4, 3, 4};  // 8 rows, 3 heads of 4 dims
+  const Mat x = testing::random_mat(8, 12, 31, -2.0f, 2.0f);
+  const Mat y = testing::random_mat(8, 12, 32, -0.5f, 1.5f);
+  auto direct_var = [&](const Mat& m, int r, int h) {  // two-pass, unbiased, in double
+    double mean = 0;
+    for (int d = 0; d < 4; ++d) mean += m(r, h * 4 + d);
+    mean /= 4;
+    double ss = 0;
+    for (int d = 0; d < 4; ++d) ss += (m(r, h * 4 + d) - mean) * (m(r, h * 4 + d) - mean);
+    return ss / 3;
+  };
+  const Mat v = token_variance(constant(x), s)->value;
+  REQUIRE(v.rows() == 8);
+  REQUIRE(v.cols() == 3);
+  for (int r = 0; r < 8; ++r) {
+    for (int h = 0; h < 3; ++h) REQUIRE(v(r, h) == Approx(direct_var(x, r, h)).epsilon(1e-5));
+  }
+  // A hand example: head vector (1, 2, 3, 6) has mean 3 and unbiased variance 14/3.
+  Mat one = Mat::Zero(1, 4);
+  one << 1, 2, 3, 6;
+  REQUIRE(token_variance(constant(one), AttnShape{1, 1, 1, 4})->scalar() ==
+          Approx(14.0 / 3.0).epsilon(1e-6));
+  testing::check_gradients([&](const auto& in) { return token_variance(in[0], s); }, {x});
+
+  // L_E = -log(sum over layers, tokens, heads of log(1 + var q) + log(1 + var k)).
+  double total = 0;
+  for (const Mat* m : {&x, &y, &y, &x}) {  // layer 0: (x, y), layer 1: (y, x)
+    for (int r = 0; r < 8; ++r) {
+      for (int h = 0; h < 3; ++h) total += std::log1p(direct_var(*m, r, h));
+    }
+  }
+  const float le =
+      entropy_guided_loss({constant(x), constant(y)}, {constant(y), constant(x)}, s)->scalar();
+  REQUIRE(le == Approx(-std::log(total)).epsilon(1e-5));
+  // Padding: only the first lengths[b] tokens of each sequence count.
+  double real = 0;
+  for (const Mat* m : {&x, &y}) {
+    for (int r : {0, 4, 5, 6}) {  // sequence 0 keeps 1 token, sequence 1 keeps 3
+      for (int h = 0; h < 3; ++h) real += std::log1p(direct_var(*m, r, h));
+    }
+  }
+  const float le_padded = entropy_guided_loss({constant(x)}, {constant(y)}, s,
+                                              EntropyForm::kPerToken, AttnMask{false, {1, 3}})
+                              ->scalar();
+  REQUIRE(le_padded == Approx(-std::log(real)).epsilon(1e-5));
+  REQUIRE(parse_entropy_form("per-head", "--entropy-form") == EntropyForm::kPerHead);
+  REQUIRE_THROWS_WITH(parse_entropy_form("per-layer", "--entropy-form"),
+                      Catch::Contains("--entropy-form") && Catch::Contains("per-layer"));
+}
+
+TEST_CASE("a micro Squat run logs its loss terms, whose weighted sum is the total",
+          "[squat][train]") {
+  const auto& w = micro_world();
+  Transformer teacher(micro_config(ModelKind::kCausalLm), 4);
+  train(Task::kLm, teacher, nullptr, nullptr, SquatLossConfig{false, false, false}, w.data,
+        micro_train(20), w.tok);
+  Transformer student(teacher.config(), 0);
+  student.copy_from(teacher);
+  QuantState qs(model::QuantSpec::uniform(2, 4, 4, 0, model::TokenAdaptivePolicy{8, 4, 0.5}), 2);
+  TrainConfig c = micro_train(4);
+  c.lr = 1e-3f;
+  calibrate(Task::kLm, student, &qs, w.data, c, 2, QuantState::Init::kLsq);
+  SquatLossConfig loss;
+  loss.r_entropy = 0.25f;  // not the default: the weights must come from the config
+  const TrainStats st = train(Task::kLm, student, &qs, &teacher, loss, w.data, c, w.tok);
+  REQUIRE(st.term_names == std::vector<std::string>{"ce", "kd", "entropy", "distribution"});
+  REQUIRE(st.term_weights == std::vector<float>{0.5f, 2.0f, 0.25f, 1.0f});
+  REQUIRE(st.term_values.size() == 4);
+  for (size_t i = 0; i < st.term_values.size(); ++i) {
+    double sum = 0;
+    for (size_t t = 0; t < 4; ++t) sum += st.term_weights[t] * st.term_values[i][t];
+    CAPTURE(i);
+    REQUIRE(st.losses[i] == Approx(sum).epsilon(1e-5));
+  }
+  // The first-step diagnostics: one entry per term, the same values, and every term moves the
+  // weights (the quantizer steps get a gradient from the task terms).
+  REQUIRE(st.term_stats.size() == 4);
+  for (size_t t = 0; t < 4; ++t) {
+    CAPTURE(st.term_stats[t].name);
+    REQUIRE(st.term_stats[t].value == st.term_values[0][t]);
+    REQUIRE(st.term_stats[t].grad_norm_weights > 0);
+    REQUIRE(std::isfinite(st.term_stats[t].grad_norm_weights));
+  }
+  REQUIRE(st.term_stats[0].grad_norm_steps > 0);
+  // Diagnostics leave no gradient behind: a run without them takes the same steps.
+  Transformer again(teacher.config(), 0);
+  again.copy_from(teacher);
+  QuantState qs2(model::QuantSpec::uniform(2, 4, 4, 0, model::TokenAdaptivePolicy{8, 4, 0.5}), 2);
+  calibrate(Task::kLm, again, &qs2, w.data, c, 2, QuantState::Init::kLsq);
+  c.diagnose_terms = false;
+  const TrainStats st2 = train(Task::kLm, again, &qs2, &teacher, loss, w.data, c, w.tok);
+  REQUIRE(st2.term_stats.empty());
+  REQUIRE(st2.losses == st.losses);
+}
+
+TEST_CASE("mean and sample standard deviation of the experiment table", "[squat]") {
+  const MeanSd m = mean_sd({2.0, 4.0, 9.0});
+  REQUIRE(m.n == 3);
+  REQUIRE(m.mean == Approx(5.0));
+  REQUIRE(m.sd == Approx(std::sqrt(13.0)));  // ((9 + 1 + 16) / 2)
+  REQUIRE(mean_sd({3.5}).sd == 0.0);
+  REQUIRE(mean_sd({}).n == 0);
 }
 
 TEST_CASE("LSQ and Squat QAT lower the micro model's training loss", "[squat][train]") {

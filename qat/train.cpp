@@ -309,6 +309,10 @@ TrainStats train(Task task, Transformer& model, QuantState* quant, const Transfo
   int window_n = 0;
   const int64_t end = cfg.stop_after > 0 ? std::min(cfg.stop_after, cfg.steps) : cfg.steps;
   for (int64_t step = start; step < end; ++step) {
+    if (cfg.stop && cfg.stop->load()) {
+      st.stopped = true;
+      break;
+    }
     StepOutput out = step_loss(task, model, quant, teacher, loss, data, cfg, step);
     if (st.term_names.empty()) {
       for (const auto& t : out.parts.terms) {

@@ -4,6 +4,7 @@
 // same batches as an uninterrupted one.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -34,6 +35,8 @@ struct TrainConfig {
   std::string checkpoint_path;  // empty: no checkpoints
   std::string resume_from;      // checkpoint to continue from (same settings)
   int stop_after = 0;           // > 0: stop after this step (schedule still spans `steps`)
+  // Set (Ctrl-C of a caller): training returns before its next step; TrainStats::stopped says so.
+  const std::atomic<bool>* stop = nullptr;
   float mlm_fraction = 0.15f;
   std::string label;  // prefix of the progress line
   // > 0: every this many steps (and at the end) the validation perplexity over eval_windows
@@ -75,6 +78,7 @@ struct TrainStats {
   std::vector<std::vector<float>> term_values;
   std::vector<TermStat> term_stats;                    // when diagnose_terms (first step)
   std::vector<std::pair<int64_t, double>> validation;  // (step, perplexity) when eval_every > 0
+  bool stopped = false;                                // TrainConfig::stop ended it early
 };
 
 // Each term's value and gradient norms (backward of weight * value alone, grads zeroed after).

@@ -75,7 +75,10 @@ void TieredSearch::train_front(int top, const QatOptions& qat, double mu) {
                          : "");
       options_.progress(line);
     }
-    const TrainedCandidate trained = scorer_.pack_trained(parent->spec, qat);
+    QatOptions o = qat;
+    if (!o.stop) o.stop = options_.stop;  // Ctrl-C stops a training mid-way, not after it
+    const TrainedCandidate trained = scorer_.pack_trained(parent->spec, o);
+    if (trained.stopped) return;
     SearchCandidate c;
     c.point = parent->point;
     c.spec = parent->spec;

@@ -370,8 +370,13 @@ TrainedCandidate HostScorer::pack_trained(const model::QuantSpec& spec, const Qa
     if (!cls) cfg.seq = std::min(cfg.seq, arch().max_seq);
     qat::calibrate(task, student, &quant, *state_->qat_data, cfg, o.calib_batches,
                    qat::QuantState::Init::kPtq);
-    qat::train(task, student, &quant, &teacher, qat::SquatLossConfig{}, *state_->qat_data, cfg,
-               tok);
+    cfg.stop = o.stop;
+    if (qat::train(task, student, &quant, &teacher, qat::SquatLossConfig{}, *state_->qat_data, cfg,
+                   tok)
+            .stopped) {
+      out.stopped = true;
+      return out;
+    }
     const fs::path partial = path.string() + ".partial";
     qat::export_packed_model(partial.string(), student, quant, tok);
     fs::rename(partial, path);

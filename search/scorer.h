@@ -13,6 +13,7 @@
 //               sentiment dev split for cls), test (only the final front)
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -101,6 +102,7 @@ struct QatOptions {
   uint64_t seed = 7;
   int calib_batches = 8;
   int log_every = 50;  // a progress line ("[qat] step k/N loss ... eta ...") every N steps; 0: none
+  const std::atomic<bool>* stop = nullptr;  // set: training stops at its next step, nothing kept
 };
 
 struct TrainedCandidate {
@@ -108,7 +110,8 @@ struct TrainedCandidate {
   // LM only, when trained in this call (not found in the cache): the QAT engine's own perplexity
   // of the trained model on the validation windows, to check the packed file against.
   std::optional<double> engine_validation;
-  double seconds = 0;  // training and export (0 when cached)
+  double seconds = 0;    // training and export (0 when cached)
+  bool stopped = false;  // QatOptions::stop ended the training: no file, packed is empty
 };
 
 struct CandidateScore {

@@ -485,3 +485,17 @@ TEST_CASE(
   CHECK(trained >= 1);
   CHECK(trained <= 2);  // one front member and at most one near miss
 }
+
+TEST_CASE("Ctrl-C during the QAT step keeps no half-trained candidate or file", "[search][qat]") {
+  FinishedSearch f("qat-stop", 20);
+  const std::atomic<bool> stop{true};
+  search::QatOptions qo;
+  qo.steps = 8;
+  qo.calib_batches = 2;
+  qo.log_every = 0;
+  qo.stop = &stop;
+  f.search.train_front(1, qo, 0.5);
+  for (const auto& c : f.search.candidates()) CHECK(c.tier != "qat");
+  for (const auto& e : fs::recursive_directory_iterator(f.dir.path))
+    CHECK(e.path().filename().string().find(".squat-") == std::string::npos);
+}

@@ -385,9 +385,9 @@ struct FinishedSearch {
 
 TEST_CASE("the front tier spends what the greedy tiers leave and only adds hypervolume",
           "[search]") {
-  FinishedSearch f("front", 60);
+  FinishedSearch f("front", 30);
   const search::TieredSearch& s = f.search;
-  CHECK(s.scored() <= 60);
+  CHECK(s.scored() <= 30);
   // The (metric, memory) hypervolume of the greedy tiers' feasible candidates, and of all.
   const std::vector<double> ref = {s.metric_limit() * (1 + 1e-9),
                                    static_cast<double>(s.float_bytes()) * (1 + 1e-9)};
@@ -411,7 +411,7 @@ TEST_CASE("the front tier spends what the greedy tiers leave and only adds hyper
     if (c.tier != "front") greedy.push_back(all.back());
   }
   INFO("front tier candidates " << front_tier << ", scored " << s.scored());
-  // The greedy tiers on the micro LM stop well before 60 scorings; the front tier goes on
+  // The greedy tiers on the micro LM stop well before 30 scorings; the front tier goes on
   // until nothing in reach could add area or the budget is spent.
   CHECK(front_tier > 0);
   REQUIRE_FALSE(greedy.empty());
@@ -419,7 +419,7 @@ TEST_CASE("the front tier spends what the greedy tiers leave and only adds hyper
 }
 
 TEST_CASE("the boards measure the quality-feasible candidates nothing else beats", "[search]") {
-  FinishedSearch f("measure", 60);
+  FinishedSearch f("measure", 30);
   const search::TieredSearch& s = f.search;
   auto objectives = [](const search::SearchCandidate& c) {
     double act = 0;

@@ -183,6 +183,34 @@ class FakeAgent {
 
 // hil-search, hil-agent and hil-keys next to this test binary's build.
 inline std::string search_bin() { return HILQ_SEARCH_PATH; }
+
+// hil-search running `jobs` noop jobs of `sleep_ms` each on `board` (its file in `boards_dir`)
+// at `endpoint`, into the sandbox's hil.db and out/; `extra` flags follow.
+inline std::vector<std::string> noop_search_args(const Sandbox& box, const std::string& board,
+                                                 const std::string& boards_dir,
+                                                 const std::string& endpoint, int jobs,
+                                                 int sleep_ms,
+                                                 const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> args = {search_bin(),
+                                   "--boards",
+                                   board,
+                                   "--boards-dir",
+                                   boards_dir,
+                                   "--endpoint",
+                                   endpoint,
+                                   "--db",
+                                   box.path("hil.db"),
+                                   "--out",
+                                   box.path("out"),
+                                   "--workload",
+                                   "noop",
+                                   "--jobs",
+                                   std::to_string(jobs),
+                                   "--job-sleep-ms",
+                                   std::to_string(sleep_ms)};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
 inline std::string agent_bin() { return HILQ_AGENT_PATH; }
 inline std::string keys_bin() { return HILQ_KEYS_PATH; }
 // The other binaries, for the command-line tests (test_cli.cpp).

@@ -103,32 +103,11 @@ TEST_CASE("hil-keys makes key files; hil-search and hil-agent run a CURVE farm w
 
   const std::string boards_dir = write_farm_board(box);
   const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(free_port());
-  Child search(box, "search",
-               {search_bin(),
-                "--boards",
-                "farm",
-                "--boards-dir",
-                boards_dir,
-                "--endpoint",
-                endpoint,
-                "--db",
-                box.path("hil.db"),
-                "--out",
-                box.path("out"),
-                "--workload",
-                "noop",
-                "--jobs",
-                "5",
-                "--job-sleep-ms",
-                "100",
-                "--curve-key",
-                box.path("host.key"),
-                "--allow",
-                box.path("allow.txt"),
-                "--heartbeat-ms",
-                "100",
-                "--connect-timeout",
-                "20"});
+  Child search(
+      box, "search",
+      noop_search_args(box, "farm", boards_dir, endpoint, 5, 100,
+                       {"--curve-key", box.path("host.key"), "--allow", box.path("allow.txt"),
+                        "--heartbeat-ms", "100", "--connect-timeout", "20"}));
   REQUIRE(eventually([&] { return search.err().find("listening on") != std::string::npos; }, 10));
   auto agent = [&](const std::string& name) {
     return std::make_unique<Child>(
@@ -182,27 +161,8 @@ TEST_CASE(
                 box.path("cache") + R"("})");
   const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(free_port());
   Child search(box, "search",
-               {search_bin(),
-                "--boards",
-                "own",
-                "--boards-dir",
-                box.path("boards"),
-                "--endpoint",
-                endpoint,
-                "--db",
-                box.path("hil.db"),
-                "--out",
-                box.path("out"),
-                "--workload",
-                "noop",
-                "--jobs",
-                "10",
-                "--job-sleep-ms",
-                "100",
-                "--heartbeat-ms",
-                "100",
-                "--connect-timeout",
-                "20"});
+               noop_search_args(box, "own", box.path("boards"), endpoint, 10, 100,
+                                {"--heartbeat-ms", "100", "--connect-timeout", "20"}));
   REQUIRE(eventually([&] { return search.err().find("listening on") != std::string::npos; }, 10));
   // Without keys, neither a new id nor the launched agent's own id gets a single message.
   zmq::context_t ctx;

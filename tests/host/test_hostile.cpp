@@ -139,32 +139,9 @@ TEST_CASE("A hostile local peer with fresh ids next to a real agent makes no job
   const std::string endpoint = "tcp://127.0.0.1:" + std::to_string(free_port());
   // One counted failure would fail a job: every try the peer spoils must go uncounted.
   Child search(box, "search",
-               {search_bin(),
-                "--insecure-loopback",
-                "--boards",
-                "farm",
-                "--boards-dir",
-                boards_dir,
-                "--endpoint",
-                endpoint,
-                "--db",
-                box.path("hil.db"),
-                "--out",
-                box.path("out"),
-                "--workload",
-                "noop",
-                "--jobs",
-                "30",
-                "--job-sleep-ms",
-                "150",
-                "--heartbeat-ms",
-                "100",
-                "--job-timeout",
-                "1",
-                "--max-attempts",
-                "1",
-                "--connect-timeout",
-                "20"});
+               noop_search_args(box, "farm", boards_dir, endpoint, 30, 150,
+                                {"--insecure-loopback", "--heartbeat-ms", "100", "--job-timeout",
+                                 "1", "--max-attempts", "1", "--connect-timeout", "20"}));
   REQUIRE(eventually([&] { return search.err().find("listening on") != std::string::npos; }, 10));
   Child good(
       box, "good",

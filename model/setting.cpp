@@ -145,7 +145,7 @@ QuantSpec Setting::to_quant_spec(int n_layers, ActScaleMode scale) const {
   }
   if (kind_ == SettingKind::kQuantized) {
     q = QuantSpec::uniform(n_layers, linear_.w_bits, linear_.a_bits, linear_.group, policy_);
-    if (embed_bits_) q.units["embed"] = UnitSpec{embed_bits_, linear_.a_bits, 0};
+    if (embed_bits_) q.units["embed"] = UnitSpec{embed_bits_, head_a_bits(linear_.a_bits), 0};
   }
   q.act_scale = scale;
   q.validate(n_layers, "setting " + label());
@@ -173,7 +173,8 @@ std::optional<Setting> Setting::of(const QuantSpec& spec, int n_layers) {
   if (spec.adaptive(*first)) s.policy_ = spec.token_adaptive;
   const UnitSpec e = spec.unit("embed");
   if (!(e == UnitSpec{})) {
-    if (e.w_bits == 0 || e.group != 0 || e.a_bits != first->a_bits) return std::nullopt;
+    if (e.w_bits == 0 || e.group != 0 || e.a_bits != head_a_bits(first->a_bits))
+      return std::nullopt;
     s.embed_bits_ = e.w_bits;
   }
   return s;

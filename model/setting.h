@@ -9,7 +9,8 @@
 //               a uniform quantized setting: every linear at w-bit weights and a-bit activations
 //               (fp: float, so W4Afp is weight-only), weight groups of <group> inputs,
 //               token-adaptive activations (a equals low; fraction defaults to 0.5), and the
-//               embedding / LM head at <bits>-bit weights reading a-bit input (else float)
+//               embedding / LM head at <bits>-bit per-row weights (else float), reading the
+//               final norm as int8 (float when the linears' activations are float: Afp)
 //   label       the canonical text of a setting: Setting::parse(s.label()) == s
 //   examples    FP16, W8A8, W4A8g32, W4A4-TA8/4, W8A4-TA8/4@0.25, W4A8-E8
 #pragma once
@@ -22,6 +23,11 @@
 namespace hilq::model {
 
 enum class SettingKind { kFp32, kFp16, kAsStored, kQuantized };
+
+// The input width of a quantized head (-E<bits>) under linears of a_bits: 8, so that A4 linears
+// keep an int8 LM head input (the logits are the most sensitive matmul); 0 (float) when the
+// linears read float.
+constexpr int head_a_bits(int linear_a_bits) { return linear_a_bits ? 8 : 0; }
 
 class Setting {
  public:
@@ -37,7 +43,8 @@ class Setting {
                            std::optional<TokenAdaptivePolicy> policy = std::nullopt,
                            int embed_bits = 0);
   // The setting a quant config of an n-layer model is uniform in: FP32 when nothing is quantized;
-  // nullopt when units differ, a linear is missing, or the embedding is not {bits, a_bits, 0}.
+  // nullopt when units differ, a linear is missing, or the embedding is not
+  // {bits, head_a_bits(a_bits), 0}.
   // A policy that applies to no unit is not part of it; neither is the scale mode.
   static std::optional<Setting> of(const QuantSpec& spec, int n_layers);
 

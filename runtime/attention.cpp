@@ -6,9 +6,10 @@
 #include <cmath>
 
 #include "kernels/quantize.h"
+#include "kernels/thread_pool.h"
 #include "runtime/act_quant.h"
 #include "runtime/attention_ops.h"
-#include "kernels/thread_pool.h"
+#include "runtime/exp_poly.h"
 
 namespace hilq::runtime {
 
@@ -151,10 +152,15 @@ void for_rows(k::Context& ctx, const Job& j) {
   ctx.pool().run(s.n, &run_rows<Fn>, const_cast<Job*>(&j), threads);
 }
 
+// qat/ops_basic.cpp silu: x * (1 / (1 + exp(-x))), then times up.
+void swiglu(float* g, const float* u, int n) {
+  for (int i = 0; i < n; ++i) g[i] = g[i] * (1.0f / (1.0f + exp_poly(-g[i]))) * u[i];
+}
+
 }  // namespace
 
-extern const AttnOps kAttnOpsPortable = {&scores_i8, &scores_f32, &apply_i8, &apply_f32,
-                                         "portable"};
+extern const AttnOps kAttnOpsPortable = {&scores_i8, &scores_f32, &apply_i8,
+                                         &apply_f32, &swiglu,     "portable"};
 
 const AttnOps& attn_ops(const k::Context& ctx) {
 #if defined(HILQ_RUNTIME_HAVE_AVX2)

@@ -1,7 +1,8 @@
-// The inner loops of attention over one head, as a plain-C table: a portable version and, on x86,
-// an AVX2 one (attention_avx2.cpp, compiled with -mavx2, so it includes only this header and
-// intrinsics). Both give bit-identical results: integer dot products are exact, float sums run
-// in the same 8-lane order with separate multiply and add (no FMA contraction).
+// The inner loops of attention over one head, and the SwiGLU gate, as a plain-C table: a portable
+// version and, on x86, an AVX2 one (attention_avx2.cpp, compiled with -mavx2, so it includes only
+// this header and intrinsics). Both give bit-identical results: integer dot products are exact,
+// float sums run in the same 8-lane order with separate multiply and add (no FMA contraction),
+// and the gate repeats exp_poly's operations lane by lane.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +21,8 @@ struct AttnOps {
                    int d, float* out);
   // out[e] = sum_j p[j] * v[j][e].
   void (*apply_f32)(const float* p, const float* v, int64_t ldv, int keys, int d, float* out);
+  // g[i] = (g[i] * (1 / (1 + exp_poly(-g[i])))) * u[i], i < n: SiLU of the gate times up.
+  void (*swiglu)(float* g, const float* u, int n);
   const char* name;
 };
 

@@ -7,7 +7,7 @@
 
 #include "runtime/act_quant.h"
 #include "runtime/attention.h"
-#include "runtime/exp_poly.h"
+#include "runtime/attention_ops.h"
 
 namespace hilq::runtime {
 
@@ -337,11 +337,10 @@ void Session::layer_forward(int l, int n) {
 
   rms_norm(x_, L.mlp_norm.data(), n, d, a.norm_eps, h_);
   linears(P.gate_up, L.gate_up_in, cur, n, {h_, d, d, gu_, 2 * ff});
+  const AttnOps& ops = attn_ops(ctx_);
   for (int t = 0; t < n; ++t) {
     float* g = gu_ + int64_t{t} * 2 * ff;
-    const float* u = g + ff;
-    // qat/ops_basic.cpp silu: x * (1 / (1 + exp(-x))), then times up.
-    for (int i = 0; i < ff; ++i) g[i] = g[i] * (1.0f / (1.0f + exp_poly(-g[i]))) * u[i];
+    ops.swiglu(g, g + ff, ff);
   }
   linears(P.down, L.down_in, cur, n, {gu_, 2 * ff, ff, out_, d});
   add_rows(x_, out_, n, d);

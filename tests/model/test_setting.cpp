@@ -70,7 +70,7 @@ TEST_CASE("a setting name becomes the uniform config whose label it is", "[model
   CHECK_THROWS_WITH(Setting::parse("W4A8g48"), Catch::Contains("group 48"));
 }
 
-TEST_CASE("a quantized embedding is -E<bits>: its weights at <bits>, its input at a_bits",
+TEST_CASE("a quantized embedding is -E<bits>: its weights at <bits>, its input int8",
           "[model][setting]") {
   const Setting s = Setting::parse("W4A8-E8");
   CHECK(s.embed_bits() == 8);
@@ -80,6 +80,19 @@ TEST_CASE("a quantized embedding is -E<bits>: its weights at <bits>, its input a
   CHECK(spec.unit("layers.1.mlp.up") == UnitSpec{4, 8, 0});
   CHECK(quant_label(spec, 2) == "W4A8-E8");
   CHECK(Setting::parse("W4Afp-E4").to_quant_spec(1).unit("embed") == UnitSpec{4, 0, 0});
+  // A4 linears keep an int8 head input, token-adaptive or not; the label reads back.
+  const QuantSpec a4 = Setting::parse("W4A4-E8").to_quant_spec(2);
+  CHECK(a4.unit("embed") == UnitSpec{8, 8, 0});
+  CHECK(a4.unit("layers.0.attn.q") == UnitSpec{4, 4, 0});
+  CHECK(quant_label(a4, 2) == "W4A4-E8");
+  const QuantSpec ta = Setting::parse("W4A4-TA8/4-E4").to_quant_spec(2);
+  CHECK(ta.unit("embed") == UnitSpec{4, 8, 0});
+  CHECK_FALSE(ta.adaptive(ta.unit("embed")));
+  CHECK(quant_label(ta, 2) == "W4A4-TA8/4-E4");
+  // A head reading the linears' 4-bit input is not a setting's, so it is mixed.
+  QuantSpec head4 = QuantSpec::uniform(2, 4, 4);
+  head4.units["embed"] = UnitSpec{8, 4, 0};
+  CHECK(quant_label(head4, 2) == "mixed");
   // The qat engine's config with an int8 LM head is the same setting.
   QuantSpec head = QuantSpec::uniform(2, 8, 8);
   head.units["embed"] = UnitSpec{8, 8, 0};

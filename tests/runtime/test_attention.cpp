@@ -1,6 +1,9 @@
 // Attention's inner loops: the SIMD table this machine selects gives bit-identical results to the
 // portable one (exact integer dots, same float order), and x86 SIMD paths do select it.
+#include <bit>
 #include <catch2/catch.hpp>
+#include <cstdint>
+#include <iterator>
 #include <random>
 #include <string>
 
@@ -56,6 +59,32 @@ TEST_CASE("the selected attention loops equal the portable ones bit for bit",
       kAttnOpsPortable.apply_f32(p.data(), vf.data(), ld, keys, d, b.data());
       CHECK(std::vector<float>(a.begin(), a.begin() + d) ==
             std::vector<float>(b.begin(), b.begin() + d));
+    }
+  }
+}
+
+TEST_CASE("the selected SwiGLU gate equals the portable one bit for bit, extremes included",
+          "[runtime][attention]") {
+  kernels::Context ctx(kernels::ContextOptions{1, "", ""});
+  const AttnOps& ops = attn_ops(ctx);
+  CAPTURE(ops.name);
+  std::mt19937 rng(2);
+  std::normal_distribution<float> df(0.0f, 4.0f);
+  for (const int n : {1, 7, 8, 9, 768, 1003}) {
+    CAPTURE(n);
+    std::vector<float> g(static_cast<size_t>(n)), u(g.size());
+    for (auto& x : g) x = df(rng);
+    for (auto& x : u) x = df(rng);
+    // Past both clamps, at them, at floor's integer boundaries, and signed zeros.
+    const float special[] = {-200.0f, 200.0f, -88.723f, 88.723f, -88.0f,  87.9f, 0.0f,
+                             -0.0f,   0.5f,   -0.5f,    1e-30f,  -1e-30f, 3.0f,  -64.0f};
+    for (size_t i = 0; i < std::size(special) && i < g.size(); ++i) g[i] = special[i];
+    std::vector<float> a = g, b = g;
+    ops.swiglu(a.data(), u.data(), n);
+    kAttnOpsPortable.swiglu(b.data(), u.data(), n);
+    for (size_t i = 0; i < g.size(); ++i) {
+      CAPTURE(i, g[i]);
+      CHECK(std::bit_cast<uint32_t>(a[i]) == std::bit_cast<uint32_t>(b[i]));
     }
   }
 }

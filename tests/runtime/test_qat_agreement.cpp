@@ -66,6 +66,10 @@ std::vector<QatCase> qat_cases() {
   QuantSpec head = QuantSpec::uniform(2, 8, 8);
   head.units["embed"] = UnitSpec{8, 8, 0};
   c.push_back({"W8A8 + int8 LM head", head});
+  c.push_back(
+      {"W4A4-E8", model::Setting::parse("W4A4-E8").to_quant_spec(2, model::ActScaleMode::kLsq)});
+  c.push_back({"W4A4-TA8/4-E4",
+               model::Setting::parse("W4A4-TA8/4-E4").to_quant_spec(2, model::ActScaleMode::kLsq)});
   QuantSpec wonly = QuantSpec::uniform(2, 4, 8);
   wonly.units["embed"] = UnitSpec{4, 0, 0};
   wonly.units["layers.0.mlp.down"] = UnitSpec{3, 0, 32};

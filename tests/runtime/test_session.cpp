@@ -32,6 +32,7 @@ std::vector<Case> uniform_cases() {
   c.push_back({"W3A8 + int8 embedding", {3, 8, 0, false, 0.5, false, true}});
   c.push_back({"W2A8g64", {2, 8, 64, false, 0.5, false, false}});
   c.push_back({"W6A4", {6, 4, 0, false, 0.5, false, false}});
+  c.push_back({"W4A4-E4 (int8 head input)", {4, 4, 0, false, 0.5, false, true}});
   return c;
 }
 
@@ -71,7 +72,7 @@ TEST_CASE("with token-adaptive bits, decode equals a recompute that replays its 
           "[runtime][session]") {
   kernels::Context ctx(kernels::ContextOptions{1, "", ""});
   TestModel tm;
-  tm.q = {4, 4, 0, true, 0.5, false, false};
+  tm.q = {4, 4, 0, true, 0.5, false, true};  // W4A4-TA8/4-E4: the head reads int8
   tm.layers = 3;
   const Model m = test::make_model(tm);
   const int n = 20, V = m.arch().vocab_size;

@@ -137,6 +137,8 @@ class HostScorer {
   const std::string& metric_name() const { return metric_; }
   bool higher_is_better() const { return metric_ == "accuracy"; }
   int windows(const std::string& split) const;
+  // The LM windows of a split (task lm); throws ConfigError for a split it does not have.
+  const TokenWindows& lm_windows(const std::string& split) const { return windows_of(split); }
 
   // The float model: its metric on a split, its weight bytes.
   double float_metric(const std::string& split);

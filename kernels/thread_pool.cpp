@@ -36,18 +36,30 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
-void ThreadPool::drain() {
+int ThreadPool::drain(uint32_t gen, int index) {
+  int ran = 0;
+  uint64_t c = claim_.load(std::memory_order_acquire);
   for (;;) {
-    const int task = next_task_.fetch_add(1, std::memory_order_relaxed);
-    if (task >= n_tasks_) break;
-    fn_(ctx_, task);
+    if (static_cast<uint32_t>(c >> 32) != gen) return ran;  // a later call: not ours
+    const int task = static_cast<int>(static_cast<uint32_t>(c));
+    // Read before the claim; a successful claim proves the word did not change meanwhile, so
+    // the call these belong to was still running (it cannot end with a task unclaimed).
+    if (task >= n_tasks_.load(std::memory_order_relaxed) ||
+        index >= active_.load(std::memory_order_relaxed))
+      return ran;
+    if (claim_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel,
+                                     std::memory_order_acquire)) {
+      fn_.load(std::memory_order_relaxed)(ctx_.load(std::memory_order_relaxed), task);
+      ++ran;
+      c = claim_.load(std::memory_order_acquire);
+    }
   }
 }
 
 void ThreadPool::worker(int index) {
-  uint64_t seen = 0;
+  uint32_t seen = 0;
   for (;;) {
-    uint64_t g = generation_.load(std::memory_order_acquire);
+    uint32_t g = generation_.load(std::memory_order_acquire);
     if (g == seen) {
       const auto start = std::chrono::steady_clock::now();
       int spins = 0;
@@ -73,8 +85,8 @@ void ThreadPool::worker(int index) {
     }
     seen = g;
     if (stop_.load()) return;
-    if (index < active_) drain();
-    finished_.fetch_add(1, std::memory_order_release);
+    const int ran = drain(g, index);
+    if (ran) done_.fetch_add(ran, std::memory_order_release);
   }
 }
 
@@ -83,25 +95,25 @@ void ThreadPool::run(int n_tasks, TaskFn fn, void* ctx, int max_threads) {
     for (int i = 0; i < n_tasks; ++i) fn(ctx, i);
     return;
   }
-  fn_ = fn;
-  ctx_ = ctx;
-  n_tasks_ = n_tasks;
-  active_ = max_threads;
-  next_task_.store(0, std::memory_order_relaxed);
-  finished_.store(0, std::memory_order_relaxed);
-  generation_.fetch_add(1);  // seq_cst: pairs with the sleepers_ increment of a worker
+  fn_.store(fn, std::memory_order_relaxed);
+  ctx_.store(ctx, std::memory_order_relaxed);
+  n_tasks_.store(n_tasks, std::memory_order_relaxed);
+  active_.store(max_threads, std::memory_order_relaxed);
+  done_.store(0, std::memory_order_relaxed);
+  const uint32_t gen = generation_.load(std::memory_order_relaxed) + 1;
+  claim_.store(uint64_t{gen} << 32, std::memory_order_release);
+  generation_.store(gen);  // seq_cst: pairs with the sleepers_ increment of a worker
   if (sleepers_.load() > 0) {
     // A sleeper checks the generation under the mutex: taking it here orders the check.
     { std::lock_guard<std::mutex> lock(sleep_mutex_); }
     wake_.notify_all();
   }
-  drain();
-  const int n_workers = static_cast<int>(workers_.size());
-  for (int spins = 0; finished_.load(std::memory_order_acquire) < n_workers; ++spins) {
+  const int mine = drain(gen, 0);
+  for (int spins = 0; done_.load(std::memory_order_acquire) + mine < n_tasks; ++spins) {
     if (spins < 256)
       cpu_relax();
     else
-      std::this_thread::yield();  // a worker may be waiting for this core
+      std::this_thread::yield();  // the worker running a task may be waiting for this core
   }
 }
 

@@ -22,25 +22,32 @@ class ThreadPool {
 
   int threads() const { return static_cast<int>(workers_.size()) + 1; }
   // Runs fn(ctx, i) for i in [0, n_tasks) on at most max_threads threads; tasks are claimed in
-  // order, so with n_tasks == threads every thread gets one contiguous share.
+  // order, so with n_tasks == threads every thread gets one contiguous share. Returns when every
+  // task has finished: it waits for the tasks, never for a worker that claimed none (one that is
+  // asleep or preempted when the call comes), so a busy machine costs this call only the tasks
+  // the caller runs itself.
   void run(int n_tasks, TaskFn fn, void* ctx, int max_threads);
 
  private:
   void worker(int index);
-  void drain();
+  // Claims and runs tasks of generation gen until none is left; returns how many it ran.
+  int drain(uint32_t gen, int index);
 
   std::vector<std::thread> workers_;
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<int> next_task_{0};
-  std::atomic<int> finished_{0};
+  // generation << 32 | index of the next unclaimed task. A claim is a compare-exchange on the
+  // whole word, so a worker that wakes late can never claim a task of a later call.
+  std::atomic<uint64_t> claim_{0};
+  std::atomic<uint32_t> generation_{0};  // what idle workers wait on
+  std::atomic<int> done_{0};             // tasks of the current call finished by workers
   std::atomic<int> sleepers_{0};
   std::atomic<bool> stop_{false};
   std::mutex sleep_mutex_;
   std::condition_variable wake_;
-  TaskFn fn_ = nullptr;
-  void* ctx_ = nullptr;
-  int n_tasks_ = 0;
-  int active_ = 0;
+  // The current call; written before its generation is published, stable until it returns.
+  std::atomic<TaskFn> fn_{nullptr};
+  std::atomic<void*> ctx_{nullptr};
+  std::atomic<int> n_tasks_{0};
+  std::atomic<int> active_{0};
 };
 
 }  // namespace hilq::kernels

@@ -44,11 +44,15 @@ void scores_f32(const float* q, const float* k, int64_t ldk, int keys, int d, fl
   }
 }
 
+// Keys of weight 0 are skipped (most of them once the probabilities are 8-bit): the sums never
+// hold -0 (they start at +0 and every weight is >= 0), and x + (+-0) == x for every other x, so
+// skipping changes no bit.
 void apply_i8(const float* p, const int8_t* v, int64_t ldv, const float* v_scale, int keys, int d,
               float* out) {
   for (int e = 0; e < d; ++e) out[e] = 0.0f;
   for (int j = 0; j < keys; ++j) {
     const float w = p[j] * v_scale[j];
+    if (w == 0.0f) continue;
     const int8_t* vr = v + j * ldv;
     for (int e = 0; e < d; ++e) out[e] += w * static_cast<float>(vr[e]);
   }

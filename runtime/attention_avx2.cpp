@@ -23,10 +23,41 @@ inline float hsum_f32(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
+// Eight keys at a time: q widened once per 16 dims for all eight, the eight sums reduced together
+// (integer sums: any order is exact), the float epilogue in the portable order per key.
 void scores_i8(const int8_t* q, float q_scale, const int8_t* k, int64_t ldk, const float* k_scale,
                int keys, int d, float scale, float* out) {
   const int d16 = d / 16 * 16;
-  for (int j = 0; j < keys; ++j) {
+  int j = 0;
+  for (; j + 8 <= keys; j += 8) {
+    __m256i acc[8];
+    for (auto& a : acc) a = _mm256_setzero_si256();
+    for (int e = 0; e < d16; e += 16) {
+      const __m256i a =
+          _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + e)));
+      for (int r = 0; r < 8; ++r) {
+        const __m256i b = _mm256_cvtepi8_epi16(
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(k + (j + r) * ldk + e)));
+        acc[r] = _mm256_add_epi32(acc[r], _mm256_madd_epi16(a, b));
+      }
+    }
+    // hadd tree: lane r of the result (r < 4 in the low half, 4..7 in the high) is key j + r.
+    const __m256i h01 = _mm256_hadd_epi32(acc[0], acc[1]), h23 = _mm256_hadd_epi32(acc[2], acc[3]);
+    const __m256i h45 = _mm256_hadd_epi32(acc[4], acc[5]), h67 = _mm256_hadd_epi32(acc[6], acc[7]);
+    const __m256i h0123 = _mm256_hadd_epi32(h01, h23), h4567 = _mm256_hadd_epi32(h45, h67);
+    __m256i sums = _mm256_add_epi32(_mm256_permute2x128_si256(h0123, h4567, 0x20),
+                                    _mm256_permute2x128_si256(h0123, h4567, 0x31));
+    alignas(32) int32_t s8[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(s8), sums);
+    for (int e = d16; e < d; ++e) {
+      for (int r = 0; r < 8; ++r) s8[r] += int32_t{q[e]} * int32_t{k[(j + r) * ldk + e]};
+    }
+    sums = _mm256_load_si256(reinterpret_cast<const __m256i*>(s8));
+    const __m256 qk = _mm256_mul_ps(_mm256_set1_ps(q_scale), _mm256_loadu_ps(k_scale + j));
+    _mm256_storeu_ps(
+        out + j, _mm256_mul_ps(_mm256_set1_ps(scale), _mm256_mul_ps(_mm256_cvtepi32_ps(sums), qk)));
+  }
+  for (; j < keys; ++j) {
     const int8_t* kr = k + j * ldk;
     __m256i acc = _mm256_setzero_si256();
     for (int e = 0; e < d16; e += 16) {
@@ -63,7 +94,9 @@ void apply_i8(const float* p, const int8_t* v, int64_t ldv, const float* v_scale
   for (; e + 32 <= d; e += 32) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     for (int j = 0; j < keys; ++j) {
-      const __m256 w = _mm256_set1_ps(p[j] * v_scale[j]);
+      const float wj = p[j] * v_scale[j];
+      if (wj == 0.0f) continue;  // exact: see the portable version
+      const __m256 w = _mm256_set1_ps(wj);
       const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(v + j * ldv + e));
       const __m128i lo = _mm256_castsi256_si128(raw), hi = _mm256_extracti128_si256(raw, 1);
       a0 = _mm256_add_ps(a0, _mm256_mul_ps(w, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo))));
@@ -80,7 +113,10 @@ void apply_i8(const float* p, const int8_t* v, int64_t ldv, const float* v_scale
   }
   for (; e < d; ++e) {
     float a = 0.0f;
-    for (int j = 0; j < keys; ++j) a += (p[j] * v_scale[j]) * static_cast<float>(v[j * ldv + e]);
+    for (int j = 0; j < keys; ++j) {
+      const float wj = p[j] * v_scale[j];
+      if (wj != 0.0f) a += wj * static_cast<float>(v[j * ldv + e]);
+    }
     out[e] = a;
   }
 }

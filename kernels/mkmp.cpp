@@ -51,8 +51,12 @@ Int4Variant default_int4(Isa isa) {
   return isa == Isa::kNeon ? Int4Variant::kConcat : Int4Variant::kDot;
 }
 
-// Below this many MACs per thread, waking another thread costs more than it saves.
-constexpr int64_t kMinMacsPerThread = int64_t{1} << 19;
+// Below this many MACs per thread, one thread runs the call. 64 K keeps every matmul of a small
+// LM's decode step but the narrowest (d x d) on both threads: handing a worker a task costs well
+// under a microsecond while it spins between the calls of a step, and a call never waits for a
+// worker that is not there (thread_pool.h). At 512 K only the LM head split, and a decode step
+// of the tiny LM at 2 threads was no faster than at 1.
+constexpr int64_t kMinMacsPerThread = int64_t{1} << 16;
 // Mixed-precision calls process this many weight bytes per task for both bit widths, so the
 // second pass over a chunk of panels finds it in L2.
 constexpr int64_t kMixedChunkBytes = 192 * 1024;

@@ -67,8 +67,9 @@ void apply_f32(const float* p, const float* v, int64_t ldv, int keys, int d, flo
   }
 }
 
-// Below this many multiply-adds per query token and head, one thread does the whole chunk.
-constexpr int64_t kMinWorkPerThread = int64_t{1} << 18;
+// Below this many multiply-adds (q·k, or p·v) per thread, one thread does the whole chunk: 32 K
+// int8 multiply-adds take a few microseconds, handing a worker cells well under one.
+constexpr int64_t kMinWorkPerThread = int64_t{1} << 15;
 // Fixed 8-bit quantizer of the attention probabilities (qat/quant.h kProbScale, kProbBits).
 constexpr float kProbScale = 1.0f / 127.0f;
 constexpr int kProbBits = 8;
@@ -86,74 +87,68 @@ struct Job {
   float scale;
 };
 
-void probs_one(const Job& j, int t) {
+// One (query token t, head h) cell each; a cell writes only its own probabilities and output.
+void probs_cell(const Job& j, int t, int h) {
   const AttnShape& s = *j.s;
   const int keys = s.keys(t), D = s.head_dim;
-  float first = 0.0f;
-  for (int h = 0; h < s.heads; ++h) {
-    float* p = j.probs + (int64_t{t} * s.heads + h) * s.stride;
-    if (j.q->q) {
-      j.ops->scores_i8(j.q->q + t * j.q->ld + h * D, j.q->scale[t], j.k->q + h * D, j.k->ld,
-                       j.k->scale, keys, D, j.scale, p);
-    } else {
-      j.ops->scores_f32(j.q->f + t * j.q->ld + h * D, j.k->f + h * D, j.k->ld, keys, D, j.scale, p);
-    }
-    float mx = -INFINITY;
-    for (int key = 0; key < keys; ++key) mx = std::max(mx, p[key]);
-    float z = 0.0f;
-    for (int key = 0; key < keys; ++key) {
-      p[key] = std::exp(p[key] - mx);
-      z += p[key];
-    }
-    for (int key = 0; key < keys; ++key) p[key] /= z;
-    first += p[0];
+  float* p = j.probs + (int64_t{t} * s.heads + h) * s.stride;
+  if (j.q->q) {
+    j.ops->scores_i8(j.q->q + t * j.q->ld + h * D, j.q->scale[t], j.k->q + h * D, j.k->ld,
+                     j.k->scale, keys, D, j.scale, p);
+  } else {
+    j.ops->scores_f32(j.q->f + t * j.q->ld + h * D, j.k->f + h * D, j.k->ld, keys, D, j.scale, p);
   }
-  j.score[t] = first / static_cast<float>(s.heads);
+  float mx = -INFINITY;
+  for (int key = 0; key < keys; ++key) mx = std::max(mx, p[key]);
+  float z = 0.0f;
+  for (int key = 0; key < keys; ++key) {
+    p[key] = std::exp(p[key] - mx);
+    z += p[key];
+  }
+  for (int key = 0; key < keys; ++key) p[key] /= z;
 }
 
-void apply_one(const Job& j, int t) {
+void apply_cell(const Job& j, int t, int h) {
   const AttnShape& s = *j.s;
   const int keys = s.keys(t), D = s.head_dim;
-  float* o = j.out + t * j.ldo;
-  for (int h = 0; h < s.heads; ++h) {
-    const float* p = j.probs + (int64_t{t} * s.heads + h) * s.stride;
-    float* oh = o + h * D;
-    if (j.v->q) {
-      j.ops->apply_i8(p, j.v->q + h * D, j.v->ld, j.v->scale, keys, D, oh);
-    } else {
-      j.ops->apply_f32(p, j.v->f + h * D, j.v->ld, keys, D, oh);
-    }
+  const float* p = j.probs + (int64_t{t} * s.heads + h) * s.stride;
+  float* oh = j.out + t * j.ldo + h * D;
+  if (j.v->q) {
+    j.ops->apply_i8(p, j.v->q + h * D, j.v->ld, j.v->scale, keys, D, oh);
+  } else {
+    j.ops->apply_f32(p, j.v->f + h * D, j.v->ld, keys, D, oh);
   }
 }
 
-void quantize_one(const Job& j, int t) {
+void quantize_cell(const Job& j, int t, int h) {
   const AttnShape& s = *j.s;
   ActQuant p;  // the fixed 8-bit quantizer of the probabilities
   p.bits = kProbBits;
   p.scale_hi = kProbScale;
-  for (int h = 0; h < s.heads; ++h) {
-    float* row = j.probs + (int64_t{t} * s.heads + h) * s.stride;
-    fake_quantize(p, row, 1, s.keys(t), 0, nullptr, row, 0);
-  }
+  float* row = j.probs + (int64_t{t} * s.heads + h) * s.stride;
+  fake_quantize(p, row, 1, s.keys(t), 0, nullptr, row, 0);
 }
 
-template <void (*Fn)(const Job&, int)>
-void run_rows(void* ctx, int task) {
+template <void (*Fn)(const Job&, int, int)>
+void run_cells(void* ctx, int task) {
   const Job& j = *static_cast<const Job*>(ctx);
-  Fn(j, task);
+  Fn(j, task / j.s->heads, task % j.s->heads);
 }
 
-template <void (*Fn)(const Job&, int)>
-void for_rows(k::Context& ctx, const Job& j) {
+// Every (token, head) cell of the chunk, split over threads by cells (so a decode step's heads
+// can go to different threads) when the chunk's multiply-adds reach kMinWorkPerThread each.
+template <void (*Fn)(const Job&, int, int)>
+void for_cells(k::Context& ctx, const Job& j) {
   const AttnShape& s = *j.s;
   const int64_t work = int64_t{s.n} * (s.p0 + s.n) * s.heads * s.head_dim;
   const int threads =
       static_cast<int>(std::clamp<int64_t>(work / kMinWorkPerThread, 1, ctx.threads()));
+  const int cells = s.n * s.heads;
   if (threads == 1) {
-    for (int t = 0; t < s.n; ++t) Fn(j, t);
+    for (int c = 0; c < cells; ++c) Fn(j, c / s.heads, c % s.heads);
     return;
   }
-  ctx.pool().run(s.n, &run_rows<Fn>, const_cast<Job*>(&j), threads);
+  ctx.pool().run(cells, &run_cells<Fn>, const_cast<Job*>(&j), threads);
 }
 
 // qat/ops_basic.cpp silu: x * (1 / (1 + exp(-x))), then times up.
@@ -179,19 +174,25 @@ void attention_probs(k::Context& ctx, const AttnShape& s, const AttnRows& q, con
   const Job j{
       &attn_ops(ctx), &s,    &q,      &kr, nullptr,
       probs,          score, nullptr, 0,   1.0f / std::sqrt(static_cast<float>(s.head_dim))};
-  for_rows<probs_one>(ctx, j);
+  for_cells<probs_cell>(ctx, j);
+  // The mean over heads of key 0's probability, folded in head order as one thread would.
+  for (int t = 0; t < s.n; ++t) {
+    float first = 0.0f;
+    for (int h = 0; h < s.heads; ++h) first += probs[(int64_t{t} * s.heads + h) * s.stride];
+    score[t] = first / static_cast<float>(s.heads);
+  }
 }
 
 void quantize_probs(k::Context& ctx, const AttnShape& s, float* probs) {
   const Job j{nullptr, &s, nullptr, nullptr, nullptr, probs, nullptr, nullptr, 0, 0.0f};
-  for_rows<quantize_one>(ctx, j);
+  for_cells<quantize_cell>(ctx, j);
 }
 
 void attention_apply(k::Context& ctx, const AttnShape& s, const float* probs, const AttnRows& v,
                      float* out, int64_t ldo) {
   const Job j{&attn_ops(ctx), &s,  nullptr, nullptr, &v, const_cast<float*>(probs),
               nullptr,        out, ldo,     0.0f};
-  for_rows<apply_one>(ctx, j);
+  for_cells<apply_cell>(ctx, j);
 }
 
 }  // namespace hilq::runtime

@@ -150,6 +150,31 @@ TEST_CASE("splitting matmuls and attention over threads does not change the logi
   CHECK(std::vector<float>(b.begin(), b.end()) == want);
 }
 
+TEST_CASE("a decode step split over threads (heads of attention too) equals one thread",
+          "[runtime][session]") {
+  // Over 1,024 keys x 64 a decode step's attention has enough work to go to both threads.
+  for (const bool quantized : {true, false}) {
+    CAPTURE(quantized);
+    TestModel tm;
+    if (quantized) tm.q = {4, 8, 0, false, 0.5, false, true};
+    tm.max_seq = 1100;
+    const Model m = test::make_model(tm);
+    const auto ids = bench_prompt(1030, m.arch().vocab_size, 12);
+    kernels::Context c1(kernels::ContextOptions{1, "", ""});
+    kernels::Context cn(kernels::ContextOptions{test_threads(), "", ""});
+    Session s1(m, c1), sn(m, cn);
+    s1.prefill(std::span<const int32_t>(ids.data(), 1025));
+    sn.prefill(std::span<const int32_t>(ids.data(), 1025));
+    for (size_t t = 1025; t < ids.size(); ++t) {
+      const auto a = s1.decode(ids[t]);
+      const std::vector<float> want(a.begin(), a.end());
+      const auto b = sn.decode(ids[t]);
+      CAPTURE(t);
+      CHECK(std::vector<float>(b.begin(), b.end()) == want);
+    }
+  }
+}
+
 TEST_CASE("baselines and quantized models stay close to FP32", "[runtime][session]") {
   kernels::Context ctx(kernels::ContextOptions{1, "", ""});
   const auto ids = bench_prompt(16, 61, 9);

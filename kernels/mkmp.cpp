@@ -353,8 +353,11 @@ void run_fp_task(void* ctx, int task) {
   p.fn(a);
 }
 
+// y is written by the tasks, through the plan (which clang-tidy does not follow).
 void matmul_fp(Context& ctx, KernelKind kind, const void* w, int rows, int cols, const float* x,
-               int n, int64_t ldx, float* y, int64_t ldy, const float* bias) {
+               int n, int64_t ldx,
+               float* y,  // NOLINT(readability-non-const-parameter)
+               int64_t ldy, const float* bias) {
   HILQ_CHECK(rows >= 1 && cols >= 1 && n >= 0, "fp matmul %dx%d n=%d", rows, cols, n);
   if (n == 0) return;
   const KernelInfo* k = select_fp_kernel(ctx, n == 1 ? kOpGemv : kOpGemm, kind);

@@ -109,7 +109,8 @@ Session::Session(const Model& model, k::Context& ctx, const SessionOptions& o)
   }
 
   // KV cache: int8 codes + a scale per token where k.out / v.out are quantized, else float.
-  const size_t N = static_cast<size_t>(max_context_), d = static_cast<size_t>(a.d_model);
+  const auto N = static_cast<size_t>(max_context_);
+  const auto d = static_cast<size_t>(a.d_model);
   for (int pass = 0; pass < 2; ++pass) {
     uint8_t* base = pass ? kv_.data() : nullptr;
     size_t at = 0;
@@ -135,9 +136,12 @@ Session::Session(const Model& model, k::Context& ctx, const SessionOptions& o)
 
 void Session::carve(uint8_t* base, size_t* total, bool need_fq) {
   const Architecture& a = model_.arch();
-  const size_t C = static_cast<size_t>(max_chunk_), N = static_cast<size_t>(max_context_);
-  const size_t d = static_cast<size_t>(a.d_model), ff = static_cast<size_t>(a.d_ff);
-  const size_t H = static_cast<size_t>(a.n_heads), L = model_.layers().size();
+  const auto C = static_cast<size_t>(max_chunk_);
+  const auto N = static_cast<size_t>(max_context_);
+  const auto d = static_cast<size_t>(a.d_model);
+  const auto ff = static_cast<size_t>(a.d_ff);
+  const auto H = static_cast<size_t>(a.n_heads);
+  const size_t L = model_.layers().size();
   bool q_codes = false;
   for (const Layer& l : model_.layers()) q_codes = q_codes || l.q_out.quantized();
   size_t at = 0;
@@ -279,7 +283,7 @@ void Session::decide(int l, int n) {
   if (!forced_.empty()) {
     const auto& f = forced_.at(static_cast<size_t>(l));
     for (int t = 0; t < n; ++t) {
-      const size_t p = static_cast<size_t>(p0_ + t);
+      const auto p = static_cast<size_t>(p0_) + static_cast<size_t>(t);
       cur[t] = p < f.size() ? f[p] : 1;
     }
   } else if (!pol.any_adaptive) {

@@ -310,6 +310,13 @@ agents, keeps what was recorded and marks the run interrupted.)",
                  "search: QAT steps per --qat-top candidate (default 300)")
       ->type_name("N")
       ->check(CLI::Range(1, 1000000));
+  std::string profile = "quick";
+  app.add_option("--profile", profile,
+                 "search: quick (default: no QAT) or full (as --qat-top 1: Squat QAT of the\n"
+                 "best front member and of one near miss, --qat-steps each; every candidate\n"
+                 "adds its training, minutes per 100 steps on 2 cores)")
+      ->type_name("NAME")
+      ->check(CLI::IsMember({"quick", "full"}));
   app.add_option("--pick", search.pick,
                  "search: tf (trade-off mu*P + (1-mu)*(1-M), default) or lexicographic\n"
                  "(least memory under the constraints)")
@@ -358,6 +365,7 @@ agents, keeps what was recorded and marks the run interrupted.)",
   } catch (const CLI::ParseError& e) {
     return hilq::cli::parse_error_exit(app, e);
   }
+  if (profile == "full" && !app.count("--qat-top")) search.qat_top = 1;
   options.ab.enabled = baseline_agent->count() > 0;
   ab.params.delta_latency = delta_pct / 100.0;
   ab.params.delta_energy = energy_pct / 100.0;

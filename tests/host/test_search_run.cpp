@@ -222,6 +222,18 @@ TEST_CASE(
     const std::string h = spec.hash();
     return h + "\n" + h + "\n";
   }());
+
+  // --profile full: the same search plus Squat QAT of the best front member (as --qat-top 1),
+  // each QAT'd candidate recorded beside its PTQ parent.
+  auto full_args = search_args(box, db_path, box.path("out3"));
+  full_args.insert(full_args.end(), {"--profile", "full", "--qat-steps", "2"});
+  const Outcome full = run(box, HILQ_SEARCH_PATH, full_args);
+  INFO(full.err);
+  REQUIRE(full.exit_code == 0);
+  CHECK_THAT(full.err, Contains("Squat QAT"));
+  CHECK(count(db,
+              "SELECT count(*) FROM candidates WHERE run_id = 3 AND tier = 'qat' AND parent_id "
+              "IS NOT NULL") >= 1);
 }
 
 TEST_CASE(
@@ -290,6 +302,7 @@ TEST_CASE("bad search constraints are usage errors naming the flag, and record n
       {{"--pick", "best"}, "--pick"},
       {{"--mu", "1.5"}, "--mu"},
       {{"--strategy", "annealing"}, "--strategy"},
+      {{"--profile", "thorough"}, "--profile"},
   };
   for (const auto& [flags, says] : cases) {
     std::vector<std::string> args = {"--model", model, "--db", db, "--port", "0"};

@@ -412,9 +412,12 @@ CandidateScore HostScorer::score_transient(const model::QuantSpec& spec, const s
   quant.init_weight_steps(state_->checkpoint.model->unit_weights(), qat::QuantState::Init::kPtq);
   qat::export_packed_model(path.string(), *state_->checkpoint.model, quant,
                            state_->checkpoint.tokenizer);
+  const auto t_packed = Clock::now();
+  auto t_loaded = t_packed;
   std::pair<double, double> s;
   try {
     const runtime::Model model = runtime::Model::load(path.string());
+    t_loaded = Clock::now();
     s = evaluate(model, split);
   } catch (...) {
     fs::remove(path);
@@ -424,7 +427,9 @@ CandidateScore HostScorer::score_transient(const model::QuantSpec& spec, const s
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   ++scorings_;
   scoring_seconds_ += seconds;
-  return {s.first, s.second, seconds, false};
+  return {s.first, s.second, seconds, false,
+          std::chrono::duration<double>(t_packed - t0).count(),
+          std::chrono::duration<double>(t_loaded - t_packed).count()};
 }
 
 CandidateScore HostScorer::score(const model::QuantSpec& spec, const PackedCandidate& packed,
@@ -443,13 +448,14 @@ CandidateScore HostScorer::score(const model::QuantSpec& spec, const PackedCandi
   const runtime::Model model = runtime::Model::load(packed.path);
   if (model.quant_config() != spec.to_json())
     throw ModelError(packed.path + " holds another quant config than candidate " + config_hash);
+  const double load_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   const auto [metric, kl] = evaluate(model, split);
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   ++scorings_;
   scoring_seconds_ += seconds;
   if (store_)
     store_->put_score({model_hash_, config_hash, split, count, metric_, metric, kl, seconds});
-  return {metric, kl, seconds, false};
+  return {metric, kl, seconds, false, 0.0, load_seconds};
 }
 
 }  // namespace hilq::search

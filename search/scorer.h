@@ -119,6 +119,9 @@ struct CandidateScore {
   double output_kl = 0;
   double seconds = 0;   // of the scoring itself (0 when cached)
   bool cached = false;  // from the scores table
+  // Parts of `seconds`: packing the candidate file (score_transient only) and loading it; the
+  // rest is the forward passes and the metric.
+  double pack_seconds = 0, load_seconds = 0;
 };
 
 class HostScorer {

@@ -1,0 +1,95 @@
+// bench_scoring's measurement (see scoring_bench.h).
+#include "search/scoring_bench.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "base/error.h"
+
+namespace hilq::search {
+namespace {
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+}  // namespace
+
+ScoringBench bench_scoring(const ScoringBenchOptions& o) {
+  if (o.scorer.task != "lm") throw UsageError("bench_scoring: --task must be lm");
+  if (o.settings.empty()) throw UsageError("bench_scoring: no setting to measure");
+  if (o.thread_counts.empty()) throw UsageError("bench_scoring: no thread count to measure");
+  if (o.repeats < 1) throw UsageError("bench_scoring: --repeats must be at least 1");
+  ScoringBench out;
+  for (const int threads : o.thread_counts) {
+    ScorerOptions so = o.scorer;
+    so.threads = threads;
+    HostScorer scorer(so, nullptr);
+    // The float reference of both splits, computed once per scorer (as the search does).
+    scorer.float_metric("calibration");
+    scorer.float_metric("validation");
+    out.calibration_windows = scorer.windows("calibration");
+    out.validation_windows = scorer.windows("validation");
+    out.seq = scorer.arch().max_seq;
+    for (const model::Setting& setting : o.settings) {
+      const model::QuantSpec spec = setting.to_quant_spec(scorer.n_layers());
+      ScoringBenchRow row;
+      row.setting = setting.label();
+      row.threads = threads;
+      row.calibration_tokens = int64_t{out.calibration_windows} * out.seq;
+      row.validation_tokens = int64_t{out.validation_windows} * out.seq;
+      std::vector<double> pack, load, calibration, validation;
+      for (int r = 0; r < o.repeats; ++r) {
+        const CandidateScore c = scorer.score_transient(spec, "calibration");
+        pack.push_back(c.pack_seconds);
+        load.push_back(c.load_seconds);
+        calibration.push_back(c.seconds - c.pack_seconds - c.load_seconds);
+        row.calibration_perplexity = c.metric;
+        row.calibration_kl = c.output_kl;
+      }
+      const PackedCandidate packed = scorer.pack(spec);
+      for (int r = 0; r < o.repeats; ++r) {
+        const CandidateScore v = scorer.score(spec, packed, "validation");
+        validation.push_back(v.seconds - v.load_seconds);
+        row.validation_perplexity = v.metric;
+        row.validation_kl = v.output_kl;
+      }
+      row.pack = median(pack);
+      row.load = median(load);
+      row.calibration = median(calibration);
+      row.validation = median(validation);
+      if (o.progress) {
+        char line[256];
+        std::snprintf(line, sizeof line,
+                      "%s %dT: %.0f tokens/s calibration, %.0f validation, %.2f candidates/s",
+                      row.setting.c_str(), threads, row.calibration_tokens_per_s(),
+                      row.validation_tokens_per_s(), row.candidates_per_s());
+        o.progress(line);
+      }
+      out.rows.push_back(row);
+    }
+  }
+  return out;
+}
+
+std::string format_scoring_bench(const ScoringBench& b) {
+  std::string s =
+      "| setting | threads | calibration tokens/s | validation tokens/s | candidates/s | pack ms "
+      "| load ms | calibration ms | calibration ppl | validation ppl | validation KL |\n"
+      "|---|---|---|---|---|---|---|---|---|---|---|\n";
+  for (const auto& r : b.rows) {
+    char line[512];
+    std::snprintf(line, sizeof line,
+                  "| %s | %d | %.0f | %.0f | %.2f | %.1f | %.1f | %.1f | %.4f | %.4f | %.5f |\n",
+                  r.setting.c_str(), r.threads, r.calibration_tokens_per_s(),
+                  r.validation_tokens_per_s(), r.candidates_per_s(), r.pack * 1e3, r.load * 1e3,
+                  r.calibration * 1e3, r.calibration_perplexity, r.validation_perplexity,
+                  r.validation_kl);
+    s += line;
+  }
+  return s;
+}
+
+}  // namespace hilq::search

@@ -34,11 +34,18 @@ struct ScoringBenchRow {
   int64_t calibration_tokens = 0, validation_tokens = 0;  // predicted positions per scoring
   // Medians over the repeats, in seconds.
   double pack = 0, load = 0, calibration = 0, validation = 0;
+  // The first repeat's packing: it searches every unit's clipping, later ones find the steps in
+  // the scorer's step cache (as a search's candidates after the first mostly do).
+  double pack_first = 0;
+  // Medians of the process's CPU seconds per candidate (pack, load, calibration) and per
+  // validation scoring (load included): less sensitive than wall time to other processes.
+  double candidate_cpu = 0, validation_cpu = 0;
   double calibration_perplexity = 0, validation_perplexity = 0;
   double calibration_kl = 0, validation_kl = 0;
 
   double calibration_tokens_per_s() const { return calibration_tokens / calibration; }
   double validation_tokens_per_s() const { return validation_tokens / validation; }
+  double validation_tokens_per_cpu_s() const { return validation_tokens / validation_cpu; }
   // The calibration scoring of a new config, packing and loading included.
   double candidates_per_s() const { return 1.0 / (pack + load + calibration); }
 };

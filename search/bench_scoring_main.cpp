@@ -1,4 +1,5 @@
-// bench_scoring: host scoring throughput of the search on one float LM (see search/scoring_bench.h).
+// bench_scoring: host scoring throughput of the search on one float LM (see
+// search/scoring_bench.h).
 #include <unistd.h>
 
 #include <chrono>
@@ -117,9 +118,10 @@ with packing and loading counted, and the load average before and after.)",
   std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
   const std::string before = load_average();
   const auto b = hilq::search::bench_scoring(o);
-  std::printf("bench_scoring %s, %s: %d calibration and %d validation windows of %d tokens, "
-              "median of %d\n",
-              date, model.c_str(), b.calibration_windows, b.validation_windows, b.seq, o.repeats);
+  std::printf(
+      "bench_scoring %s, %s: %d calibration and %d validation windows of %d tokens, "
+      "median of %d\n",
+      date, model.c_str(), b.calibration_windows, b.validation_windows, b.seq, o.repeats);
   std::printf("load average before %s, after %s\n\n", before.c_str(), load_average().c_str());
   std::printf("%s", hilq::search::format_scoring_bench(b).c_str());
   return 0;

@@ -52,8 +52,8 @@ void log_softmax(const float* logits, int n, float* out) {
 // KL(ref || dst) terms of `rows` rows (at most 4), each summed over the vocabulary in order:
 // k[r] = sum_v p[v] (ref[v] - dst[v]) with p[v] = exp(ref[v]) (from `probs` when given). The rows'
 // sums are independent chains run side by side.
-void kl_rows(const float* const* ref, const double* const* probs, const float* const* dst,
-             int rows, size_t vocab, double* k) {
+void kl_rows(const float* const* ref, const double* const* probs, const float* const* dst, int rows,
+             size_t vocab, double* k) {
   double acc[4] = {0, 0, 0, 0};
   if (probs) {
     for (size_t v = 0; v < vocab; ++v)
@@ -170,7 +170,7 @@ LmScore score_lm(const runtime::Model& model, const TokenWindows& windows, int t
     nll_sum += nll[static_cast<size_t>(w)];
     kl_sum += kl[static_cast<size_t>(w)];
   }
-  const double count = static_cast<double>(positions);
+  const auto count = static_cast<double>(positions);
   return {std::exp(nll_sum / count), reference_logprobs ? kl_sum / count : 0.0};
 }
 
@@ -316,9 +316,8 @@ std::pair<double, double> HostScorer::evaluate(const runtime::Model& model,
   }
   const std::vector<float>& ref = reference(split);
   const auto probs = state_->reference_probs.find(split);
-  const LmScore s =
-      score_lm(model, windows_of(split), options_.threads, &ref, nullptr,
-               probs == state_->reference_probs.end() ? nullptr : &probs->second);
+  const LmScore s = score_lm(model, windows_of(split), options_.threads, &ref, nullptr,
+                             probs == state_->reference_probs.end() ? nullptr : &probs->second);
   return {s.perplexity, s.output_kl};
 }
 
@@ -383,7 +382,7 @@ PackedCandidate HostScorer::pack(const model::QuantSpec& spec) {
     fs::create_directories(dir);
     qat::QuantState quant(spec, n_layers());
     quant.init_weight_steps(state_->checkpoint.model->unit_weights(), qat::QuantState::Init::kPtq,
-                          &state_->ptq_steps);
+                            &state_->ptq_steps);
     const fs::path partial = path.string() + ".partial";
     qat::export_packed_model(partial.string(), *state_->checkpoint.model, quant,
                              state_->checkpoint.tokenizer);
@@ -490,7 +489,10 @@ CandidateScore HostScorer::score_transient(const model::QuantSpec& spec, const s
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   ++scorings_;
   scoring_seconds_ += seconds;
-  return {s.first, s.second, seconds, false,
+  return {s.first,
+          s.second,
+          seconds,
+          false,
           std::chrono::duration<double>(t_packed - t0).count(),
           std::chrono::duration<double>(t_loaded - t_packed).count()};
 }

@@ -147,8 +147,9 @@ TEST_CASE("the PTQ step cache gives the steps a fresh search gives and is used w
         plain.weights().at("layers.0.attn.q").step->value);
 }
 
+// Hidden from the search suite: ctest search.bench_scoring (label bench) runs it.
 TEST_CASE("bench_scoring scores every setting at every thread count with the same values",
-          "[search][scoring]") {
+          "[.bench_scoring]") {
   const fs::path dir =
       fs::temp_directory_path() / ("hilq_bench_scoring_test_" + std::to_string(::getpid()));
   fs::remove_all(dir);

@@ -25,10 +25,15 @@ double median(std::vector<double> v) {
 }  // namespace
 
 ScoringBench bench_scoring(const ScoringBenchOptions& o) {
-  if (o.scorer.task != "lm") throw UsageError("bench_scoring: --task must be lm");
-  if (o.settings.empty()) throw UsageError("bench_scoring: no setting to measure");
-  if (o.thread_counts.empty()) throw UsageError("bench_scoring: no thread count to measure");
-  if (o.repeats < 1) throw UsageError("bench_scoring: --repeats must be at least 1");
+  if (o.scorer.task != "lm") throw UsageError("the scoring bench measures the lm task only");
+  if (o.settings.empty()) throw UsageError("no setting to measure");
+  if (o.thread_counts.empty()) throw UsageError("no thread count to measure");
+  if (o.repeats < 1) throw UsageError("--repeats must be at least 1");
+  for (const model::Setting& s : o.settings)
+    if (s.kind() == model::SettingKind::kFp16 || s.kind() == model::SettingKind::kAsStored)
+      throw UsageError("--settings: " + s.label() +
+                       " is not a config the search packs and scores (FP32 or a quantized "
+                       "setting)");
   ScoringBench out;
   for (const int threads : o.thread_counts) {
     ScorerOptions so = o.scorer;

@@ -56,7 +56,7 @@ struct ScoringBench {
 };
 
 // Throws what HostScorer throws (model, data, settings); UsageError for a cls task, no setting
-// or thread count, or repeats < 1.
+// or thread count, FP16 or as-stored (not configs the search scores), or repeats < 1.
 ScoringBench bench_scoring(const ScoringBenchOptions& options);
 
 // A Markdown table of the rows.

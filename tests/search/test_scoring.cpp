@@ -191,4 +191,7 @@ TEST_CASE("bench_scoring scores every setting at every thread count with the sam
   }
   o.repeats = 0;
   CHECK_THROWS_WITH(search::bench_scoring(o), Catch::Contains("--repeats"));
+  o.repeats = 1;
+  o.settings = {model::Setting::fp16()};
+  CHECK_THROWS_WITH(search::bench_scoring(o), Catch::Contains("FP16 is not a config"));
 }

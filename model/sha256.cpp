@@ -6,6 +6,12 @@
 #include <stdexcept>
 #include <vector>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#include <immintrin.h>
+#define HILQ_SHA256_X86 1
+#endif
+
 namespace hilq::model {
 namespace {
 
@@ -21,11 +27,81 @@ constexpr uint32_t kK[64] = {
 
 inline uint32_t rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
 
+#if defined(HILQ_SHA256_X86)
+bool detect_sha_ni() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+  const bool ssse3 = (c >> 9) & 1, sse41 = (c >> 19) & 1;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+  return ssse3 && sse41 && ((b >> 29) & 1);
+}
+
+// `count` 64-byte blocks with the SHA-NI instructions. The state lives as ABEF / CDGH pairs; each
+// quad of rounds takes 4 schedule words W (loaded big-endian for the first 16, then
+// W_i = msg2(msg1(W_{i-4}, W_{i-3}) + alignr(W_{i-1}, W_{i-2}), W_{i-1})) plus 4 constants.
+__attribute__((target("sha,sse4.1,ssse3"))) void blocks_sha_ni(uint32_t* h, const uint8_t* p,
+                                                               size_t count) {
+  const __m128i kMask = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+  __m128i tmp = _mm_shuffle_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h)), 0xB1);
+  __m128i state1 =
+      _mm_shuffle_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h + 4)), 0x1B);
+  __m128i state0 = _mm_alignr_epi8(tmp, state1, 8);  // ABEF
+  state1 = _mm_blend_epi16(state1, tmp, 0xF0);       // CDGH
+  for (; count > 0; --count, p += 64) {
+    const __m128i abef = state0, cdgh = state1;
+    __m128i w[4];
+    for (int i = 0; i < 16; ++i) {
+      __m128i& wi = w[i & 3];
+      if (i < 4) {
+        wi = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * i)), kMask);
+      } else {
+        const __m128i m1 = _mm_sha256msg1_epu32(w[i & 3], w[(i + 1) & 3]);
+        const __m128i t7 = _mm_alignr_epi8(w[(i + 3) & 3], w[(i + 2) & 3], 4);
+        wi = _mm_sha256msg2_epu32(_mm_add_epi32(m1, t7), w[(i + 3) & 3]);
+      }
+      __m128i msg =
+          _mm_add_epi32(wi, _mm_loadu_si128(reinterpret_cast<const __m128i*>(kK + 4 * i)));
+      state1 = _mm_sha256rnds2_epu32(state1, state0, msg);
+      msg = _mm_shuffle_epi32(msg, 0x0E);
+      state0 = _mm_sha256rnds2_epu32(state0, state1, msg);
+    }
+    state0 = _mm_add_epi32(state0, abef);
+    state1 = _mm_add_epi32(state1, cdgh);
+  }
+  tmp = _mm_shuffle_epi32(state0, 0x1B);        // FEBA
+  state1 = _mm_shuffle_epi32(state1, 0xB1);     // DCHG
+  state0 = _mm_blend_epi16(tmp, state1, 0xF0);  // DCBA
+  state1 = _mm_alignr_epi8(state1, tmp, 8);     // HGFE
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(h), state0);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(h + 4), state1);
+}
+#endif
+
 }  // namespace
 
-Sha256::Sha256()
+bool Sha256::cpu_accelerated() {
+#if defined(HILQ_SHA256_X86)
+  static const bool has = detect_sha_ni();
+  return has;
+#else
+  return false;
+#endif
+}
+
+Sha256::Sha256(bool accelerated)
     : h_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-         0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19} {}
+         0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19},
+      sha_ni_(accelerated && cpu_accelerated()) {}
+
+void Sha256::blocks(const uint8_t* p, size_t count) {
+#if defined(HILQ_SHA256_X86)
+  if (sha_ni_) {
+    blocks_sha_ni(h_, p, count);
+    return;
+  }
+#endif
+  for (; count > 0; --count, p += 64) block(p);
+}
 
 void Sha256::block(const uint8_t* p) {
   uint32_t w[64];
@@ -63,10 +139,12 @@ void Sha256::update(const void* data, size_t n) {
     std::memcpy(buf_ + used_, p, take);
     used_ += take, p += take, n -= take;
     if (used_ < 64) return;
-    block(buf_);
+    blocks(buf_, 1);
     used_ = 0;
   }
-  for (; n >= 64; p += 64, n -= 64) block(p);
+  blocks(p, n / 64);
+  p += n / 64 * 64;
+  n %= 64;
   std::memcpy(buf_, p, n);
   used_ = n;
 }

@@ -12,14 +12,20 @@ namespace hilq::model {
 
 class Sha256 {
  public:
-  Sha256();
+  // accelerated: use the CPU's SHA extensions when it has them (x86 SHA-NI); the digest is the
+  // same either way (false: the portable code, for tests).
+  explicit Sha256(bool accelerated = true);
+  // Whether this CPU runs the accelerated path.
+  static bool cpu_accelerated();
   void update(const void* data, size_t n);
   std::array<uint8_t, 32> digest();  // finishes the hash; call once
   std::string hex();                 // digest() as 64 lowercase hex digits
 
  private:
+  void blocks(const uint8_t* p, size_t count);
   void block(const uint8_t* p);
   uint32_t h_[8];
+  bool sha_ni_ = false;
   uint8_t buf_[64];
   size_t used_ = 0;
   uint64_t total_ = 0;

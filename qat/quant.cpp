@@ -279,10 +279,19 @@ Var QuantState::act(const std::string& point, const Var& x, const std::vector<ui
   return lsq_activation(x, a.step_hi, a.bits, a.step_lo, a.low_bits, mask);
 }
 
-void QuantState::init_weight_steps(const std::map<std::string, Var>& unit_weights, Init how) {
+void QuantState::init_weight_steps(const std::map<std::string, Var>& unit_weights, Init how,
+                                   WeightStepCache* cache) {
   for (auto& [unit, wp] : weights_) {
     auto it = unit_weights.find(unit);
     if (it == unit_weights.end()) throw QatError("init_weight_steps: no weight for unit " + unit);
+    const auto key = std::make_tuple(unit, wp.bits, wp.group, how);
+    if (cache) {
+      const auto hit = cache->find(key);
+      if (hit != cache->end()) {
+        wp.step = parameter(hit->second, unit + ".w_step");
+        continue;
+      }
+    }
     const Mat& w = it->second->value;
     const int rows = static_cast<int>(w.rows()), cols = static_cast<int>(w.cols());
     const int gsize = wp.group > 0 ? wp.group : cols;
@@ -297,6 +306,7 @@ void QuantState::init_weight_steps(const std::map<std::string, Var>& unit_weight
                                     : mse_step(buf.data(), static_cast<size_t>(n), wp.bits);
       }
     }
+    if (cache) (*cache)[key] = s;
     wp.step = parameter(std::move(s), unit + ".w_step");
   }
 }

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "model/quant_spec.h"
@@ -90,7 +91,12 @@ class QuantState {
   // Step initialisation from the weights and from observed statistics. LSQ: s = 2 mean|x|/sqrt(p);
   // PTQ: MSE-optimal clipping of absmax. Weights need the model's current values.
   enum class Init { kLsq, kPtq };
-  void init_weight_steps(const std::map<std::string, Var>& unit_weights, Init how);
+  // Steps computed earlier from the same weights, by (unit, bits, group, init): a unit found in it
+  // takes its steps from it (the same values), a unit not found is computed and added. Only valid
+  // while the weights it was filled from stay unchanged (the host scorer's float model).
+  using WeightStepCache = std::map<std::tuple<std::string, int, int, Init>, Mat>;
+  void init_weight_steps(const std::map<std::string, Var>& unit_weights, Init how,
+                         WeightStepCache* cache = nullptr);
   void init_act_steps(Init how);
   // Clamps learned steps to stay positive after an optimizer update.
   void clamp_steps();

@@ -27,14 +27,43 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-// log-softmax of one row of logits, in double for the sums.
+// Largest reference (positions x vocab) whose probabilities HostScorer keeps: the default
+// calibration and validation splits of a 4096-token, 128-position model, not the test split.
+constexpr size_t kMaxReferenceProbs = size_t{64} * 128 * 4096;
+
+// log-softmax of one row of logits, in double for the sums. The maximum runs in 8 independent
+// lanes (exact: a maximum does not depend on order; a NaN logit is skipped, or kept when it is
+// the first, as a running std::max keeps it).
 void log_softmax(const float* logits, int n, float* out) {
-  double max = logits[0];
-  for (int i = 1; i < n; ++i) max = std::max<double>(max, logits[i]);
+  float lane[8];
+  const int n8 = n >= 8 ? n / 8 * 8 : 0;
+  for (int l = 0; l < 8; ++l) lane[l] = n8 ? logits[l] : logits[0];
+  for (int i = 8; i < n8; i += 8)
+    for (int l = 0; l < 8; ++l) lane[l] = lane[l] < logits[i + l] ? logits[i + l] : lane[l];
+  double max = lane[0];
+  for (int l = 1; l < 8; ++l) max = std::max<double>(max, lane[l]);
+  for (int i = n8; i < n; ++i) max = std::max<double>(max, logits[i]);
   double sum = 0;
   for (int i = 0; i < n; ++i) sum += std::exp(static_cast<double>(logits[i]) - max);
   const double lse = max + std::log(sum);
   for (int i = 0; i < n; ++i) out[i] = static_cast<float>(static_cast<double>(logits[i]) - lse);
+}
+
+// KL(ref || dst) terms of `rows` rows (at most 4), each summed over the vocabulary in order:
+// k[r] = sum_v p[v] (ref[v] - dst[v]) with p[v] = exp(ref[v]) (from `probs` when given). The rows'
+// sums are independent chains run side by side.
+void kl_rows(const float* const* ref, const double* const* probs, const float* const* dst, int rows,
+             size_t vocab, double* k) {
+  double acc[4] = {0, 0, 0, 0};
+  if (probs) {
+    for (size_t v = 0; v < vocab; ++v)
+      for (int r = 0; r < rows; ++r) acc[r] += probs[r][v] * (ref[r][v] - dst[r][v]);
+  } else {
+    for (size_t v = 0; v < vocab; ++v)
+      for (int r = 0; r < rows; ++r)
+        acc[r] += std::exp(static_cast<double>(ref[r][v])) * (ref[r][v] - dst[r][v]);
+  }
+  for (int r = 0; r < rows; ++r) k[r] = acc[r];
 }
 
 // Documents of a split joined as the QAT engine joins them: each followed by <|endoftext|>.
@@ -76,15 +105,18 @@ TokenWindows pick_windows(const std::vector<int32_t>& stream, int seq, int count
 }
 
 LmScore score_lm(const runtime::Model& model, const TokenWindows& windows, int threads,
-                 const std::vector<float>* reference_logprobs, std::vector<float>* out_logprobs) {
+                 const std::vector<float>* reference_logprobs, std::vector<float>* out_logprobs,
+                 const std::vector<double>* reference_probs) {
   const int n = windows.count(), seq = windows.seq, vocab = model.arch().vocab_size;
   const auto row = static_cast<size_t>(vocab);
-  if (reference_logprobs &&
-      reference_logprobs->size() != static_cast<size_t>(n) * static_cast<size_t>(seq) * row)
+  const size_t positions = static_cast<size_t>(n) * static_cast<size_t>(seq);
+  if (reference_logprobs && reference_logprobs->size() != positions * row)
     throw Error(ErrorCategory::kRuntime,
                 "score_lm: the reference log-probabilities do not match the windows");
-  if (out_logprobs)
-    out_logprobs->assign(static_cast<size_t>(n) * static_cast<size_t>(seq) * row, 0);
+  if (reference_probs && (!reference_logprobs || reference_probs->size() != positions * row))
+    throw Error(ErrorCategory::kRuntime,
+                "score_lm: the reference probabilities do not match the log-probabilities");
+  if (out_logprobs) out_logprobs->assign(positions * row, 0);
   std::vector<double> nll(static_cast<size_t>(n), 0.0), kl(static_cast<size_t>(n), 0.0);
   const int workers = std::max(1, std::min(threads, n));
   auto work = [&](int first) {
@@ -96,23 +128,33 @@ LmScore score_lm(const runtime::Model& model, const TokenWindows& windows, int t
     so.max_chunk = seq;
     so.all_logits = true;
     runtime::Session session(model, ctx, so);
-    std::vector<float> lp(row);
+    constexpr int kRows = 4;  // KL rows summed side by side
+    std::vector<float> lp(out_logprobs ? 0 : kRows * row);
     for (int w = first; w < n; w += workers) {
       const int32_t* ids = windows.tokens.data() + static_cast<size_t>(w) * (seq + 1);
       session.reset();
       const auto logits = session.prefill({ids, static_cast<size_t>(seq)}, true);
       double window_nll = 0, window_kl = 0;
-      for (int t = 0; t < seq; ++t) {
-        const size_t pos = static_cast<size_t>(w) * seq + static_cast<size_t>(t);
-        float* dst = out_logprobs ? out_logprobs->data() + pos * row : lp.data();
-        log_softmax(logits.data() + static_cast<size_t>(t) * row, vocab, dst);
-        window_nll -= dst[ids[t + 1]];
+      for (int t0 = 0; t0 < seq; t0 += kRows) {
+        const int rows = std::min(kRows, seq - t0);
+        const float* ref[kRows];
+        const double* probs[kRows];
+        const float* dst[kRows];
+        for (int r = 0; r < rows; ++r) {
+          const int t = t0 + r;
+          const size_t pos = static_cast<size_t>(w) * seq + static_cast<size_t>(t);
+          float* out = out_logprobs ? out_logprobs->data() + pos * row
+                                    : lp.data() + static_cast<size_t>(r) * row;
+          log_softmax(logits.data() + static_cast<size_t>(t) * row, vocab, out);
+          window_nll -= out[ids[t + 1]];
+          dst[r] = out;
+          if (reference_logprobs) ref[r] = reference_logprobs->data() + pos * row;
+          if (reference_probs) probs[r] = reference_probs->data() + pos * row;
+        }
         if (reference_logprobs) {
-          const float* ref = reference_logprobs->data() + pos * row;
-          double k = 0;
-          for (size_t v = 0; v < row; ++v)
-            k += std::exp(static_cast<double>(ref[v])) * (ref[v] - dst[v]);
-          window_kl += k;
+          double k[kRows];
+          kl_rows(ref, reference_probs ? probs : nullptr, dst, rows, row, k);
+          for (int r = 0; r < rows; ++r) window_kl += k[r];
         }
       }
       nll[static_cast<size_t>(w)] = window_nll;
@@ -128,8 +170,14 @@ LmScore score_lm(const runtime::Model& model, const TokenWindows& windows, int t
     nll_sum += nll[static_cast<size_t>(w)];
     kl_sum += kl[static_cast<size_t>(w)];
   }
-  const double positions = static_cast<double>(n) * seq;
-  return {std::exp(nll_sum / positions), reference_logprobs ? kl_sum / positions : 0.0};
+  const auto count = static_cast<double>(positions);
+  return {std::exp(nll_sum / count), reference_logprobs ? kl_sum / count : 0.0};
+}
+
+std::vector<double> reference_probabilities(const std::vector<float>& reference_logprobs) {
+  std::vector<double> p(reference_logprobs.size());
+  for (size_t i = 0; i < p.size(); ++i) p[i] = std::exp(static_cast<double>(reference_logprobs[i]));
+  return p;
 }
 
 ClsScore score_cls(const runtime::Model& model, const Sentences& sentences, int threads,
@@ -185,8 +233,14 @@ struct HostScorer::State {
   std::map<std::string, TokenWindows> windows;
   std::map<std::string, Sentences> sentences;
   std::map<std::string, std::vector<float>> reference;
+  // lm: exp of the reference per split, for splits of at most kMaxReferenceProbs positions x
+  // vocab (8 bytes each: 268 MB for 64 windows of 128 tokens over 4096 tokens).
+  std::map<std::string, std::vector<double>> reference_probs;
   std::map<std::string, double> float_metric;
   std::unique_ptr<qat::TaskData> qat_data;  // training data of pack_trained(), loaded once
+  // PTQ steps of the float model's units by (unit, bits, group): a unit's clipping is searched
+  // once, whatever configs it appears in.
+  qat::QuantState::WeightStepCache ptq_steps;
 };
 
 HostScorer::HostScorer(const ScorerOptions& options, db::SearchStore* store)
@@ -261,7 +315,9 @@ std::pair<double, double> HostScorer::evaluate(const runtime::Model& model,
     return {s.accuracy, s.output_kl};
   }
   const std::vector<float>& ref = reference(split);
-  const LmScore s = score_lm(model, windows_of(split), options_.threads, &ref);
+  const auto probs = state_->reference_probs.find(split);
+  const LmScore s = score_lm(model, windows_of(split), options_.threads, &ref, nullptr,
+                             probs == state_->reference_probs.end() ? nullptr : &probs->second);
   return {s.perplexity, s.output_kl};
 }
 
@@ -299,6 +355,8 @@ const std::vector<float>& HostScorer::reference(const std::string& split) {
     state_->float_metric[split] =
         score_lm(*state_->float_model, windows_of(split), options_.threads, nullptr, &lp)
             .perplexity;
+    if (lp.size() <= kMaxReferenceProbs)
+      state_->reference_probs[split] = reference_probabilities(lp);
   }
   return state_->reference[split] = std::move(lp);
 }
@@ -323,7 +381,8 @@ PackedCandidate HostScorer::pack(const model::QuantSpec& spec) {
   if (!fs::exists(path)) {
     fs::create_directories(dir);
     qat::QuantState quant(spec, n_layers());
-    quant.init_weight_steps(state_->checkpoint.model->unit_weights(), qat::QuantState::Init::kPtq);
+    quant.init_weight_steps(state_->checkpoint.model->unit_weights(), qat::QuantState::Init::kPtq,
+                            &state_->ptq_steps);
     const fs::path partial = path.string() + ".partial";
     qat::export_packed_model(partial.string(), *state_->checkpoint.model, quant,
                              state_->checkpoint.tokenizer);
@@ -409,12 +468,18 @@ CandidateScore HostScorer::score_transient(const model::QuantSpec& spec, const s
   reference(split);
   const auto t0 = Clock::now();
   qat::QuantState quant(spec, n_layers());
-  quant.init_weight_steps(state_->checkpoint.model->unit_weights(), qat::QuantState::Init::kPtq);
+  quant.init_weight_steps(state_->checkpoint.model->unit_weights(), qat::QuantState::Init::kPtq,
+                          &state_->ptq_steps);
   qat::export_packed_model(path.string(), *state_->checkpoint.model, quant,
                            state_->checkpoint.tokenizer);
+  const auto t_packed = Clock::now();
+  auto t_loaded = t_packed;
   std::pair<double, double> s;
   try {
-    const runtime::Model model = runtime::Model::load(path.string());
+    runtime::LoadOptions lo;
+    lo.verify_hash = false;  // written just now by this process
+    const runtime::Model model = runtime::Model::load(path.string(), lo);
+    t_loaded = Clock::now();
     s = evaluate(model, split);
   } catch (...) {
     fs::remove(path);
@@ -424,7 +489,12 @@ CandidateScore HostScorer::score_transient(const model::QuantSpec& spec, const s
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   ++scorings_;
   scoring_seconds_ += seconds;
-  return {s.first, s.second, seconds, false};
+  return {s.first,
+          s.second,
+          seconds,
+          false,
+          std::chrono::duration<double>(t_packed - t0).count(),
+          std::chrono::duration<double>(t_loaded - t_packed).count()};
 }
 
 CandidateScore HostScorer::score(const model::QuantSpec& spec, const PackedCandidate& packed,
@@ -443,13 +513,14 @@ CandidateScore HostScorer::score(const model::QuantSpec& spec, const PackedCandi
   const runtime::Model model = runtime::Model::load(packed.path);
   if (model.quant_config() != spec.to_json())
     throw ModelError(packed.path + " holds another quant config than candidate " + config_hash);
+  const double load_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   const auto [metric, kl] = evaluate(model, split);
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   ++scorings_;
   scoring_seconds_ += seconds;
   if (store_)
     store_->put_score({model_hash_, config_hash, split, count, metric_, metric, kl, seconds});
-  return {metric, kl, seconds, false};
+  return {metric, kl, seconds, false, 0.0, load_seconds};
 }
 
 }  // namespace hilq::search

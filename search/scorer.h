@@ -62,10 +62,15 @@ struct LmScore {
 };
 // Scores a loaded model on the windows, `threads` windows at a time; the sum runs in window order
 // so the value does not depend on threads. With reference_logprobs ([windows * seq][vocab], the
-// float model's), also the output KL; with out_logprobs, writes this model's.
+// float model's), also the output KL; with out_logprobs, writes this model's. reference_probs
+// (optional, same shape) holds std::exp(double(reference_logprobs[i])): the KL's weights computed
+// once per split instead of once per scoring; the value is the same bit for bit.
 LmScore score_lm(const runtime::Model& model, const TokenWindows& windows, int threads,
                  const std::vector<float>* reference_logprobs = nullptr,
-                 std::vector<float>* out_logprobs = nullptr);
+                 std::vector<float>* out_logprobs = nullptr,
+                 const std::vector<double>* reference_probs = nullptr);
+// reference_probs of score_lm for a reference.
+std::vector<double> reference_probabilities(const std::vector<float>& reference_logprobs);
 
 // Labelled sentences of one split (task cls), each at most the model's max_seq tokens.
 struct Sentences {
@@ -119,6 +124,9 @@ struct CandidateScore {
   double output_kl = 0;
   double seconds = 0;   // of the scoring itself (0 when cached)
   bool cached = false;  // from the scores table
+  // Parts of `seconds`: packing the candidate file (score_transient only) and loading it; the
+  // rest is the forward passes and the metric.
+  double pack_seconds = 0, load_seconds = 0;
 };
 
 class HostScorer {

@@ -1,0 +1,197 @@
+// Host scoring on the micro LM: score_lm against a plain per-row oracle (bit for bit, with and
+// without the reference's cached probabilities, at any thread count), the PTQ step cache, and
+// bench_scoring's rows.
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <filesystem>
+#include <random>
+
+#include "kernels/mkmp.h"
+#include "qat/checkpoint.h"
+#include "qat/data.h"
+#include "runtime/model.h"
+#include "runtime/session.h"
+#include "search/scorer.h"
+#include "search/scoring_bench.h"
+#include "tests/search/micro_lm.h"
+
+namespace fs = std::filesystem;
+using namespace hilq;
+using search::testing::micro_lm_path;
+
+namespace {
+
+// Random windows of the model's vocabulary.
+search::TokenWindows random_windows(int count, int seq, int vocab, uint32_t seed) {
+  search::TokenWindows w{"test", seq, {}};
+  std::mt19937 rng(seed);
+  for (int i = 0; i < count * (seq + 1); ++i)
+    w.tokens.push_back(static_cast<int32_t>(rng() % static_cast<uint32_t>(vocab)));
+  return w;
+}
+
+// score_lm as first written: one session, window by window, row by row, every sum in order.
+search::LmScore oracle(const runtime::Model& model, const search::TokenWindows& windows,
+                       const std::vector<float>* ref, std::vector<float>* out) {
+  const int n = windows.count(), seq = windows.seq, vocab = model.arch().vocab_size;
+  const auto row = static_cast<size_t>(vocab);
+  if (out) out->assign(static_cast<size_t>(n) * seq * row, 0);
+  kernels::ContextOptions co;
+  co.threads = 1;
+  kernels::Context ctx(co);
+  runtime::SessionOptions so;
+  so.max_context = seq;
+  so.all_logits = true;
+  runtime::Session session(model, ctx, so);
+  std::vector<float> lp(row);
+  double nll_sum = 0, kl_sum = 0;
+  for (int w = 0; w < n; ++w) {
+    const int32_t* ids = windows.tokens.data() + static_cast<size_t>(w) * (seq + 1);
+    session.reset();
+    const auto logits = session.prefill({ids, static_cast<size_t>(seq)}, true);
+    double nll = 0, kl = 0;
+    for (int t = 0; t < seq; ++t) {
+      const size_t pos = static_cast<size_t>(w) * seq + static_cast<size_t>(t);
+      float* dst = out ? out->data() + pos * row : lp.data();
+      const float* x = logits.data() + static_cast<size_t>(t) * row;
+      double max = x[0];
+      for (int i = 1; i < vocab; ++i) max = std::max<double>(max, x[i]);
+      double sum = 0;
+      for (int i = 0; i < vocab; ++i) sum += std::exp(static_cast<double>(x[i]) - max);
+      const double lse = max + std::log(sum);
+      for (int i = 0; i < vocab; ++i) dst[i] = static_cast<float>(static_cast<double>(x[i]) - lse);
+      nll -= dst[ids[t + 1]];
+      if (ref) {
+        const float* r = ref->data() + pos * row;
+        double k = 0;
+        for (size_t v = 0; v < row; ++v) k += std::exp(static_cast<double>(r[v])) * (r[v] - dst[v]);
+        kl += k;
+      }
+    }
+    nll_sum += nll;
+    kl_sum += kl;
+  }
+  const double positions = static_cast<double>(n) * seq;
+  return {std::exp(nll_sum / positions), ref ? kl_sum / positions : 0.0};
+}
+
+runtime::Model load(const std::string& setting) {
+  runtime::LoadOptions lo;
+  if (setting == "FP32")
+    lo.weights = runtime::WeightsMode::kFp32;
+  else
+    lo.setting = model::Setting::parse(setting);
+  return runtime::Model::load(micro_lm_path(), lo);
+}
+
+}  // namespace
+
+TEST_CASE("score_lm equals the per-row oracle bit for bit at every thread count",
+          "[search][scoring]") {
+  const runtime::Model fp = load("FP32");
+  const int seq = fp.arch().max_seq;
+  // 5 windows: uneven over 2 and 3 threads; a seq not a multiple of the 4 KL rows summed together.
+  const search::TokenWindows w = random_windows(5, seq - 1, fp.arch().vocab_size, 3);
+  std::vector<float> ref, ref_oracle;
+  const search::LmScore f = search::score_lm(fp, w, 2, nullptr, &ref);
+  const search::LmScore fo = oracle(fp, w, nullptr, &ref_oracle);
+  CHECK(f.perplexity == fo.perplexity);
+  CHECK(ref == ref_oracle);
+  const std::vector<double> probs = search::reference_probabilities(ref);
+  for (const char* setting : {"W4A8", "W4A4-TA8/4", "W8A8-E8"}) {
+    INFO(setting);
+    const runtime::Model m = load(setting);
+    const search::LmScore want = oracle(m, w, &ref, nullptr);
+    REQUIRE(want.output_kl > 0);
+    for (int threads : {1, 2, 3}) {
+      INFO(threads << " threads");
+      const search::LmScore a = search::score_lm(m, w, threads, &ref);
+      const search::LmScore b = search::score_lm(m, w, threads, &ref, nullptr, &probs);
+      CHECK(a.perplexity == want.perplexity);
+      CHECK(a.output_kl == want.output_kl);
+      CHECK(b.perplexity == want.perplexity);
+      CHECK(b.output_kl == want.output_kl);
+    }
+  }
+  std::vector<double> short_probs(probs.begin(), probs.end() - 1);
+  CHECK_THROWS_WITH(search::score_lm(fp, w, 1, &ref, nullptr, &short_probs),
+                    Catch::Contains("reference probabilities do not match"));
+}
+
+TEST_CASE("the PTQ step cache gives the steps a fresh search gives and is used when found",
+          "[search][scoring]") {
+  const qat::LoadedCheckpoint c = qat::load_checkpoint(micro_lm_path());
+  const int layers = c.model->config().n_layers;
+  const auto spec = model::Setting::parse("W4A8g32-E8").to_quant_spec(layers);
+  const auto weights = c.model->unit_weights();
+  qat::QuantState plain(spec, layers), cached(spec, layers), again(spec, layers);
+  plain.init_weight_steps(weights, qat::QuantState::Init::kPtq);
+  qat::QuantState::WeightStepCache cache;
+  cached.init_weight_steps(weights, qat::QuantState::Init::kPtq, &cache);
+  REQUIRE(cache.size() == plain.weights().size());
+  for (const auto& [unit, wp] : plain.weights()) {
+    INFO(unit);
+    REQUIRE(cached.weights().at(unit).step);
+    CHECK(cached.weights().at(unit).step->value == wp.step->value);
+    CHECK(cache.count({unit, unit == "embed" ? 8 : 4, unit == "embed" ? 0 : 32,
+                       qat::QuantState::Init::kPtq}) == 1);
+  }
+  // A found entry is taken as it is (here a marked one), not searched again.
+  auto& entry = cache.at({"embed", 8, 0, qat::QuantState::Init::kPtq});
+  entry(0, 0) = 0.125f;
+  again.init_weight_steps(weights, qat::QuantState::Init::kPtq, &cache);
+  CHECK(again.weights().at("embed").step->value(0, 0) == 0.125f);
+  CHECK(again.weights().at("layers.0.attn.q").step->value ==
+        plain.weights().at("layers.0.attn.q").step->value);
+}
+
+// Hidden from the search suite: ctest search.bench_scoring (label bench) runs it.
+TEST_CASE("bench_scoring scores every setting at every thread count with the same values",
+          "[.bench_scoring]") {
+  const fs::path dir =
+      fs::temp_directory_path() / ("hilq_bench_scoring_test_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  search::ScoringBenchOptions o;
+  o.scorer.model_path = micro_lm_path();
+  o.scorer.data_dir = qat::default_data_dir();
+  o.scorer.cache_dir = dir.string();
+  o.scorer.calibration_windows = 2;
+  o.scorer.validation_windows = 3;
+  o.scorer.test_windows = 1;
+  o.scorer.max_docs_per_split = search::testing::kMicroDocs;
+  o.settings = {model::Setting::fp32(), model::Setting::parse("W4A8")};
+  o.thread_counts = {1, 2};
+  o.repeats = 2;
+  const search::ScoringBench b = search::bench_scoring(o);
+  fs::remove_all(dir);
+  REQUIRE(b.rows.size() == 4);
+  CHECK(b.calibration_windows == 2);
+  CHECK(b.validation_windows == 3);
+  for (const auto& r : b.rows) {
+    INFO(r.setting << " " << r.threads);
+    CHECK(r.calibration_tokens == int64_t{2} * b.seq);
+    CHECK(r.validation_tokens == int64_t{3} * b.seq);
+    CHECK(r.calibration > 0);
+    CHECK(r.validation > 0);
+    CHECK(r.candidates_per_s() > 0);
+    CHECK(std::isfinite(r.validation_perplexity));
+  }
+  CHECK(b.rows[0].setting == "FP32");
+  CHECK(b.rows[0].validation_kl == 0);  // the float model against itself
+  CHECK(b.rows[1].validation_kl > 0);
+  for (int i = 0; i < 2; ++i) {  // thread counts give the same scores
+    CHECK(b.rows[static_cast<size_t>(i)].calibration_perplexity ==
+          b.rows[static_cast<size_t>(i + 2)].calibration_perplexity);
+    CHECK(b.rows[static_cast<size_t>(i)].validation_perplexity ==
+          b.rows[static_cast<size_t>(i + 2)].validation_perplexity);
+    CHECK(b.rows[static_cast<size_t>(i)].validation_kl ==
+          b.rows[static_cast<size_t>(i + 2)].validation_kl);
+  }
+  o.repeats = 0;
+  CHECK_THROWS_WITH(search::bench_scoring(o), Catch::Contains("--repeats"));
+  o.repeats = 1;
+  o.settings = {model::Setting::fp16()};
+  CHECK_THROWS_WITH(search::bench_scoring(o), Catch::Contains("FP16 is not a config"));
+}

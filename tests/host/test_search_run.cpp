@@ -256,8 +256,9 @@ TEST_CASE(
   const Outcome first = wait_for(split, pid);
   INFO(first.err);
   REQUIRE(first.exit_code == 130);
-  const Outcome second =
-      run(split, HILQ_SEARCH_PATH, {"--resume", "1", "--db", split.path("hil.db"), "--port", "0"});
+  const Outcome second = run(
+      split, HILQ_SEARCH_PATH,
+      {"--resume", "1", "--db", split.path("hil.db"), "--port", "0", "--out", split.path("out")});
   INFO(second.err);
   REQUIRE(second.exit_code == 0);
   hilq::db::Database da(whole.path("hil.db")), db(split.path("hil.db"));

@@ -395,9 +395,14 @@ void register_benchmarks(bool smoke) {
   // every weight width; 2 threads on the shapes big enough to be split (>= 2 x 512 K MACs).
   for (auto [m, k] : {std::pair{256, 256}, {256, 1024}, {1024, 256}, {512, 512}, {768, 3072}})
     for (int w : {2, 3, 4, 6, 8}) add({"gemv", w, 8, 0, m, k, 1, 1, best, "dot", false, true});
-  for (auto [m, k] : {std::pair{768, 3072}, {2048, 2048}})
-    for (int w : {2, 3, 4, 6, 8}) add({"gemv", w, 8, 0, m, k, 1, 2, best, "dot", false, false});
-  add({"gemv", 4, 8, 32, 2048, 2048, 1, 2, best, "dot", false, false});
+  for (int w : {2, 3, 4, 6, 8}) {
+    add({"gemv", w, 8, 0, 768, 3072, 1, 2, best, "dot", false, false});
+    for (int threads : {1, 2})
+      add({"gemv", w, 8, 0, 2048, 2048, 1, threads, best, "dot", false, false});
+  }
+  for (int g : {32, 64, 128})
+    for (int threads : {1, 2})
+      add({"gemv", 4, 8, g, 2048, 2048, 1, threads, best, "dot", false, false});
   // Prefill, N = 64 at 1 and 2 threads, N = 128 for W4A8 / W8A8.
   for (int threads : {1, 2})
     for (int w : {2, 3, 4, 6, 8})

@@ -142,16 +142,6 @@ inline __m512i dpbusd(__m512i acc, __m512i u, __m512i s) {
   __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u), "v"(s));
   return acc;
 }
-// Same with the 4 activation bytes at p broadcast by the instruction itself ({1to16}): the
-// broadcast rides on the load instead of taking a vector ALU slot (the GEMM issues one per token
-// and k-block; on a core with two 512-bit ALU ports that was a third of its vector work).
-inline __m512i dpbusd_b(__m512i acc, __m512i u, const int8_t* p) {
-  __asm__("vpdpbusd %2%{1to16%}, %1, %0"
-          : "+v"(acc)
-          : "v"(u), "m"(*reinterpret_cast<const int32_t*>(p)));
-  return acc;
-}
-
 inline __m512i bcast4(const int8_t* p) {
   int32_t v;
   __builtin_memcpy(&v, p, 4);
@@ -294,19 +284,25 @@ void tile(const KernelArgs& k, int p, const int32_t* rows, const int32_t* corr) 
           const int u = (st * S + j) % KU;
 #pragma GCC unroll 8
           for (int t = 0; t < T; ++t) {
+            const __m512i av = bcast4(a[t] + 4 * kk);
             for (int np = 0; np < NP; ++np) {
-              acc[u][t][2 * np] = dpbusd_b(acc[u][t][2 * np], v[np][2 * j], a[t] + 4 * kk);
-              acc[u][t][2 * np + 1] =
-                  dpbusd_b(acc[u][t][2 * np + 1], v[np][2 * j + 1], a[t] + 4 * kk);
+              acc[u][t][2 * np] = dpbusd(acc[u][t][2 * np], v[np][2 * j], av);
+              acc[u][t][2 * np + 1] = dpbusd(acc[u][t][2 * np + 1], v[np][2 * j + 1], av);
             }
           }
         }
       }
     }
-    if (k.acc) {  // test hook: the exact int32 sums (shifts undone)
+    // Test hook: the exact int32 sums (shifts undone). Fully unrolled like everything that
+    // indexes acc: one runtime index would put the accumulators in memory, and GCC then stores
+    // them in every k iteration.
+    if (k.acc) {
+#pragma GCC unroll 8
       for (int t = 0; t < T; ++t)
+#pragma GCC unroll 8
         for (int h = 0; h < H; ++h) {
           __m512i s = _mm512_setzero_si512();
+#pragma GCC unroll 4
           for (int u = 0; u < KU; ++u)
             s = _mm512_add_epi32(s, _mm512_srai_epi32(acc[u][t][h], shift_of(u, h)));
           store_acc(k, rows[t], (p + h / 2) * 32 + 16 * (h % 2), g, s);

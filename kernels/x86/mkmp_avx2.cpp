@@ -95,12 +95,28 @@ inline __m256i bcast4(const int8_t* p) {
   return _mm256_set1_epi32(v);
 }
 
-inline int32_t group_sum(const KernelArgs& k, int row, int g) {
-  const int32_t* s = k.a_sums + row * k.ld_sums;
-  if (!k.group) return s[k.ld_sums - 1];  // the total
-  int32_t v = 0;
-  for (int i = g * (k.group / 32); i < (g + 1) * (k.group / 32); ++i) v += s[i];
-  return v;
+// Offset correction -2^(b-1) * sum(a) of every (token, group), computed once per call (per token
+// block in GEMM) and used as the initial value of the group's int32 accumulators instead of a
+// subtract per accumulator and group.
+constexpr int kMaxCorr = 16384;  // entries: 8 tokens x 2048 groups (K = 65536 at g32), 64 KiB
+
+template <int B>
+void fill_corr(const KernelArgs& k, const int32_t* rows, int n, int32_t* corr) {
+  constexpr int kOff = 1 << (B - 1);
+  const int per = k.group / 32;
+  for (int t = 0; t < n; ++t) {
+    const int32_t* s = k.a_sums + rows[t] * k.ld_sums;
+    for (int g = 0; g < k.groups; ++g) {
+      int32_t v = 0;
+      if (!k.group) {
+        v = s[k.ld_sums - 1];  // the total
+      } else {
+        for (int i = 0; i < per; ++i) v += s[g * per + i];
+      }
+      corr[t * k.groups + g] =
+          static_cast<int32_t>(0u - static_cast<uint32_t>(kOff) * static_cast<uint32_t>(v));
+    }
+  }
 }
 
 inline __m256i row_mask(const KernelArgs& k, int m0) {
@@ -124,10 +140,9 @@ inline __m256i dot32_w8a8(__m256i u, __m256i a, __m256i ones, __m256i sixteen) {
 
 // One panel's rows {8*r8.., 16+8*r8..} x T tokens.
 template <int B, int A, int T, bool kGrouped>
-void tile(const KernelArgs& k, int p, int r8, const int32_t* rows) {
+void tile(const KernelArgs& k, int p, int r8, const int32_t* rows, const int32_t* corr) {
   using U = Unpack<B>;
   constexpr int S = U::S;
-  constexpr int kOff = 1 << (B - 1);
   // int16 partial sums over 8 k-blocks (one vpmaddwd per 8 instead of per k-block) stay below
   // 2^15: A4 8 * 2 * 255 * 8 = 32640; W<=3 A8 8 * 2 * 7 * 128 = 14336 (W4A8 would fit as well,
   // 30720, but measured 30 % slower on Zen 4).
@@ -142,7 +157,7 @@ void tile(const KernelArgs& k, int p, int r8, const int32_t* rows) {
   int kb = 0;
   for (int g = 0; g < k.groups; ++g) {
     __m256i acc[T][2];
-    for (int t = 0; t < T; ++t) acc[t][0] = acc[t][1] = _mm256_setzero_si256();
+    for (int t = 0; t < T; ++t) acc[t][0] = acc[t][1] = _mm256_set1_epi32(corr[t * k.groups + g]);
     const int kb_end = kb + kb_per_group;
     while (kb < kb_end) {
       __m256i acc16[T][2];
@@ -173,25 +188,33 @@ void tile(const KernelArgs& k, int p, int r8, const int32_t* rows) {
           for (int h = 0; h < 2; ++h)
             acc[t][h] = _mm256_add_epi32(acc[t][h], _mm256_madd_epi16(acc16[t][h], ones));
     }
-    for (int t = 0; t < T; ++t) {
-      const __m256i corr = _mm256_set1_epi32(kOff * group_sum(k, rows[t], g));
-      for (int h = 0; h < 2; ++h) {
-        const __m256i s = _mm256_sub_epi32(acc[t][h], corr);
-        const int m0 = p * 32 + 16 * h + 8 * r8;
-        if (k.acc) {
+    // Test hook: the exact int32 sums. Fully unrolled like everything that indexes acc (one
+    // runtime index would keep the accumulators in memory).
+    if (k.acc) {
+#pragma GCC unroll 4
+      for (int t = 0; t < T; ++t)
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; ++h) {
+          const int m0 = p * 32 + 16 * h + 8 * r8;
           alignas(32) int32_t tmp[8];
-          _mm256_store_si256(reinterpret_cast<__m256i*>(tmp), s);
+          _mm256_store_si256(reinterpret_cast<__m256i*>(tmp), acc[t][h]);
           for (int i = 0; i < 8 && m0 + i < k.rows; ++i)
             k.acc[(int64_t{rows[t]} * k.rows + m0 + i) * k.groups + g] = tmp[i];
-        } else if (kGrouped) {
+        }
+      continue;
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < T; ++t)
+#pragma GCC unroll 2
+      for (int h = 0; h < 2; ++h) {
+        if (kGrouped) {
           const __m256 sc =
               _mm256_loadu_ps(k.w_scales + (int64_t{p} * k.groups + g) * 32 + 16 * h + 8 * r8);
-          facc[t][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), sc, facc[t][h]);
+          facc[t][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[t][h]), sc, facc[t][h]);
         } else {
-          facc[t][h] = _mm256_cvtepi32_ps(s);
+          facc[t][h] = _mm256_cvtepi32_ps(acc[t][h]);
         }
       }
-    }
   }
   if (k.acc) return;
   for (int t = 0; t < T; ++t) {
@@ -209,26 +232,40 @@ void tile(const KernelArgs& k, int p, int r8, const int32_t* rows) {
 
 template <int B, int A, bool G>
 void gemv(const KernelArgs& k) {
-  for (int t = 0; t < k.n; ++t)
+  int32_t corr[kMaxCorr];
+  for (int t = 0; t < k.n; ++t) {
+    fill_corr<B>(k, k.a_rows + t, 1, corr);
     for (int p = k.panel_begin; p < k.panel_end; ++p)
-      for (int r8 = 0; r8 < 2; ++r8) tile<B, A, 1, G>(k, p, r8, k.a_rows + t);
-}
-
-template <int B, int A, bool G, int T>
-void gemm_rest(const KernelArgs& k, int p, int r8, const int32_t* rows, int left) {
-  if constexpr (T > 0) {
-    if (left == T) return tile<B, A, T, G>(k, p, r8, rows);
-    return gemm_rest<B, A, G, T - 1>(k, p, r8, rows, left);
+      for (int r8 = 0; r8 < 2; ++r8) tile<B, A, 1, G>(k, p, r8, k.a_rows + t, corr);
   }
 }
 
+template <int B, int A, bool G, int T>
+void gemm_rest(const KernelArgs& k, int p, int r8, const int32_t* rows, int left,
+               const int32_t* corr) {
+  if constexpr (T > 0) {
+    if (left == T) return tile<B, A, T, G>(k, p, r8, rows, corr);
+    return gemm_rest<B, A, G, T - 1>(k, p, r8, rows, left, corr);
+  }
+}
+
+// Tokens in blocks whose correction table fits kMaxCorr (64 tokens for K = 4096 g32; the weights
+// are read once per block), panels inside, T-token tiles inside a panel.
 template <int B, int A, bool G>
 void gemm(const KernelArgs& k) {
   constexpr int T = 4;
-  for (int p = k.panel_begin; p < k.panel_end; ++p)
-    for (int r8 = 0; r8 < 2; ++r8)
-      for (int t = 0; t < k.n; t += T)
-        gemm_rest<B, A, G, T>(k, p, r8, k.a_rows + t, k.n - t < T ? k.n - t : T);
+  int32_t corr[kMaxCorr];
+  int block = kMaxCorr / k.groups / T * T;
+  block = block < T ? T : block > 64 ? 64 : block;
+  for (int t0 = 0; t0 < k.n; t0 += block) {
+    const int nb = k.n - t0 < block ? k.n - t0 : block;
+    const int32_t* rows = k.a_rows + t0;
+    fill_corr<B>(k, rows, nb, corr);
+    for (int p = k.panel_begin; p < k.panel_end; ++p)
+      for (int r8 = 0; r8 < 2; ++r8)
+        for (int t = 0; t < nb; t += T)
+          gemm_rest<B, A, G, T>(k, p, r8, rows + t, nb - t < T ? nb - t : T, corr + t * k.groups);
+  }
 }
 
 // ---- Squat concatenated-int16 W4A4 (per channel), vpmaddwd ----------------------------------

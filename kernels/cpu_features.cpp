@@ -94,7 +94,7 @@ CpuIdentity identify() {
                    ? static_cast<int>(((a >> 16) & 0xf) << 4) | base_model
                    : base_model;
   }
-  if (__get_cpuid_max(0x80000000u, nullptr) >= 0x80000004u) {
+  if (static_cast<unsigned>(__get_cpuid_max(0x80000000u, nullptr)) >= 0x80000004u) {
     char brand[49] = {};
     for (unsigned leaf = 0; leaf < 3; ++leaf) {
       __get_cpuid(0x80000002u + leaf, &a, &b, &c, &d);

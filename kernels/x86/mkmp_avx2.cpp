@@ -138,11 +138,20 @@ inline __m256i dot32_w8a8(__m256i u, __m256i a, __m256i ones, __m256i sixteen) {
   return _mm256_add_epi32(_mm256_madd_epi16(hi, sixteen), _mm256_madd_epi16(lo, ones));
 }
 
-// One panel's rows {8*r8.., 16+8*r8..} x T tokens.
-template <int B, int A, int T, bool kGrouped>
+// Rows {8*r8.., 16+8*r8..} of NP consecutive panels x T tokens. GEMV runs kGemvPanels panels at
+// a time: one pass (r8 = 0) pulls every line of a panel from memory and the second (r8 = 1) finds
+// it in L2, so a one-panel GEMV kept a single stream in flight per core; kGemvPanels streams let
+// the hardware prefetcher fetch more lines at once.
+#ifndef HILQ_AVX2_GEMV_PANELS
+#define HILQ_AVX2_GEMV_PANELS 2
+#endif
+constexpr int kGemvPanels = HILQ_AVX2_GEMV_PANELS;
+
+template <int B, int A, int T, bool kGrouped, int NP = 1>
 void tile(const KernelArgs& k, int p, int r8, const int32_t* rows, const int32_t* corr) {
   using U = Unpack<B>;
   constexpr int S = U::S;
+  constexpr int H = 2 * NP;  // 8-row groups: (panel, slot)
   // int16 partial sums over 8 k-blocks (one vpmaddwd per 8 instead of per k-block) stay below
   // 2^15: A4 8 * 2 * 255 * 8 = 32640; W<=3 A8 8 * 2 * 7 * 128 = 14336 (W4A8 would fit as well,
   // 30720, but measured 30 % slower on Zen 4).
@@ -152,40 +161,47 @@ void tile(const KernelArgs& k, int p, int r8, const int32_t* rows, const int32_t
   const int8_t* a[T];
   for (int t = 0; t < T; ++t) a[t] = k.a + rows[t] * k.lda;
   const int kb_per_group = (k.group ? k.group : k.cols_pad) / 4;
-  __m256 facc[T][2];
-  for (int t = 0; t < T; ++t) facc[t][0] = facc[t][1] = _mm256_setzero_ps();
+  __m256 facc[T][H];
+  for (int t = 0; t < T; ++t)
+    for (int h = 0; h < H; ++h) facc[t][h] = _mm256_setzero_ps();
   int kb = 0;
   for (int g = 0; g < k.groups; ++g) {
-    __m256i acc[T][2];
-    for (int t = 0; t < T; ++t) acc[t][0] = acc[t][1] = _mm256_set1_epi32(corr[t * k.groups + g]);
+    __m256i acc[T][H];
+    for (int t = 0; t < T; ++t)
+      for (int h = 0; h < H; ++h) acc[t][h] = _mm256_set1_epi32(corr[t * k.groups + g]);
     const int kb_end = kb + kb_per_group;
     while (kb < kb_end) {
-      __m256i acc16[T][2];
+      __m256i acc16[T][H];
       if constexpr (kInt16)
-        for (int t = 0; t < T; ++t) acc16[t][0] = acc16[t][1] = _mm256_setzero_si256();
+        for (int t = 0; t < T; ++t)
+          for (int h = 0; h < H; ++h) acc16[t][h] = _mm256_setzero_si256();
       const int kb_stop = kInt16 ? kb + 8 : kb_end;  // groups are multiples of 8 k-blocks
       for (; kb < kb_stop; kb += S) {
-        __m256i v[2 * S];
-        U::run(w + kb * (16 * B), v);
-        for (int j = 0; j < S; ++j)
-          for (int t = 0; t < T; ++t) {
-            const __m256i av = bcast4(a[t] + 4 * (kb + j));
-            for (int h = 0; h < 2; ++h) {
-              if constexpr (kInt16) {
-                acc16[t][h] = _mm256_add_epi16(acc16[t][h], products16<B, A>(v[2 * j + h], av));
-              } else if constexpr (B == 8) {
-                acc[t][h] =
-                    _mm256_add_epi32(acc[t][h], dot32_w8a8(v[2 * j + h], av, ones, sixteen));
-              } else {
-                acc[t][h] = _mm256_add_epi32(
-                    acc[t][h], _mm256_madd_epi16(products16<B, A>(v[2 * j + h], av), ones));
+#pragma GCC unroll 4
+        for (int np = 0; np < NP; ++np) {
+          __m256i v[2 * S];
+          U::run(w + np * k.panel_bytes + kb * (16 * B), v);
+          for (int j = 0; j < S; ++j)
+            for (int t = 0; t < T; ++t) {
+              const __m256i av = bcast4(a[t] + 4 * (kb + j));
+              for (int hs = 0; hs < 2; ++hs) {
+                const int h = 2 * np + hs;
+                if constexpr (kInt16) {
+                  acc16[t][h] = _mm256_add_epi16(acc16[t][h], products16<B, A>(v[2 * j + hs], av));
+                } else if constexpr (B == 8) {
+                  acc[t][h] =
+                      _mm256_add_epi32(acc[t][h], dot32_w8a8(v[2 * j + hs], av, ones, sixteen));
+                } else {
+                  acc[t][h] = _mm256_add_epi32(
+                      acc[t][h], _mm256_madd_epi16(products16<B, A>(v[2 * j + hs], av), ones));
+                }
               }
             }
-          }
+        }
       }
       if constexpr (kInt16)
         for (int t = 0; t < T; ++t)
-          for (int h = 0; h < 2; ++h)
+          for (int h = 0; h < H; ++h)
             acc[t][h] = _mm256_add_epi32(acc[t][h], _mm256_madd_epi16(acc16[t][h], ones));
     }
     // Test hook: the exact int32 sums. Fully unrolled like everything that indexes acc (one
@@ -193,9 +209,9 @@ void tile(const KernelArgs& k, int p, int r8, const int32_t* rows, const int32_t
     if (k.acc) {
 #pragma GCC unroll 4
       for (int t = 0; t < T; ++t)
-#pragma GCC unroll 2
-        for (int h = 0; h < 2; ++h) {
-          const int m0 = p * 32 + 16 * h + 8 * r8;
+#pragma GCC unroll 8
+        for (int h = 0; h < H; ++h) {
+          const int m0 = (p + h / 2) * 32 + 16 * (h % 2) + 8 * r8;
           alignas(32) int32_t tmp[8];
           _mm256_store_si256(reinterpret_cast<__m256i*>(tmp), acc[t][h]);
           for (int i = 0; i < 8 && m0 + i < k.rows; ++i)
@@ -205,11 +221,11 @@ void tile(const KernelArgs& k, int p, int r8, const int32_t* rows, const int32_t
     }
 #pragma GCC unroll 4
     for (int t = 0; t < T; ++t)
-#pragma GCC unroll 2
-      for (int h = 0; h < 2; ++h) {
+#pragma GCC unroll 8
+      for (int h = 0; h < H; ++h) {
         if (kGrouped) {
-          const __m256 sc =
-              _mm256_loadu_ps(k.w_scales + (int64_t{p} * k.groups + g) * 32 + 16 * h + 8 * r8);
+          const __m256 sc = _mm256_loadu_ps(k.w_scales + (int64_t{p + h / 2} * k.groups + g) * 32 +
+                                            16 * (h % 2) + 8 * r8);
           facc[t][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[t][h]), sc, facc[t][h]);
         } else {
           facc[t][h] = _mm256_cvtepi32_ps(acc[t][h]);
@@ -219,8 +235,8 @@ void tile(const KernelArgs& k, int p, int r8, const int32_t* rows, const int32_t
   if (k.acc) return;
   for (int t = 0; t < T; ++t) {
     const __m256 as = _mm256_set1_ps(k.a_scales[rows[t]]);
-    for (int h = 0; h < 2; ++h) {
-      const int m0 = p * 32 + 16 * h + 8 * r8;
+    for (int h = 0; h < H; ++h) {
+      const int m0 = (p + h / 2) * 32 + 16 * (h % 2) + 8 * r8;
       if (m0 >= k.rows) continue;
       const __m256i mask = row_mask(k, m0);
       const __m256 sc = kGrouped ? as : _mm256_mul_ps(_mm256_loadu_ps(k.w_scales + m0), as);
@@ -235,7 +251,10 @@ void gemv(const KernelArgs& k) {
   int32_t corr[kMaxCorr];
   for (int t = 0; t < k.n; ++t) {
     fill_corr<B>(k, k.a_rows + t, 1, corr);
-    for (int p = k.panel_begin; p < k.panel_end; ++p)
+    int p = k.panel_begin;
+    for (; p + kGemvPanels <= k.panel_end; p += kGemvPanels)
+      for (int r8 = 0; r8 < 2; ++r8) tile<B, A, 1, G, kGemvPanels>(k, p, r8, k.a_rows + t, corr);
+    for (; p < k.panel_end; ++p)
       for (int r8 = 0; r8 < 2; ++r8) tile<B, A, 1, G>(k, p, r8, k.a_rows + t, corr);
   }
 }

@@ -150,7 +150,8 @@ inline __m512i bcast4(const int8_t* p) {
 
 // Offset correction -2^(b-1) * sum(a) of every (token, group), computed once per call (per token
 // block in GEMM) and used as the initial value of the group's accumulators: the correction then
-// costs a broadcast load instead of a vector subtract per accumulator. Entry [t][g][1] is shifted
+// costs a broadcast load instead of a vector subtract per accumulator. Group-major, [g][t][2]: the
+// tokens of a GEMM tile read one line per group. Entry [g][t][1] is shifted
 // left by the in-place code shift of odd halves, Unpack::shift(1), for the tiles whose codes stay
 // in place (exact: the final sum fits int32).
 // Entries per table: 2 x 8 tokens x 2048 groups (K = 65536 at g32), 128 KiB of stack.
@@ -170,8 +171,8 @@ void fill_corr(const KernelArgs& k, const int32_t* rows, int n, int shift1, int3
         for (int i = 0; i < per; ++i) v += s[g * per + i];
       }
       const uint32_t c = 0u - static_cast<uint32_t>(kOff) * static_cast<uint32_t>(v);
-      corr[(t * k.groups + g) * 2] = static_cast<int32_t>(c);
-      corr[(t * k.groups + g) * 2 + 1] = static_cast<int32_t>(c << shift1);
+      corr[(g * n + t) * 2] = static_cast<int32_t>(c);
+      corr[(g * n + t) * 2 + 1] = static_cast<int32_t>(c << shift1);
     }
   }
 }
@@ -212,7 +213,7 @@ inline void store_y(const KernelArgs& k, int row, int m0, __m512 f, __m512 scale
 // of two commutes with every rounding) and the final scale takes it out (2^-shift * a_s, exact),
 // so the outputs are bit-identical to shifting first.
 template <int B, int T, bool kGrouped, int NP = 1>
-void tile(const KernelArgs& k, int p, const int32_t* rows, const int32_t* corr) {
+void tile(const KernelArgs& k, int p, const int32_t* rows, const int32_t* corr, int ldc) {
   using U = Unpack<B>;
   constexpr int S = U::S;
   constexpr int KU = T > 1 ? 1 : NP >= 4 ? (B == 2 || B == 3 ? 2 : 1) : 4 / NP;
@@ -240,9 +241,8 @@ void tile(const KernelArgs& k, int p, const int32_t* rows, const int32_t* corr) 
     for (int u = 0; u < KU; ++u)
       for (int t = 0; t < T; ++t)
         for (int h = 0; h < H; ++h)
-          acc[u][t][h] =
-              u ? _mm512_setzero_si512()
-                : _mm512_set1_epi32(corr[(t * k.groups + g) * 2 + (kScaled ? h % 2 : 0)]);
+          acc[u][t][h] = u ? _mm512_setzero_si512()
+                           : _mm512_set1_epi32(corr[g * ldc + 2 * t + (kScaled ? h % 2 : 0)]);
     const int kb_end = kb + kb_per_group;
     for (; kb < kb_end; kb += S * Step) {
       const uint8_t* sb = w + kb * (16 * B);
@@ -351,20 +351,21 @@ void gemv(const KernelArgs& k) {
     const int32_t* row = k.a_rows + t;
     fill_corr<B>(k, row, 1, kShift1, corr);
     int p = k.panel_begin;
-    for (; p + 4 <= k.panel_end; p += 4) tile<B, 1, G, 4>(k, p, row, corr);
+    for (; p + 4 <= k.panel_end; p += 4) tile<B, 1, G, 4>(k, p, row, corr, 2);
     if (p + 2 <= k.panel_end) {
-      tile<B, 1, G, 2>(k, p, row, corr);
+      tile<B, 1, G, 2>(k, p, row, corr, 2);
       p += 2;
     }
-    if (p < k.panel_end) tile<B, 1, G, 1>(k, p, row, corr);
+    if (p < k.panel_end) tile<B, 1, G, 1>(k, p, row, corr, 2);
   }
 }
 
 template <int B, bool G, int T>
-void gemm_rest(const KernelArgs& k, int p, const int32_t* rows, int left, const int32_t* corr) {
+void gemm_rest(const KernelArgs& k, int p, const int32_t* rows, int left, const int32_t* corr,
+               int ldc) {
   if constexpr (T > 1) {
-    if (left == T - 1) return tile<B, T - 1, G>(k, p, rows, corr);
-    return gemm_rest<B, G, T - 1>(k, p, rows, left, corr);
+    if (left == T - 1) return tile<B, T - 1, G>(k, p, rows, corr, ldc);
+    return gemm_rest<B, G, T - 1>(k, p, rows, left, corr, ldc);
   }
 }
 
@@ -383,8 +384,8 @@ void gemm(const KernelArgs& k) {
     fill_corr<B>(k, rows, nb, kShift1, corr);
     for (int p = k.panel_begin; p < k.panel_end; ++p) {
       int t = 0;
-      for (; t + T <= nb; t += T) tile<B, T, G>(k, p, rows + t, corr + 2 * t * k.groups);
-      if (t < nb) gemm_rest<B, G, T>(k, p, rows + t, nb - t, corr + 2 * t * k.groups);
+      for (; t + T <= nb; t += T) tile<B, T, G>(k, p, rows + t, corr + 2 * t, 2 * nb);
+      if (t < nb) gemm_rest<B, G, T>(k, p, rows + t, nb - t, corr + 2 * t, 2 * nb);
     }
   }
 }

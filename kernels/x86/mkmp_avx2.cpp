@@ -138,20 +138,28 @@ inline __m256i dot32_w8a8(__m256i u, __m256i a, __m256i ones, __m256i sixteen) {
   return _mm256_add_epi32(_mm256_madd_epi16(hi, sixteen), _mm256_madd_epi16(lo, ones));
 }
 
-// Rows {8*r8.., 16+8*r8..} of NP consecutive panels x T tokens. GEMV runs kGemvPanels panels at
-// a time: one pass (r8 = 0) pulls every line of a panel from memory and the second (r8 = 1) finds
-// it in L2, so a one-panel GEMV kept a single stream in flight per core; kGemvPanels streams let
-// the hardware prefetcher fetch more lines at once.
+// Rows {8*r8.., 16+8*r8..} (R8N = 2: all 32 rows) of NP consecutive panels x T tokens. GEMM
+// runs one row octet pair of one panel per tile. GEMV runs kGemvPanels panels with all their
+// rows at once: the one-panel, one-octet GEMV read each line in two passes (the second from L2)
+// and kept a single memory stream in flight per core; 2 panels x full lines were the fastest of
+// 1/2/4 panels x half/full lines measured (HILQ_AVX2_GEMV_PANELS, HILQ_AVX2_GEMV_BOTH).
 #ifndef HILQ_AVX2_GEMV_PANELS
 #define HILQ_AVX2_GEMV_PANELS 2
 #endif
 constexpr int kGemvPanels = HILQ_AVX2_GEMV_PANELS;
+#ifndef HILQ_AVX2_GEMV_BOTH
+#define HILQ_AVX2_GEMV_BOTH 1
+#endif
+constexpr bool kGemvBoth = HILQ_AVX2_GEMV_BOTH;
 
-template <int B, int A, int T, bool kGrouped, int NP = 1>
+template <int B, int A, int T, bool kGrouped, int NP = 1, int R8N = 1>
 void tile(const KernelArgs& k, int p, int r8, const int32_t* rows, const int32_t* corr) {
   using U = Unpack<B>;
   constexpr int S = U::S;
-  constexpr int H = 2 * NP;  // 8-row groups: (panel, slot)
+  constexpr int H = 2 * NP * R8N;  // 8-row groups: (panel, row octet, slot)
+  // 8-row group h: panel p + hp(h), rows 8 * hr(h) + 16 * (h % 2) of it.
+  auto hp = [](int h) { return h / (2 * R8N); };
+  auto hr = [r8](int h) { return r8 + (h / 2) % R8N; };
   // int16 partial sums over 8 k-blocks (one vpmaddwd per 8 instead of per k-block) stay below
   // 2^15: A4 8 * 2 * 255 * 8 = 32640; W<=3 A8 8 * 2 * 7 * 128 = 14336 (W4A8 would fit as well,
   // 30720, but measured 30 % slower on Zen 4).
@@ -177,10 +185,10 @@ void tile(const KernelArgs& k, int p, int r8, const int32_t* rows, const int32_t
           for (int h = 0; h < H; ++h) acc16[t][h] = _mm256_setzero_si256();
       const int kb_stop = kInt16 ? kb + 8 : kb_end;  // groups are multiples of 8 k-blocks
       for (; kb < kb_stop; kb += S) {
-#pragma GCC unroll 4
-        for (int np = 0; np < NP; ++np) {
+#pragma GCC unroll 8
+        for (int np = 0; np < NP * R8N; ++np) {
           __m256i v[2 * S];
-          U::run(w + np * k.panel_bytes + kb * (16 * B), v);
+          U::run(w + (np / R8N) * k.panel_bytes + 32 * (np % R8N) + kb * (16 * B), v);
           for (int j = 0; j < S; ++j)
             for (int t = 0; t < T; ++t) {
               const __m256i av = bcast4(a[t] + 4 * (kb + j));
@@ -211,7 +219,7 @@ void tile(const KernelArgs& k, int p, int r8, const int32_t* rows, const int32_t
       for (int t = 0; t < T; ++t)
 #pragma GCC unroll 8
         for (int h = 0; h < H; ++h) {
-          const int m0 = (p + h / 2) * 32 + 16 * (h % 2) + 8 * r8;
+          const int m0 = (p + hp(h)) * 32 + 16 * (h % 2) + 8 * hr(h);
           alignas(32) int32_t tmp[8];
           _mm256_store_si256(reinterpret_cast<__m256i*>(tmp), acc[t][h]);
           for (int i = 0; i < 8 && m0 + i < k.rows; ++i)
@@ -224,8 +232,8 @@ void tile(const KernelArgs& k, int p, int r8, const int32_t* rows, const int32_t
 #pragma GCC unroll 8
       for (int h = 0; h < H; ++h) {
         if (kGrouped) {
-          const __m256 sc = _mm256_loadu_ps(k.w_scales + (int64_t{p + h / 2} * k.groups + g) * 32 +
-                                            16 * (h % 2) + 8 * r8);
+          const __m256 sc = _mm256_loadu_ps(k.w_scales + (int64_t{p + hp(h)} * k.groups + g) * 32 +
+                                            16 * (h % 2) + 8 * hr(h));
           facc[t][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[t][h]), sc, facc[t][h]);
         } else {
           facc[t][h] = _mm256_cvtepi32_ps(acc[t][h]);
@@ -236,7 +244,7 @@ void tile(const KernelArgs& k, int p, int r8, const int32_t* rows, const int32_t
   for (int t = 0; t < T; ++t) {
     const __m256 as = _mm256_set1_ps(k.a_scales[rows[t]]);
     for (int h = 0; h < H; ++h) {
-      const int m0 = (p + h / 2) * 32 + 16 * (h % 2) + 8 * r8;
+      const int m0 = (p + hp(h)) * 32 + 16 * (h % 2) + 8 * hr(h);
       if (m0 >= k.rows) continue;
       const __m256i mask = row_mask(k, m0);
       const __m256 sc = kGrouped ? as : _mm256_mul_ps(_mm256_loadu_ps(k.w_scales + m0), as);
@@ -253,7 +261,10 @@ void gemv(const KernelArgs& k) {
     fill_corr<B>(k, k.a_rows + t, 1, corr);
     int p = k.panel_begin;
     for (; p + kGemvPanels <= k.panel_end; p += kGemvPanels)
-      for (int r8 = 0; r8 < 2; ++r8) tile<B, A, 1, G, kGemvPanels>(k, p, r8, k.a_rows + t, corr);
+      if constexpr (kGemvBoth)
+        tile<B, A, 1, G, kGemvPanels, 2>(k, p, 0, k.a_rows + t, corr);
+      else
+        for (int r8 = 0; r8 < 2; ++r8) tile<B, A, 1, G, kGemvPanels>(k, p, r8, k.a_rows + t, corr);
     for (; p < k.panel_end; ++p)
       for (int r8 = 0; r8 < 2; ++r8) tile<B, A, 1, G>(k, p, r8, k.a_rows + t, corr);
   }

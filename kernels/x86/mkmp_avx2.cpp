@@ -399,10 +399,10 @@ void cat_kernel(const KernelArgs& k) {
         &op < W, A, true>, nullptr                                                         \
   }
 #define HILQ_PAIR(W, A)                                                           \
-  HILQ_PC(gemv, Gemv, W, A, "16x1"), HILQ_PC(gemm, Gemm, W, A, "16x4"),           \
-      HILQ_G(gemv, Gemv, W, A, 32, "16x1"), HILQ_G(gemm, Gemm, W, A, 32, "16x4"), \
-      HILQ_G(gemv, Gemv, W, A, 64, "16x1"), HILQ_G(gemm, Gemm, W, A, 64, "16x4"), \
-      HILQ_G(gemv, Gemv, W, A, 128, "16x1"), HILQ_G(gemm, Gemm, W, A, 128, "16x4")
+  HILQ_PC(gemv, Gemv, W, A, "32x1"), HILQ_PC(gemm, Gemm, W, A, "16x4"),           \
+      HILQ_G(gemv, Gemv, W, A, 32, "32x1"), HILQ_G(gemm, Gemm, W, A, 32, "16x4"), \
+      HILQ_G(gemv, Gemv, W, A, 64, "32x1"), HILQ_G(gemm, Gemm, W, A, 64, "16x4"), \
+      HILQ_G(gemv, Gemv, W, A, 128, "32x1"), HILQ_G(gemm, Gemm, W, A, 128, "16x4")
 
 const KernelInfo kAvx2Kernels[] = {
     HILQ_PAIR(2, 4),

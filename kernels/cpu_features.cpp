@@ -1,6 +1,10 @@
 // Run-time CPU feature detection: cpuid/xgetbv on x86-64, getauxval on Linux aarch64.
 #include "kernels/cpu_features.h"
 
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <utility>
 
 #if defined(__x86_64__)
@@ -71,7 +75,69 @@ CpuFeatures detect() {
   return f;
 }
 
+CpuIdentity identify() {
+  CpuIdentity id;
+#if defined(__x86_64__)
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (!__get_cpuid(0, &a, &b, &c, &d)) return id;
+  char vendor[13] = {};
+  std::memcpy(vendor, &b, 4);
+  std::memcpy(vendor + 4, &d, 4);
+  std::memcpy(vendor + 8, &c, 4);
+  id.vendor = vendor;
+  if (__get_cpuid(1, &a, &b, &c, &d)) {
+    const int base_family = static_cast<int>((a >> 8) & 0xf);
+    const int base_model = static_cast<int>((a >> 4) & 0xf);
+    id.stepping = static_cast<int>(a & 0xf);
+    id.family = base_family == 15 ? base_family + static_cast<int>((a >> 20) & 0xff) : base_family;
+    id.model = base_family == 6 || base_family == 15
+                   ? static_cast<int>(((a >> 16) & 0xf) << 4) | base_model
+                   : base_model;
+  }
+  if (static_cast<unsigned>(__get_cpuid_max(0x80000000u, nullptr)) >= 0x80000004u) {
+    char brand[49] = {};
+    for (unsigned leaf = 0; leaf < 3; ++leaf) {
+      __get_cpuid(0x80000002u + leaf, &a, &b, &c, &d);
+      const unsigned r[4] = {a, b, c, d};
+      std::memcpy(brand + 16 * leaf, r, 16);
+    }
+    std::string s = brand;
+    const size_t first = s.find_first_not_of(' ');
+    const size_t last = s.find_last_not_of(' ');
+    id.brand = first == std::string::npos ? "" : s.substr(first, last - first + 1);
+  }
+#elif defined(__aarch64__) && defined(__linux__)
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  auto value = [&](const char* key, long* out) {
+    if (line.rfind(key, 0) != 0) return;
+    const size_t colon = line.find(':');
+    if (colon != std::string::npos && *out < 0)
+      *out = std::strtol(line.c_str() + colon + 1, nullptr, 0);
+  };
+  long implementer = -1, part = -1, variant = -1;
+  while (std::getline(in, line)) {
+    value("CPU implementer", &implementer);
+    value("CPU part", &part);
+    value("CPU variant", &variant);
+  }
+  if (implementer >= 0) {
+    char b[48];
+    std::snprintf(b, sizeof b, "arm implementer 0x%02lx", implementer);
+    id.vendor = b;
+  }
+  id.model = static_cast<int>(part);
+  id.stepping = static_cast<int>(variant);
+#endif
+  return id;
+}
+
 }  // namespace
+
+const CpuIdentity& cpu_identity() {
+  static const CpuIdentity id = identify();
+  return id;
+}
 
 std::vector<std::string> CpuFeatures::names() const {
   std::vector<std::string> out;

@@ -34,6 +34,19 @@ struct CpuFeatures {
 
 // Detected once per process; cheap to call.
 const CpuFeatures& cpu_features();
+// Which CPU this is, as the hardware reports it: on x86 cpuid's vendor string, display family and
+// model (family = base + extended family, model = extended model << 4 | model when the base
+// family is 6 or 15) and the brand string; on Linux aarch64 MIDR_EL1's implementer, part and
+// variant from /proc/cpuinfo. A virtual machine reports what its hypervisor passes through.
+struct CpuIdentity {
+  std::string vendor;  // "GenuineIntel", "AuthenticAMD", "arm implementer 0x41", ...
+  int family = -1;     // x86 display family; aarch64: -1
+  int model = -1;      // x86 display model; aarch64: MIDR part number
+  int stepping = -1;   // x86 stepping; aarch64: MIDR variant
+  std::string brand;   // x86 brand string (trimmed); aarch64: empty
+};
+const CpuIdentity& cpu_identity();
+
 // "x86_64" or "aarch64" (the architecture this binary was compiled for).
 const char* build_arch();
 // Name -> flag; returns 0 for an unknown name.

@@ -19,7 +19,7 @@ inline void static_for(F&& f) {
 
 // NH halves (slots) starting at h0, T tokens, one panel.
 template <int B, int T, int NH, bool kGrouped>
-void tile(const KernelArgs& k, int p, int h0, const int32_t* rows) {
+void tile(const KernelArgs& k, int p, int h0, const int32_t* rows, const int32_t* corr) {
   using U = Unpack<B>;
   constexpr int S = U::S;
   constexpr int Step = 4 / S;  // super-blocks per 4 k-blocks (one 16-byte activation load)
@@ -36,7 +36,7 @@ void tile(const KernelArgs& k, int p, int h0, const int32_t* rows) {
     int32x4_t acc[NH][4][T];
     for (int h = 0; h < NH; ++h)
       for (int q = 0; q < 4; ++q)
-        for (int t = 0; t < T; ++t) acc[h][q][t] = vdupq_n_s32(0);
+        for (int t = 0; t < T; ++t) acc[h][q][t] = vdupq_n_s32(corr[t * k.groups + g]);
     const int kb_end = kb + kb_per_group;
     for (; kb < kb_end; kb += 4) {
       int8x16_t av[T];
@@ -56,20 +56,29 @@ void tile(const KernelArgs& k, int p, int h0, const int32_t* rows) {
         }
       });
     }
-    for (int t = 0; t < T; ++t) {
-      const int32x4_t corr = vdupq_n_s32(s8_offset<B>() * group_sum(k, rows[t], g));
-      for (int h = 0; h < NH; ++h)
-        for (int q = 0; q < 4; ++q) {
-          const int32x4_t s = vsubq_s32(acc[h][q][t], corr);
-          const int r0 = 16 * (h0 + h) + 4 * q;
-          if (k.acc)
-            store_acc4(k, rows[t], p * 32 + r0, g, s);
-          else if (kGrouped)
-            facc[h][q][t] = group_fma(k, p, g, r0, s, facc[h][q][t]);
-          else
-            facc[h][q][t] = vcvtq_f32_s32(s);
-        }
+    // Test hook out of the float epilogue, both fully unrolled (a runtime index into acc would
+    // keep the accumulators in memory).
+    if (k.acc) {
+#pragma GCC unroll 4
+      for (int t = 0; t < T; ++t)
+#pragma GCC unroll 2
+        for (int h = 0; h < NH; ++h)
+#pragma GCC unroll 4
+          for (int q = 0; q < 4; ++q)
+            store_acc4(k, rows[t], p * 32 + 16 * (h0 + h) + 4 * q, g, acc[h][q][t]);
+      continue;
     }
+#pragma GCC unroll 4
+    for (int t = 0; t < T; ++t)
+#pragma GCC unroll 2
+      for (int h = 0; h < NH; ++h)
+#pragma GCC unroll 4
+        for (int q = 0; q < 4; ++q) {
+          if (kGrouped)
+            facc[h][q][t] = group_fma(k, p, g, 16 * (h0 + h) + 4 * q, acc[h][q][t], facc[h][q][t]);
+          else
+            facc[h][q][t] = vcvtq_f32_s32(acc[h][q][t]);
+        }
   }
   if (k.acc) return;
   for (int t = 0; t < T; ++t) {
@@ -86,25 +95,38 @@ void tile(const KernelArgs& k, int p, int h0, const int32_t* rows) {
 
 template <int B, bool G>
 void gemv(const KernelArgs& k) {
-  for (int t = 0; t < k.n; ++t)
-    for (int p = k.panel_begin; p < k.panel_end; ++p) tile<B, 1, 2, G>(k, p, 0, k.a_rows + t);
-}
-
-template <int B, bool G, int T>
-void gemm_rest(const KernelArgs& k, int p, int h, const int32_t* rows, int left) {
-  if constexpr (T > 0) {
-    if (left == T) return tile<B, T, 1, G>(k, p, h, rows);
-    return gemm_rest<B, G, T - 1>(k, p, h, rows, left);
+  int32_t corr[kMaxCorr];
+  for (int t = 0; t < k.n; ++t) {
+    fill_corr<B>(k, k.a_rows + t, 1, corr);
+    for (int p = k.panel_begin; p < k.panel_end; ++p) tile<B, 1, 2, G>(k, p, 0, k.a_rows + t, corr);
   }
 }
 
+template <int B, bool G, int T>
+void gemm_rest(const KernelArgs& k, int p, int h, const int32_t* rows, int left,
+               const int32_t* corr) {
+  if constexpr (T > 0) {
+    if (left == T) return tile<B, T, 1, G>(k, p, h, rows, corr);
+    return gemm_rest<B, G, T - 1>(k, p, h, rows, left, corr);
+  }
+}
+
+// Tokens in blocks whose correction table fits (the weights are read once per block), panels
+// inside, T-token tiles inside a panel.
 template <int B, bool G>
 void gemm(const KernelArgs& k) {
   constexpr int T = G ? 2 : 4;
-  for (int p = k.panel_begin; p < k.panel_end; ++p)
-    for (int h = 0; h < 2; ++h)
-      for (int t = 0; t < k.n; t += T)
-        gemm_rest<B, G, T>(k, p, h, k.a_rows + t, k.n - t < T ? k.n - t : T);
+  int32_t corr[kMaxCorr];
+  const int block = corr_block(k, T);
+  for (int t0 = 0; t0 < k.n; t0 += block) {
+    const int nb = k.n - t0 < block ? k.n - t0 : block;
+    const int32_t* rows = k.a_rows + t0;
+    fill_corr<B>(k, rows, nb, corr);
+    for (int p = k.panel_begin; p < k.panel_end; ++p)
+      for (int h = 0; h < 2; ++h)
+        for (int t = 0; t < nb; t += T)
+          gemm_rest<B, G, T>(k, p, h, rows + t, nb - t < T ? nb - t : T, corr + t * k.groups);
+  }
 }
 
 }  // namespace

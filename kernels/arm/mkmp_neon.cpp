@@ -11,7 +11,7 @@ constexpr int kIsaNeon = 11;
 
 // One panel (32 rows) x one token.
 template <int B, int A, bool kGrouped>
-void tile(const KernelArgs& k, int p, int row) {
+void tile(const KernelArgs& k, int p, int row, const int32_t* corr) {
   using U = Unpack<B>;
   constexpr int S = U::S;
   const uint8_t* w = k.w_data + p * k.panel_bytes;
@@ -24,7 +24,7 @@ void tile(const KernelArgs& k, int p, int row) {
   int kb = 0;
   for (int g = 0; g < k.groups; ++g) {
     for (int h = 0; h < 2; ++h)
-      for (int q = 0; q < 4; ++q) acc[h][q] = vdupq_n_s32(0);
+      for (int q = 0; q < 4; ++q) acc[h][q] = vdupq_n_s32(corr[g]);
     const int kb_end = kb + kb_per_group;
     for (; kb < kb_end; kb += 8) {  // chunks of 8 k-blocks: int16 sums stay below 2^15
       for (int q = 0; q < 4; ++q) {
@@ -61,17 +61,23 @@ void tile(const KernelArgs& k, int p, int row) {
         }
       }
     }
-    const int32x4_t corr = vdupq_n_s32(s8_offset<B>() * group_sum(k, row, g));
+    // Test hook out of the float epilogue, both fully unrolled (a runtime index into acc would
+    // keep the accumulators in memory).
+    if (k.acc) {
+#pragma GCC unroll 2
+      for (int h = 0; h < 2; ++h)
+#pragma GCC unroll 4
+        for (int q = 0; q < 4; ++q) store_acc4(k, row, p * 32 + 16 * h + 4 * q, g, acc[h][q]);
+      continue;
+    }
+#pragma GCC unroll 2
     for (int h = 0; h < 2; ++h)
+#pragma GCC unroll 4
       for (int q = 0; q < 4; ++q) {
-        const int32x4_t s = vsubq_s32(acc[h][q], corr);
-        const int r0 = 16 * h + 4 * q;
-        if (k.acc)
-          store_acc4(k, row, p * 32 + r0, g, s);
-        else if (kGrouped)
-          facc[h][q] = group_fma(k, p, g, r0, s, facc[h][q]);
+        if (kGrouped)
+          facc[h][q] = group_fma(k, p, g, 16 * h + 4 * q, acc[h][q], facc[h][q]);
         else
-          facc[h][q] = vcvtq_f32_s32(s);
+          facc[h][q] = vcvtq_f32_s32(acc[h][q]);
       }
   }
   if (k.acc) return;
@@ -84,10 +90,18 @@ void tile(const KernelArgs& k, int p, int row) {
     }
 }
 
+// Tokens in blocks whose correction table fits (the weights are read once per block), panels
+// inside, tokens inside a panel.
 template <int B, int A, bool G>
 void kernel(const KernelArgs& k) {
-  for (int p = k.panel_begin; p < k.panel_end; ++p)
-    for (int t = 0; t < k.n; ++t) tile<B, A, G>(k, p, k.a_rows[t]);
+  int32_t corr[kMaxCorr];
+  const int block = corr_block(k, 1);
+  for (int t0 = 0; t0 < k.n; t0 += block) {
+    const int nb = k.n - t0 < block ? k.n - t0 : block;
+    fill_corr<B>(k, k.a_rows + t0, nb, corr);
+    for (int p = k.panel_begin; p < k.panel_end; ++p)
+      for (int t = 0; t < nb; ++t) tile<B, A, G>(k, p, k.a_rows[t0 + t], corr + t * k.groups);
+  }
 }
 
 // ---- Squat concatenated-int16 W4A4 --------------------------------------------------------

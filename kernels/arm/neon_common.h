@@ -99,6 +99,34 @@ inline int32_t group_sum(const KernelArgs& k, int row, int g) {
   return v;
 }
 
+// Offset correction -offset * sum(a) of every (token, group), computed once per call (per token
+// block in GEMM): a group's accumulators start at it instead of a subtract per accumulator.
+constexpr int kMaxCorr = 16384;  // entries: 8 tokens x 2048 groups (K = 65536 at g32), 64 KiB
+
+template <int B>
+inline void fill_corr(const KernelArgs& k, const int32_t* rows, int n, int32_t* corr) {
+  const int per = k.group / 32;
+  for (int t = 0; t < n; ++t) {
+    const int32_t* s = k.a_sums + rows[t] * k.ld_sums;
+    for (int g = 0; g < k.groups; ++g) {
+      int32_t v = 0;
+      if (!k.group) {
+        v = s[k.ld_sums - 1];  // the total
+      } else {
+        for (int i = 0; i < per; ++i) v += s[g * per + i];
+      }
+      corr[t * k.groups + g] = static_cast<int32_t>(0u - static_cast<uint32_t>(s8_offset<B>()) *
+                                                             static_cast<uint32_t>(v));
+    }
+  }
+}
+
+// Tokens per block so that the block's correction table fits kMaxCorr (a multiple of t, <= 64).
+inline int corr_block(const KernelArgs& k, int t) {
+  const int b = kMaxCorr / k.groups / t * t;
+  return b < t ? t : b > 64 ? 64 : b;
+}
+
 inline int32x4_t load_act4(const int8_t* p) {
   int32_t v;
   __builtin_memcpy(&v, p, 4);

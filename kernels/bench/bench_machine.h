@@ -14,6 +14,7 @@ struct Machine {
   double read_bw[3] = {0, 0, 0};  // bytes/s with 1 and 2 threads ([1], [2])
   double mac_peak = 0;            // int8 MAC/s, 1 thread, best path
   std::string mac_peak_path;      // e.g. "avx512vnni vpdpbusd zmm"
+  double mac_peak_avx2 = 0;       // int8 MAC/s, 1 thread, AVX2 (x86 only, else 0)
 };
 
 // Filled by measure_machine() before the benchmarks run.
@@ -24,6 +25,7 @@ double measure_read_bw(int threads, int n_windows);
 // Bytes/s of one 8 MiB DRAM read window on ctx's pool (interleaved with kernel calls).
 double read_window(Context& ctx, int threads);
 double measure_mac_peak(std::string* path);
+double measure_mac_peak_avx2();
 void measure_machine(bool quick);
 
 }  // namespace hilq::kernels::bench

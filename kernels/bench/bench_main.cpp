@@ -218,12 +218,20 @@ double measure_mac_peak(std::string* path) {
 #endif
 }
 
+double measure_mac_peak_avx2() {
+#if defined(__x86_64__)
+  if (isa_supported(Isa::kAvx2, cpu_features())) return high_percentile(avx2_peak);
+#endif
+  return 0;
+}
+
 void measure_machine(bool quick) {
   Machine& m = machine();
   m.llc_bytes = read_llc_bytes();
   m.read_bw[1] = measure_read_bw(1, quick ? 32 : 256);
   m.read_bw[2] = measure_read_bw(2, quick ? 32 : 256);
   m.mac_peak = measure_mac_peak(&m.mac_peak_path);
+  m.mac_peak_avx2 = measure_mac_peak_avx2();
 }
 
 namespace {
@@ -277,16 +285,30 @@ int main(int argc, char** argv) {
 
   measure_machine(smoke);
   const Machine& m = machine();
+  const hilq::kernels::CpuIdentity& cpu = hilq::kernels::cpu_identity();
   std::fprintf(stderr,
-               "machine: LLC %lld MiB, read BW 1 thread %.2f GB/s, 2 threads %.2f GB/s, int8 MAC "
-               "peak %.1f GMAC/s (%s)\n",
+               "machine: %s family %d model %d stepping %d (%s); LLC %lld MiB, read BW 1 thread "
+               "%.2f GB/s, 2 threads %.2f GB/s, int8 MAC peak %.1f GMAC/s (%s), AVX2 %.1f\n",
+               cpu.vendor.c_str(), cpu.family, cpu.model, cpu.stepping, cpu.brand.c_str(),
                static_cast<long long>(m.llc_bytes >> 20), m.read_bw[1] * 1e-9, m.read_bw[2] * 1e-9,
-               m.mac_peak * 1e-9, m.mac_peak_path.c_str());
+               m.mac_peak * 1e-9, m.mac_peak_path.c_str(), m.mac_peak_avx2 * 1e-9);
+  // Which CPU the result file came from, as cpuid reports it (a VM shows what its hypervisor
+  // passes through; machines of one kind vary).
+  benchmark::AddCustomContext("cpu_vendor", cpu.vendor);
+  benchmark::AddCustomContext("cpu_family", std::to_string(cpu.family));
+  benchmark::AddCustomContext("cpu_model", std::to_string(cpu.model));
+  benchmark::AddCustomContext("cpu_stepping", std::to_string(cpu.stepping));
+  benchmark::AddCustomContext("cpu_brand", cpu.brand);
+  std::string feats;
+  for (const std::string& name : hilq::kernels::cpu_features().names())
+    feats += (feats.empty() ? "" : " ") + name;
+  benchmark::AddCustomContext("cpu_features", feats);
   benchmark::AddCustomContext("llc_bytes", std::to_string(m.llc_bytes));
   benchmark::AddCustomContext("read_bw_1t_bytes_per_second", fmt(m.read_bw[1]));
   benchmark::AddCustomContext("read_bw_2t_bytes_per_second", fmt(m.read_bw[2]));
   benchmark::AddCustomContext("int8_mac_peak_per_second", fmt(m.mac_peak));
   benchmark::AddCustomContext("int8_mac_peak_path", m.mac_peak_path);
+  benchmark::AddCustomContext("int8_mac_peak_avx2_per_second", fmt(m.mac_peak_avx2));
   register_benchmarks(smoke);
 
   size_t ran = 0;

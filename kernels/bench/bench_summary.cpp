@@ -52,8 +52,9 @@ void print_summary(FILE* out) {
   auto gemv = [&](const std::string& pair, int t, const std::string& path) {
     return find("gemv/" + pair + "/" + path + "/" + big + "/threads:" + std::to_string(t));
   };
-  auto gemm = [&](const std::string& pair, const std::string& path) {
-    return find("gemm/" + pair + "/" + path + "/" + big + "x64/threads:1");
+  auto gemm = [&](const std::string& pair, const std::string& path, int n = 64, int t = 1) {
+    return find("gemm/" + pair + "/" + path + "/" + big + "x" + std::to_string(n) +
+                "/threads:" + std::to_string(t));
   };
   std::fprintf(out,
                "\nTargets (one run; GEMV from paired rooflines, the rest from 10th-percentile "
@@ -100,6 +101,32 @@ void print_summary(FILE* out) {
     if (const Result* r = gemm(std::string(w) + "a8+a4_mixed50", best))
       line(out, std::string("mixed 50/50 ") + w + " time / weighted average of pure",
            counter(r, "mixed_vs_weighted_p10"), "<=", 1.1);
+  // Group scales: W4A8 g32/g64/g128 on the best path and on AVX2 (prefill against the path's own
+  // int8 MAC peak).
+  for (const std::string& path : {best, std::string("avx2")}) {
+    if (path == "avx2" && best == "avx2") break;
+    for (const char* g : {"g32", "g64", "g128"}) {
+      const std::string pair = std::string("w4a8_") + g;
+      if (const Result* r = gemv(pair, 2, path))
+        line(out, "decode 2T " + pair + " roofline, " + path, paired(r), ">=", 0.90);
+      if (const Result* r = gemm(pair, path))
+        line(out, "prefill N=64 1T " + pair + " fraction of int8 MAC peak, " + path,
+             counter(r, "peak_p10"), ">=", 0.75);
+    }
+  }
+  std::fprintf(out,
+               "\nPrefill fraction of the int8 MAC peak of the threads used (10th-percentile "
+               "call / mean):\n");
+  for (const auto& [name, r] : results())
+    if (name.rfind("gemm/", 0) == 0 && counter(&r, "peak") >= 0)
+      std::fprintf(out, "  %-58s %6.3f / %6.3f\n", name.c_str(), counter(&r, "peak_p10"),
+                   counter(&r, "peak"));
+  std::fprintf(out,
+               "\nIn-cache GEMV fraction of the int8 MAC peak (10th-percentile call / mean):\n");
+  for (const auto& [name, r] : results())
+    if (name.rfind("gemv/", 0) == 0 && counter(&r, "peak") >= 0)
+      std::fprintf(out, "  %-58s %6.3f / %6.3f\n", name.c_str(), counter(&r, "peak_p10"),
+                   counter(&r, "peak"));
   std::fprintf(
       out,
       "\nGEMV fraction of the read-bandwidth roofline (paired / 10th-percentile call / mean):\n");

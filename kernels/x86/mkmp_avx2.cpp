@@ -95,12 +95,28 @@ inline __m256i bcast4(const int8_t* p) {
   return _mm256_set1_epi32(v);
 }
 
-inline int32_t group_sum(const KernelArgs& k, int row, int g) {
-  const int32_t* s = k.a_sums + row * k.ld_sums;
-  if (!k.group) return s[k.ld_sums - 1];  // the total
-  int32_t v = 0;
-  for (int i = g * (k.group / 32); i < (g + 1) * (k.group / 32); ++i) v += s[i];
-  return v;
+// Offset correction -2^(b-1) * sum(a) of every (token, group), computed once per call (per token
+// block in GEMM) and used as the initial value of the group's int32 accumulators instead of a
+// subtract per accumulator and group.
+constexpr int kMaxCorr = 16384;  // entries: 8 tokens x 2048 groups (K = 65536 at g32), 64 KiB
+
+template <int B>
+void fill_corr(const KernelArgs& k, const int32_t* rows, int n, int32_t* corr) {
+  constexpr int kOff = 1 << (B - 1);
+  const int per = k.group / 32;
+  for (int t = 0; t < n; ++t) {
+    const int32_t* s = k.a_sums + rows[t] * k.ld_sums;
+    for (int g = 0; g < k.groups; ++g) {
+      int32_t v = 0;
+      if (!k.group) {
+        v = s[k.ld_sums - 1];  // the total
+      } else {
+        for (int i = 0; i < per; ++i) v += s[g * per + i];
+      }
+      corr[t * k.groups + g] =
+          static_cast<int32_t>(0u - static_cast<uint32_t>(kOff) * static_cast<uint32_t>(v));
+    }
+  }
 }
 
 inline __m256i row_mask(const KernelArgs& k, int m0) {
@@ -122,12 +138,28 @@ inline __m256i dot32_w8a8(__m256i u, __m256i a, __m256i ones, __m256i sixteen) {
   return _mm256_add_epi32(_mm256_madd_epi16(hi, sixteen), _mm256_madd_epi16(lo, ones));
 }
 
-// One panel's rows {8*r8.., 16+8*r8..} x T tokens.
-template <int B, int A, int T, bool kGrouped>
-void tile(const KernelArgs& k, int p, int r8, const int32_t* rows) {
+// Rows {8*r8.., 16+8*r8..} (R8N = 2: all 32 rows) of NP consecutive panels x T tokens. GEMM
+// runs one row octet pair of one panel per tile. GEMV runs kGemvPanels panels with all their
+// rows at once: the one-panel, one-octet GEMV read each line in two passes (the second from L2)
+// and kept a single memory stream in flight per core; 2 panels x full lines were the fastest of
+// 1/2/4 panels x half/full lines measured (HILQ_AVX2_GEMV_PANELS, HILQ_AVX2_GEMV_BOTH).
+#ifndef HILQ_AVX2_GEMV_PANELS
+#define HILQ_AVX2_GEMV_PANELS 2
+#endif
+constexpr int kGemvPanels = HILQ_AVX2_GEMV_PANELS;
+#ifndef HILQ_AVX2_GEMV_BOTH
+#define HILQ_AVX2_GEMV_BOTH 1
+#endif
+constexpr bool kGemvBoth = HILQ_AVX2_GEMV_BOTH;
+
+template <int B, int A, int T, bool kGrouped, int NP = 1, int R8N = 1>
+void tile(const KernelArgs& k, int p, int r8, const int32_t* rows, const int32_t* corr) {
   using U = Unpack<B>;
   constexpr int S = U::S;
-  constexpr int kOff = 1 << (B - 1);
+  constexpr int H = 2 * NP * R8N;  // 8-row groups: (panel, row octet, slot)
+  // 8-row group h: panel p + hp(h), rows 8 * hr(h) + 16 * (h % 2) of it.
+  auto hp = [](int h) { return h / (2 * R8N); };
+  auto hr = [r8](int h) { return r8 + (h / 2) % R8N; };
   // int16 partial sums over 8 k-blocks (one vpmaddwd per 8 instead of per k-block) stay below
   // 2^15: A4 8 * 2 * 255 * 8 = 32640; W<=3 A8 8 * 2 * 7 * 128 = 14336 (W4A8 would fit as well,
   // 30720, but measured 30 % slower on Zen 4).
@@ -137,67 +169,82 @@ void tile(const KernelArgs& k, int p, int r8, const int32_t* rows) {
   const int8_t* a[T];
   for (int t = 0; t < T; ++t) a[t] = k.a + rows[t] * k.lda;
   const int kb_per_group = (k.group ? k.group : k.cols_pad) / 4;
-  __m256 facc[T][2];
-  for (int t = 0; t < T; ++t) facc[t][0] = facc[t][1] = _mm256_setzero_ps();
+  __m256 facc[T][H];
+  for (int t = 0; t < T; ++t)
+    for (int h = 0; h < H; ++h) facc[t][h] = _mm256_setzero_ps();
   int kb = 0;
   for (int g = 0; g < k.groups; ++g) {
-    __m256i acc[T][2];
-    for (int t = 0; t < T; ++t) acc[t][0] = acc[t][1] = _mm256_setzero_si256();
+    __m256i acc[T][H];
+    for (int t = 0; t < T; ++t)
+      for (int h = 0; h < H; ++h) acc[t][h] = _mm256_set1_epi32(corr[t * k.groups + g]);
     const int kb_end = kb + kb_per_group;
     while (kb < kb_end) {
-      __m256i acc16[T][2];
+      __m256i acc16[T][H];
       if constexpr (kInt16)
-        for (int t = 0; t < T; ++t) acc16[t][0] = acc16[t][1] = _mm256_setzero_si256();
+        for (int t = 0; t < T; ++t)
+          for (int h = 0; h < H; ++h) acc16[t][h] = _mm256_setzero_si256();
       const int kb_stop = kInt16 ? kb + 8 : kb_end;  // groups are multiples of 8 k-blocks
       for (; kb < kb_stop; kb += S) {
-        __m256i v[2 * S];
-        U::run(w + kb * (16 * B), v);
-        for (int j = 0; j < S; ++j)
-          for (int t = 0; t < T; ++t) {
-            const __m256i av = bcast4(a[t] + 4 * (kb + j));
-            for (int h = 0; h < 2; ++h) {
-              if constexpr (kInt16) {
-                acc16[t][h] = _mm256_add_epi16(acc16[t][h], products16<B, A>(v[2 * j + h], av));
-              } else if constexpr (B == 8) {
-                acc[t][h] =
-                    _mm256_add_epi32(acc[t][h], dot32_w8a8(v[2 * j + h], av, ones, sixteen));
-              } else {
-                acc[t][h] = _mm256_add_epi32(
-                    acc[t][h], _mm256_madd_epi16(products16<B, A>(v[2 * j + h], av), ones));
+#pragma GCC unroll 8
+        for (int np = 0; np < NP * R8N; ++np) {
+          __m256i v[2 * S];
+          U::run(w + (np / R8N) * k.panel_bytes + 32 * (np % R8N) + kb * (16 * B), v);
+          for (int j = 0; j < S; ++j)
+            for (int t = 0; t < T; ++t) {
+              const __m256i av = bcast4(a[t] + 4 * (kb + j));
+              for (int hs = 0; hs < 2; ++hs) {
+                const int h = 2 * np + hs;
+                if constexpr (kInt16) {
+                  acc16[t][h] = _mm256_add_epi16(acc16[t][h], products16<B, A>(v[2 * j + hs], av));
+                } else if constexpr (B == 8) {
+                  acc[t][h] =
+                      _mm256_add_epi32(acc[t][h], dot32_w8a8(v[2 * j + hs], av, ones, sixteen));
+                } else {
+                  acc[t][h] = _mm256_add_epi32(
+                      acc[t][h], _mm256_madd_epi16(products16<B, A>(v[2 * j + hs], av), ones));
+                }
               }
             }
-          }
+        }
       }
       if constexpr (kInt16)
         for (int t = 0; t < T; ++t)
-          for (int h = 0; h < 2; ++h)
+          for (int h = 0; h < H; ++h)
             acc[t][h] = _mm256_add_epi32(acc[t][h], _mm256_madd_epi16(acc16[t][h], ones));
     }
-    for (int t = 0; t < T; ++t) {
-      const __m256i corr = _mm256_set1_epi32(kOff * group_sum(k, rows[t], g));
-      for (int h = 0; h < 2; ++h) {
-        const __m256i s = _mm256_sub_epi32(acc[t][h], corr);
-        const int m0 = p * 32 + 16 * h + 8 * r8;
-        if (k.acc) {
+    // Test hook: the exact int32 sums. Fully unrolled like everything that indexes acc (one
+    // runtime index would keep the accumulators in memory).
+    if (k.acc) {
+#pragma GCC unroll 4
+      for (int t = 0; t < T; ++t)
+#pragma GCC unroll 8
+        for (int h = 0; h < H; ++h) {
+          const int m0 = (p + hp(h)) * 32 + 16 * (h % 2) + 8 * hr(h);
           alignas(32) int32_t tmp[8];
-          _mm256_store_si256(reinterpret_cast<__m256i*>(tmp), s);
+          _mm256_store_si256(reinterpret_cast<__m256i*>(tmp), acc[t][h]);
           for (int i = 0; i < 8 && m0 + i < k.rows; ++i)
             k.acc[(int64_t{rows[t]} * k.rows + m0 + i) * k.groups + g] = tmp[i];
-        } else if (kGrouped) {
-          const __m256 sc =
-              _mm256_loadu_ps(k.w_scales + (int64_t{p} * k.groups + g) * 32 + 16 * h + 8 * r8);
-          facc[t][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), sc, facc[t][h]);
+        }
+      continue;
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < T; ++t)
+#pragma GCC unroll 8
+      for (int h = 0; h < H; ++h) {
+        if (kGrouped) {
+          const __m256 sc = _mm256_loadu_ps(k.w_scales + (int64_t{p + hp(h)} * k.groups + g) * 32 +
+                                            16 * (h % 2) + 8 * hr(h));
+          facc[t][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[t][h]), sc, facc[t][h]);
         } else {
-          facc[t][h] = _mm256_cvtepi32_ps(s);
+          facc[t][h] = _mm256_cvtepi32_ps(acc[t][h]);
         }
       }
-    }
   }
   if (k.acc) return;
   for (int t = 0; t < T; ++t) {
     const __m256 as = _mm256_set1_ps(k.a_scales[rows[t]]);
-    for (int h = 0; h < 2; ++h) {
-      const int m0 = p * 32 + 16 * h + 8 * r8;
+    for (int h = 0; h < H; ++h) {
+      const int m0 = (p + hp(h)) * 32 + 16 * (h % 2) + 8 * hr(h);
       if (m0 >= k.rows) continue;
       const __m256i mask = row_mask(k, m0);
       const __m256 sc = kGrouped ? as : _mm256_mul_ps(_mm256_loadu_ps(k.w_scales + m0), as);
@@ -209,26 +256,46 @@ void tile(const KernelArgs& k, int p, int r8, const int32_t* rows) {
 
 template <int B, int A, bool G>
 void gemv(const KernelArgs& k) {
-  for (int t = 0; t < k.n; ++t)
-    for (int p = k.panel_begin; p < k.panel_end; ++p)
-      for (int r8 = 0; r8 < 2; ++r8) tile<B, A, 1, G>(k, p, r8, k.a_rows + t);
-}
-
-template <int B, int A, bool G, int T>
-void gemm_rest(const KernelArgs& k, int p, int r8, const int32_t* rows, int left) {
-  if constexpr (T > 0) {
-    if (left == T) return tile<B, A, T, G>(k, p, r8, rows);
-    return gemm_rest<B, A, G, T - 1>(k, p, r8, rows, left);
+  int32_t corr[kMaxCorr];
+  for (int t = 0; t < k.n; ++t) {
+    fill_corr<B>(k, k.a_rows + t, 1, corr);
+    int p = k.panel_begin;
+    for (; p + kGemvPanels <= k.panel_end; p += kGemvPanels)
+      if constexpr (kGemvBoth)
+        tile<B, A, 1, G, kGemvPanels, 2>(k, p, 0, k.a_rows + t, corr);
+      else
+        for (int r8 = 0; r8 < 2; ++r8) tile<B, A, 1, G, kGemvPanels>(k, p, r8, k.a_rows + t, corr);
+    for (; p < k.panel_end; ++p)
+      for (int r8 = 0; r8 < 2; ++r8) tile<B, A, 1, G>(k, p, r8, k.a_rows + t, corr);
   }
 }
 
+template <int B, int A, bool G, int T>
+void gemm_rest(const KernelArgs& k, int p, int r8, const int32_t* rows, int left,
+               const int32_t* corr) {
+  if constexpr (T > 0) {
+    if (left == T) return tile<B, A, T, G>(k, p, r8, rows, corr);
+    return gemm_rest<B, A, G, T - 1>(k, p, r8, rows, left, corr);
+  }
+}
+
+// Tokens in blocks whose correction table fits kMaxCorr (64 tokens for K = 4096 g32; the weights
+// are read once per block), panels inside, T-token tiles inside a panel.
 template <int B, int A, bool G>
 void gemm(const KernelArgs& k) {
   constexpr int T = 4;
-  for (int p = k.panel_begin; p < k.panel_end; ++p)
-    for (int r8 = 0; r8 < 2; ++r8)
-      for (int t = 0; t < k.n; t += T)
-        gemm_rest<B, A, G, T>(k, p, r8, k.a_rows + t, k.n - t < T ? k.n - t : T);
+  int32_t corr[kMaxCorr];
+  int block = kMaxCorr / k.groups / T * T;
+  block = block < T ? T : block > 64 ? 64 : block;
+  for (int t0 = 0; t0 < k.n; t0 += block) {
+    const int nb = k.n - t0 < block ? k.n - t0 : block;
+    const int32_t* rows = k.a_rows + t0;
+    fill_corr<B>(k, rows, nb, corr);
+    for (int p = k.panel_begin; p < k.panel_end; ++p)
+      for (int r8 = 0; r8 < 2; ++r8)
+        for (int t = 0; t < nb; t += T)
+          gemm_rest<B, A, G, T>(k, p, r8, rows + t, nb - t < T ? nb - t : T, corr + t * k.groups);
+  }
 }
 
 // ---- Squat concatenated-int16 W4A4 (per channel), vpmaddwd ----------------------------------
@@ -332,10 +399,10 @@ void cat_kernel(const KernelArgs& k) {
         &op < W, A, true>, nullptr                                                         \
   }
 #define HILQ_PAIR(W, A)                                                           \
-  HILQ_PC(gemv, Gemv, W, A, "16x1"), HILQ_PC(gemm, Gemm, W, A, "16x4"),           \
-      HILQ_G(gemv, Gemv, W, A, 32, "16x1"), HILQ_G(gemm, Gemm, W, A, 32, "16x4"), \
-      HILQ_G(gemv, Gemv, W, A, 64, "16x1"), HILQ_G(gemm, Gemm, W, A, 64, "16x4"), \
-      HILQ_G(gemv, Gemv, W, A, 128, "16x1"), HILQ_G(gemm, Gemm, W, A, 128, "16x4")
+  HILQ_PC(gemv, Gemv, W, A, "32x1"), HILQ_PC(gemm, Gemm, W, A, "16x4"),           \
+      HILQ_G(gemv, Gemv, W, A, 32, "32x1"), HILQ_G(gemm, Gemm, W, A, 32, "16x4"), \
+      HILQ_G(gemv, Gemv, W, A, 64, "32x1"), HILQ_G(gemm, Gemm, W, A, 64, "16x4"), \
+      HILQ_G(gemv, Gemv, W, A, 128, "32x1"), HILQ_G(gemm, Gemm, W, A, 128, "16x4")
 
 const KernelInfo kAvx2Kernels[] = {
     HILQ_PAIR(2, 4),

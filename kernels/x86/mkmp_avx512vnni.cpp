@@ -142,19 +142,39 @@ inline __m512i dpbusd(__m512i acc, __m512i u, __m512i s) {
   __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u), "v"(s));
   return acc;
 }
-
 inline __m512i bcast4(const int8_t* p) {
   int32_t v;
   __builtin_memcpy(&v, p, 4);
   return _mm512_set1_epi32(v);
 }
 
-inline int32_t group_sum(const KernelArgs& k, int row, int g) {
-  const int32_t* s = k.a_sums + row * k.ld_sums;
-  if (!k.group) return s[k.ld_sums - 1];  // the total
-  int32_t v = 0;
-  for (int i = g * (k.group / 32); i < (g + 1) * (k.group / 32); ++i) v += s[i];
-  return v;
+// Offset correction -2^(b-1) * sum(a) of every (token, group), computed once per call (per token
+// block in GEMM) and used as the initial value of the group's accumulators: the correction then
+// costs a broadcast load instead of a vector subtract per accumulator. Group-major, [g][t][2]: the
+// tokens of a GEMM tile read one line per group. Entry [g][t][1] is shifted
+// left by the in-place code shift of odd halves, Unpack::shift(1), for the tiles whose codes stay
+// in place (exact: the final sum fits int32).
+// Entries per table: 2 x 8 tokens x 2048 groups (K = 65536 at g32), 128 KiB of stack.
+constexpr int kMaxCorr = 32768;
+
+template <int B>
+void fill_corr(const KernelArgs& k, const int32_t* rows, int n, int shift1, int32_t* corr) {
+  constexpr int kOff = 1 << (B - 1);
+  const int per = k.group / 32;
+  for (int t = 0; t < n; ++t) {
+    const int32_t* s = k.a_sums + rows[t] * k.ld_sums;
+    for (int g = 0; g < k.groups; ++g) {
+      int32_t v = 0;
+      if (!k.group) {
+        v = s[k.ld_sums - 1];  // the total
+      } else {
+        for (int i = 0; i < per; ++i) v += s[g * per + i];
+      }
+      const uint32_t c = 0u - static_cast<uint32_t>(kOff) * static_cast<uint32_t>(v);
+      corr[(g * n + t) * 2] = static_cast<int32_t>(c);
+      corr[(g * n + t) * 2 + 1] = static_cast<int32_t>(c << shift1);
+    }
+  }
 }
 
 inline __mmask16 row_mask(const KernelArgs& k, int m0) {
@@ -178,29 +198,36 @@ inline void store_y(const KernelArgs& k, int row, int m0, __m512 f, __m512 scale
   _mm512_mask_storeu_ps(k.y + row * k.ldy + m0, mask, _mm512_fmadd_ps(f, scale, b));
 }
 
-// Software prefetch distance of the low-bit GEMV (0 = off). Measured on Zen 4 (1 thread, 4096 x
-// 4096, out of cache): with 4 panel streams every distance from 1 to 8 KiB, and even one prefetch
-// per 4 KiB page, was slower than the hardware prefetcher alone (W2 -10 %, W4 -10 to -20 %).
-#ifndef HILQ_PREFETCH_BYTES
-#define HILQ_PREFETCH_BYTES 0
-#endif
-constexpr int kPrefetchBytes = HILQ_PREFETCH_BYTES;
-
-// NP panels x T tokens. GEMV runs 4 panels per activation broadcast: 4 sequential weight streams
-// keep more lines in flight from the hardware prefetcher than 1 or 2 (the read-bandwidth probe
-// uses 4 as well; 8 is slower again), and the per-panel prologue and epilogue are shared. KU
-// independent accumulator sets hide the vpdpbusd latency; W2 and W3 keep 2 so that each
-// accumulator sees one slot position (in-place codes, see Unpack::shift).
+// NP panels x T tokens, group scales or per channel.
+// GEMV runs 4 panels per activation broadcast: 4 sequential weight streams keep more lines in
+// flight from the hardware prefetcher than 1 or 2 (the read-bandwidth probe uses 4 as well; 8 is
+// slower again), and the per-panel prologue and epilogue are shared. KU independent accumulator
+// sets hide the vpdpbusd latency; W2 and W3 keep 2 so that each accumulator sees one slot
+// position (in-place codes, see Unpack::shift). (No software prefetch: with 4 streams every
+// distance from 1 to 8 KiB was slower than the hardware prefetcher alone on Zen 4.)
+//
+// Per group the work outside the k loop is: accumulators start at the offset correction (a
+// broadcast load from the corr table), then one vcvtdq2ps + one vfmadd (scale from memory) per
+// 16 rows. With one accumulator set (KU == 1) the in-place shift of a half is not undone in the
+// integer domain: the float accumulator of that half carries the factor 2^shift exactly (a power
+// of two commutes with every rounding) and the final scale takes it out (2^-shift * a_s, exact),
+// so the outputs are bit-identical to shifting first.
 template <int B, int T, bool kGrouped, int NP = 1>
-void tile(const KernelArgs& k, int p, const int32_t* rows) {
+void tile(const KernelArgs& k, int p, const int32_t* rows, const int32_t* corr, int ldc) {
   using U = Unpack<B>;
   constexpr int S = U::S;
   constexpr int KU = T > 1 ? 1 : NP >= 4 ? (B == 2 || B == 3 ? 2 : 1) : 4 / NP;
   constexpr int Step = (S > KU ? S : KU) / S;  // super-blocks per iteration
-  constexpr int kOff = 1 << (B - 1);
   // In-place codes need every accumulator to see one slot position only (see Unpack::shift).
   constexpr bool kScaled = B == 4 || ((B == 2 || B == 3) && KU % 2 == 0);
-  constexpr int H = 2 * NP;  // 16-row halves
+  constexpr bool kFold = kScaled && KU == 1;  // shift carried in the float accumulator
+  constexpr int H = 2 * NP;                   // 16-row halves
+  auto shift_of = [](int u, int h) {
+    if constexpr (kScaled)
+      return U::shift(2 * (u % U::kScalePeriod) + h % 2);
+    else
+      return (void)u, (void)h, 0;
+  };
   const uint8_t* w = k.w_data + p * k.panel_bytes;
   const int8_t* a[T];
   for (int t = 0; t < T; ++t) a[t] = k.a + rows[t] * k.lda;
@@ -213,19 +240,12 @@ void tile(const KernelArgs& k, int p, const int32_t* rows) {
     __m512i acc[KU][T][H];
     for (int u = 0; u < KU; ++u)
       for (int t = 0; t < T; ++t)
-        for (int h = 0; h < H; ++h) acc[u][t][h] = _mm512_setzero_si512();
+        for (int h = 0; h < H; ++h)
+          acc[u][t][h] = u ? _mm512_setzero_si512()
+                           : _mm512_set1_epi32(corr[g * ldc + 2 * t + (kScaled ? h % 2 : 0)]);
     const int kb_end = kb + kb_per_group;
     for (; kb < kb_end; kb += S * Step) {
       const uint8_t* sb = w + kb * (16 * B);
-      if constexpr (T == 1 && B <= 3 && kPrefetchBytes > 0) {
-        // Low-bit GEMV consumes a cache line every few instructions only: too few lines are in
-        // flight for one core to reach its read bandwidth without help.
-        for (int np = 0; np < NP; ++np)
-          for (int l = 0; l < S * Step * B / 4; ++l)
-            _mm_prefetch(
-                reinterpret_cast<const char*>(sb + np * k.panel_bytes) + kPrefetchBytes + 64 * l,
-                _MM_HINT_T0);
-      }
       if constexpr (T == 1) {
         // One panel at a time: its codes go straight into vpdpbusd, so only 2*S code vectors are
         // live (unpacking all NP panels first spilled them to the stack).
@@ -273,21 +293,34 @@ void tile(const KernelArgs& k, int p, const int32_t* rows) {
         }
       }
     }
-    for (int t = 0; t < T; ++t) {
-      const __m512i corr = _mm512_set1_epi32(kOff * group_sum(k, rows[t], g));
-      for (int h = 0; h < H; ++h) {
-        __m512i s = _mm512_setzero_si512();
-        for (int u = 0; u < KU; ++u) {
-          __m512i v = acc[u][t][h];
-          if constexpr (kScaled)
-            v = _mm512_srai_epi32(v, U::shift(2 * (u % U::kScalePeriod) + h % 2));
-          s = _mm512_add_epi32(s, v);
+    // Test hook: the exact int32 sums (shifts undone). Fully unrolled like everything that
+    // indexes acc: one runtime index would put the accumulators in memory, and GCC then stores
+    // them in every k iteration.
+    if (k.acc) {
+#pragma GCC unroll 8
+      for (int t = 0; t < T; ++t)
+#pragma GCC unroll 8
+        for (int h = 0; h < H; ++h) {
+          __m512i s = _mm512_setzero_si512();
+#pragma GCC unroll 4
+          for (int u = 0; u < KU; ++u)
+            s = _mm512_add_epi32(s, _mm512_srai_epi32(acc[u][t][h], shift_of(u, h)));
+          store_acc(k, rows[t], (p + h / 2) * 32 + 16 * (h % 2), g, s);
         }
-        s = _mm512_sub_epi32(s, corr);
+      continue;
+    }
+#pragma GCC unroll 8
+    for (int t = 0; t < T; ++t) {
+#pragma GCC unroll 8
+      for (int h = 0; h < H; ++h) {
+        __m512i s = acc[0][t][h];
+        if constexpr (!kFold) {
+          if (shift_of(0, h)) s = _mm512_srai_epi32(s, shift_of(0, h));
+          for (int u = 1; u < KU; ++u)
+            s = _mm512_add_epi32(s, _mm512_srai_epi32(acc[u][t][h], shift_of(u, h)));
+        }
         const int pp = p + h / 2;
-        if (k.acc) {
-          store_acc(k, rows[t], pp * 32 + 16 * (h % 2), g, s);
-        } else if (kGrouped) {
+        if constexpr (kGrouped) {
           const __m512 sc =
               _mm512_loadu_ps(k.w_scales + (int64_t{pp} * k.groups + g) * 32 + 16 * (h % 2));
           facc[t][h] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), sc, facc[t][h]);
@@ -302,7 +335,9 @@ void tile(const KernelArgs& k, int p, const int32_t* rows) {
     const __m512 as = _mm512_set1_ps(k.a_scales[rows[t]]);
     for (int h = 0; h < H; ++h) {
       const int m0 = p * 32 + 16 * h;
-      const __m512 sc = kGrouped ? as : _mm512_mul_ps(_mm512_loadu_ps(k.w_scales + m0), as);
+      __m512 sc = kGrouped ? as : _mm512_mul_ps(_mm512_loadu_ps(k.w_scales + m0), as);
+      if constexpr (kFold)
+        if (shift_of(0, h)) sc = _mm512_mul_ps(sc, _mm512_set1_ps(1.0f / (1 << shift_of(0, h))));
       store_y(k, rows[t], m0, facc[t][h], sc);
     }
   }
@@ -310,32 +345,48 @@ void tile(const KernelArgs& k, int p, const int32_t* rows) {
 
 template <int B, bool G>
 void gemv(const KernelArgs& k) {
+  int32_t corr[kMaxCorr];
+  constexpr int kShift1 = B == 4 ? 4 : (B == 2 || B == 3) ? 2 : 0;  // Unpack::shift(1)
   for (int t = 0; t < k.n; ++t) {
+    const int32_t* row = k.a_rows + t;
+    fill_corr<B>(k, row, 1, kShift1, corr);
     int p = k.panel_begin;
-    for (; p + 4 <= k.panel_end; p += 4) tile<B, 1, G, 4>(k, p, k.a_rows + t);
+    for (; p + 4 <= k.panel_end; p += 4) tile<B, 1, G, 4>(k, p, row, corr, 2);
     if (p + 2 <= k.panel_end) {
-      tile<B, 1, G, 2>(k, p, k.a_rows + t);
+      tile<B, 1, G, 2>(k, p, row, corr, 2);
       p += 2;
     }
-    if (p < k.panel_end) tile<B, 1, G, 1>(k, p, k.a_rows + t);
+    if (p < k.panel_end) tile<B, 1, G, 1>(k, p, row, corr, 2);
   }
 }
 
 template <int B, bool G, int T>
-void gemm_rest(const KernelArgs& k, int p, const int32_t* rows, int left) {
+void gemm_rest(const KernelArgs& k, int p, const int32_t* rows, int left, const int32_t* corr,
+               int ldc) {
   if constexpr (T > 1) {
-    if (left == T - 1) return tile<B, T - 1, G>(k, p, rows);
-    return gemm_rest<B, G, T - 1>(k, p, rows, left);
+    if (left == T - 1) return tile<B, T - 1, G>(k, p, rows, corr, ldc);
+    return gemm_rest<B, G, T - 1>(k, p, rows, left, corr, ldc);
   }
 }
 
+// Tokens in blocks whose correction table fits kMaxCorr (64 tokens for K = 4096 g32; the weights
+// are read once per block), panels inside, T-token tiles inside a panel.
 template <int B, bool G>
 void gemm(const KernelArgs& k) {
-  constexpr int T = G ? 4 : 8;
-  for (int p = k.panel_begin; p < k.panel_end; ++p) {
-    int t = 0;
-    for (; t + T <= k.n; t += T) tile<B, T, G>(k, p, k.a_rows + t);
-    if (t < k.n) gemm_rest<B, G, T>(k, p, k.a_rows + t, k.n - t);
+  constexpr int T = 8;
+  constexpr int kShift1 = B == 4 ? 4 : (B == 2 || B == 3) ? 2 : 0;  // Unpack::shift(1)
+  int32_t corr[kMaxCorr];
+  int block = kMaxCorr / 2 / k.groups / T * T;
+  block = block < T ? T : block > 64 ? 64 : block;
+  for (int t0 = 0; t0 < k.n; t0 += block) {
+    const int nb = k.n - t0 < block ? k.n - t0 : block;
+    const int32_t* rows = k.a_rows + t0;
+    fill_corr<B>(k, rows, nb, kShift1, corr);
+    for (int p = k.panel_begin; p < k.panel_end; ++p) {
+      int t = 0;
+      for (; t + T <= nb; t += T) tile<B, T, G>(k, p, rows + t, corr + 2 * t, 2 * nb);
+      if (t < nb) gemm_rest<B, G, T>(k, p, rows + t, nb - t, corr + 2 * t, 2 * nb);
+    }
   }
 }
 
@@ -488,9 +539,9 @@ void act_quant(const float* x, int cols, int cols_pad, int bits, int8_t* q, floa
   }
 #define HILQ_PAIR(W, A)                                                           \
   HILQ_PC(gemv, Gemv, W, A, "32x1"), HILQ_PC(gemm, Gemm, W, A, "32x8"),           \
-      HILQ_G(gemv, Gemv, W, A, 32, "32x1"), HILQ_G(gemm, Gemm, W, A, 32, "32x4"), \
-      HILQ_G(gemv, Gemv, W, A, 64, "32x1"), HILQ_G(gemm, Gemm, W, A, 64, "32x4"), \
-      HILQ_G(gemv, Gemv, W, A, 128, "32x1"), HILQ_G(gemm, Gemm, W, A, 128, "32x4")
+      HILQ_G(gemv, Gemv, W, A, 32, "32x1"), HILQ_G(gemm, Gemm, W, A, 32, "32x8"), \
+      HILQ_G(gemv, Gemv, W, A, 64, "32x1"), HILQ_G(gemm, Gemm, W, A, 64, "32x8"), \
+      HILQ_G(gemv, Gemv, W, A, 128, "32x1"), HILQ_G(gemm, Gemm, W, A, 128, "32x8")
 
 const KernelInfo kAvx512Kernels[] = {
     HILQ_PAIR(2, 4),

@@ -17,10 +17,11 @@ struct Shape {
   int m, k, n;
 };
 // K of 1, around the 32-column and 128-column paddings, primes; N = 1, 3, 17, ...; one large.
-// M of 1 to 7 panels: the GEMVs run panels 4, 2 and 1 at a time (7 = 4 + 2 + 1).
-const Shape kShapes[] = {{1, 1, 1},     {3, 5, 3},     {17, 33, 17},   {32, 32, 2},
-                         {33, 127, 9},  {31, 129, 4},  {64, 257, 8},   {65, 96, 16},
-                         {97, 1000, 5}, {40, 4099, 3}, {130, 2048, 9}, {200, 300, 3}};
+// M of 1 to 7 panels: the GEMVs run panels 4, 2 and 1 at a time (7 = 4 + 2 + 1). N = 70: the
+// GEMMs take tokens in blocks of at most 64 (one offset-correction table per block).
+const Shape kShapes[] = {{1, 1, 1},      {3, 5, 3},     {17, 33, 17}, {32, 32, 2},   {33, 127, 9},
+                         {31, 129, 4},   {64, 257, 8},  {65, 96, 16}, {97, 1000, 5}, {40, 4099, 3},
+                         {130, 2048, 9}, {200, 300, 3}, {33, 96, 70}};
 
 std::vector<const KernelInfo*> int_kernels_under_test() {
   std::vector<const KernelInfo*> v;

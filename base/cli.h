@@ -8,6 +8,7 @@
 #include <exception>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "base/error.h"
 
@@ -17,6 +18,18 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitError = 1;  // a runtime error (one line saying what)
 inline constexpr int kExitUsage = 2;  // a command line that cannot be run
 inline constexpr int kExitInterrupted = 130;
+
+// "a,b,c" -> {"a", "b", "c"}; "" -> {""} (validators refuse empty names where they matter).
+inline std::vector<std::string> split_list(const std::string& value) {
+  std::vector<std::string> names;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = value.find(',', start);
+    names.push_back(value.substr(start, comma - start));
+    if (comma == std::string::npos) return names;
+    start = comma + 1;
+  }
+}
 
 // What every binary's parser shares: a repeated option takes its last value (as the hand-written
 // parsers did: `scripts/hilq run --boards X` repeats --boards), and the usage line is ours.

@@ -18,21 +18,9 @@ namespace {
 
 void on_signal(int) { hilq::host::request_run_stop(); }
 
-// "a,b,c" -> {"a", "b", "c"}; the validator below has already refused empty names.
-std::vector<std::string> split_list(const std::string& value) {
-  std::vector<std::string> names;
-  size_t start = 0;
-  while (true) {
-    const size_t comma = value.find(',', start);
-    names.push_back(value.substr(start, comma - start));
-    if (comma == std::string::npos) return names;
-    start = comma + 1;
-  }
-}
-
 const CLI::Validator kNameList(
     [](std::string& value) -> std::string {
-      for (const auto& name : split_list(value))
+      for (const auto& name : hilq::cli::split_list(value))
         if (name.empty()) return "has an empty name in '" + value + "'";
       return {};
     },
@@ -41,7 +29,7 @@ const CLI::Validator kNameList(
 // "256x256,768x256" -> {{256, 256}, {768, 256}}; nullopt when a shape does not parse.
 std::optional<std::vector<std::pair<int, int>>> try_parse_shapes(const std::string& value) {
   std::vector<std::pair<int, int>> out;
-  for (const auto& item : split_list(value)) {
+  for (const auto& item : hilq::cli::split_list(value)) {
     const size_t x = item.find('x');
     int m = 0, k = 0;
     if (x == std::string::npos || !CLI::detail::lexical_cast(item.substr(0, x), m) ||
@@ -376,11 +364,11 @@ agents, keeps what was recorded and marks the run interrupted.)",
   }
   if (!shapes.empty()) options.kernel_shapes = parse_shapes(shapes);
   if (app.count("--boards")) {
-    options.boards = split_list(boards);
+    options.boards = hilq::cli::split_list(boards);
     options.boards_given = true;
   }
   if (app.count("--resume")) options.resume_run = resume;
-  if (app.count("--settings")) options.model_bench.settings = split_list(settings);
+  if (app.count("--settings")) options.model_bench.settings = hilq::cli::split_list(settings);
   options.health_check = !no_health_check;
   if (model->count() && !workload->count()) options.workload = "model-bench";
   search.enabled = model->count() && !app.count("--settings") && !workload->count();

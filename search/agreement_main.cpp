@@ -43,14 +43,14 @@ LM head:  bench_agreement --model M --settings W4A4,W4A4-E8)",
   } catch (const CLI::ParseError& e) {
     return hilq::cli::parse_error_exit(app, e);
   }
-  const size_t comma = settings.find(',');
-  if (comma == std::string::npos || settings.find(',', comma + 1) != std::string::npos) {
+  const auto pair = hilq::cli::split_list(settings);
+  if (pair.size() != 2) {
     std::fprintf(stderr, "bench_agreement: --settings: '%s' is not two settings A,B\n",
                  settings.c_str());
     return hilq::cli::kExitUsage;
   }
-  const auto a = hilq::model::Setting::parse(settings.substr(0, comma));
-  const auto b = hilq::model::Setting::parse(settings.substr(comma + 1));
+  const auto a = hilq::model::Setting::parse(pair[0]);
+  const auto b = hilq::model::Setting::parse(pair[1]);
   so.model_path = model;
   so.data_dir = data;
   so.cache_dir = cache;

@@ -17,17 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (true) {
-    const size_t comma = s.find(',', start);
-    out.push_back(s.substr(start, comma - start));
-    if (comma == std::string::npos) return out;
-    start = comma + 1;
-  }
-}
-
 std::string load_average() {
   double l[3] = {0, 0, 0};
   if (getloadavg(l, 3) != 3) return "unavailable";
@@ -87,7 +76,7 @@ with packing and loading counted, and the load average before and after.)",
   } catch (const CLI::ParseError& e) {
     return hilq::cli::parse_error_exit(app, e);
   }
-  for (const auto& s : split(settings)) {
+  for (const auto& s : hilq::cli::split_list(settings)) {
     try {
       o.settings.push_back(hilq::model::Setting::parse(s));
     } catch (const std::exception& e) {
@@ -95,7 +84,7 @@ with packing and loading counted, and the load average before and after.)",
       return hilq::cli::kExitUsage;
     }
   }
-  for (const auto& t : split(threads)) {
+  for (const auto& t : hilq::cli::split_list(threads)) {
     char* end = nullptr;
     const long v = std::strtol(t.c_str(), &end, 10);
     if (t.empty() || *end || v < 1 || v > 256) {

@@ -12,17 +12,6 @@
 
 namespace {
 
-std::vector<std::string> split(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (true) {
-    const size_t comma = s.find(',', start);
-    out.push_back(s.substr(start, comma - start));
-    if (comma == std::string::npos) return out;
-    start = comma + 1;
-  }
-}
-
 int run(int argc, char** argv) {
   CLI::App app{R"(Compares the quantization search strategies on one float model at the same budget:
 for each strategy and seed, the hypervolume of its feasible (validation metric, memory) front
@@ -93,15 +82,15 @@ reference front land in the SQLite file, so the fractions can be recomputed from
   } catch (const CLI::ParseError& e) {
     return hilq::cli::parse_error_exit(app, e);
   }
-  for (const auto& s : split(strategies))
+  for (const auto& s : hilq::cli::split_list(strategies))
     if (s != "tiered" && s != "nsga2" && s != "random") {
       std::fprintf(stderr, "bench_search: --strategies: '%s' is not tiered, nsga2 or random\n",
                    s.c_str());
       return hilq::cli::kExitUsage;
     }
-  o.strategies = split(strategies);
+  o.strategies = hilq::cli::split_list(strategies);
   o.checkpoints.clear();
-  for (const auto& k : split(checkpoints)) {
+  for (const auto& k : hilq::cli::split_list(checkpoints)) {
     char* end = nullptr;
     const long v = std::strtol(k.c_str(), &end, 10);
     if (k.empty() || *end || v < 1) {

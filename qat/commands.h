@@ -86,8 +86,10 @@ struct ExperimentCommand {
   int calib_batches = 8;
   int eval_windows = 0;
   bool mse_init = false;
-  int seeds = 1;       // --seeds N: seeds --seed .. --seed + N - 1
-  int eval_every = 0;  // --eval-every N: validation perplexity during QAT (LM)
+  int seeds = 1;        // --seeds N: seeds --seed .. --seed + N - 1
+  int jobs = 1;         // --jobs N: runs trained side by side
+  bool resume = false;  // --resume: keep the runs already in --out/results.json
+  int eval_every = 0;   // --eval-every N: validation perplexity during QAT (LM)
   SquatWeights weights;
   std::string command_line;  // quoted in results.md
   std::string data_dir;

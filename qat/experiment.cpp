@@ -1,14 +1,20 @@
 // PTQ / LSQ / Squat runs from a teacher checkpoint and the settings x methods experiment table.
 #include "qat/experiment.h"
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
+#include <tuple>
 
 #include "model/setting.h"
 #include "qat/checkpoint.h"
@@ -64,12 +70,13 @@ void evaluate(Task task, const Transformer& m, QuantState* q, const TaskData& d,
 }
 
 // One QAT run on a loaded context: copy the teacher, calibrate, train (unless PTQ), evaluate.
-QatOutcome qat_once(Task task, const Context& c, const model::QuantSpec& qc,
-                    const std::string& method, const SquatLossConfig& loss, int calib_batches,
-                    int eval_windows, bool mse_init, const TrainConfig& cfg) {
+QatOutcome qat_once(Task task, const Context& c, const Transformer& teacher,
+                    const model::QuantSpec& qc, const std::string& method,
+                    const SquatLossConfig& loss, int calib_batches, int eval_windows, bool mse_init,
+                    const TrainConfig& cfg) {
   const auto t0 = std::chrono::steady_clock::now();
-  Transformer student(c.teacher.model->config(), 0);
-  student.copy_from(*c.teacher.model);
+  Transformer student(teacher.config(), 0);
+  student.copy_from(teacher);
   QuantState qs(qc, student.config().n_layers);
   QatOutcome o;
   o.setting = model::quant_label(qc, student.config().n_layers);
@@ -82,8 +89,8 @@ QatOutcome qat_once(Task task, const Context& c, const model::QuantSpec& qc,
   if (!ptq) {
     const bool squat = method == "squat";
     const SquatLossConfig l = squat ? loss : SquatLossConfig{false, false, false};
-    const TrainStats st = train(task, student, &qs, squat ? c.teacher.model.get() : nullptr, l,
-                                c.data, cfg, c.teacher.tokenizer);
+    const TrainStats st =
+        train(task, student, &qs, squat ? &teacher : nullptr, l, c.data, cfg, c.teacher.tokenizer);
     o.tokens_per_s = st.tokens_per_s;
     o.steps = st.steps;
     o.term_stats = st.term_stats;
@@ -129,8 +136,8 @@ QatOutcome run_qat_request(const QatRequest& r) {
                                   ? setting_config(r.setting, layers)
                                   : model::QuantSpec::from_json(r.quant_json, "--quant");
   qc.validate(layers);
-  return qat_once(r.task, c, qc, r.method, r.loss, r.calib_batches, r.eval_windows, r.mse_init,
-                  r.train);
+  return qat_once(r.task, c, *c.teacher.model, qc, r.method, r.loss, r.calib_batches,
+                  r.eval_windows, r.mse_init, r.train);
 }
 
 MeanSd mean_sd(const std::vector<double>& values) {
@@ -176,6 +183,91 @@ std::string fmt(const char* f, double v) {
   return buf;
 }
 
+// What makes two experiments' runs comparable: the training recipe, the loss and the
+// evaluation (the number of seeds is not part of it: a resumed run may add seeds).
+nlohmann::json recipe_json(const ExperimentRequest& r) {
+  return {{"task", task_name(r.task)},
+          {"teacher", r.teacher_path},
+          {"steps", r.train.steps},
+          {"batch", r.train.batch},
+          {"seq", r.train.seq},
+          {"lr", r.train.lr},
+          {"warmup", r.train.warmup},
+          {"first_seed", r.train.seed},
+          {"calib_batches", r.calib_batches},
+          {"eval_windows", r.eval_windows},
+          {"eval_every", r.train.eval_every},
+          {"step_init", r.mse_init ? "mse" : "lsq"},
+          {"entropy_form", entropy_form_name(r.loss.entropy_form)},
+          {"r_entropy", r.loss.r_entropy},
+          {"r_distribution", r.loss.r_distribution},
+          {"gamma", r.loss.gamma},
+          {"tau", r.loss.tau}};
+}
+
+// One run of results.json back as a row (the inverse of write_tables' "runs" entries).
+ExperimentRow row_from_json(const nlohmann::json& run, bool lm) {
+  ExperimentRow row;
+  row.setting = run.at("setting").get<std::string>();
+  row.method = run.at("method").get<std::string>();
+  row.seed = run.at("seed").get<int64_t>();
+  QatOutcome& o = row.outcome;
+  if (lm) {
+    o.metric = run.at("validation_perplexity").get<double>();
+    o.test_metric = run.at("test_perplexity").get<double>();
+  } else {
+    o.metric = o.test_metric = run.at("test_accuracy").get<double>();
+    o.dev_metric = run.at("dev_accuracy").get<double>();
+  }
+  o.steps = run.at("steps").get<int64_t>();
+  o.tokens_per_s = run.at("tokens_per_s").get<double>();
+  o.seconds = run.at("seconds").get<double>();
+  for (const auto& t : run.at("loss_terms_first_step")) {
+    o.term_stats.push_back({t.at("term").get<std::string>(), t.at("weight").get<float>(),
+                            t.at("value").get<float>(), t.at("grad_norm_weights").get<double>(),
+                            t.at("grad_norm_steps").get<double>()});
+  }
+  for (const auto& p : run.at("validation_curve"))
+    o.validation.emplace_back(p.at(0).get<int64_t>(), p.at(1).get<double>());
+  return row;
+}
+
+// The runs of an earlier experiment in out_dir/results.json with the same recipe (--resume).
+std::vector<ExperimentRow> resumed_rows(const ExperimentRequest& r) {
+  const std::string path = r.out_dir + "/results.json";
+  std::ifstream in(path);
+  if (!in) {
+    std::fprintf(stderr, "experiment: --resume: no %s yet, every run starts\n", path.c_str());
+    return {};
+  }
+  std::vector<ExperimentRow> rows;
+  try {
+    const nlohmann::json j = nlohmann::json::parse(in);
+    const nlohmann::json now = recipe_json(r);
+    nlohmann::json before = j.at("config");
+    before["task"] = j.at("task");
+    before["teacher"] = j.at("teacher");
+    for (const auto& [key, value] : now.items()) {
+      if (!before.contains(key) || before[key] != value) {
+        std::string what = "--resume: ";
+        what += path;
+        what += " was run with ";
+        what += key;
+        what += " = ";
+        what += before.contains(key) ? before[key].dump() : "(absent)";
+        what += ", this run has ";
+        what += value.dump();
+        what += "; use another --out";
+        throw ConfigError(what);
+      }
+    }
+    for (const auto& run : j.at("runs")) rows.push_back(row_from_json(run, r.task == Task::kLm));
+  } catch (const nlohmann::json::exception& e) {
+    throw ConfigError("--resume: " + path + " is not an experiment's results.json: " + e.what());
+  }
+  return rows;
+}
+
 // results.md and results.json from the finished rows.
 void write_tables(const ExperimentRequest& r, const std::vector<ExperimentRow>& rows) {
   const bool lm = r.task == Task::kLm;
@@ -194,21 +286,8 @@ void write_tables(const ExperimentRequest& r, const std::vector<ExperimentRow>& 
   j["command"] = r.command_line;
   j["teacher"] = r.teacher_path;
   j["metric"] = lm ? "test perplexity" : "test accuracy";
-  j["config"] = {{"steps", r.train.steps},
-                 {"batch", r.train.batch},
-                 {"seq", r.train.seq},
-                 {"lr", r.train.lr},
-                 {"warmup", r.train.warmup},
-                 {"first_seed", r.train.seed},
-                 {"seeds", r.seeds},
-                 {"calib_batches", r.calib_batches},
-                 {"eval_windows", r.eval_windows},
-                 {"step_init", r.mse_init ? "mse" : "lsq"},
-                 {"entropy_form", entropy_form_name(r.loss.entropy_form)},
-                 {"r_entropy", r.loss.r_entropy},
-                 {"r_distribution", r.loss.r_distribution},
-                 {"gamma", r.loss.gamma},
-                 {"tau", r.loss.tau}};
+  j["config"] = recipe_json(r);
+  j["config"]["seeds"] = r.seeds;
   if (fp) j["fp"] = {{"test", fp->outcome.test_metric}, {"validation", fp->outcome.metric}};
 
   std::ostringstream md;
@@ -342,6 +421,7 @@ void write_tables(const ExperimentRequest& r, const std::vector<ExperimentRow>& 
 void run_experiment(const ExperimentRequest& r) {
   namespace fs = std::filesystem;
   if (r.seeds < 1) throw ConfigError("--seeds must be >= 1");
+  if (r.jobs < 1) throw ConfigError("--jobs must be >= 1");
   fs::create_directories(r.out_dir);
   const Context c = load_context(r.task, r.teacher_path, r.data_dir);
   const int layers = c.teacher.model->config().n_layers;
@@ -350,10 +430,37 @@ void run_experiment(const ExperimentRequest& r) {
   // Every setting and method is checked before the first run.
   std::vector<std::pair<std::string, model::QuantSpec>> settings;
   for (const auto& s : split_list(r.settings)) settings.emplace_back(s, setting_config(s, layers));
-  for (const auto& m : split_list(r.methods)) {
+  const std::vector<std::string> methods = split_list(r.methods);
+  for (const auto& m : methods) {
     if (m != "ptq" && m != "lsq" && m != "squat" && m != "squat-e" && m != "squat-d") {
       throw ConfigError("--methods: '" + m + "' is not ptq, lsq, squat, squat-e or squat-d");
     }
+  }
+  // The tables' order: the FP row, then seeds outermost (after the first seed every cell has a
+  // value), settings and methods in the order given.
+  auto rank = [&](const ExperimentRow& x) {
+    if (x.method == "fp") return std::tuple<int64_t, size_t, size_t>{-1, 0, 0};
+    size_t si = 0, mi = 0;
+    while (si < settings.size() && settings[si].first != x.setting) ++si;
+    while (mi < methods.size() && methods[mi] != x.method) ++mi;
+    return std::tuple<int64_t, size_t, size_t>{x.seed, si, mi};
+  };
+  std::vector<ExperimentRow> rows;
+  if (r.resume) {
+    for (auto& row : resumed_rows(r)) {
+      const auto [seed, si, mi] = rank(row);
+      const bool wanted =
+          row.method == "fp" || (si < settings.size() && mi < methods.size() &&
+                                 seed >= static_cast<int64_t>(r.train.seed) &&
+                                 seed < static_cast<int64_t>(r.train.seed) + r.seeds);
+      if (wanted) rows.push_back(std::move(row));
+    }
+    std::stable_sort(rows.begin(), rows.end(),
+                     [&](const auto& a, const auto& b) { return rank(a) < rank(b); });
+    std::fprintf(stderr, "experiment: --resume: %zu runs kept from %s/results.json\n", rows.size(),
+                 r.out_dir.c_str());
+    if (r.sink)
+      for (const auto& row : rows) r.sink(row);
   }
   std::ofstream tsv(r.out_dir + "/results.tsv", std::ios::app);
   tsv << "# " << r.command_line << "\n# teacher " << r.teacher_path << " steps " << r.train.steps
@@ -365,10 +472,13 @@ void run_experiment(const ExperimentRequest& r) {
   tsv << "setting\tmethod\tseed\t" << metric << (lm ? "\ttest_ppl" : "\tdev_acc")
       << "\ttokens_per_s\tseconds\n";
   tsv.flush();
-  std::vector<ExperimentRow> rows;
+  std::mutex finish_mutex;  // rows, the sink, the TSV and the tables: one finished run at a time
   auto finish = [&](ExperimentRow row) {
-    rows.push_back(std::move(row));
-    const ExperimentRow& x = rows.back();
+    const std::lock_guard<std::mutex> lock(finish_mutex);
+    const auto at =
+        std::upper_bound(rows.begin(), rows.end(), row,
+                         [&](const auto& a, const auto& b) { return rank(a) < rank(b); });
+    const ExperimentRow& x = *rows.insert(at, std::move(row));
     if (r.sink) r.sink(x);
     tsv << x.setting << "\t" << x.method << "\t" << x.seed << "\t" << x.outcome.metric << "\t"
         << (lm ? x.outcome.test_metric : x.outcome.dev_metric) << "\t" << x.outcome.tokens_per_s
@@ -379,7 +489,13 @@ void run_experiment(const ExperimentRequest& r) {
                  metric.c_str(), x.outcome.metric, x.outcome.test_metric, x.outcome.seconds);
     write_tables(r, rows);  // rewritten after every row: a stopped run keeps its table
   };
-  {
+  auto done = [&](const std::string& setting, const std::string& method, int64_t seed) {
+    for (const auto& x : rows)
+      if (x.setting == setting && x.method == method && (method == "fp" || x.seed == seed))
+        return true;
+    return false;
+  };
+  if (!done("FP32", "fp", 0)) {
     QatOutcome fp;
     fp.setting = "FP32";
     const auto t0 = std::chrono::steady_clock::now();
@@ -387,31 +503,63 @@ void run_experiment(const ExperimentRequest& r) {
     fp.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     finish({"FP32", "fp", fp, static_cast<int64_t>(r.train.seed)});
   }
-  // Seeds outermost: after the first seed the whole table has one value per cell.
+  struct Cell {
+    const std::string* setting;
+    const model::QuantSpec* qc;
+    const std::string* method;
+    uint64_t seed;
+  };
+  std::vector<Cell> cells;
   for (int si = 0; si < r.seeds; ++si) {
     const uint64_t seed = r.train.seed + static_cast<uint64_t>(si);
-    for (const auto& [setting, qc] : settings) {
-      for (const auto& m : split_list(r.methods)) {
-        SquatLossConfig loss = r.loss;
-        std::string method = m;
-        if (m == "squat-e") {
-          loss.entropy = false, method = "squat";
-        } else if (m == "squat-d") {
-          loss.distribution = false, method = "squat";
-        }
-        TrainConfig cfg = r.train;
-        cfg.seed = seed;
-        cfg.label = setting;
-        cfg.label += ' ';
-        cfg.label += m;
-        cfg.label += " s";
-        cfg.label += std::to_string(seed);
-        const QatOutcome o =
-            qat_once(r.task, c, qc, method, loss, r.calib_batches, r.eval_windows, r.mse_init, cfg);
-        finish({setting, m, o, static_cast<int64_t>(seed)});
+    for (const auto& [setting, qc] : settings)
+      for (const auto& m : methods)
+        if (!done(setting, m, static_cast<int64_t>(seed)))
+          cells.push_back({&setting, &qc, &m, seed});
+  }
+  auto run_cell = [&](const Cell& cell, const Transformer& teacher) {
+    SquatLossConfig loss = r.loss;
+    std::string method = *cell.method;
+    if (method == "squat-e") {
+      loss.entropy = false, method = "squat";
+    } else if (method == "squat-d") {
+      loss.distribution = false, method = "squat";
+    }
+    TrainConfig cfg = r.train;
+    cfg.seed = cell.seed;
+    cfg.label = *cell.setting + ' ' + *cell.method + " s" + std::to_string(cell.seed);
+    const QatOutcome o = qat_once(r.task, c, teacher, *cell.qc, method, loss, r.calib_batches,
+                                  r.eval_windows, r.mse_init, cfg);
+    finish({*cell.setting, *cell.method, o, static_cast<int64_t>(cell.seed)});
+  };
+  const size_t jobs = std::min<size_t>(static_cast<size_t>(r.jobs), cells.size());
+  if (jobs <= 1) {
+    for (const Cell& cell : cells) run_cell(cell, *c.teacher.model);
+    return;
+  }
+  // Side by side: each worker takes the next cell; a teacher copy per worker, because a forward
+  // pass builds its graph on the teacher's parameter nodes.
+  std::atomic<size_t> next{0};
+  std::exception_ptr failure;
+  const int threads_per_job = num_threads();
+  auto worker = [&] {
+    set_num_threads(threads_per_job);  // OpenMP's thread count is per calling thread
+    Transformer teacher(c.teacher.model->config(), 0);
+    teacher.copy_from(*c.teacher.model);
+    for (size_t i = next++; i < cells.size(); i = next++) {
+      try {
+        run_cell(cells[i], teacher);
+      } catch (...) {
+        const std::lock_guard<std::mutex> lock(finish_mutex);
+        if (!failure) failure = std::current_exception();
+        next = cells.size();  // the others finish their current run and stop
       }
     }
-  }
+  };
+  std::vector<std::thread> pool;
+  for (size_t i = 0; i < jobs; ++i) pool.emplace_back(worker);
+  for (auto& t : pool) t.join();
+  if (failure) std::rethrow_exception(failure);
 }
 
 }  // namespace hilq::qat

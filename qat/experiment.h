@@ -74,16 +74,22 @@ struct ExperimentRequest {
   int eval_windows = 0;   // LM: validation windows evaluated (0: all of them)
   bool mse_init = false;  // QAT steps start from the PTQ (MSE) calibration, not LSQ's formula
   int seeds = 1;          // every (setting, method) with seeds train.seed, train.seed + 1, ...
+  int jobs = 1;           // runs trained side by side, each on its own thread and teacher copy
+  bool resume = false;    // keep the runs of out_dir/results.json (same recipe), run the rest
   SquatLossConfig loss;   // Squat's weights and entropy form (squat-e / squat-d switch a term off)
   TrainConfig train;
   std::string command_line;  // the experiment's own command, quoted in results.md
   ExperimentSink sink;       // optional: each row as it finishes, besides the TSV line
 };
 
-// Writes out_dir/results.tsv (one line per finished run, flushed as it goes), and at the end
-// out_dir/results.md and out_dir/results.json: mean +- sd over the seeds of the test metric (LM:
-// test perplexity, cls: test accuracy) per (method, setting), every run's row, the loss terms at
-// the first step, and the commands that reproduce each run.
+// Writes out_dir/results.tsv (one line per finished run, flushed as it goes), and after every
+// run out_dir/results.md and out_dir/results.json: mean +- sd over the seeds of the test metric
+// (LM: test perplexity, cls: test accuracy) per (method, setting), every run's row, the loss
+// terms at the first step, and the commands that reproduce each run. A run's values do not depend
+// on `jobs` (each run has its own seed, student and teacher copy); the tables list runs in the
+// same order whatever order they finished in. With `resume`, runs already in results.json are
+// kept (and passed to the sink again, so a new database run holds the whole table) when its
+// recipe equals this one's (a differing field is an error naming it; --seeds may grow).
 void run_experiment(const ExperimentRequest& r);
 
 // The hil-train qat command that reproduces one run of the experiment.

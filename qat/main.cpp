@@ -288,6 +288,16 @@ int run(int argc, char** argv) {
       ->type_name("N")
       ->check(CLI::Range(1, 1000));
   experiment_cmd
+      ->add_option("--jobs", experiment.jobs,
+                   "runs trained side by side, each on its own thread (default 1; with --threads "
+                   "T a run uses T threads, so keep jobs x T at most the cores)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 64));
+  experiment_cmd->add_flag("--resume", experiment.resume,
+                           "keep the runs already in --out/results.json (the same recipe: steps, "
+                           "batch, lr, seed, loss...; --seeds and the lists may grow) and run "
+                           "only the missing ones");
+  experiment_cmd
       ->add_option("--eval-every", experiment.eval_every,
                    "LM: validation perplexity every N QAT steps over --eval-windows windows (64 "
                    "when 0), logged and kept in results.md (default 0: off)")

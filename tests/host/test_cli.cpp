@@ -1,7 +1,10 @@
 // Every binary's command line (CLI11): --help exits 0 and lists the flags, a bad flag exits 2
 // with one line naming it, --flag=value is read like --flag value, and the cross-flag rules stay
 // usage errors.
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -175,30 +178,36 @@ TEST_CASE("hil-train experiment stores its rows in SQLite and writes results.md 
                 "--model", "micro", "--steps", "10", "--batch", "2", "--seq", "32", "--log-every",
                 "0", "--out", box.path("t.safetensors")});
   REQUIRE(r.code == 0);
-  r = run(box, {train_bin(),
-                "experiment",
-                "--task",
-                "lm",
-                "--teacher",
-                box.path("t.safetensors"),
-                "--out",
-                box.path("out"),
-                "--settings",
-                "W8A8,W4A8",
-                "--methods",
-                "ptq,lsq",
-                "--steps",
-                "2",
-                "--batch",
-                "2",
-                "--seq",
-                "32",
-                "--eval-windows",
-                "2",
-                "--calib-batches",
-                "1",
-                "--db",
-                db_path});
+  auto experiment = [&](const std::string& out, const std::string& db, const std::string& settings,
+                        std::vector<std::string> extra) {
+    std::vector<std::string> args = {train_bin(),
+                                     "experiment",
+                                     "--task",
+                                     "lm",
+                                     "--teacher",
+                                     box.path("t.safetensors"),
+                                     "--out",
+                                     box.path(out),
+                                     "--settings",
+                                     settings,
+                                     "--methods",
+                                     "ptq,lsq",
+                                     "--steps",
+                                     "2",
+                                     "--batch",
+                                     "2",
+                                     "--seq",
+                                     "32",
+                                     "--eval-windows",
+                                     "2",
+                                     "--calib-batches",
+                                     "1",
+                                     "--db",
+                                     db};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run(box, args);
+  };
+  r = experiment("out", db_path, "W8A8,W4A8", {});
   INFO(r.err);
   REQUIRE(r.code == 0);
   hilq::db::Database db(db_path);
@@ -217,4 +226,46 @@ TEST_CASE("hil-train experiment stores its rows in SQLite and writes results.md 
   }
   const std::string md = box.read("out/results.md");
   CHECK_THAT(md, Contains("| W4A8 | lsq |") && Contains("| W8A8 | ptq |"));
+  const auto first = nlohmann::json::parse(box.read("out/results.json"));
+  auto runs_by_cell = [](const nlohmann::json& j) {
+    std::map<std::string, double> out;
+    for (const auto& x : j.at("runs")) {
+      out[x.at("setting").get<std::string>() + " " + x.at("method").get<std::string>() + " " +
+          std::to_string(x.at("seed").get<int64_t>())] = x.at("test_perplexity").get<double>();
+    }
+    return out;
+  };
+
+  // Side by side, a run gives the serial run's values bit for bit.
+  r = experiment("parallel", box.path("parallel.db"), "W4A8", {"--jobs", "2"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const auto parallel = runs_by_cell(nlohmann::json::parse(box.read("parallel/results.json")));
+  CHECK(parallel.size() == 3);
+  for (const auto& [cell, value] : parallel) CHECK(runs_by_cell(first).at(cell) == value);
+
+  // --resume with one more setting runs only its two runs and keeps the five.
+  r = experiment("out", db_path, "W8A8,W4A8,W2A8", {"--resume", "--jobs", "2"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK_THAT(r.err, Contains("5 runs kept"));
+  const std::string tsv = box.read("out/results.tsv");
+  const auto last_header = tsv.rfind("setting\tmethod");
+  REQUIRE(last_header != std::string::npos);
+  CHECK(std::count(tsv.begin() + static_cast<std::ptrdiff_t>(last_header), tsv.end(), '\n') ==
+        3);  // the header and two runs
+  const auto all = runs_by_cell(nlohmann::json::parse(box.read("out/results.json")));
+  CHECK(all.size() == 7);
+  for (const auto& [cell, value] : runs_by_cell(first)) CHECK(all.at(cell) == value);
+  // The new database run holds the whole table, the kept runs included.
+  const auto resumed = runs.latest_run_id();
+  REQUIRE(resumed.has_value());
+  CHECK(*resumed != *run_id);
+  CHECK(evals.candidates(*resumed).size() == 7);
+  CHECK_THAT(box.read("out/results.md"), Contains("| W2A8 | lsq |") && Contains("| W8A8 | ptq |"));
+
+  // --resume refuses the results of another recipe, naming the field.
+  r = experiment("out", db_path, "W8A8", {"--resume", "--steps", "3"});
+  CHECK(r.code != 0);
+  CHECK_THAT(r.err, Contains("steps = 2") && Contains("this run has 3"));
 }

@@ -20,6 +20,7 @@
 #include "qat/train.h"
 #include "runtime/model.h"
 #include "runtime/session.h"
+#include "search/log_softmax.h"
 
 namespace hilq::search {
 namespace {
@@ -30,24 +31,6 @@ using Clock = std::chrono::steady_clock;
 // Largest reference (positions x vocab) whose probabilities HostScorer keeps: the default
 // calibration and validation splits of a 4096-token, 128-position model, not the test split.
 constexpr size_t kMaxReferenceProbs = size_t{64} * 128 * 4096;
-
-// log-softmax of one row of logits, in double for the sums. The maximum runs in 8 independent
-// lanes (exact: a maximum does not depend on order; a NaN logit is skipped, or kept when it is
-// the first, as a running std::max keeps it).
-void log_softmax(const float* logits, int n, float* out) {
-  float lane[8];
-  const int n8 = n >= 8 ? n / 8 * 8 : 0;
-  for (int l = 0; l < 8; ++l) lane[l] = n8 ? logits[l] : logits[0];
-  for (int i = 8; i < n8; i += 8)
-    for (int l = 0; l < 8; ++l) lane[l] = lane[l] < logits[i + l] ? logits[i + l] : lane[l];
-  double max = lane[0];
-  for (int l = 1; l < 8; ++l) max = std::max<double>(max, lane[l]);
-  for (int i = n8; i < n; ++i) max = std::max<double>(max, logits[i]);
-  double sum = 0;
-  for (int i = 0; i < n; ++i) sum += std::exp(static_cast<double>(logits[i]) - max);
-  const double lse = max + std::log(sum);
-  for (int i = 0; i < n; ++i) out[i] = static_cast<float>(static_cast<double>(logits[i]) - lse);
-}
 
 // KL(ref || dst) terms of `rows` rows (at most 4), each summed over the vocabulary in order:
 // k[r] = sum_v p[v] (ref[v] - dst[v]) with p[v] = exp(ref[v]) (from `probs` when given). The rows'
@@ -128,6 +111,7 @@ LmScore score_lm(const runtime::Model& model, const TokenWindows& windows, int t
     so.max_chunk = seq;
     so.all_logits = true;
     runtime::Session session(model, ctx, so);
+    const LogSoftmaxOps& lsm = log_softmax_ops(static_cast<int>(ctx.isa()));
     constexpr int kRows = 4;  // KL rows summed side by side
     std::vector<float> lp(out_logprobs ? 0 : kRows * row);
     for (int w = first; w < n; w += workers) {
@@ -145,7 +129,7 @@ LmScore score_lm(const runtime::Model& model, const TokenWindows& windows, int t
           const size_t pos = static_cast<size_t>(w) * seq + static_cast<size_t>(t);
           float* out = out_logprobs ? out_logprobs->data() + pos * row
                                     : lp.data() + static_cast<size_t>(r) * row;
-          log_softmax(logits.data() + static_cast<size_t>(t) * row, vocab, out);
+          log_softmax(lsm, logits.data() + static_cast<size_t>(t) * row, vocab, out);
           window_nll -= out[ids[t + 1]];
           dst[r] = out;
           if (reference_logprobs) ref[r] = reference_logprobs->data() + pos * row;
@@ -503,7 +487,7 @@ CandidateScore HostScorer::score(const model::QuantSpec& spec, const PackedCandi
   const std::string config_hash =
       packed.variant.empty() ? spec.hash() : spec.hash() + "+" + packed.variant;
   if (store_) {
-    if (auto hit = store_->score(model_hash_, config_hash, split, count, metric_)) {
+    if (auto hit = store_->score(model_hash_, config_hash, split, count, metric_, kScorerVersion)) {
       ++cache_hits_;
       return {hit->value, hit->output_kl.value_or(0.0), 0.0, true};
     }
@@ -519,7 +503,8 @@ CandidateScore HostScorer::score(const model::QuantSpec& spec, const PackedCandi
   ++scorings_;
   scoring_seconds_ += seconds;
   if (store_)
-    store_->put_score({model_hash_, config_hash, split, count, metric_, metric, kl, seconds});
+    store_->put_score(
+        {model_hash_, config_hash, split, count, metric_, metric, kl, seconds, kScorerVersion});
   return {metric, kl, seconds, false, 0.0, load_seconds};
 }
 

@@ -30,6 +30,11 @@ class Model;
 
 namespace hilq::search {
 
+// Version of the scoring arithmetic, part of the score and sensitivity cache keys (db migration
+// 6): a cached value computed by another version is a miss. 1: log-softmax with glibc's double
+// exp; 2: exp_poly in 16 double lanes (log_softmax.h), which moves scores in their last bits.
+constexpr int kScorerVersion = 2;
+
 struct ScorerOptions {
   std::string task = "lm";  // lm (causal LM, perplexity) | cls (classifier, accuracy)
   std::string model_path;   // the float model (hil-train checkpoint) of the task

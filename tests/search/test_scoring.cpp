@@ -119,7 +119,7 @@ TEST_CASE("score_lm matches the per-row oracle within the float exp's error at e
   // Bit for bit at another thread count.
   search::score_lm(fp, w, 3, nullptr, &ref3);
   CHECK(ref3 == ref);
-  const std::vector<double> probs = search::reference_probabilities(ref);
+  const std::vector<float> probs = search::reference_probabilities(ref);
   for (const char* setting : {"W4A8", "W4A4-TA8/4", "W8A8-E8"}) {
     INFO(setting);
     const runtime::Model m = load(setting);
@@ -138,7 +138,7 @@ TEST_CASE("score_lm matches the per-row oracle within the float exp's error at e
       CHECK(b.output_kl == one.output_kl);
     }
   }
-  std::vector<double> short_probs(probs.begin(), probs.end() - 1);
+  std::vector<float> short_probs(probs.begin(), probs.end() - 1);
   CHECK_THROWS_WITH(search::score_lm(fp, w, 1, &ref, nullptr, &short_probs),
                     Catch::Contains("reference probabilities do not match"));
 }

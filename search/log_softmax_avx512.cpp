@@ -1,8 +1,10 @@
 // AVX-512 log-softmax ops (see log_softmax.h): exp_poly on 16 floats, the 16 double lane sums in
 // two zmm. Compiled with -mavx512f -ffp-contract=off: no FMA, so every rounding is exp_poly's.
 // GCC 12 flags _mm512_undefined_*() inside its own intrinsics as uninitialized (false positive).
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 
 #include "search/log_softmax.h"

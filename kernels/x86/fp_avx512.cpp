@@ -7,8 +7,10 @@
 // pairs (24 accumulators; 8 x 2 and 4 x 4 were 10-15 % slower on the tiny LM's head). Compiled with
 // -mavx512{f,bw,vl}; see kernel_iface.h for why nothing here is shared. GCC 12 flags
 // _mm512_undefined_*() inside its own intrinsics as uninitialized (false positive).
+#if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
 
 #include "kernels/kernel_iface.h"

@@ -164,7 +164,7 @@ const AttnOps& attn_ops(const k::Context& ctx) {
 #if defined(HILQ_RUNTIME_HAVE_AVX2) && defined(HILQ_RUNTIME_HAVE_AVX512)
   if (ctx.isa() == k::Isa::kAvx512Vnni) {
     static const AttnOps avx512 = {kAttnOpsAvx2.scores_i8, kAttnOpsAvx2.scores_f32, kApplyI8Avx512,
-                                   kAttnOpsAvx2.apply_f32, kAttnOpsAvx2.swiglu,     "avx512"};
+                                   kAttnOpsAvx2.apply_f32, kSwigluAvx512,           "avx512"};
     return avx512;
   }
 #endif

@@ -9,8 +9,9 @@ namespace {
 
 // runtime::exp_poly, operation by operation (exp_poly.h).
 inline __m256 exp_poly8(__m256 x) {
-  x = _mm256_max_ps(x, _mm256_set1_ps(-88.723f));
-  x = _mm256_min_ps(x, _mm256_set1_ps(88.723f));
+  // (x < lo ? lo : x) with a NaN kept, as in exp_poly: max/min return their second operand.
+  x = _mm256_max_ps(_mm256_set1_ps(-88.723f), x);
+  x = _mm256_min_ps(_mm256_set1_ps(88.723f), x);
   const __m256 t =
       _mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _mm256_set1_ps(0.5f));
   __m256i m = _mm256_cvttps_epi32(t);

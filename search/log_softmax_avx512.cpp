@@ -14,8 +14,9 @@ namespace {
 
 // runtime::exp_poly, operation by operation (exp_poly.h).
 inline __m512 exp_poly16(__m512 x) {
-  x = _mm512_max_ps(x, _mm512_set1_ps(-88.723f));
-  x = _mm512_min_ps(x, _mm512_set1_ps(88.723f));
+  // (x < lo ? lo : x) with a NaN kept, as in exp_poly: max/min return their second operand.
+  x = _mm512_max_ps(_mm512_set1_ps(-88.723f), x);
+  x = _mm512_min_ps(_mm512_set1_ps(88.723f), x);
   const __m512 t =
       _mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)), _mm512_set1_ps(0.5f));
   __m512i m = _mm512_cvttps_epi32(t);

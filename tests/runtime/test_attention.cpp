@@ -81,9 +81,10 @@ TEST_CASE("the selected attention loops equal the portable ones bit for bit",
 
 TEST_CASE("the selected SwiGLU gate equals the portable one bit for bit, extremes included",
           "[runtime][attention]") {
-  kernels::Context ctx(kernels::ContextOptions{1, "", ""});
+  const std::string force = GENERATE(as<std::string>{}, "", "avx2");  // as above
+  kernels::Context ctx(kernels::ContextOptions{1, force, ""});
   const AttnOps& ops = attn_ops(ctx);
-  CAPTURE(ops.name);
+  CAPTURE(force, ops.name);
   std::mt19937 rng(2);
   std::normal_distribution<float> df(0.0f, 4.0f);
   for (const int n : {1, 7, 8, 9, 768, 1003}) {

@@ -27,7 +27,21 @@ void shift_portable(const float* x, int n, double lse, float* out) {
   for (int i = 0; i < n; ++i) out[i] = static_cast<float>(static_cast<double>(x[i]) - lse);
 }
 
-const LogSoftmaxOps kPortable = {&exp_sums_portable, &shift_portable, "portable"};
+// The maximum runs in 8 independent lanes (exact: a maximum does not depend on order; a NaN logit
+// is skipped, or kept when it is the first, as a running std::max keeps it).
+float max_portable(const float* x, int n) {
+  float lane[8];
+  const int n8 = n >= 8 ? n / 8 * 8 : 0;
+  for (int l = 0; l < 8; ++l) lane[l] = n8 ? x[l] : x[0];
+  for (int i = 8; i < n8; i += 8)
+    for (int l = 0; l < 8; ++l) lane[l] = lane[l] < x[i + l] ? x[i + l] : lane[l];
+  float max = lane[0];
+  for (int l = 1; l < 8; ++l) max = std::max(max, lane[l]);
+  for (int i = n8; i < n; ++i) max = std::max(max, x[i]);
+  return max;
+}
+
+const LogSoftmaxOps kPortable = {&max_portable, &exp_sums_portable, &shift_portable, "portable"};
 
 }  // namespace
 
@@ -46,17 +60,8 @@ const LogSoftmaxOps& log_softmax_ops(int isa) {
   return kPortable;
 }
 
-// The maximum runs in 8 independent lanes (exact: a maximum does not depend on order; a NaN logit
-// is skipped, or kept when it is the first, as a running std::max keeps it).
 void log_softmax(const LogSoftmaxOps& ops, const float* x, int n, float* out) {
-  float lane[8];
-  const int n8 = n >= 8 ? n / 8 * 8 : 0;
-  for (int l = 0; l < 8; ++l) lane[l] = n8 ? x[l] : x[0];
-  for (int i = 8; i < n8; i += 8)
-    for (int l = 0; l < 8; ++l) lane[l] = lane[l] < x[i + l] ? x[i + l] : lane[l];
-  float max = lane[0];
-  for (int l = 1; l < 8; ++l) max = std::max(max, lane[l]);
-  for (int i = n8; i < n; ++i) max = std::max(max, x[i]);
+  const float max = ops.max(x, n);
   double s[16];
   ops.exp_sums(x, n, max, s);
   for (int l = 0; l < 8; ++l) s[l] += s[l + 8];

@@ -12,6 +12,10 @@ namespace hilq::search {
 // maximum (8 lanes, exact), reduces the lanes (((l, l+8), (l, l+4)), (l, l+2)), (0, 1)) and adds
 // the log.
 struct LogSoftmaxOps {
+  // The maximum of x[0..n), n >= 1, in 8 lanes (lane l: i = l mod 8) folded in lane order, then
+  // the tail past n / 8 * 8 in order: lane = (lane < x ? x : lane), so a NaN is skipped unless it
+  // is x[0] (as a running std::max), and a +-0 tie resolves the same way on every path.
+  float (*max)(const float* x, int n);
   // lanes[l] = sum of double(exp_poly(x[i] - max)) over i = l (mod 16), i in order.
   void (*exp_sums)(const float* x, int n, float max, double lanes[16]);
   // out[i] = float(double(x[i]) - lse).

@@ -70,8 +70,27 @@ void shift(const float* x, int n, double lse, float* out) {
   }
 }
 
+// max_portable's 8 lanes in one ymm: max_ps(x, lane) is (x > lane ? x : lane), the portable
+// (lane < x ? x : lane) with NaN and +-0 alike; the fold and the tail are the portable code's.
+float max8(const float* x, int n) {
+  if (n < 8) {
+    float m = x[0];
+    for (int i = 0; i < n; ++i) m = m < x[i] ? x[i] : m;  // std::max(m, x[i])
+    return m;
+  }
+  const int n8 = n / 8 * 8;
+  __m256 lane = _mm256_loadu_ps(x);
+  for (int i = 8; i < n8; i += 8) lane = _mm256_max_ps(_mm256_loadu_ps(x + i), lane);
+  alignas(32) float l8[8];
+  _mm256_store_ps(l8, lane);
+  float m = l8[0];
+  for (int l = 1; l < 8; ++l) m = m < l8[l] ? l8[l] : m;
+  for (int i = n8; i < n; ++i) m = m < x[i] ? x[i] : m;
+  return m;
+}
+
 }  // namespace
 
-extern const LogSoftmaxOps kLogSoftmaxAvx512 = {&exp_sums, &shift, "avx512"};
+extern const LogSoftmaxOps kLogSoftmaxAvx512 = {&max8, &exp_sums, &shift, "avx512"};
 
 }  // namespace hilq::search

@@ -5,7 +5,9 @@
 
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
+#include <limits>
 #include <random>
 
 #include "kernels/isa.h"
@@ -178,6 +180,32 @@ TEST_CASE("every log-softmax path gives the portable one's bits, within 3e-7 of 
       std::vector<float> got(x.size(), 5.0f);
       search::log_softmax(*ops, x.data(), n, got.data());
       CHECK(got == want);
+    }
+  }
+  // Signed zeros as the maximum, a NaN past the first element (skipped by the maximum, NaN in
+  // its own output), -inf and a NaN first (every output NaN): the same bits on every path.
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<std::vector<float>> rows;
+  rows.push_back(std::vector<float>(37, -0.0f));
+  for (size_t i = 0; i < rows[0].size(); i += 3) rows[0][i] = 0.0f;
+  rows.push_back(std::vector<float>(21, -1.5f));
+  rows[1][5] = nan;
+  rows[1][9] = -inf;
+  rows[1][20] = 2.0f;
+  rows.push_back(std::vector<float>(19, 1.0f));
+  rows[2][0] = nan;
+  rows.push_back({-0.0f, 0.0f, -0.0f});
+  for (const auto& x : rows) {
+    CAPTURE(x.size());
+    const int n = static_cast<int>(x.size());
+    std::vector<float> want(x.size());
+    search::log_softmax(search::log_softmax_portable(), x.data(), n, want.data());
+    for (const auto* ops : paths) {
+      CAPTURE(ops->name);
+      std::vector<float> got(x.size(), 5.0f);
+      search::log_softmax(*ops, x.data(), n, got.data());
+      CHECK(std::memcmp(got.data(), want.data(), x.size() * sizeof(float)) == 0);
     }
   }
 }

@@ -242,6 +242,14 @@ CREATE TABLE verdicts (
   PRIMARY KEY (run_id, board, config, metric)
 );
 )sql",
+    // 6: the host scorer's version on the sensitivity and score caches (search/scorer.h
+    // kScorerVersion): a score computed by another version of the scoring arithmetic (1: the
+    // log-softmax with glibc's exp, every row before this migration) is never read as a current
+    // one, and a new score replaces it.
+    R"sql(
+ALTER TABLE sensitivity ADD COLUMN scorer_version INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE scores ADD COLUMN scorer_version INTEGER NOT NULL DEFAULT 1;
+)sql",
 };
 
 }  // namespace

@@ -6,11 +6,13 @@ namespace hilq::db {
 std::optional<SensitivityRow> SearchStore::sensitivity(const std::string& model_hash,
                                                        const std::string& unit,
                                                        const std::string& setting,
-                                                       const std::string& split, int windows) {
-  Statement s(db_,
-              "SELECT metric, value, metric_change, output_kl FROM sensitivity WHERE model_hash = "
-              "? AND unit = ? AND setting = ? AND split = ? AND windows = ?");
-  s.bind_all(model_hash, unit, setting, split, windows);
+                                                       const std::string& split, int windows,
+                                                       int scorer_version) {
+  Statement s(
+      db_,
+      "SELECT metric, value, metric_change, output_kl FROM sensitivity WHERE model_hash = "
+      "? AND unit = ? AND setting = ? AND split = ? AND windows = ? AND scorer_version = ?");
+  s.bind_all(model_hash, unit, setting, split, windows, scorer_version);
   if (!s.step()) return std::nullopt;
   return SensitivityRow{model_hash,
                         unit,
@@ -20,46 +22,49 @@ std::optional<SensitivityRow> SearchStore::sensitivity(const std::string& model_
                         s.column_text(0),
                         s.column_double(1),
                         s.column_double(2),
-                        s.column_double(3)};
+                        s.column_double(3),
+                        scorer_version};
 }
 
 void SearchStore::put_sensitivity(const SensitivityRow& r) {
   Transaction tx(db_);
   Statement s(db_,
               "INSERT OR REPLACE INTO sensitivity (model_hash, unit, setting, split, windows, "
-              "metric, value, metric_change, output_kl, created_at) VALUES "
-              "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+              "metric, value, metric_change, output_kl, created_at, scorer_version) VALUES "
+              "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   s.bind_all(r.model_hash, r.unit, r.setting, r.split, r.windows, r.metric, r.value,
-             r.metric_change, r.output_kl, now_utc())
+             r.metric_change, r.output_kl, now_utc(), r.scorer_version)
       .run();
   tx.commit();
 }
 
 std::vector<SensitivityRow> SearchStore::sensitivities(const std::string& model_hash) {
   Statement s(db_,
-              "SELECT unit, setting, split, windows, metric, value, metric_change, output_kl "
-              "FROM sensitivity WHERE model_hash = ? ORDER BY unit, setting");
+              "SELECT unit, setting, split, windows, metric, value, metric_change, output_kl, "
+              "scorer_version FROM sensitivity WHERE model_hash = ? ORDER BY unit, setting");
   s.bind(1, model_hash);
   std::vector<SensitivityRow> out;
   while (s.step())
     out.push_back({model_hash, s.column_text(0), s.column_text(1), s.column_text(2),
                    static_cast<int>(s.column_int(3)), s.column_text(4), s.column_double(5),
-                   s.column_double(6), s.column_double(7)});
+                   s.column_double(6), s.column_double(7), static_cast<int>(s.column_int(8))});
   return out;
 }
 
 std::optional<ScoreRow> SearchStore::score(const std::string& model_hash,
                                            const std::string& config_hash, const std::string& split,
-                                           int windows, const std::string& metric) {
+                                           int windows, const std::string& metric,
+                                           int scorer_version) {
   Statement s(db_,
               "SELECT value, output_kl, seconds FROM scores WHERE model_hash = ? AND config_hash "
-              "= ? AND split = ? AND windows = ? AND metric = ?");
-  s.bind_all(model_hash, config_hash, split, windows, metric);
+              "= ? AND split = ? AND windows = ? AND metric = ? AND scorer_version = ?");
+  s.bind_all(model_hash, config_hash, split, windows, metric, scorer_version);
   if (!s.step()) return std::nullopt;
   ScoreRow r{model_hash, config_hash,        split,        windows,
              metric,     s.column_double(0), std::nullopt, 0.0};
   r.output_kl = s.column_optional_double(1);
   r.seconds = s.column_optional_double(2).value_or(0.0);
+  r.scorer_version = scorer_version;
   return r;
 }
 
@@ -67,9 +72,10 @@ void SearchStore::put_score(const ScoreRow& r) {
   Transaction tx(db_);
   Statement s(db_,
               "INSERT OR REPLACE INTO scores (model_hash, config_hash, split, windows, metric, "
-              "value, output_kl, seconds, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+              "value, output_kl, seconds, created_at, scorer_version) VALUES "
+              "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   s.bind_all(r.model_hash, r.config_hash, r.split, r.windows, r.metric, r.value, r.output_kl,
-             r.seconds, now_utc())
+             r.seconds, now_utc(), r.scorer_version)
       .run();
   tx.commit();
 }

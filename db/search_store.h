@@ -23,6 +23,7 @@ struct SensitivityRow {
   double value = 0;
   double metric_change = 0;  // relative perplexity increase, or accuracy points lost
   double output_kl = 0;      // mean KL(float || quantized) of the output distribution
+  int scorer_version = 1;    // the scoring arithmetic that computed it (migration 6)
 };
 
 // A cached host score of one config of one model.
@@ -34,7 +35,8 @@ struct ScoreRow {
   std::string metric;
   double value = 0;
   std::optional<double> output_kl;
-  double seconds = 0;  // what the scoring cost when it ran
+  double seconds = 0;      // what the scoring cost when it ran
+  int scorer_version = 1;  // the scoring arithmetic that computed it (migration 6)
 };
 
 // What the search decided about a candidate (candidates' columns of migration 4).
@@ -70,14 +72,17 @@ class SearchStore {
  public:
   explicit SearchStore(Database& db) : db_(db) {}
 
+  // The cache lookups find only rows of scorer_version (an older scorer's row is a miss, and the
+  // put that follows replaces it).
   std::optional<SensitivityRow> sensitivity(const std::string& model_hash, const std::string& unit,
                                             const std::string& setting, const std::string& split,
-                                            int windows);
+                                            int windows, int scorer_version);
   void put_sensitivity(const SensitivityRow& row);
   std::vector<SensitivityRow> sensitivities(const std::string& model_hash);
 
   std::optional<ScoreRow> score(const std::string& model_hash, const std::string& config_hash,
-                                const std::string& split, int windows, const std::string& metric);
+                                const std::string& split, int windows, const std::string& metric,
+                                int scorer_version);
   void put_score(const ScoreRow& row);
 
   // The newest ok model-bench measurement of candidate candidate_id on a board in this run (a

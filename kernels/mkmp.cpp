@@ -18,6 +18,7 @@ extern const KernelTable kAvx2FpKernelTable;
 #endif
 #if defined(HILQ_HAVE_AVX512)
 extern const KernelTable kAvx512KernelTable;
+extern const KernelTable kAvx512FpKernelTable;
 #endif
 #if defined(HILQ_HAVE_NEON)
 extern const KernelTable kNeonKernelTable;
@@ -35,6 +36,7 @@ std::vector<KernelTable> tables() {
 #endif
 #if defined(HILQ_HAVE_AVX512)
   t.push_back(kAvx512KernelTable);
+  t.push_back(kAvx512FpKernelTable);
 #endif
 #if defined(HILQ_HAVE_NEON)
   t.push_back(kNeonKernelTable);

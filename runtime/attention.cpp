@@ -161,6 +161,13 @@ extern const AttnOps kAttnOpsPortable = {&scores_i8, &scores_f32, &apply_i8,
                                          &apply_f32, &swiglu,     "portable"};
 
 const AttnOps& attn_ops(const k::Context& ctx) {
+#if defined(HILQ_RUNTIME_HAVE_AVX2) && defined(HILQ_RUNTIME_HAVE_AVX512)
+  if (ctx.isa() == k::Isa::kAvx512Vnni) {
+    static const AttnOps avx512 = {kAttnOpsAvx2.scores_i8, kAttnOpsAvx2.scores_f32, kApplyI8Avx512,
+                                   kAttnOpsAvx2.apply_f32, kSwigluAvx512,           "avx512"};
+    return avx512;
+  }
+#endif
 #if defined(HILQ_RUNTIME_HAVE_AVX2)
   if (ctx.isa() == k::Isa::kAvx2 || ctx.isa() == k::Isa::kAvx512Vnni) return kAttnOpsAvx2;
 #endif

@@ -30,5 +30,14 @@ extern const AttnOps kAttnOpsPortable;
 #if defined(HILQ_RUNTIME_HAVE_AVX2)
 extern const AttnOps kAttnOpsAvx2;
 #endif
+#if defined(HILQ_RUNTIME_HAVE_AVX512)
+// AVX-512 apply_i8 (64 columns per pass) and SwiGLU gate (attention_avx512.cpp); the other ops
+// stay AVX2's.
+using ApplyI8Fn = void (*)(const float* p, const int8_t* v, int64_t ldv, const float* v_scale,
+                           int keys, int d, float* out);
+extern const ApplyI8Fn kApplyI8Avx512;
+using SwigluFn = void (*)(float* g, const float* u, int n);
+extern const SwigluFn kSwigluAvx512;
+#endif
 
 }  // namespace hilq::runtime

@@ -20,6 +20,7 @@
 #include "qat/train.h"
 #include "runtime/model.h"
 #include "runtime/session.h"
+#include "search/log_softmax.h"
 
 namespace hilq::search {
 namespace {
@@ -31,37 +32,25 @@ using Clock = std::chrono::steady_clock;
 // calibration and validation splits of a 4096-token, 128-position model, not the test split.
 constexpr size_t kMaxReferenceProbs = size_t{64} * 128 * 4096;
 
-// log-softmax of one row of logits, in double for the sums. The maximum runs in 8 independent
-// lanes (exact: a maximum does not depend on order; a NaN logit is skipped, or kept when it is
-// the first, as a running std::max keeps it).
-void log_softmax(const float* logits, int n, float* out) {
-  float lane[8];
-  const int n8 = n >= 8 ? n / 8 * 8 : 0;
-  for (int l = 0; l < 8; ++l) lane[l] = n8 ? logits[l] : logits[0];
-  for (int i = 8; i < n8; i += 8)
-    for (int l = 0; l < 8; ++l) lane[l] = lane[l] < logits[i + l] ? logits[i + l] : lane[l];
-  double max = lane[0];
-  for (int l = 1; l < 8; ++l) max = std::max<double>(max, lane[l]);
-  for (int i = n8; i < n; ++i) max = std::max<double>(max, logits[i]);
-  double sum = 0;
-  for (int i = 0; i < n; ++i) sum += std::exp(static_cast<double>(logits[i]) - max);
-  const double lse = max + std::log(sum);
-  for (int i = 0; i < n; ++i) out[i] = static_cast<float>(static_cast<double>(logits[i]) - lse);
+// p = exp(logprob) rounded to float: what the KL weighs each term with.
+float reference_probability(float logprob) {
+  return static_cast<float>(std::exp(static_cast<double>(logprob)));
 }
 
 // KL(ref || dst) terms of `rows` rows (at most 4), each summed over the vocabulary in order:
 // k[r] = sum_v p[v] (ref[v] - dst[v]) with p[v] = exp(ref[v]) (from `probs` when given). The rows'
 // sums are independent chains run side by side.
-void kl_rows(const float* const* ref, const double* const* probs, const float* const* dst, int rows,
+void kl_rows(const float* const* ref, const float* const* probs, const float* const* dst, int rows,
              size_t vocab, double* k) {
   double acc[4] = {0, 0, 0, 0};
   if (probs) {
     for (size_t v = 0; v < vocab; ++v)
-      for (int r = 0; r < rows; ++r) acc[r] += probs[r][v] * (ref[r][v] - dst[r][v]);
+      for (int r = 0; r < rows; ++r)
+        acc[r] += static_cast<double>(probs[r][v]) * (ref[r][v] - dst[r][v]);
   } else {
     for (size_t v = 0; v < vocab; ++v)
       for (int r = 0; r < rows; ++r)
-        acc[r] += std::exp(static_cast<double>(ref[r][v])) * (ref[r][v] - dst[r][v]);
+        acc[r] += static_cast<double>(reference_probability(ref[r][v])) * (ref[r][v] - dst[r][v]);
   }
   for (int r = 0; r < rows; ++r) k[r] = acc[r];
 }
@@ -106,7 +95,7 @@ TokenWindows pick_windows(const std::vector<int32_t>& stream, int seq, int count
 
 LmScore score_lm(const runtime::Model& model, const TokenWindows& windows, int threads,
                  const std::vector<float>* reference_logprobs, std::vector<float>* out_logprobs,
-                 const std::vector<double>* reference_probs) {
+                 const std::vector<float>* reference_probs) {
   const int n = windows.count(), seq = windows.seq, vocab = model.arch().vocab_size;
   const auto row = static_cast<size_t>(vocab);
   const size_t positions = static_cast<size_t>(n) * static_cast<size_t>(seq);
@@ -128,6 +117,7 @@ LmScore score_lm(const runtime::Model& model, const TokenWindows& windows, int t
     so.max_chunk = seq;
     so.all_logits = true;
     runtime::Session session(model, ctx, so);
+    const LogSoftmaxOps& lsm = log_softmax_ops(static_cast<int>(ctx.isa()));
     constexpr int kRows = 4;  // KL rows summed side by side
     std::vector<float> lp(out_logprobs ? 0 : kRows * row);
     for (int w = first; w < n; w += workers) {
@@ -138,14 +128,14 @@ LmScore score_lm(const runtime::Model& model, const TokenWindows& windows, int t
       for (int t0 = 0; t0 < seq; t0 += kRows) {
         const int rows = std::min(kRows, seq - t0);
         const float* ref[kRows];
-        const double* probs[kRows];
+        const float* probs[kRows];
         const float* dst[kRows];
         for (int r = 0; r < rows; ++r) {
           const int t = t0 + r;
           const size_t pos = static_cast<size_t>(w) * seq + static_cast<size_t>(t);
           float* out = out_logprobs ? out_logprobs->data() + pos * row
                                     : lp.data() + static_cast<size_t>(r) * row;
-          log_softmax(logits.data() + static_cast<size_t>(t) * row, vocab, out);
+          log_softmax(lsm, logits.data() + static_cast<size_t>(t) * row, vocab, out);
           window_nll -= out[ids[t + 1]];
           dst[r] = out;
           if (reference_logprobs) ref[r] = reference_logprobs->data() + pos * row;
@@ -174,9 +164,9 @@ LmScore score_lm(const runtime::Model& model, const TokenWindows& windows, int t
   return {std::exp(nll_sum / count), reference_logprobs ? kl_sum / count : 0.0};
 }
 
-std::vector<double> reference_probabilities(const std::vector<float>& reference_logprobs) {
-  std::vector<double> p(reference_logprobs.size());
-  for (size_t i = 0; i < p.size(); ++i) p[i] = std::exp(static_cast<double>(reference_logprobs[i]));
+std::vector<float> reference_probabilities(const std::vector<float>& reference_logprobs) {
+  std::vector<float> p(reference_logprobs.size());
+  for (size_t i = 0; i < p.size(); ++i) p[i] = reference_probability(reference_logprobs[i]);
   return p;
 }
 
@@ -234,8 +224,8 @@ struct HostScorer::State {
   std::map<std::string, Sentences> sentences;
   std::map<std::string, std::vector<float>> reference;
   // lm: exp of the reference per split, for splits of at most kMaxReferenceProbs positions x
-  // vocab (8 bytes each: 268 MB for 64 windows of 128 tokens over 4096 tokens).
-  std::map<std::string, std::vector<double>> reference_probs;
+  // vocab (4 bytes each: 134 MB for 64 windows of 128 tokens over 4096 tokens).
+  std::map<std::string, std::vector<float>> reference_probs;
   std::map<std::string, double> float_metric;
   std::unique_ptr<qat::TaskData> qat_data;  // training data of pack_trained(), loaded once
   // PTQ steps of the float model's units by (unit, bits, group): a unit's clipping is searched
@@ -503,7 +493,7 @@ CandidateScore HostScorer::score(const model::QuantSpec& spec, const PackedCandi
   const std::string config_hash =
       packed.variant.empty() ? spec.hash() : spec.hash() + "+" + packed.variant;
   if (store_) {
-    if (auto hit = store_->score(model_hash_, config_hash, split, count, metric_)) {
+    if (auto hit = store_->score(model_hash_, config_hash, split, count, metric_, kScorerVersion)) {
       ++cache_hits_;
       return {hit->value, hit->output_kl.value_or(0.0), 0.0, true};
     }
@@ -519,7 +509,8 @@ CandidateScore HostScorer::score(const model::QuantSpec& spec, const PackedCandi
   ++scorings_;
   scoring_seconds_ += seconds;
   if (store_)
-    store_->put_score({model_hash_, config_hash, split, count, metric_, metric, kl, seconds});
+    store_->put_score(
+        {model_hash_, config_hash, split, count, metric_, metric, kl, seconds, kScorerVersion});
   return {metric, kl, seconds, false, 0.0, load_seconds};
 }
 

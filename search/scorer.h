@@ -30,6 +30,12 @@ class Model;
 
 namespace hilq::search {
 
+// Version of the scoring arithmetic, part of the score and sensitivity cache keys (db migration
+// 6): a cached value computed by another version is a miss. 1: log-softmax with glibc's double
+// exp; 2: exp_poly in 16 double lanes (log_softmax.h), and the KL's weights exp(reference
+// log-probability) rounded to float; both move scores in their last bits.
+constexpr int kScorerVersion = 2;
+
 struct ScorerOptions {
   std::string task = "lm";  // lm (causal LM, perplexity) | cls (classifier, accuracy)
   std::string model_path;   // the float model (hil-train checkpoint) of the task
@@ -63,14 +69,14 @@ struct LmScore {
 // Scores a loaded model on the windows, `threads` windows at a time; the sum runs in window order
 // so the value does not depend on threads. With reference_logprobs ([windows * seq][vocab], the
 // float model's), also the output KL; with out_logprobs, writes this model's. reference_probs
-// (optional, same shape) holds std::exp(double(reference_logprobs[i])): the KL's weights computed
-// once per split instead of once per scoring; the value is the same bit for bit.
+// (optional, same shape) holds float(std::exp(double(reference_logprobs[i]))): the KL's weights
+// computed once per split instead of once per scoring; the value is the same bit for bit.
 LmScore score_lm(const runtime::Model& model, const TokenWindows& windows, int threads,
                  const std::vector<float>* reference_logprobs = nullptr,
                  std::vector<float>* out_logprobs = nullptr,
-                 const std::vector<double>* reference_probs = nullptr);
+                 const std::vector<float>* reference_probs = nullptr);
 // reference_probs of score_lm for a reference.
-std::vector<double> reference_probabilities(const std::vector<float>& reference_logprobs);
+std::vector<float> reference_probabilities(const std::vector<float>& reference_logprobs);
 
 // Labelled sentences of one split (task cls), each at most the model's max_seq tokens.
 struct Sentences {

@@ -181,7 +181,8 @@ void TieredSearch::sensitivity() {
   double last_line = 0;
   for (const Job& j : jobs) {
     if (stopped()) return;
-    auto row = store.sensitivity(scorer_.model_hash(), j.unit, j.setting, split, windows);
+    auto row =
+        store.sensitivity(scorer_.model_hash(), j.unit, j.setting, split, windows, kScorerVersion);
     if (!row) {
       const CandidateScore s = scorer_.score_transient(j.spec, split);
       row = db::SensitivityRow{
@@ -193,7 +194,8 @@ void TieredSearch::sensitivity() {
           scorer_.metric_name(),
           s.metric,
           scorer_.higher_is_better() ? 100.0 * (fp - s.metric) : s.metric / fp - 1,
-          s.output_kl};
+          s.output_kl,
+          kScorerVersion};
       store.put_sensitivity(*row);
       ++ran;
       ++sensitivity_count_;

@@ -422,6 +422,10 @@ void register_benchmarks(bool smoke) {
     add({"gemm", 4, 4, 0, big, big, 64, 1, Isa::kAvx2, "cat", true, false});
   }
   add({"gemm", 4, 8, 0, 1024, 256, 64, 1, best, "dot", false, false});
+  // The tiny LM's float tied head over one 128-token window (host scoring), on AVX2 and the best
+  // path (the AVX-512 float GEMMs give the AVX2 ones' bits).
+  for (Isa path : group_paths)
+    for (int w : {32, 16}) add({"gemm", w, 32, 0, 4096, 256, 128, 1, path, "dot", false, false});
   // Token-adaptive 50/50 4/8-bit rows.
   add({"gemm", 4, 0, 0, big, big, 64, 1, best, "dot", true, false});
   add({"gemm", 8, 0, 0, big, big, 64, 1, best, "dot", true, false});

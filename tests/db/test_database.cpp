@@ -12,6 +12,7 @@
 #include "db/measurement_store.h"
 #include "db/migrations.h"
 #include "db/run_store.h"
+#include "db/search_store.h"
 
 namespace db = hilq::db;
 using Catch::Matchers::Contains;
@@ -349,4 +350,49 @@ TEST_CASE("A candidate is stored once per config hash; an evaluation again repla
   CHECK(candidates[0].tier == std::string("global"));
   CHECK(candidates[1].parent_id == a);
   CHECK(store.evaluations(b).empty());
+}
+
+TEST_CASE("Migration 6 marks cached scores as scorer version 1, which a version 2 lookup misses",
+          "[db]") {
+  TempDir tmp;
+  const auto path = (tmp.path / "v5.db").string();
+  {
+    // Cache rows as a version-5 file holds them (computed with the glibc-exp log-softmax).
+    sqlite3* raw = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &raw) == SQLITE_OK);
+    std::string sql;
+    for (int v = 1; v <= 5; ++v) sql += db::migration_sql(v);
+    sql += R"sql(
+INSERT INTO scores (model_hash, config_hash, split, windows, metric, value, output_kl, seconds,
+                    created_at) VALUES ('m', 'c', 'validation', 64, 'perplexity', 10.5, 0.25, 1, 't');
+INSERT INTO sensitivity (model_hash, unit, setting, split, windows, metric, value, metric_change,
+                         output_kl, created_at)
+  VALUES ('m', 'embed', 'W4', 'calibration', 8, 'perplexity', 11, 0.1, 0.5, 't');
+PRAGMA user_version = 5;
+)sql";
+    REQUIRE(sqlite3_exec(raw, sql.c_str(), nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(raw);
+  }
+  db::Database d(path);
+  REQUIRE(d.user_version() == db::latest_schema_version());
+  db::SearchStore store(d);
+  const auto old = store.score("m", "c", "validation", 64, "perplexity", 1);
+  REQUIRE(old.has_value());
+  CHECK(old->value == 10.5);
+  CHECK(old->scorer_version == 1);
+  CHECK_FALSE(store.score("m", "c", "validation", 64, "perplexity", 2).has_value());
+  REQUIRE(store.sensitivity("m", "embed", "W4", "calibration", 8, 1).has_value());
+  CHECK_FALSE(store.sensitivity("m", "embed", "W4", "calibration", 8, 2).has_value());
+  // A new score replaces the old one (same key but the version), so no stale row remains.
+  store.put_score({"m", "c", "validation", 64, "perplexity", 10.25, 0.125, 2.0, 2});
+  const auto now = store.score("m", "c", "validation", 64, "perplexity", 2);
+  REQUIRE(now.has_value());
+  CHECK(now->value == 10.25);
+  CHECK(now->output_kl == 0.125);
+  CHECK_FALSE(store.score("m", "c", "validation", 64, "perplexity", 1).has_value());
+  store.put_sensitivity({"m", "embed", "W4", "calibration", 8, "perplexity", 12, 0.2, 0.75, 2});
+  const auto rows = store.sensitivities("m");
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].value == 12);
+  CHECK(rows[0].scorer_version == 2);
 }

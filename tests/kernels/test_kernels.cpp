@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include "kernel_test_util.h"
@@ -121,6 +122,59 @@ TEST_CASE("the float baselines agree with a double-precision sum within 1e-5 rel
         REQUIRE(std::fabs(y[static_cast<size_t>(t) * s.m + m] - exact) <= 1e-5 * mag);
       }
   }
+}
+
+TEST_CASE("the AVX-512 float GEMMs equal the AVX2 ones bit for bit", "[kernels]") {
+  // The AVX-512 kernels keep the AVX2 kernels' lane sums and hsum order (fp_avx512.cpp), so the
+  // head's logits, and every score computed from them, do not depend on the path.
+  const Isa max = test::max_isa();
+  std::vector<std::pair<const KernelInfo*, const KernelInfo*>> pairs;  // (avx512, avx2)
+  for (const auto& k : kernel_registry()) {
+    if (k.kind == kKindInt || kernel_isa(k) != Isa::kAvx512Vnni || !test::usable(k, max)) continue;
+    for (const auto& b : kernel_registry())
+      if (kernel_isa(b) == Isa::kAvx2 && b.kind == k.kind && b.op == k.op)
+        pairs.emplace_back(&k, &b);
+  }
+  const auto expected = test::expected_isas();
+  // fp32 and fp16 GEMM when the AVX-512 path is expected here, none otherwise (HILQ_ISA=ref).
+  const bool expect512 =
+      std::find(expected.begin(), expected.end(), Isa::kAvx512Vnni) != expected.end();
+  REQUIRE(pairs.size() == (expect512 ? 2u : 0u));
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+  struct Case {
+    int m, k, n;
+  };
+  const Case cases[] = {{1, 1, 1},     {3, 5, 2},    {7, 8, 3},    {8, 9, 4},     {9, 15, 5},
+                        {12, 16, 6},   {17, 33, 7},  {31, 129, 9}, {64, 256, 12}, {65, 257, 13},
+                        {40, 4099, 3}, {20, 40, 10}, {33, 64, 11}, {96, 256, 128}};
+  for (const auto& [k, base] : pairs)
+    for (const Case& c : cases)
+      for (bool with_bias : {true, false}) {
+        CAPTURE(k->name, c.m, c.k, c.n, with_bias);
+        const int ldx = c.k + 3, ldy = c.m + 5;
+        std::vector<float> w(static_cast<size_t>(c.m) * c.k), x(static_cast<size_t>(c.n) * ldx),
+            bias(c.m);
+        for (auto& v : w) v = d(rng);
+        for (auto& v : x) v = d(rng);
+        for (auto& v : bias) v = d(rng);
+        std::vector<uint16_t> wh(w.size());
+        for (size_t i = 0; i < w.size(); ++i) wh[i] = float_to_half(w[i]);
+        const void* wp = k->kind == kKindFp16 ? static_cast<const void*>(wh.data()) : w.data();
+        std::vector<float> y(static_cast<size_t>(c.n) * ldy, 3.0f), y_base(y);
+        const float* b = with_bias ? bias.data() : nullptr;
+        run_fp_kernel(*k, wp, c.m, c.k, x.data(), c.n, ldx, y.data(), ldy, b);
+        run_fp_kernel(*base, wp, c.m, c.k, x.data(), c.n, ldx, y_base.data(), ldy, b);
+        for (size_t i = 0; i < y.size(); ++i) {
+          uint32_t got = 0, want = 0;
+          std::memcpy(&got, &y[i], 4);
+          std::memcpy(&want, &y_base[i], 4);
+          if (got != want) {
+            CAPTURE(i, y[i], y_base[i]);
+            REQUIRE(got == want);
+          }
+        }
+      }
 }
 
 TEST_CASE("the kernel walk covers every path expected on this machine, for every pair and op",

@@ -1,18 +1,22 @@
-// Host scoring on the micro LM: score_lm against a plain per-row oracle (bit for bit, with and
-// without the reference's cached probabilities, at any thread count), the PTQ step cache, and
-// bench_scoring's rows.
+// Host scoring on the micro LM: score_lm against a plain per-row oracle (within the float exp's
+// error; bit for bit across thread counts and with or without the reference's cached
+// probabilities), the log-softmax paths, the PTQ step cache, and bench_scoring's rows.
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
+#include <limits>
 #include <random>
 
+#include "kernels/isa.h"
 #include "kernels/mkmp.h"
 #include "qat/checkpoint.h"
 #include "qat/data.h"
 #include "runtime/model.h"
 #include "runtime/session.h"
+#include "search/log_softmax.h"
 #include "search/scorer.h"
 #include "search/scoring_bench.h"
 #include "tests/search/micro_lm.h"
@@ -32,7 +36,8 @@ search::TokenWindows random_windows(int count, int seq, int vocab, uint32_t seed
   return w;
 }
 
-// score_lm as first written: one session, window by window, row by row, every sum in order.
+// score_lm as first written: one session, window by window, row by row, every sum in order, the
+// log-softmax with glibc's double exp (scorer version 1).
 search::LmScore oracle(const runtime::Model& model, const search::TokenWindows& windows,
                        const std::vector<float>* ref, std::vector<float>* out) {
   const int n = windows.count(), seq = windows.seq, vocab = model.arch().vocab_size;
@@ -88,36 +93,121 @@ runtime::Model load(const std::string& setting) {
 
 }  // namespace
 
-TEST_CASE("score_lm equals the per-row oracle bit for bit at every thread count",
+// The scorer's log-softmax (log_softmax.h) sums float exp_poly terms (about 1 ulp, 1.2e-7
+// relative, plus the rounding of x - max to float: 6e-8 x |x - max| relative, on terms that
+// weigh e^-|x - max|) in double, so its log-sum-exp is within a few 1e-7 of the exact one; each
+// log-probability is then rounded to float (0.5 ulp of |out|, 6e-8 relative) as the oracle's
+// is. A log-probability may thus differ from the oracle's by ~3e-7 + 1.2e-7 |out|; an NLL or KL
+// average of such shifts by at most the same absolute amount, so 2e-6 (relative for perplexity,
+// absolute for KL) is a safe bound that a real change of the arithmetic would still break.
+constexpr double kOracleTolerance = 2e-6;
+
+TEST_CASE("score_lm matches the per-row oracle within the float exp's error at every thread count",
           "[search][scoring]") {
   const runtime::Model fp = load("FP32");
   const int seq = fp.arch().max_seq;
   // 5 windows: uneven over 2 and 3 threads; a seq not a multiple of the 4 KL rows summed together.
   const search::TokenWindows w = random_windows(5, seq - 1, fp.arch().vocab_size, 3);
-  std::vector<float> ref, ref_oracle;
+  std::vector<float> ref, ref_oracle, ref3;
   const search::LmScore f = search::score_lm(fp, w, 2, nullptr, &ref);
   const search::LmScore fo = oracle(fp, w, nullptr, &ref_oracle);
-  CHECK(f.perplexity == fo.perplexity);
-  CHECK(ref == ref_oracle);
-  const std::vector<double> probs = search::reference_probabilities(ref);
+  CHECK(std::fabs(f.perplexity / fo.perplexity - 1) <= kOracleTolerance);
+  REQUIRE(ref.size() == ref_oracle.size());
+  double worst = 0;
+  for (size_t i = 0; i < ref.size(); ++i)
+    worst = std::max(worst, std::fabs(double{ref[i]} - ref_oracle[i]) /
+                                (3e-7 + 1.2e-7 * std::fabs(ref_oracle[i])));
+  CHECK(worst <= 1.0);
+  // Bit for bit at another thread count.
+  search::score_lm(fp, w, 3, nullptr, &ref3);
+  CHECK(ref3 == ref);
+  const std::vector<float> probs = search::reference_probabilities(ref);
   for (const char* setting : {"W4A8", "W4A4-TA8/4", "W8A8-E8"}) {
     INFO(setting);
     const runtime::Model m = load(setting);
     const search::LmScore want = oracle(m, w, &ref, nullptr);
     REQUIRE(want.output_kl > 0);
+    const search::LmScore one = search::score_lm(m, w, 1, &ref);
+    CHECK(std::fabs(one.perplexity / want.perplexity - 1) <= kOracleTolerance);
+    CHECK(std::fabs(one.output_kl - want.output_kl) <= kOracleTolerance);
     for (int threads : {1, 2, 3}) {
       INFO(threads << " threads");
       const search::LmScore a = search::score_lm(m, w, threads, &ref);
       const search::LmScore b = search::score_lm(m, w, threads, &ref, nullptr, &probs);
-      CHECK(a.perplexity == want.perplexity);
-      CHECK(a.output_kl == want.output_kl);
-      CHECK(b.perplexity == want.perplexity);
-      CHECK(b.output_kl == want.output_kl);
+      CHECK(a.perplexity == one.perplexity);
+      CHECK(a.output_kl == one.output_kl);
+      CHECK(b.perplexity == one.perplexity);
+      CHECK(b.output_kl == one.output_kl);
     }
   }
-  std::vector<double> short_probs(probs.begin(), probs.end() - 1);
+  std::vector<float> short_probs(probs.begin(), probs.end() - 1);
   CHECK_THROWS_WITH(search::score_lm(fp, w, 1, &ref, nullptr, &short_probs),
                     Catch::Contains("reference probabilities do not match"));
+}
+
+TEST_CASE("every log-softmax path gives the portable one's bits, within 3e-7 of the exact one",
+          "[search][scoring]") {
+  namespace k = kernels;
+  const k::CpuFeatures& f = k::cpu_features();
+  std::vector<const search::LogSoftmaxOps*> paths{&search::log_softmax_portable()};
+  for (k::Isa isa : {k::Isa::kAvx2, k::Isa::kAvx512Vnni})
+    if (k::isa_compiled(isa) && k::isa_supported(isa, f)) {
+      paths.push_back(&search::log_softmax_ops(static_cast<int>(isa)));
+      // A compiled path the CPU has must not fall back to a lower one.
+      CHECK(paths.back()->name == std::string(isa == k::Isa::kAvx2 ? "avx2" : "avx512"));
+    }
+  std::mt19937 rng(9);
+  std::normal_distribution<float> d(0.0f, 4.0f);
+  for (int n : {1, 2, 7, 8, 15, 16, 17, 31, 33, 100, 4096, 4099}) {
+    CAPTURE(n);
+    std::vector<float> x(static_cast<size_t>(n));
+    for (auto& v : x) v = d(rng);
+    if (n > 2) x[1] = x[0] - 120.0f;  // below exp_poly's clamp: a term of ~1e-39, not 0
+    double max = x[0];
+    for (float v : x) max = std::max<double>(max, v);
+    double sum = 0;
+    for (float v : x) sum += std::exp(double{v} - max);
+    const double lse = max + std::log(sum);
+    std::vector<float> want(x.size());
+    search::log_softmax(search::log_softmax_portable(), x.data(), n, want.data());
+    for (int i = 0; i < n; ++i) {
+      const double exact = double{x[static_cast<size_t>(i)]} - lse;
+      CAPTURE(i, exact);
+      REQUIRE(std::fabs(want[static_cast<size_t>(i)] - exact) <= 3e-7 + 1.2e-7 * std::fabs(exact));
+    }
+    for (const auto* ops : paths) {
+      CAPTURE(ops->name);
+      std::vector<float> got(x.size(), 5.0f);
+      search::log_softmax(*ops, x.data(), n, got.data());
+      CHECK(got == want);
+    }
+  }
+  // Signed zeros as the maximum, a NaN past the first element (skipped by the maximum, NaN in
+  // its own output), -inf and a NaN first (every output NaN): the same bits on every path.
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<std::vector<float>> rows;
+  rows.push_back(std::vector<float>(37, -0.0f));
+  for (size_t i = 0; i < rows[0].size(); i += 3) rows[0][i] = 0.0f;
+  rows.push_back(std::vector<float>(21, -1.5f));
+  rows[1][5] = nan;
+  rows[1][9] = -inf;
+  rows[1][20] = 2.0f;
+  rows.push_back(std::vector<float>(19, 1.0f));
+  rows[2][0] = nan;
+  rows.push_back({-0.0f, 0.0f, -0.0f});
+  for (const auto& x : rows) {
+    CAPTURE(x.size());
+    const int n = static_cast<int>(x.size());
+    std::vector<float> want(x.size());
+    search::log_softmax(search::log_softmax_portable(), x.data(), n, want.data());
+    for (const auto* ops : paths) {
+      CAPTURE(ops->name);
+      std::vector<float> got(x.size(), 5.0f);
+      search::log_softmax(*ops, x.data(), n, got.data());
+      CHECK(std::memcmp(got.data(), want.data(), x.size() * sizeof(float)) == 0);
+    }
+  }
 }
 
 TEST_CASE("the PTQ step cache gives the steps a fresh search gives and is used when found",

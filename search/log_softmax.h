@@ -1,0 +1,33 @@
+// log-softmax of a row of logits for the host scorer, with a portable version and x86 AVX2 /
+// AVX-512 ones (log_softmax_avx2.cpp, log_softmax_avx512.cpp: compiled with their ISA flags and
+// no FMA contraction, so they include only this header and intrinsics). All three give the same
+// bits: exp is runtime::exp_poly's operation sequence lane by lane, its terms are summed in double
+// in 16 lanes (lane l: i = l mod 16, in order) reduced by one fixed tree.
+#pragma once
+
+namespace hilq::search {
+
+// out[i] = float(double(x[i]) - lse), lse = max + log(sum_i exp_poly(x[i] - max)) (n >= 1).
+// The SIMD parts fill the 16 lane sums and write the output; the front (log_softmax.cpp) takes the
+// maximum (8 lanes, exact), reduces the lanes (((l, l+8), (l, l+4)), (l, l+2)), (0, 1)) and adds
+// the log.
+struct LogSoftmaxOps {
+  // The maximum of x[0..n), n >= 1, in 8 lanes (lane l: i = l mod 8) folded in lane order, then
+  // the tail past n / 8 * 8 in order: lane = (lane < x ? x : lane), so a NaN is skipped unless it
+  // is x[0] (as a running std::max), and a +-0 tie resolves the same way on every path.
+  float (*max)(const float* x, int n);
+  // lanes[l] = sum of double(exp_poly(x[i] - max)) over i = l (mod 16), i in order.
+  void (*exp_sums)(const float* x, int n, float max, double lanes[16]);
+  // out[i] = float(double(x[i]) - lse).
+  void (*shift)(const float* x, int n, double lse, float* out);
+  const char* name;
+};
+
+// The best ops for a kernel path (kernels::Isa as int): AVX-512 for avx512vnni, AVX2 for avx2,
+// else the portable ones. Compiled-out paths fall back to the next below.
+const LogSoftmaxOps& log_softmax_ops(int isa);
+// The portable ops (also the tests' oracle).
+const LogSoftmaxOps& log_softmax_portable();
+void log_softmax(const LogSoftmaxOps& ops, const float* x, int n, float* out);
+
+}  // namespace hilq::search

@@ -1,0 +1,101 @@
+// AVX2 log-softmax ops (see log_softmax.h): exp_poly on 8 floats, the 16 double lane sums in four
+// ymm. Compiled with -mavx2 -ffp-contract=off: no FMA, so every rounding is exp_poly's.
+#include <immintrin.h>
+
+#include "search/log_softmax.h"
+
+namespace hilq::search {
+namespace {
+
+// runtime::exp_poly, operation by operation (exp_poly.h).
+inline __m256 exp_poly8(__m256 x) {
+  // (x < lo ? lo : x) with a NaN kept, as in exp_poly: max/min return their second operand.
+  x = _mm256_max_ps(_mm256_set1_ps(-88.723f), x);
+  x = _mm256_min_ps(_mm256_set1_ps(88.723f), x);
+  const __m256 t =
+      _mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _mm256_set1_ps(0.5f));
+  __m256i m = _mm256_cvttps_epi32(t);
+  m = _mm256_add_epi32(m, _mm256_castps_si256(_mm256_cmp_ps(_mm256_cvtepi32_ps(m), t, _CMP_GT_OQ)));
+  const __m256 fm = _mm256_cvtepi32_ps(m);
+  __m256 r = _mm256_add_ps(_mm256_mul_ps(fm, _mm256_set1_ps(-0.693359375f)), x);
+  r = _mm256_add_ps(_mm256_mul_ps(fm, _mm256_set1_ps(2.12194440e-4f)), r);
+  const __m256 r2 = _mm256_mul_ps(r, r), r3 = _mm256_mul_ps(r2, r);
+  __m256 y = _mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(1.9875691500e-4f), r),
+                           _mm256_set1_ps(1.3981999507e-3f));
+  __m256 y1 = _mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(4.1665795894e-2f), r),
+                            _mm256_set1_ps(1.6666665459e-1f));
+  const __m256 y2 = _mm256_add_ps(r, _mm256_set1_ps(1.0f));
+  y = _mm256_add_ps(_mm256_mul_ps(y, r), _mm256_set1_ps(8.3334519073e-3f));
+  y1 = _mm256_add_ps(_mm256_mul_ps(y1, r), _mm256_set1_ps(5.0000001201e-1f));
+  y = _mm256_add_ps(_mm256_mul_ps(y, r3), y1);
+  y = _mm256_add_ps(_mm256_mul_ps(y, r2), y2);
+  // a = m / 2 rounded toward zero (C++ division), b = m - a.
+  const __m256i a = _mm256_srai_epi32(_mm256_add_epi32(m, _mm256_srli_epi32(m, 31)), 1);
+  const __m256i b = _mm256_sub_epi32(m, a);
+  const __m256i bias = _mm256_set1_epi32(127);
+  const __m256 pa = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(a, bias), 23));
+  const __m256 pb = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(b, bias), 23));
+  return _mm256_mul_ps(_mm256_mul_ps(y, pa), pb);
+}
+
+inline __m256i tail_mask(int left) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(left), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// 8 exp terms of x[i..i+8) (the first `left`, zeros after) added to the lanes in two ymm.
+inline void add8(const float* x, int i, int left, __m256 vmax, __m256d& lo, __m256d& hi) {
+  __m256 e;
+  if (left >= 8) {
+    e = exp_poly8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vmax));
+  } else {
+    const __m256i m = tail_mask(left);
+    e = exp_poly8(_mm256_sub_ps(_mm256_maskload_ps(x + i, m), vmax));
+    e = _mm256_and_ps(e, _mm256_castsi256_ps(m));
+  }
+  lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+  hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+}
+
+void exp_sums(const float* x, int n, float max, double lanes[16]) {
+  __m256d acc[4] = {_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(),
+                    _mm256_setzero_pd()};
+  const __m256 vmax = _mm256_set1_ps(max);
+  for (int i = 0; i < n; i += 16) {
+    add8(x, i, n - i, vmax, acc[0], acc[1]);
+    if (n - i > 8) add8(x, i + 8, n - i - 8, vmax, acc[2], acc[3]);
+  }
+  for (int j = 0; j < 4; ++j) _mm256_storeu_pd(lanes + 4 * j, acc[j]);
+}
+
+void shift(const float* x, int n, double lse, float* out) {
+  const __m256d l = _mm256_set1_pd(lse);
+  int i = 0;
+  for (; i + 4 <= n; i += 4)
+    _mm_storeu_ps(out + i, _mm256_cvtpd_ps(_mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + i)), l)));
+  for (; i < n; ++i) out[i] = static_cast<float>(static_cast<double>(x[i]) - lse);
+}
+
+// max_portable's 8 lanes in one ymm: max_ps(x, lane) is (x > lane ? x : lane), the portable
+// (lane < x ? x : lane) with NaN and +-0 alike; the fold and the tail are the portable code's.
+float max8(const float* x, int n) {
+  if (n < 8) {
+    float m = x[0];
+    for (int i = 0; i < n; ++i) m = m < x[i] ? x[i] : m;  // std::max(m, x[i])
+    return m;
+  }
+  const int n8 = n / 8 * 8;
+  __m256 lane = _mm256_loadu_ps(x);
+  for (int i = 8; i < n8; i += 8) lane = _mm256_max_ps(_mm256_loadu_ps(x + i), lane);
+  alignas(32) float l8[8];
+  _mm256_store_ps(l8, lane);
+  float m = l8[0];
+  for (int l = 1; l < 8; ++l) m = m < l8[l] ? l8[l] : m;
+  for (int i = n8; i < n; ++i) m = m < x[i] ? x[i] : m;
+  return m;
+}
+
+}  // namespace
+
+extern const LogSoftmaxOps kLogSoftmaxAvx2 = {&max8, &exp_sums, &shift, "avx2"};
+
+}  // namespace hilq::search

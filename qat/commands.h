@@ -82,7 +82,7 @@ struct ExperimentCommand {
   std::string out_dir;
   std::string settings =
       "W8A8,W4A8,W4A4-TA8/4@0.25,W4A4-TA8/4,W4A4-TA8/4@0.75,W4A4,W3A4,W2A8,W4A8-E4";
-  std::string methods = "ptq,lsq,squat,squat-e,squat-d";
+  std::string methods = "fp-ft,ptq,lsq,squat,squat-e,squat-d";
   int calib_batches = 8;
   int eval_windows = 0;
   bool mse_init = false;

@@ -22,6 +22,8 @@
 namespace hilq::qat {
 namespace {
 
+const std::string kFp32 = "FP32";
+
 std::vector<std::string> split_list(const std::string& s) {
   std::vector<std::string> out;
   std::stringstream ss(s);
@@ -67,6 +69,25 @@ void evaluate(Task task, const Transformer& m, QuantState* q, const TaskData& d,
     o->dev_metric = eval_accuracy(m, q, d.cls_dev_x, d.cls_dev_y, cfg.seq, 32, d.pad_id);
     o->test_metric = o->metric;
   }
+}
+
+// The control run (fp-ft): the teacher trained on with the same recipe and no quantizers, to
+// tell what the training alone does to a model that has not converged.
+QatOutcome fp_finetune_once(Task task, const Context& c, const Transformer& teacher,
+                            int eval_windows, const TrainConfig& cfg) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Transformer model(teacher.config(), 0);
+  model.copy_from(teacher);
+  QatOutcome o;
+  o.setting = "FP32";
+  const TrainStats st = train(task, model, nullptr, nullptr, SquatLossConfig{false, false, false},
+                              c.data, cfg, c.teacher.tokenizer);
+  o.tokens_per_s = st.tokens_per_s;
+  o.steps = st.steps;
+  o.validation = st.validation;
+  evaluate(task, model, nullptr, c.data, cfg, eval_windows, &o);
+  o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return o;
 }
 
 // One QAT run on a loaded context: copy the teacher, calibrate, train (unless PTQ), evaluate.
@@ -130,7 +151,13 @@ TrainConfig default_qat_config(Task task) {
 }
 
 QatOutcome run_qat_request(const QatRequest& r) {
+  if (r.method == kFpFinetune && (r.setting != "FP32" || !r.quant_json.empty())) {
+    throw UsageError("--method fp-ft trains the float model: give --setting FP32");
+  }
   const Context c = load_context(r.task, r.teacher_path, r.data_dir);
+  if (r.method == kFpFinetune) {
+    return fp_finetune_once(r.task, c, *c.teacher.model, r.eval_windows, r.train);
+  }
   const int layers = c.teacher.model->config().n_layers;
   const model::QuantSpec qc = r.quant_json.empty()
                                   ? setting_config(r.setting, layers)
@@ -158,7 +185,7 @@ std::string qat_command_for(const ExperimentRequest& r, const std::string& setti
   std::ostringstream c;
   c << "hil-train qat --task " << task_name(r.task) << " --teacher " << r.teacher_path
     << " --setting " << setting;
-  if (method == "ptq" || method == "lsq") {
+  if (method == "ptq" || method == "lsq" || method == kFpFinetune) {
     c << " --method " << method;
   } else {
     c << " --method squat";
@@ -312,7 +339,10 @@ void write_tables(const ExperimentRequest& r, const std::vector<ExperimentRow>& 
   for (size_t i = 0; i < methods.size(); ++i) md << "---|";
   md << "\n";
   nlohmann::json table = nlohmann::json::array();
-  for (const auto& s : settings) {
+  std::vector<std::string> table_rows = settings;
+  if (std::find(methods.begin(), methods.end(), kFpFinetune) != methods.end())
+    table_rows.insert(table_rows.begin(), kFp32);  // the fp-ft control's row
+  for (const auto& s : table_rows) {
     md << "| " << s << " |";
     for (const auto& m : methods) {
       const auto it = test.find({s, m});
@@ -432,8 +462,9 @@ void run_experiment(const ExperimentRequest& r) {
   for (const auto& s : split_list(r.settings)) settings.emplace_back(s, setting_config(s, layers));
   const std::vector<std::string> methods = split_list(r.methods);
   for (const auto& m : methods) {
-    if (m != "ptq" && m != "lsq" && m != "squat" && m != "squat-e" && m != "squat-d") {
-      throw ConfigError("--methods: '" + m + "' is not ptq, lsq, squat, squat-e or squat-d");
+    if (m != "ptq" && m != "lsq" && m != "squat" && m != "squat-e" && m != "squat-d" &&
+        m != kFpFinetune) {
+      throw ConfigError("--methods: '" + m + "' is not ptq, lsq, squat, squat-e, squat-d or fp-ft");
     }
   }
   // The tables' order: the FP row, then seeds outermost (after the first seed every cell has a
@@ -443,14 +474,15 @@ void run_experiment(const ExperimentRequest& r) {
     size_t si = 0, mi = 0;
     while (si < settings.size() && settings[si].first != x.setting) ++si;
     while (mi < methods.size() && methods[mi] != x.method) ++mi;
-    return std::tuple<int64_t, size_t, size_t>{x.seed, si, mi};
+    // The fp-ft control (setting FP32) leads its seed; an unknown setting ranks last.
+    return std::tuple<int64_t, size_t, size_t>{x.seed, x.setting == kFp32 ? 0 : si + 1, mi};
   };
   std::vector<ExperimentRow> rows;
   if (r.resume) {
     for (auto& row : resumed_rows(r)) {
       const auto [seed, si, mi] = rank(row);
       const bool wanted =
-          row.method == "fp" || (si < settings.size() && mi < methods.size() &&
+          row.method == "fp" || (si <= settings.size() && mi < methods.size() &&
                                  seed >= static_cast<int64_t>(r.train.seed) &&
                                  seed < static_cast<int64_t>(r.train.seed) + r.seeds);
       if (wanted) rows.push_back(std::move(row));
@@ -512,9 +544,12 @@ void run_experiment(const ExperimentRequest& r) {
   std::vector<Cell> cells;
   for (int si = 0; si < r.seeds; ++si) {
     const uint64_t seed = r.train.seed + static_cast<uint64_t>(si);
+    for (const auto& m : methods)
+      if (m == kFpFinetune && !done(kFp32, m, static_cast<int64_t>(seed)))
+        cells.push_back({&kFp32, nullptr, &m, seed});
     for (const auto& [setting, qc] : settings)
       for (const auto& m : methods)
-        if (!done(setting, m, static_cast<int64_t>(seed)))
+        if (m != kFpFinetune && !done(setting, m, static_cast<int64_t>(seed)))
           cells.push_back({&setting, &qc, &m, seed});
   }
   auto run_cell = [&](const Cell& cell, const Transformer& teacher) {
@@ -528,8 +563,9 @@ void run_experiment(const ExperimentRequest& r) {
     TrainConfig cfg = r.train;
     cfg.seed = cell.seed;
     cfg.label = *cell.setting + ' ' + *cell.method + " s" + std::to_string(cell.seed);
-    const QatOutcome o = qat_once(r.task, c, teacher, *cell.qc, method, loss, r.calib_batches,
-                                  r.eval_windows, r.mse_init, cfg);
+    const QatOutcome o = cell.qc ? qat_once(r.task, c, teacher, *cell.qc, method, loss,
+                                            r.calib_batches, r.eval_windows, r.mse_init, cfg)
+                                 : fp_finetune_once(r.task, c, teacher, r.eval_windows, cfg);
     finish({*cell.setting, *cell.method, o, static_cast<int64_t>(cell.seed)});
   };
   const size_t jobs = std::min<size_t>(static_cast<size_t>(r.jobs), cells.size());

@@ -15,6 +15,11 @@ namespace hilq::qat {
 // config of an n-layer model with learned (lsq) activation steps. Throws ConfigError otherwise.
 model::QuantSpec setting_config(const std::string& setting, int n_layers);
 
+// The control method: the float teacher trained on with the same recipe, no quantizers (setting
+// FP32). Against it, a QAT run's gain that only comes from more training of a teacher that has
+// not converged shows as no gain.
+inline const std::string kFpFinetune = "fp-ft";
+
 // Defaults of a QAT run (short: the teacher already converged).
 TrainConfig default_qat_config(Task task);
 

@@ -198,7 +198,9 @@ int run(int argc, char** argv) {
       qat_cmd->add_option("--quant", qat_c.quant_file, "a quant config file instead of --setting")
           ->type_name("FILE");
   setting->excludes(quant);
-  qat_cmd->add_option("--method", qat_c.method, "ptq|lsq|squat (default squat)")
+  qat_cmd
+      ->add_option("--method", qat_c.method,
+                   "ptq|lsq|squat, or fp-ft with --setting FP32 (default squat)")
       ->type_name("METHOD");
   bool no_kd = false, no_entropy = false, no_distribution = false;
   qat_cmd->add_flag("--no-kd", no_kd, "Squat without knowledge distillation");
@@ -246,10 +248,10 @@ int run(int argc, char** argv) {
 
   qat::ExperimentCommand experiment;
   experiment.data_dir = data_dir;
-  CLI::App* experiment_cmd = app.add_subcommand(
-      "experiment",
-      "the experiment table: FP, PTQ, LSQ, Squat, Squat-E, Squat-D per setting (same steps and "
-      "seeds)");
+  CLI::App* experiment_cmd = app.add_subcommand("experiment",
+                                                "the experiment table: FP, FP-FT, PTQ, LSQ, Squat, "
+                                                "Squat-E, Squat-D per setting (same steps and "
+                                                "seeds)");
   add_task(experiment_cmd, task, "lm or cls");
   experiment_cmd->add_option("--teacher", experiment.teacher, "the FP checkpoint")
       ->type_name("CKPT")
@@ -265,8 +267,11 @@ int run(int argc, char** argv) {
                    "W4A4-TA8/4@0.75,W4A4,W3A4,W2A8,W4A8-E4: @f = fraction of 8-bit tokens)")
       ->type_name("LIST");
   experiment_cmd
-      ->add_option("--methods", experiment.methods,
-                   "comma-separated (default ptq,lsq,squat,squat-e,squat-d)")
+      ->add_option(
+          "--methods", experiment.methods,
+          "comma-separated (default fp-ft,ptq,lsq,squat,squat-e,squat-d; fp-ft: the float "
+          "teacher trained on with the same recipe, the control for a teacher that has not "
+          "converged)")
       ->type_name("LIST");
   std::string experiment_db = "hil.db";
   experiment_cmd

@@ -22,9 +22,10 @@ struct Run {
   std::string out, err;
 };
 
-Run run(const Sandbox& box, const std::vector<std::string>& argv) {
+// `seconds`: a training run on a loaded 2-core machine can take minutes.
+Run run(const Sandbox& box, const std::vector<std::string>& argv, int seconds = 60) {
   Child child(box, "cli", argv);
-  const auto code = child.wait_for(60);
+  const auto code = child.wait_for(seconds);
   REQUIRE(code.has_value());
   return {*code, child.read_out(), child.err()};
 }
@@ -179,7 +180,7 @@ TEST_CASE("hil-train experiment stores its rows in SQLite and writes results.md 
                 "0", "--out", box.path("t.safetensors")});
   REQUIRE(r.code == 0);
   auto experiment = [&](const std::string& out, const std::string& db, const std::string& settings,
-                        std::vector<std::string> extra) {
+                        std::vector<std::string> extra, const std::string& methods = "ptq,lsq") {
     std::vector<std::string> args = {train_bin(),
                                      "experiment",
                                      "--task",
@@ -191,7 +192,7 @@ TEST_CASE("hil-train experiment stores its rows in SQLite and writes results.md 
                                      "--settings",
                                      settings,
                                      "--methods",
-                                     "ptq,lsq",
+                                     methods,
                                      "--steps",
                                      "2",
                                      "--batch",
@@ -205,7 +206,7 @@ TEST_CASE("hil-train experiment stores its rows in SQLite and writes results.md 
                                      "--db",
                                      db};
     args.insert(args.end(), extra.begin(), extra.end());
-    return run(box, args);
+    return run(box, args, 600);
   };
   r = experiment("out", db_path, "W8A8,W4A8", {});
   INFO(r.err);
@@ -236,13 +237,22 @@ TEST_CASE("hil-train experiment stores its rows in SQLite and writes results.md 
     return out;
   };
 
-  // Side by side, a run gives the serial run's values bit for bit.
-  r = experiment("parallel", box.path("parallel.db"), "W4A8", {"--jobs", "2"});
+  // Side by side, a run gives the serial run's values bit for bit; the fp-ft control (the
+  // float teacher trained with the same recipe) is a row of its own.
+  r = experiment("parallel", box.path("parallel.db"), "W4A8", {"--jobs", "2"}, "fp-ft,ptq,lsq");
   INFO(r.err);
   REQUIRE(r.code == 0);
   const auto parallel = runs_by_cell(nlohmann::json::parse(box.read("parallel/results.json")));
-  CHECK(parallel.size() == 3);
-  for (const auto& [cell, value] : parallel) CHECK(runs_by_cell(first).at(cell) == value);
+  CHECK(parallel.size() == 4);
+  for (const auto& [cell, value] : parallel)
+    if (cell.find("fp-ft") == std::string::npos) CHECK(runs_by_cell(first).at(cell) == value);
+  REQUIRE(parallel.count("FP32 fp-ft 7") == 1);
+  CHECK(parallel.at("FP32 fp-ft 7") != parallel.at("FP32 fp 7"));  // it did train
+  CHECK_THAT(box.read("parallel/results.md"), Contains("| FP32 | ") && Contains("--method fp-ft"));
+  r = run(box, {train_bin(), "qat", "--task", "lm", "--teacher", box.path("t.safetensors"),
+                "--setting", "W8A8", "--method", "fp-ft"});
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Contains("--setting FP32"));
 
   // --resume with one more setting runs only its two runs and keeps the five.
   r = experiment("out", db_path, "W8A8,W4A8,W2A8", {"--resume", "--jobs", "2"});

@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include "runtime/attention_ops.h"
+#include "runtime/exp_poly_x86.h"
 
 namespace hilq::runtime {
 namespace {
@@ -143,35 +144,6 @@ void apply_f32(const float* p, const float* v, int64_t ldv, int keys, int d, flo
     for (int j = 0; j < keys; ++j) a += p[j] * v[j * ldv + e];
     out[e] = a;
   }
-}
-
-// exp_poly (exp_poly.h) on 8 lanes, the same operations in the same order.
-inline __m256 exp_poly8(__m256 x) {
-  const auto c = [](float v) { return _mm256_set1_ps(v); };
-  x = _mm256_max_ps(c(-88.723f), x);  // (x < lo ? lo : x), NaN kept
-  x = _mm256_min_ps(c(88.723f), x);
-  const __m256 t = _mm256_add_ps(_mm256_mul_ps(x, c(1.44269504088896341f)), c(0.5f));
-  __m256i m = _mm256_cvttps_epi32(t);
-  // floor: m - 1 where float(m) > t (the mask is all ones, -1)
-  m = _mm256_add_epi32(m, _mm256_castps_si256(_mm256_cmp_ps(_mm256_cvtepi32_ps(m), t, _CMP_GT_OQ)));
-  const __m256 fm = _mm256_cvtepi32_ps(m);
-  __m256 r = _mm256_add_ps(_mm256_mul_ps(fm, c(-0.693359375f)), x);
-  r = _mm256_add_ps(_mm256_mul_ps(fm, c(2.12194440e-4f)), r);
-  const __m256 r2 = _mm256_mul_ps(r, r), r3 = _mm256_mul_ps(r2, r);
-  __m256 y = _mm256_add_ps(_mm256_mul_ps(c(1.9875691500e-4f), r), c(1.3981999507e-3f));
-  __m256 y1 = _mm256_add_ps(_mm256_mul_ps(c(4.1665795894e-2f), r), c(1.6666665459e-1f));
-  const __m256 y2 = _mm256_add_ps(r, c(1.0f));
-  y = _mm256_add_ps(_mm256_mul_ps(y, r), c(8.3334519073e-3f));
-  y1 = _mm256_add_ps(_mm256_mul_ps(y1, r), c(5.0000001201e-1f));
-  y = _mm256_add_ps(_mm256_mul_ps(y, r3), y1);
-  y = _mm256_add_ps(_mm256_mul_ps(y, r2), y2);
-  // a = m / 2 rounded toward zero, b = m - a: 2^m in two normal halves
-  const __m256i a = _mm256_srai_epi32(_mm256_add_epi32(m, _mm256_srli_epi32(m, 31)), 1);
-  const __m256i b = _mm256_sub_epi32(m, a);
-  const __m256i bias = _mm256_set1_epi32(127);
-  const __m256 pa = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(a, bias), 23));
-  const __m256 pb = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(b, bias), 23));
-  return _mm256_mul_ps(_mm256_mul_ps(y, pa), pb);
 }
 
 void swiglu(float* g, const float* u, int n) {

@@ -11,6 +11,7 @@
 #include <immintrin.h>
 
 #include "runtime/attention_ops.h"
+#include "runtime/exp_poly_x86.h"
 
 namespace hilq::runtime {
 namespace {
@@ -56,34 +57,6 @@ void apply_i8(const float* p, const int8_t* v, int64_t ldv, const float* v_scale
     }
     out[e] = a;
   }
-}
-
-// runtime::exp_poly on 16 lanes, operation by operation (the AVX2 version's, widened).
-inline __m512 exp_poly16(__m512 x) {
-  const auto c = [](float v) { return _mm512_set1_ps(v); };
-  x = _mm512_max_ps(c(-88.723f), x);  // (x < lo ? lo : x), NaN kept
-  x = _mm512_min_ps(c(88.723f), x);
-  const __m512 t = _mm512_add_ps(_mm512_mul_ps(x, c(1.44269504088896341f)), c(0.5f));
-  __m512i m = _mm512_cvttps_epi32(t);
-  const __mmask16 gt = _mm512_cmp_ps_mask(_mm512_cvtepi32_ps(m), t, _CMP_GT_OQ);
-  m = _mm512_mask_sub_epi32(m, gt, m, _mm512_set1_epi32(1));  // floor
-  const __m512 fm = _mm512_cvtepi32_ps(m);
-  __m512 r = _mm512_add_ps(_mm512_mul_ps(fm, c(-0.693359375f)), x);
-  r = _mm512_add_ps(_mm512_mul_ps(fm, c(2.12194440e-4f)), r);
-  const __m512 r2 = _mm512_mul_ps(r, r), r3 = _mm512_mul_ps(r2, r);
-  __m512 y = _mm512_add_ps(_mm512_mul_ps(c(1.9875691500e-4f), r), c(1.3981999507e-3f));
-  __m512 y1 = _mm512_add_ps(_mm512_mul_ps(c(4.1665795894e-2f), r), c(1.6666665459e-1f));
-  const __m512 y2 = _mm512_add_ps(r, c(1.0f));
-  y = _mm512_add_ps(_mm512_mul_ps(y, r), c(8.3334519073e-3f));
-  y1 = _mm512_add_ps(_mm512_mul_ps(y1, r), c(5.0000001201e-1f));
-  y = _mm512_add_ps(_mm512_mul_ps(y, r3), y1);
-  y = _mm512_add_ps(_mm512_mul_ps(y, r2), y2);
-  const __m512i a = _mm512_srai_epi32(_mm512_add_epi32(m, _mm512_srli_epi32(m, 31)), 1);
-  const __m512i b = _mm512_sub_epi32(m, a);
-  const __m512i bias = _mm512_set1_epi32(127);
-  const __m512 pa = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(a, bias), 23));
-  const __m512 pb = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(b, bias), 23));
-  return _mm512_mul_ps(_mm512_mul_ps(y, pa), pb);
 }
 
 // g[i] = (g[i] * (1 / (1 + exp_poly(-g[i])))) * u[i], 16 lanes; the tail through masked lanes.

@@ -2,41 +2,13 @@
 // ymm. Compiled with -mavx2 -ffp-contract=off: no FMA, so every rounding is exp_poly's.
 #include <immintrin.h>
 
+#include "runtime/exp_poly_x86.h"
 #include "search/log_softmax.h"
 
 namespace hilq::search {
 namespace {
 
-// runtime::exp_poly, operation by operation (exp_poly.h).
-inline __m256 exp_poly8(__m256 x) {
-  // (x < lo ? lo : x) with a NaN kept, as in exp_poly: max/min return their second operand.
-  x = _mm256_max_ps(_mm256_set1_ps(-88.723f), x);
-  x = _mm256_min_ps(_mm256_set1_ps(88.723f), x);
-  const __m256 t =
-      _mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _mm256_set1_ps(0.5f));
-  __m256i m = _mm256_cvttps_epi32(t);
-  m = _mm256_add_epi32(m, _mm256_castps_si256(_mm256_cmp_ps(_mm256_cvtepi32_ps(m), t, _CMP_GT_OQ)));
-  const __m256 fm = _mm256_cvtepi32_ps(m);
-  __m256 r = _mm256_add_ps(_mm256_mul_ps(fm, _mm256_set1_ps(-0.693359375f)), x);
-  r = _mm256_add_ps(_mm256_mul_ps(fm, _mm256_set1_ps(2.12194440e-4f)), r);
-  const __m256 r2 = _mm256_mul_ps(r, r), r3 = _mm256_mul_ps(r2, r);
-  __m256 y = _mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(1.9875691500e-4f), r),
-                           _mm256_set1_ps(1.3981999507e-3f));
-  __m256 y1 = _mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(4.1665795894e-2f), r),
-                            _mm256_set1_ps(1.6666665459e-1f));
-  const __m256 y2 = _mm256_add_ps(r, _mm256_set1_ps(1.0f));
-  y = _mm256_add_ps(_mm256_mul_ps(y, r), _mm256_set1_ps(8.3334519073e-3f));
-  y1 = _mm256_add_ps(_mm256_mul_ps(y1, r), _mm256_set1_ps(5.0000001201e-1f));
-  y = _mm256_add_ps(_mm256_mul_ps(y, r3), y1);
-  y = _mm256_add_ps(_mm256_mul_ps(y, r2), y2);
-  // a = m / 2 rounded toward zero (C++ division), b = m - a.
-  const __m256i a = _mm256_srai_epi32(_mm256_add_epi32(m, _mm256_srli_epi32(m, 31)), 1);
-  const __m256i b = _mm256_sub_epi32(m, a);
-  const __m256i bias = _mm256_set1_epi32(127);
-  const __m256 pa = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(a, bias), 23));
-  const __m256 pb = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(b, bias), 23));
-  return _mm256_mul_ps(_mm256_mul_ps(y, pa), pb);
-}
+using runtime::exp_poly8;
 
 inline __m256i tail_mask(int left) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(left), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));

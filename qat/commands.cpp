@@ -120,7 +120,9 @@ int run_train(const TrainCommand& a) {
   const std::string data_dir = a.data_dir;
   TrainConfig defaults;
   defaults.label = task_name(task);
-  if (task == Task::kCls) defaults.seq = 96, defaults.lr = 1e-3f, defaults.warmup = 50;
+  if (task == Task::kCls) defaults = cls_finetune_defaults();
+  if (a.folds > 0 && task != Task::kCls) throw UsageError("--folds is for --task cls");
+  if (a.folds > 0 && a.fold < 0) throw UsageError("--folds needs --fold F (0 .. folds - 1)");
   std::unique_ptr<Transformer> model;
   model::BpeTokenizer tok;
   if (task == Task::kCls) {
@@ -141,7 +143,8 @@ int run_train(const TrainCommand& a) {
                cfg.seq);
   TaskData data;
   if (task == Task::kCls) {
-    const SentimentSplits s = load_sentiment(data_dir);
+    SentimentSplits s = load_sentiment(data_dir);
+    if (a.folds > 0) s = sentiment_fold(s, a.folds, a.fold);
     std::fprintf(stderr, "sentiment: %zu train, %zu dev, %zu test; dropped %d empty records\n",
                  s.train.size(), s.dev.size(), s.test.size(), s.dropped_empty);
     tokenize_cls(s, tok, &data);
@@ -159,10 +162,16 @@ int run_train(const TrainCommand& a) {
     std::printf("lm: validation perplexity %.3f\n",
                 eval_perplexity(*model, nullptr, data.lm_validation, cfg.seq, cfg.batch));
   } else if (task == Task::kCls) {
-    std::printf(
-        "cls: dev accuracy %.4f, test accuracy %.4f\n",
-        eval_accuracy(*model, nullptr, data.cls_dev_x, data.cls_dev_y, cfg.seq, 32, data.pad_id),
-        eval_accuracy(*model, nullptr, data.cls_test_x, data.cls_test_y, cfg.seq, 32, data.pad_id));
+    const double test =
+        eval_accuracy(*model, nullptr, data.cls_test_x, data.cls_test_y, cfg.seq, 32, data.pad_id);
+    if (a.folds > 0) {
+      std::printf("cls: held-out fold %d of %d accuracy %.4f\n", a.fold, a.folds, test);
+    } else {
+      std::printf(
+          "cls: dev accuracy %.4f, test accuracy %.4f\n",
+          eval_accuracy(*model, nullptr, data.cls_dev_x, data.cls_dev_y, cfg.seq, 32, data.pad_id),
+          test);
+    }
   }
   return 0;
 }
@@ -222,6 +231,8 @@ int run_qat(const QatCommand& a) {
   r.eval_windows = a.eval_windows;
   r.mse_init = a.mse_init;
   r.data_dir = a.data_dir;
+  r.folds = a.folds;
+  r.fold = a.fold;
   TrainConfig defaults = default_qat_config(task);
   r.train = train_config(a.train, defaults);
   const QatOutcome o = run_qat_request(r);
@@ -261,6 +272,17 @@ int run_experiment_command(const ExperimentCommand& a) {
   r.train.eval_every = a.eval_every;
   r.train.eval_windows = a.eval_windows > 0 ? a.eval_windows : 64;
   r.loss = squat_loss_config(a.weights, r.loss);
+  r.folds = a.folds;
+  r.finetune = cls_finetune_defaults();
+  r.finetune.steps = a.ft_steps;
+  r.finetune.batch = a.ft_batch;
+  r.finetune.seq = r.train.seq;
+  r.finetune.lr = static_cast<float>(a.ft_lr);
+  r.finetune.warmup = a.ft_warmup;
+  r.finetune.seed = r.train.seed;
+  r.finetune.log_every = r.train.log_every;
+  if (r.finetune.steps < 1 || r.finetune.batch < 1 || !(r.finetune.lr > 0) || r.finetune.warmup < 0)
+    throw UsageError("--ft-steps and --ft-batch must be >= 1, --ft-lr > 0, --ft-warmup >= 0");
   r.command_line = a.command_line;
   r.sink = a.sink;
   run_experiment(r);

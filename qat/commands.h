@@ -36,6 +36,7 @@ struct TrainCommand {
   std::string model = "tiny";  // micro | tiny | small | FILE.json
   std::optional<double> dropout;
   std::string data_dir;
+  int folds = 0, fold = -1;  // cls: train on the other folds of --folds, test on --fold
   TrainFlags train;
 };
 
@@ -73,6 +74,7 @@ struct QatCommand {
   int eval_windows = 0;
   bool mse_init = false;  // --step-init mse
   std::string data_dir;
+  int folds = 0, fold = -1;  // cls: train on the other folds of --folds, test on --fold
   TrainFlags train;
 };
 
@@ -90,6 +92,10 @@ struct ExperimentCommand {
   int jobs = 1;         // --jobs N: runs trained side by side
   bool resume = false;  // --resume: keep the runs already in --out/results.json
   int eval_every = 0;   // --eval-every N: validation perplexity during QAT (LM)
+  int folds = 0;        // --folds K: cls cross-validation (--teacher is then the encoder)
+  // --ft-steps, --ft-batch, --ft-lr, --ft-warmup: each fold teacher's fine-tune (cls defaults)
+  int ft_steps = 300, ft_batch = 32, ft_warmup = 50;
+  double ft_lr = 5e-4;
   SquatWeights weights;
   std::string command_line;  // quoted in results.md
   std::string data_dir;

@@ -2,6 +2,7 @@
 #include "qat/data.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -44,7 +45,7 @@ void seeded_shuffle(std::vector<int>* v, uint64_t seed) {
   uint64_t s = seed;
   for (size_t i = v->size(); i > 1; --i) {
     s = mix(s);
-    const size_t j = static_cast<size_t>(s % i);
+    const auto j = static_cast<size_t>(s % i);
     std::swap((*v)[i - 1], (*v)[j]);
   }
 }
@@ -123,8 +124,40 @@ SentimentSplits load_sentiment(const std::string& data_dir, uint64_t seed, doubl
   const auto positives =
       std::count_if(train.begin(), train.end(), [](const Sentence& s) { return s.label == 1; });
   const auto smaller = std::min<int64_t>(positives, static_cast<int64_t>(train.size()) - positives);
-  const int per_class_dev = static_cast<int>(static_cast<double>(smaller) * dev_fraction + 0.5);
+  const auto per_class_dev =
+      static_cast<int>(std::lround(static_cast<double>(smaller) * dev_fraction));
   stratify(train, per_class_dev, seed ^ 0xDE5, &out.dev, &out.train);
+  return out;
+}
+
+SentimentSplits sentiment_fold(const SentimentSplits& all, int folds, int fold, uint64_t seed) {
+  std::vector<const Sentence*> pool;
+  for (const auto* split : {&all.train, &all.dev, &all.test})
+    for (const auto& s : *split) pool.push_back(&s);
+  if (folds < 2) throw ConfigError("--folds " + std::to_string(folds) + ": need at least 2");
+  std::vector<int> fold_of(pool.size(), 0);
+  size_t smaller = pool.size();
+  for (int label = 0; label < 2; ++label) {
+    std::vector<int> idx;
+    for (size_t i = 0; i < pool.size(); ++i)
+      if (pool[i]->label == label) idx.push_back(static_cast<int>(i));
+    smaller = std::min(smaller, idx.size());
+    seeded_shuffle(&idx, seed ^ (0xF01Dull + static_cast<uint64_t>(label)));
+    for (size_t k = 0; k < idx.size(); ++k)
+      fold_of[static_cast<size_t>(idx[k])] = static_cast<int>(k % static_cast<size_t>(folds));
+  }
+  if (static_cast<size_t>(folds) > smaller) {
+    throw ConfigError("--folds " + std::to_string(folds) + ": need 2 .. " +
+                      std::to_string(smaller) + " (the smaller class's sentences)");
+  }
+  if (fold < 0 || fold >= folds) {
+    throw ConfigError("--fold " + std::to_string(fold) + ": need 0 .. " +
+                      std::to_string(folds - 1));
+  }
+  SentimentSplits out;
+  out.dropped_empty = all.dropped_empty;
+  for (size_t i = 0; i < pool.size(); ++i)
+    (fold_of[i] == fold ? out.test : out.train).push_back(*pool[i]);
   return out;
 }
 

@@ -48,6 +48,14 @@ struct SentimentSplits {
 SentimentSplits load_sentiment(const std::string& data_dir, uint64_t seed = 20240611,
                                double dev_fraction = 0.1);
 
+// Fold `fold` (0-based) of a k-fold cross-validation over every labelled sentence of `all`
+// (train, dev and test pooled in that order): each class is shuffled (seeded) and dealt to the
+// folds in turn, so the folds are stratified and differ in size by at most one per class. The
+// result's test is the fold, its train the other folds (in pooled order), its dev empty. Throws
+// ConfigError unless 2 <= folds <= the smaller class's count and 0 <= fold < folds.
+SentimentSplits sentiment_fold(const SentimentSplits& all, int folds, int fold,
+                               uint64_t seed = 20240611);
+
 // Deterministic Fisher-Yates shuffle driven by splitmix64 (identical on every platform).
 void seeded_shuffle(std::vector<int>* v, uint64_t seed);
 

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -35,19 +36,33 @@ std::vector<std::string> split_list(const std::string& s) {
 }
 
 struct Context {
-  LoadedCheckpoint teacher;
-  TaskData data;
+  LoadedCheckpoint teacher;     // with folds: the encoder each fold's teacher is fine-tuned from
+  TaskData data;                // the fixed split, or fold `fold` of a cross-validation
+  std::vector<TaskData> folds;  // all folds (the experiment's cross-validation)
 };
 
-Context load_context(Task task, const std::string& teacher_path, const std::string& data_dir) {
-  Context c{load_checkpoint(teacher_path), {}};
+// folds > 0 with fold >= 0 puts that fold in data; with fold < 0 every fold goes to folds.
+Context load_context(Task task, const std::string& teacher_path, const std::string& data_dir,
+                     int folds = 0, int fold = -1) {
+  Context c{load_checkpoint(teacher_path), {}, {}};
+  if (folds > 0 && task != Task::kCls)
+    throw ConfigError("--folds: cross-validation is for --task cls");
   if (task == Task::kCls) {
     if (c.teacher.model->config().kind != ModelKind::kClassifier) {
       throw ConfigError(teacher_path + " is not a classifier");
     }
     const SentimentSplits s = load_sentiment(data_dir);
     std::fprintf(stderr, "sentiment: dropped %d empty records\n", s.dropped_empty);
-    tokenize_cls(s, c.teacher.tokenizer, &c.data);
+    if (folds <= 0) {
+      tokenize_cls(s, c.teacher.tokenizer, &c.data);
+    } else if (fold >= 0) {
+      tokenize_cls(sentiment_fold(s, folds, fold), c.teacher.tokenizer, &c.data);
+    } else {
+      c.folds.resize(static_cast<size_t>(folds));
+      for (int f = 0; f < folds; ++f)
+        tokenize_cls(sentiment_fold(s, folds, f), c.teacher.tokenizer,
+                     &c.folds[static_cast<size_t>(f)]);
+    }
   } else if (task == Task::kLm) {
     if (c.teacher.model->config().kind != ModelKind::kCausalLm) {
       throw ConfigError(teacher_path + " is not a causal LM");
@@ -73,28 +88,28 @@ void evaluate(Task task, const Transformer& m, QuantState* q, const TaskData& d,
 
 // The control run (fp-ft): the teacher trained on with the same recipe and no quantizers, to
 // tell what the training alone does to a model that has not converged.
-QatOutcome fp_finetune_once(Task task, const Context& c, const Transformer& teacher,
-                            int eval_windows, const TrainConfig& cfg) {
+QatOutcome fp_finetune_once(Task task, const TaskData& data, const model::BpeTokenizer& tok,
+                            const Transformer& teacher, int eval_windows, const TrainConfig& cfg) {
   const auto t0 = std::chrono::steady_clock::now();
   Transformer model(teacher.config(), 0);
   model.copy_from(teacher);
   QatOutcome o;
   o.setting = "FP32";
-  const TrainStats st = train(task, model, nullptr, nullptr, SquatLossConfig{false, false, false},
-                              c.data, cfg, c.teacher.tokenizer);
+  const TrainStats st =
+      train(task, model, nullptr, nullptr, SquatLossConfig{false, false, false}, data, cfg, tok);
   o.tokens_per_s = st.tokens_per_s;
   o.steps = st.steps;
   o.validation = st.validation;
-  evaluate(task, model, nullptr, c.data, cfg, eval_windows, &o);
+  evaluate(task, model, nullptr, data, cfg, eval_windows, &o);
   o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return o;
 }
 
 // One QAT run on a loaded context: copy the teacher, calibrate, train (unless PTQ), evaluate.
-QatOutcome qat_once(Task task, const Context& c, const Transformer& teacher,
-                    const model::QuantSpec& qc, const std::string& method,
-                    const SquatLossConfig& loss, int calib_batches, int eval_windows, bool mse_init,
-                    const TrainConfig& cfg) {
+QatOutcome qat_once(Task task, const TaskData& data, const model::BpeTokenizer& tok,
+                    const Transformer& teacher, const model::QuantSpec& qc,
+                    const std::string& method, const SquatLossConfig& loss, int calib_batches,
+                    int eval_windows, bool mse_init, const TrainConfig& cfg) {
   const auto t0 = std::chrono::steady_clock::now();
   Transformer student(teacher.config(), 0);
   student.copy_from(teacher);
@@ -105,22 +120,20 @@ QatOutcome qat_once(Task task, const Context& c, const Transformer& teacher,
   if (!ptq && method != "lsq" && method != "squat") {
     throw ConfigError("method " + method + " is not ptq, lsq or squat");
   }
-  calibrate(task, student, &qs, c.data, cfg, calib_batches,
+  calibrate(task, student, &qs, data, cfg, calib_batches,
             ptq || mse_init ? QuantState::Init::kPtq : QuantState::Init::kLsq);
   if (!ptq) {
     const bool squat = method == "squat";
     const SquatLossConfig l = squat ? loss : SquatLossConfig{false, false, false};
-    const TrainStats st =
-        train(task, student, &qs, squat ? &teacher : nullptr, l, c.data, cfg, c.teacher.tokenizer);
+    const TrainStats st = train(task, student, &qs, squat ? &teacher : nullptr, l, data, cfg, tok);
     o.tokens_per_s = st.tokens_per_s;
     o.steps = st.steps;
     o.term_stats = st.term_stats;
     o.validation = st.validation;
   } else if (!cfg.checkpoint_path.empty()) {
-    save_checkpoint(cfg.checkpoint_path, student, c.teacher.tokenizer, &qs, nullptr, 0,
-                    "{\"method\":\"ptq\"}");
+    save_checkpoint(cfg.checkpoint_path, student, tok, &qs, nullptr, 0, "{\"method\":\"ptq\"}");
   }
-  evaluate(task, student, &qs, c.data, cfg, eval_windows, &o);
+  evaluate(task, student, &qs, data, cfg, eval_windows, &o);
   o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return o;
 }
@@ -154,17 +167,19 @@ QatOutcome run_qat_request(const QatRequest& r) {
   if (r.method == kFpFinetune && (r.setting != "FP32" || !r.quant_json.empty())) {
     throw UsageError("--method fp-ft trains the float model: give --setting FP32");
   }
-  const Context c = load_context(r.task, r.teacher_path, r.data_dir);
+  if (r.folds > 0 && r.fold < 0) throw UsageError("--folds needs --fold F (0 .. folds - 1)");
+  const Context c = load_context(r.task, r.teacher_path, r.data_dir, r.folds, r.fold);
   if (r.method == kFpFinetune) {
-    return fp_finetune_once(r.task, c, *c.teacher.model, r.eval_windows, r.train);
+    return fp_finetune_once(r.task, c.data, c.teacher.tokenizer, *c.teacher.model, r.eval_windows,
+                            r.train);
   }
   const int layers = c.teacher.model->config().n_layers;
   const model::QuantSpec qc = r.quant_json.empty()
                                   ? setting_config(r.setting, layers)
                                   : model::QuantSpec::from_json(r.quant_json, "--quant");
   qc.validate(layers);
-  return qat_once(r.task, c, *c.teacher.model, qc, r.method, r.loss, r.calib_batches,
-                  r.eval_windows, r.mse_init, r.train);
+  return qat_once(r.task, c.data, c.teacher.tokenizer, *c.teacher.model, qc, r.method, r.loss,
+                  r.calib_batches, r.eval_windows, r.mse_init, r.train);
 }
 
 MeanSd mean_sd(const std::vector<double>& values) {
@@ -180,11 +195,37 @@ MeanSd mean_sd(const std::vector<double>& values) {
   return m;
 }
 
-std::string qat_command_for(const ExperimentRequest& r, const std::string& setting,
-                            const std::string& method, int64_t seed) {
+TrainConfig cls_finetune_defaults() {
+  TrainConfig c;
+  c.label = task_name(Task::kCls);
+  c.seq = 96;
+  c.lr = 1e-3f;
+  c.warmup = 50;
+  return c;
+}
+
+std::string fold_teacher_path(const std::string& out_dir, int fold) {
+  return out_dir + "/fold-" + std::to_string(fold) + "-teacher.safetensors";
+}
+
+std::string fold_teacher_command(const ExperimentRequest& r, int fold) {
   std::ostringstream c;
-  c << "hil-train qat --task " << task_name(r.task) << " --teacher " << r.teacher_path
-    << " --setting " << setting;
+  const TrainConfig& f = r.finetune;
+  c << "hil-train train --task cls --init " << r.teacher_path << " --folds " << r.folds
+    << " --fold " << fold << " --steps " << f.steps << " --batch " << f.batch << " --seq " << f.seq
+    << " --lr " << f.lr << " --warmup " << f.warmup << " --seed " << f.seed;
+  if (!r.data_dir.empty()) c << " --data " << r.data_dir;
+  c << " --out " << fold_teacher_path(r.out_dir, fold);
+  return c.str();
+}
+
+std::string qat_command_for(const ExperimentRequest& r, const std::string& setting,
+                            const std::string& method, int64_t seed, int fold) {
+  std::ostringstream c;
+  c << "hil-train qat --task " << task_name(r.task) << " --teacher "
+    << (fold >= 0 ? fold_teacher_path(r.out_dir, fold) : r.teacher_path) << " --setting "
+    << setting;
+  if (fold >= 0) c << " --folds " << r.folds << " --fold " << fold;
   if (method == "ptq" || method == "lsq" || method == kFpFinetune) {
     c << " --method " << method;
   } else {
@@ -213,23 +254,30 @@ std::string fmt(const char* f, double v) {
 // What makes two experiments' runs comparable: the training recipe, the loss and the
 // evaluation (the number of seeds is not part of it: a resumed run may add seeds).
 nlohmann::json recipe_json(const ExperimentRequest& r) {
-  return {{"task", task_name(r.task)},
-          {"teacher", r.teacher_path},
-          {"steps", r.train.steps},
-          {"batch", r.train.batch},
-          {"seq", r.train.seq},
-          {"lr", r.train.lr},
-          {"warmup", r.train.warmup},
-          {"first_seed", r.train.seed},
-          {"calib_batches", r.calib_batches},
-          {"eval_windows", r.eval_windows},
-          {"eval_every", r.train.eval_every},
-          {"step_init", r.mse_init ? "mse" : "lsq"},
-          {"entropy_form", entropy_form_name(r.loss.entropy_form)},
-          {"r_entropy", r.loss.r_entropy},
-          {"r_distribution", r.loss.r_distribution},
-          {"gamma", r.loss.gamma},
-          {"tau", r.loss.tau}};
+  nlohmann::json j = {{"task", task_name(r.task)},
+                      {"teacher", r.teacher_path},
+                      {"steps", r.train.steps},
+                      {"batch", r.train.batch},
+                      {"seq", r.train.seq},
+                      {"lr", r.train.lr},
+                      {"warmup", r.train.warmup},
+                      {"first_seed", r.train.seed},
+                      {"calib_batches", r.calib_batches},
+                      {"eval_windows", r.eval_windows},
+                      {"eval_every", r.train.eval_every},
+                      {"step_init", r.mse_init ? "mse" : "lsq"},
+                      {"entropy_form", entropy_form_name(r.loss.entropy_form)},
+                      {"r_entropy", r.loss.r_entropy},
+                      {"r_distribution", r.loss.r_distribution},
+                      {"gamma", r.loss.gamma},
+                      {"tau", r.loss.tau}};
+  if (r.folds > 0) {  // absent otherwise, so the files of the fixed split keep their recipe
+    j["folds"] = r.folds;
+    j["finetune"] = {{"steps", r.finetune.steps},   {"batch", r.finetune.batch},
+                     {"seq", r.finetune.seq},       {"lr", r.finetune.lr},
+                     {"warmup", r.finetune.warmup}, {"seed", r.finetune.seed}};
+  }
+  return j;
 }
 
 // One run of results.json back as a row (the inverse of write_tables' "runs" entries).
@@ -238,6 +286,7 @@ ExperimentRow row_from_json(const nlohmann::json& run, bool lm) {
   row.setting = run.at("setting").get<std::string>();
   row.method = run.at("method").get<std::string>();
   row.seed = run.at("seed").get<int64_t>();
+  row.fold = run.value("fold", -1);
   QatOutcome& o = row.outcome;
   if (lm) {
     o.metric = run.at("validation_perplexity").get<double>();
@@ -274,6 +323,10 @@ std::vector<ExperimentRow> resumed_rows(const ExperimentRequest& r) {
     nlohmann::json before = j.at("config");
     before["task"] = j.at("task");
     before["teacher"] = j.at("teacher");
+    if (before.contains("folds") && !now.contains("folds")) {
+      throw ConfigError("--resume: " + path + " was run with folds = " + before["folds"].dump() +
+                        ", this run has none; use another --out");
+    }
     for (const auto& [key, value] : now.items()) {
       if (!before.contains(key) || before[key] != value) {
         std::string what = "--resume: ";
@@ -302,11 +355,13 @@ void write_tables(const ExperimentRequest& r, const std::vector<ExperimentRow>& 
   const std::vector<std::string> settings = split_list(r.settings), methods = split_list(r.methods);
   std::map<std::pair<std::string, std::string>, std::vector<double>> test, val;
   const ExperimentRow* fp = nullptr;
+  std::vector<double> fp_tests;  // one per fold with folds
   for (const auto& row : rows) {
-    if (row.method == "fp") fp = &row;
+    if (row.method == "fp") fp = &row, fp_tests.push_back(row.outcome.test_metric);
     test[{row.setting, row.method}].push_back(row.outcome.test_metric);
     val[{row.setting, row.method}].push_back(row.outcome.metric);
   }
+  const bool cv = r.folds > 0;
   const double fp_test = fp ? fp->outcome.test_metric : 0;
   nlohmann::json j;
   j["task"] = task_name(r.task);
@@ -315,19 +370,33 @@ void write_tables(const ExperimentRequest& r, const std::vector<ExperimentRow>& 
   j["metric"] = lm ? "test perplexity" : "test accuracy";
   j["config"] = recipe_json(r);
   j["config"]["seeds"] = r.seeds;
-  if (fp) j["fp"] = {{"test", fp->outcome.test_metric}, {"validation", fp->outcome.metric}};
+  if (fp && !cv) j["fp"] = {{"test", fp->outcome.test_metric}, {"validation", fp->outcome.metric}};
+  const MeanSd fp_cv = mean_sd(fp_tests);
+  if (fp && cv) j["fp"] = {{"test_mean", fp_cv.mean}, {"test_sd", fp_cv.sd}, {"values", fp_tests}};
 
   std::ostringstream md;
   md << "# QAT experiment (" << task_name(r.task) << ")\n\n";
   md << "Command: `" << r.command_line << "`\n\n";
-  md << "Teacher `" << r.teacher_path << "`; " << r.train.steps << " steps x batch "
+  if (cv) {
+    const TrainConfig& f = r.finetune;
+    md << r.folds << "-fold cross-validation over every labelled sentence (train, dev and test "
+       << "pooled, stratified): each fold's FP teacher is fine-tuned from the encoder `"
+       << r.teacher_path << "` on the other folds (" << f.steps << " steps x batch " << f.batch
+       << " x seq " << f.seq << ", lr " << f.lr << ", warm-up " << f.warmup << ", seed " << f.seed
+       << "), and each run of the fold starts from it and is tested on the held-out fold. "
+       << "Mean and sd are over folds (and seeds).\n\n";
+  }
+  md << (cv ? "QAT: " : "Teacher `" + r.teacher_path + "`; ") << r.train.steps << " steps x batch "
      << r.train.batch << " x seq " << r.train.seq << ", lr " << r.train.lr << ", warm-up "
      << r.train.warmup << ", seeds " << r.train.seed << ".."
      << r.train.seed + static_cast<uint64_t>(r.seeds) - 1 << ", " << r.calib_batches
      << " calibration batches, step init " << (r.mse_init ? "mse" : "lsq") << "; Squat: L_E "
      << entropy_form_name(r.loss.entropy_form) << " r_E " << r.loss.r_entropy << ", r_D "
      << r.loss.r_distribution << ", gamma " << r.loss.gamma << ", tau " << r.loss.tau << ".\n\n";
-  if (fp) {
+  if (fp && cv) {
+    md << "FP32 fold teachers: held-out accuracy " << fmt(vf, fp_cv.mean) << " ± "
+       << fmt(vf, fp_cv.sd) << " over " << fp_cv.n << " folds.\n\n";
+  } else if (fp) {
     md << "FP32 teacher: " << (lm ? "test perplexity " : "test accuracy ")
        << fmt(vf, fp->outcome.test_metric) << " (" << (lm ? "validation " : "dev ")
        << fmt(vf, lm ? fp->outcome.metric : fp->outcome.dev_metric) << ").\n\n";
@@ -368,15 +437,17 @@ void write_tables(const ExperimentRequest& r, const std::vector<ExperimentRow>& 
   j["table"] = table;
   md << "\nA difference smaller than the spread (sd) of the cells is no difference.\n";
 
-  md << "\n## Runs\n\n| setting | method | seed | " << (lm ? "validation | test" : "dev | test")
-     << " | steps | QAT tokens/s | seconds |\n|---|---|---|---|---|---|---|---|\n";
+  md << "\n## Runs\n\n| setting | method | seed | " << (cv ? "fold | " : "")
+     << (lm ? "validation | test" : "dev | test") << " | steps | QAT tokens/s | seconds |\n|"
+     << (cv ? "---|" : "") << "---|---|---|---|---|---|---|---|\n";
   nlohmann::json runs = nlohmann::json::array();
   for (const auto& row : rows) {
     const QatOutcome& o = row.outcome;
-    md << "| " << row.setting << " | " << row.method << " | " << row.seed << " | "
-       << fmt(vf, lm ? o.metric : o.dev_metric) << " | " << fmt(vf, o.test_metric) << " | "
-       << o.steps << " | " << fmt("%.0f", o.tokens_per_s) << " | " << fmt("%.0f", o.seconds)
-       << " |\n";
+    md << "| " << row.setting << " | " << row.method << " | " << row.seed << " | ";
+    if (cv) md << row.fold << " | ";
+    md << (cv ? "–" : fmt(vf, lm ? o.metric : o.dev_metric)) << " | " << fmt(vf, o.test_metric)
+       << " | " << o.steps << " | " << fmt("%.0f", o.tokens_per_s) << " | "
+       << fmt("%.0f", o.seconds) << " |\n";
     nlohmann::json terms = nlohmann::json::array();
     for (const auto& t : o.term_stats) {
       terms.push_back({{"term", t.name},
@@ -387,19 +458,22 @@ void write_tables(const ExperimentRequest& r, const std::vector<ExperimentRow>& 
     }
     nlohmann::json curve = nlohmann::json::array();
     for (const auto& [step, ppl] : o.validation) curve.push_back({step, ppl});
-    runs.push_back(
-        {{"setting", row.setting},
-         {"method", row.method},
-         {"seed", row.seed},
-         {lm ? "validation_perplexity" : "test_accuracy", o.metric},
-         {lm ? "test_perplexity" : "dev_accuracy", lm ? o.test_metric : o.dev_metric},
-         {"steps", o.steps},
-         {"tokens_per_s", o.tokens_per_s},
-         {"seconds", o.seconds},
-         {"loss_terms_first_step", terms},
-         {"validation_curve", curve},
-         {"command", row.method == "fp" ? std::string()
-                                        : qat_command_for(r, row.setting, row.method, row.seed)}});
+    nlohmann::json run = {
+        {"setting", row.setting},
+        {"method", row.method},
+        {"seed", row.seed},
+        {lm ? "validation_perplexity" : "test_accuracy", o.metric},
+        {lm ? "test_perplexity" : "dev_accuracy", lm ? o.test_metric : o.dev_metric},
+        {"steps", o.steps},
+        {"tokens_per_s", o.tokens_per_s},
+        {"seconds", o.seconds},
+        {"loss_terms_first_step", terms},
+        {"validation_curve", curve},
+        {"command", row.method == "fp"
+                        ? (row.fold >= 0 ? fold_teacher_command(r, row.fold) : std::string())
+                        : qat_command_for(r, row.setting, row.method, row.seed, row.fold)}};
+    if (row.fold >= 0) run["fold"] = row.fold;
+    runs.push_back(run);
   }
   j["runs"] = runs;
 
@@ -435,7 +509,11 @@ void write_tables(const ExperimentRequest& r, const std::vector<ExperimentRow>& 
      << r.command_line
      << "\n```\n\nOne run (same numbers, bit for bit on the same build):\n\n```\n";
   for (const auto& row : rows) {
-    if (row.method != "fp") md << qat_command_for(r, row.setting, row.method, row.seed) << "\n";
+    if (row.method != "fp") {
+      md << qat_command_for(r, row.setting, row.method, row.seed, row.fold) << "\n";
+    } else if (row.fold >= 0) {
+      md << fold_teacher_command(r, row.fold) << "\n";
+    }
   }
   md << "```\n";
   std::ofstream f(r.out_dir + "/results.md");
@@ -446,14 +524,58 @@ void write_tables(const ExperimentRequest& r, const std::vector<ExperimentRow>& 
   if (!jf) throw QatError("cannot write " + r.out_dir + "/results.json");
 }
 
+// Runs task(i) for i < n on up to `jobs` threads (serially for one); the first failure stops
+// the others after their current task and is rethrown.
+void run_parallel(size_t n, int jobs, const std::function<void(size_t)>& task) {
+  const size_t workers = std::min<size_t>(static_cast<size_t>(std::max(jobs, 1)), n);
+  if (workers <= 1) {
+    for (size_t i = 0; i < n; ++i) task(i);
+    return;
+  }
+  std::atomic<size_t> next{0};
+  std::mutex failure_mutex;
+  std::exception_ptr failure;
+  const int threads_per_job = num_threads();
+  auto worker = [&] {
+    set_num_threads(threads_per_job);  // OpenMP's thread count is per calling thread
+    for (size_t i = next++; i < n; i = next++) {
+      try {
+        task(i);
+      } catch (...) {
+        const std::lock_guard<std::mutex> lock(failure_mutex);
+        if (!failure) failure = std::current_exception();
+        next = n;  // the others finish their current task and stop
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (size_t i = 0; i < workers; ++i) pool.emplace_back(worker);
+  for (auto& t : pool) t.join();
+  if (failure) std::rethrow_exception(failure);
+}
+
+// A fold's FP teacher must not have seen the held-out fold: a classifier already fine-tuned on
+// the labelled sentences (its train_state says task cls) is refused as the encoder.
+void check_encoder(const LoadedCheckpoint& encoder, const std::string& path) {
+  const auto state = nlohmann::json::parse(encoder.train_state, nullptr, false);
+  if (state.is_object() && state.value("task", std::string()) == task_name(Task::kCls)) {
+    throw ConfigError("--folds: " + path +
+                      " was fine-tuned on the labelled sentences (task cls), so every fold's "
+                      "held-out sentences would have been trained on; give the masked-token "
+                      "pretrained encoder (hil-train train --task mlm)");
+  }
+}
+
 }  // namespace
 
 void run_experiment(const ExperimentRequest& r) {
   namespace fs = std::filesystem;
   if (r.seeds < 1) throw ConfigError("--seeds must be >= 1");
   if (r.jobs < 1) throw ConfigError("--jobs must be >= 1");
+  if (r.folds < 0 || r.folds == 1) throw ConfigError("--folds must be 0 (the fixed split) or >= 2");
   fs::create_directories(r.out_dir);
-  const Context c = load_context(r.task, r.teacher_path, r.data_dir);
+  const Context c = load_context(r.task, r.teacher_path, r.data_dir, r.folds);
+  if (r.folds > 0) check_encoder(c.teacher, r.teacher_path);
   const int layers = c.teacher.model->config().n_layers;
   const bool lm = r.task == Task::kLm;
   const std::string metric = lm ? "val_ppl" : "test_acc";
@@ -467,24 +589,28 @@ void run_experiment(const ExperimentRequest& r) {
       throw ConfigError("--methods: '" + m + "' is not ptq, lsq, squat, squat-e, squat-d or fp-ft");
     }
   }
-  // The tables' order: the FP row, then seeds outermost (after the first seed every cell has a
-  // value), settings and methods in the order given.
+  // The tables' order: the FP rows (one per fold), then seeds outermost (after the first seed
+  // every cell has a value), folds, settings and methods in the order given.
+  using Rank = std::tuple<int64_t, int, size_t, size_t>;
   auto rank = [&](const ExperimentRow& x) {
-    if (x.method == "fp") return std::tuple<int64_t, size_t, size_t>{-1, 0, 0};
+    if (x.method == "fp") return Rank{-1, x.fold, 0, 0};
     size_t si = 0, mi = 0;
     while (si < settings.size() && settings[si].first != x.setting) ++si;
     while (mi < methods.size() && methods[mi] != x.method) ++mi;
     // The fp-ft control (setting FP32) leads its seed; an unknown setting ranks last.
-    return std::tuple<int64_t, size_t, size_t>{x.seed, x.setting == kFp32 ? 0 : si + 1, mi};
+    return Rank{x.seed, x.fold, x.setting == kFp32 ? 0 : si + 1, mi};
   };
+  const int fold_count = std::max(r.folds, 1);  // the fixed split is one "fold", -1
+  auto fold_at = [&](int i) { return r.folds > 0 ? i : -1; };
   std::vector<ExperimentRow> rows;
   if (r.resume) {
     for (auto& row : resumed_rows(r)) {
-      const auto [seed, si, mi] = rank(row);
+      const auto [seed, fold, si, mi] = rank(row);
+      const bool fold_ok = r.folds > 0 ? fold >= 0 && fold < r.folds : fold < 0;
       const bool wanted =
-          row.method == "fp" || (si <= settings.size() && mi < methods.size() &&
-                                 seed >= static_cast<int64_t>(r.train.seed) &&
-                                 seed < static_cast<int64_t>(r.train.seed) + r.seeds);
+          fold_ok && (row.method == "fp" || (si <= settings.size() && mi < methods.size() &&
+                                             seed >= static_cast<int64_t>(r.train.seed) &&
+                                             seed < static_cast<int64_t>(r.train.seed) + r.seeds));
       if (wanted) rows.push_back(std::move(row));
     }
     std::stable_sort(rows.begin(), rows.end(),
@@ -500,8 +626,8 @@ void run_experiment(const ExperimentRequest& r) {
       << r.train.seed << " seeds " << r.seeds << " warmup " << r.train.warmup << " calib_batches "
       << r.calib_batches << " eval_windows " << r.eval_windows << " step_init "
       << (r.mse_init ? "mse" : "lsq") << " entropy_form " << entropy_form_name(r.loss.entropy_form)
-      << " r_entropy " << r.loss.r_entropy << "\n";
-  tsv << "setting\tmethod\tseed\t" << metric << (lm ? "\ttest_ppl" : "\tdev_acc")
+      << " r_entropy " << r.loss.r_entropy << " folds " << r.folds << "\n";
+  tsv << "setting\tmethod\tseed\tfold\t" << metric << (lm ? "\ttest_ppl" : "\tdev_acc")
       << "\ttokens_per_s\tseconds\n";
   tsv.flush();
   std::mutex finish_mutex;  // rows, the sink, the TSV and the tables: one finished run at a time
@@ -512,45 +638,83 @@ void run_experiment(const ExperimentRequest& r) {
                          [&](const auto& a, const auto& b) { return rank(a) < rank(b); });
     const ExperimentRow& x = *rows.insert(at, std::move(row));
     if (r.sink) r.sink(x);
-    tsv << x.setting << "\t" << x.method << "\t" << x.seed << "\t" << x.outcome.metric << "\t"
-        << (lm ? x.outcome.test_metric : x.outcome.dev_metric) << "\t" << x.outcome.tokens_per_s
-        << "\t" << x.outcome.seconds << "\n";
+    tsv << x.setting << "\t" << x.method << "\t" << x.seed << "\t" << x.fold << "\t"
+        << x.outcome.metric << "\t" << (lm ? x.outcome.test_metric : x.outcome.dev_metric) << "\t"
+        << x.outcome.tokens_per_s << "\t" << x.outcome.seconds << "\n";
     tsv.flush();
-    std::fprintf(stderr, "experiment: %s %s seed %lld %s %.4f test %.4f (%.0f s)\n",
+    std::fprintf(stderr, "experiment: %s %s seed %lld%s %s %.4f test %.4f (%.0f s)\n",
                  x.setting.c_str(), x.method.c_str(), static_cast<long long>(x.seed),
-                 metric.c_str(), x.outcome.metric, x.outcome.test_metric, x.outcome.seconds);
+                 x.fold >= 0 ? (" fold " + std::to_string(x.fold)).c_str() : "", metric.c_str(),
+                 x.outcome.metric, x.outcome.test_metric, x.outcome.seconds);
     write_tables(r, rows);  // rewritten after every row: a stopped run keeps its table
   };
-  auto done = [&](const std::string& setting, const std::string& method, int64_t seed) {
+  auto done = [&](const std::string& setting, const std::string& method, int64_t seed, int fold) {
     for (const auto& x : rows)
-      if (x.setting == setting && x.method == method && (method == "fp" || x.seed == seed))
+      if (x.setting == setting && x.method == method && x.fold == fold &&
+          (method == "fp" || x.seed == seed))
         return true;
     return false;
   };
-  if (!done("FP32", "fp", 0)) {
-    QatOutcome fp;
-    fp.setting = "FP32";
+  // The FP teachers: the checkpoint itself, or per fold one fine-tuned from the encoder on the
+  // other folds (kept on disk, so --resume does not train it again), each with its FP row.
+  std::vector<std::unique_ptr<Transformer>> fold_teachers(static_cast<size_t>(fold_count));
+  auto data_of = [&](int fold) -> const TaskData& {
+    return fold >= 0 ? c.folds[static_cast<size_t>(fold)] : c.data;
+  };
+  auto teacher_of = [&](int fold) -> const Transformer& {
+    return fold >= 0 ? *fold_teachers[static_cast<size_t>(fold)] : *c.teacher.model;
+  };
+  run_parallel(static_cast<size_t>(fold_count), r.jobs, [&](size_t i) {
+    const int fold = fold_at(static_cast<int>(i));
     const auto t0 = std::chrono::steady_clock::now();
-    evaluate(r.task, *c.teacher.model, nullptr, c.data, r.train, r.eval_windows, &fp);
+    if (fold >= 0) {
+      const std::string path = fold_teacher_path(r.out_dir, fold);
+      std::unique_ptr<Transformer> t;
+      if (r.resume && fs::exists(path)) {
+        LoadedCheckpoint kept = load_checkpoint(path);
+        if (!(kept.model->config().to_json() == c.teacher.model->config().to_json()))
+          throw ConfigError("--resume: " + path + " is not a fine-tune of " + r.teacher_path);
+        t = std::move(kept.model);
+        std::fprintf(stderr, "experiment: --resume: fold %d's teacher from %s\n", fold,
+                     path.c_str());
+      } else {
+        t = std::make_unique<Transformer>(c.teacher.model->config(), 0);
+        t->copy_from(*c.teacher.model);
+        TrainConfig cfg = r.finetune;
+        cfg.checkpoint_path = path;
+        cfg.label = "fold " + std::to_string(fold) + " teacher";
+        train(Task::kCls, *t, nullptr, nullptr, SquatLossConfig{false, false, false}, data_of(fold),
+              cfg, c.teacher.tokenizer);
+      }
+      fold_teachers[i] = std::move(t);
+    }
+    if (done(kFp32, "fp", 0, fold)) return;
+    QatOutcome fp;
+    fp.setting = kFp32;
+    evaluate(r.task, teacher_of(fold), nullptr, data_of(fold), r.train, r.eval_windows, &fp);
     fp.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    finish({"FP32", "fp", fp, static_cast<int64_t>(r.train.seed)});
-  }
+    finish({kFp32, "fp", fp, static_cast<int64_t>(r.train.seed), fold});
+  });
   struct Cell {
     const std::string* setting;
     const model::QuantSpec* qc;
     const std::string* method;
     uint64_t seed;
+    int fold;
   };
   std::vector<Cell> cells;
   for (int si = 0; si < r.seeds; ++si) {
     const uint64_t seed = r.train.seed + static_cast<uint64_t>(si);
-    for (const auto& m : methods)
-      if (m == kFpFinetune && !done(kFp32, m, static_cast<int64_t>(seed)))
-        cells.push_back({&kFp32, nullptr, &m, seed});
-    for (const auto& [setting, qc] : settings)
+    for (int fi = 0; fi < fold_count; ++fi) {
+      const int fold = fold_at(fi);
       for (const auto& m : methods)
-        if (m != kFpFinetune && !done(setting, m, static_cast<int64_t>(seed)))
-          cells.push_back({&setting, &qc, &m, seed});
+        if (m == kFpFinetune && !done(kFp32, m, static_cast<int64_t>(seed), fold))
+          cells.push_back({&kFp32, nullptr, &m, seed, fold});
+      for (const auto& [setting, qc] : settings)
+        for (const auto& m : methods)
+          if (m != kFpFinetune && !done(setting, m, static_cast<int64_t>(seed), fold))
+            cells.push_back({&setting, &qc, &m, seed, fold});
+    }
   }
   auto run_cell = [&](const Cell& cell, const Transformer& teacher) {
     SquatLossConfig loss = r.loss;
@@ -562,40 +726,37 @@ void run_experiment(const ExperimentRequest& r) {
     }
     TrainConfig cfg = r.train;
     cfg.seed = cell.seed;
-    cfg.label = *cell.setting + ' ' + *cell.method + " s" + std::to_string(cell.seed);
-    const QatOutcome o = cell.qc ? qat_once(r.task, c, teacher, *cell.qc, method, loss,
-                                            r.calib_batches, r.eval_windows, r.mse_init, cfg)
-                                 : fp_finetune_once(r.task, c, teacher, r.eval_windows, cfg);
-    finish({*cell.setting, *cell.method, o, static_cast<int64_t>(cell.seed)});
+    cfg.label = *cell.setting + ' ' + *cell.method + " s" + std::to_string(cell.seed) +
+                (cell.fold >= 0 ? " f" + std::to_string(cell.fold) : "");
+    const TaskData& data = data_of(cell.fold);
+    const QatOutcome o =
+        cell.qc ? qat_once(r.task, data, c.teacher.tokenizer, teacher, *cell.qc, method, loss,
+                           r.calib_batches, r.eval_windows, r.mse_init, cfg)
+                : fp_finetune_once(r.task, data, c.teacher.tokenizer, teacher, r.eval_windows, cfg);
+    finish({*cell.setting, *cell.method, o, static_cast<int64_t>(cell.seed), cell.fold});
   };
-  const size_t jobs = std::min<size_t>(static_cast<size_t>(r.jobs), cells.size());
-  if (jobs <= 1) {
-    for (const Cell& cell : cells) run_cell(cell, *c.teacher.model);
+  if (r.jobs <= 1 || cells.size() <= 1) {
+    for (const Cell& cell : cells) run_cell(cell, teacher_of(cell.fold));
     return;
   }
-  // Side by side: each worker takes the next cell; a teacher copy per worker, because a forward
-  // pass builds its graph on the teacher's parameter nodes.
-  std::atomic<size_t> next{0};
-  std::exception_ptr failure;
-  const int threads_per_job = num_threads();
-  auto worker = [&] {
-    set_num_threads(threads_per_job);  // OpenMP's thread count is per calling thread
-    Transformer teacher(c.teacher.model->config(), 0);
-    teacher.copy_from(*c.teacher.model);
-    for (size_t i = next++; i < cells.size(); i = next++) {
-      try {
-        run_cell(cells[i], teacher);
-      } catch (...) {
-        const std::lock_guard<std::mutex> lock(finish_mutex);
-        if (!failure) failure = std::current_exception();
-        next = cells.size();  // the others finish their current run and stop
+  // Side by side: a teacher copy per worker (and fold), because a forward pass builds its graph
+  // on the teacher's parameter nodes.
+  std::mutex copies_mutex;
+  std::map<std::pair<std::thread::id, int>, std::unique_ptr<Transformer>> copies;
+  run_parallel(cells.size(), r.jobs, [&](size_t i) {
+    const Cell& cell = cells[i];
+    Transformer* teacher = nullptr;
+    {
+      const std::lock_guard<std::mutex> lock(copies_mutex);
+      auto& slot = copies[{std::this_thread::get_id(), cell.fold}];
+      if (!slot) {
+        slot = std::make_unique<Transformer>(teacher_of(cell.fold).config(), 0);
+        slot->copy_from(teacher_of(cell.fold));
       }
+      teacher = slot.get();
     }
-  };
-  std::vector<std::thread> pool;
-  for (size_t i = 0; i < jobs; ++i) pool.emplace_back(worker);
-  for (auto& t : pool) t.join();
-  if (failure) std::rethrow_exception(failure);
+    run_cell(cell, *teacher);
+  });
 }
 
 }  // namespace hilq::qat

@@ -34,6 +34,9 @@ struct QatRequest {
   int eval_windows = 0;   // LM: validation windows evaluated (0: all of them)
   bool mse_init = false;  // QAT steps start from the PTQ (MSE) calibration, not LSQ's formula
   std::string data_dir;
+  // cls cross-validation: train on the other folds of `folds`, test on fold `fold`
+  // (qat/data.h: sentiment_fold); folds = 0 is the fixed split.
+  int folds = 0, fold = -1;
   TrainConfig train;  // checkpoint_path = where the QAT checkpoint goes (optional)
 };
 
@@ -57,6 +60,7 @@ struct ExperimentRow {
   std::string method;   // fp, ptq, lsq, squat, squat-e, squat-d
   QatOutcome outcome;
   int64_t seed = 0;  // the run's training/calibration seed (the FP row: the first seed)
+  int fold = -1;     // cls cross-validation: the held-out fold (-1: the fixed split)
 };
 
 // Mean and sample standard deviation (n - 1; 0 for n < 2) of values.
@@ -81,7 +85,13 @@ struct ExperimentRequest {
   int seeds = 1;          // every (setting, method) with seeds train.seed, train.seed + 1, ...
   int jobs = 1;           // runs trained side by side, each on its own thread and teacher copy
   bool resume = false;    // keep the runs of out_dir/results.json (same recipe), run the rest
-  SquatLossConfig loss;   // Squat's weights and entropy form (squat-e / squat-d switch a term off)
+  // cls: > 0 runs a k-fold cross-validation over every labelled sentence. teacher_path is then
+  // the masked-token pretrained encoder; each fold's FP teacher is fine-tuned from it with
+  // `finetune` on the other folds (saved as fold_teacher_path; --resume reuses it) and every
+  // run of that fold starts from it and is tested on the held-out fold.
+  int folds = 0;
+  TrainConfig finetune;
+  SquatLossConfig loss;  // Squat's weights and entropy form (squat-e / squat-d switch a term off)
   TrainConfig train;
   std::string command_line;  // the experiment's own command, quoted in results.md
   ExperimentSink sink;       // optional: each row as it finishes, besides the TSV line
@@ -99,6 +109,15 @@ void run_experiment(const ExperimentRequest& r);
 
 // The hil-train qat command that reproduces one run of the experiment.
 std::string qat_command_for(const ExperimentRequest& r, const std::string& setting,
-                            const std::string& method, int64_t seed);
+                            const std::string& method, int64_t seed, int fold = -1);
+
+// Where a cross-validation keeps fold `fold`'s fine-tuned FP teacher, and the hil-train train
+// command that makes it.
+std::string fold_teacher_path(const std::string& out_dir, int fold);
+std::string fold_teacher_command(const ExperimentRequest& r, int fold);
+
+// The fine-tuning recipe of hil-train train --task cls: the defaults every cls fine-tune starts
+// from (a fold teacher is made with these and the --ft-* values).
+TrainConfig cls_finetune_defaults();
 
 }  // namespace hilq::qat

@@ -108,6 +108,23 @@ void add_data(CLI::App* cmd, std::string& data_dir) {
   cmd->add_option("--data", data_dir, "data folder (default the setup folder)")->type_name("DIR");
 }
 
+// --folds K --fold F of train and qat: the cls cross-validation's fold F (hil-train experiment
+// --folds writes these commands).
+void add_fold(CLI::App* cmd, int& folds, int& fold) {
+  CLI::Option* k =
+      cmd->add_option("--folds", folds,
+                      "cls: K-fold cross-validation over every labelled sentence; trains on the "
+                      "other folds and tests on --fold (default 0: the fixed split)")
+          ->type_name("K")
+          ->check(CLI::Range(2, 1000));
+  CLI::Option* f =
+      cmd->add_option("--fold", fold, "cls: the held-out fold, 0 .. K-1 (with --folds)")
+          ->type_name("F")
+          ->check(CLI::Range(0, 999));
+  f->needs(k);
+  k->needs(f);
+}
+
 // The experiment with its rows in SQLite: a run of its own (the command line recorded), each
 // finished row a candidate with its evaluations as it finishes (a crash loses no finished row),
 // and rows.md written back from the rows (results.md/.json, the mean ± sd table, come from the
@@ -177,6 +194,7 @@ int run(int argc, char** argv) {
   train_cmd->add_option("--dropout", train.dropout, "dropout probability")->type_name("P");
   train_cmd->add_option("--eval-batches", "accepted for compatibility; not used")->type_name("N");
   add_train_flags(train_cmd, train.train, true);
+  add_fold(train_cmd, train.folds, train.fold);
   add_threads(train_cmd, threads);
   add_data(train_cmd, train.data_dir);
 
@@ -215,6 +233,7 @@ int run(int argc, char** argv) {
   add_step_init(qat_cmd, step_init);
   add_squat_weights(qat_cmd, qat_c.weights);
   add_train_flags(qat_cmd, qat_c.train, true);
+  add_fold(qat_cmd, qat_c.folds, qat_c.fold);
   add_threads(qat_cmd, threads);
   add_data(qat_cmd, qat_c.data_dir);
 
@@ -253,7 +272,9 @@ int run(int argc, char** argv) {
                                                 "Squat-E, Squat-D per setting (same steps and "
                                                 "seeds)");
   add_task(experiment_cmd, task, "lm or cls");
-  experiment_cmd->add_option("--teacher", experiment.teacher, "the FP checkpoint")
+  experiment_cmd
+      ->add_option("--teacher", experiment.teacher,
+                   "the FP checkpoint (with --folds: the masked-token pretrained encoder)")
       ->type_name("CKPT")
       ->required();
   experiment_cmd
@@ -306,6 +327,26 @@ int run(int argc, char** argv) {
       ->add_option("--eval-every", experiment.eval_every,
                    "LM: validation perplexity every N QAT steps over --eval-windows windows (64 "
                    "when 0), logged and kept in results.md (default 0: off)")
+      ->type_name("N")
+      ->check(CLI::Range(0, 1 << 30));
+  experiment_cmd
+      ->add_option("--folds", experiment.folds,
+                   "cls: K-fold cross-validation over every labelled sentence: --teacher is the "
+                   "masked-token pretrained encoder, each fold's FP teacher is fine-tuned from it "
+                   "on the other folds (--ft-*) and every run is tested on the held-out fold "
+                   "(default 0: the fixed split)")
+      ->type_name("K")
+      ->check(CLI::Range(2, 1000));
+  experiment_cmd->add_option("--ft-steps", experiment.ft_steps, "fold teachers: steps (300)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 1 << 30));
+  experiment_cmd->add_option("--ft-batch", experiment.ft_batch, "fold teachers: batch (32)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 1 << 20));
+  experiment_cmd->add_option("--ft-lr", experiment.ft_lr, "fold teachers: peak lr (5e-4)")
+      ->type_name("X")
+      ->check(CLI::PositiveNumber);
+  experiment_cmd->add_option("--ft-warmup", experiment.ft_warmup, "fold teachers: warm-up (50)")
       ->type_name("N")
       ->check(CLI::Range(0, 1 << 30));
   add_step_init(experiment_cmd, step_init);

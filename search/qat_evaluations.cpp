@@ -28,15 +28,16 @@ TaskMetric main_metric(qat::Task task) {
 int64_t record_experiment_row(db::Database& db, int64_t run_id, qat::Task task,
                               const qat::ExperimentRow& row) {
   // nlohmann::json keeps keys sorted: the dump is canonical, so equal configs hash equally.
-  const std::string config =
-      nlohmann::json{{"setting", row.setting}, {"method", row.method}, {"seed", row.seed}}.dump();
+  nlohmann::json key = {{"setting", row.setting}, {"method", row.method}, {"seed", row.seed}};
+  if (row.fold >= 0) key["fold"] = row.fold;  // cross-validation: a candidate per held-out fold
+  const std::string config = key.dump();
   db::Transaction tx(db);
   db::EvaluationStore store(db);
   const int64_t id = store.candidate(run_id, config, model::sha256_hex(config), "qat");
   const TaskMetric m = main_metric(task);
   store.record({id, m.split, m.metric, row.outcome.metric});
   if (task != qat::Task::kLm) {
-    store.record({id, "dev", "accuracy", row.outcome.dev_metric});
+    if (row.fold < 0) store.record({id, "dev", "accuracy", row.outcome.dev_metric});
   } else {
     store.record({id, "test", "perplexity", row.outcome.test_metric});
   }
@@ -66,8 +67,10 @@ std::string experiment_markdown(db::Database& db, int64_t run_id, qat::Task task
     std::map<std::string, double> value;  // "split/metric"
     for (const auto& e : store.evaluations(c.id)) value[e.split + "/" + e.metric] = e.value;
     char buf[256];
-    std::snprintf(buf, sizeof buf, "| %s | %s | %lld | %.4f | %.4f |",
-                  config["setting"].get<std::string>().c_str(),
+    const std::string fold =
+        config.contains("fold") ? " (fold " + config["fold"].dump() + ")" : std::string();
+    std::snprintf(buf, sizeof buf, "| %s%s | %s | %lld | %.4f | %.4f |",
+                  config["setting"].get<std::string>().c_str(), fold.c_str(),
                   config["method"].get<std::string>().c_str(),
                   static_cast<long long>(config.value("seed", int64_t{0})),
                   value[std::string(main.split) + "/" + main.metric],

@@ -3,6 +3,7 @@
 // usage errors.
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -278,4 +279,123 @@ TEST_CASE("hil-train experiment stores its rows in SQLite and writes results.md 
   r = experiment("out", db_path, "W8A8", {"--resume", "--steps", "3"});
   CHECK(r.code != 0);
   CHECK_THAT(r.err, Contains("steps = 2") && Contains("this run has 3"));
+}
+
+// [train]: a 3-fold cross-validation of a micro classifier (ctest host.train).
+TEST_CASE(
+    "hil-train experiment --folds cross-validates: a teacher per fold, every sentence held out",
+    "[cli][train]") {
+  Sandbox box;
+  Run r = run(box, {train_bin(), "tokenizer", "--out", box.path("tok.json"), "--vocab", "300"});
+  REQUIRE(r.code == 0);
+  // The encoder: masked-token pretraining only, it never saw a label.
+  r = run(box, {train_bin(), "train", "--task", "mlm", "--tokenizer", box.path("tok.json"),
+                "--model", "micro", "--steps", "4", "--batch", "2", "--seq", "32", "--log-every",
+                "0", "--out", box.path("enc.safetensors")});
+  REQUIRE(r.code == 0);
+  auto experiment = [&](const std::string& teacher, const std::string& settings,
+                        std::vector<std::string> extra) {
+    std::vector<std::string> args = {train_bin(),
+                                     "experiment",
+                                     "--task",
+                                     "cls",
+                                     "--teacher",
+                                     teacher,
+                                     "--out",
+                                     box.path("cv"),
+                                     "--settings",
+                                     settings,
+                                     "--methods",
+                                     "ptq,lsq",
+                                     "--folds",
+                                     "3",
+                                     "--ft-steps",
+                                     "3",
+                                     "--ft-batch",
+                                     "4",
+                                     "--steps",
+                                     "2",
+                                     "--batch",
+                                     "4",
+                                     "--seq",
+                                     "32",
+                                     "--calib-batches",
+                                     "1",
+                                     "--log-every",
+                                     "0",
+                                     "--db",
+                                     box.path("cv.db")};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run(box, args, 600);
+  };
+  r = experiment(box.path("enc.safetensors"), "W8A8", {"--jobs", "2"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  const auto j = nlohmann::json::parse(box.read("cv/results.json"));
+  REQUIRE(j.at("config").at("folds") == 3);
+  std::map<std::string, const nlohmann::json*> by_cell;  // "method fold"
+  for (const auto& x : j.at("runs"))
+    by_cell[x.at("method").get<std::string>() + " " + std::to_string(x.at("fold").get<int>())] = &x;
+  CHECK(by_cell.size() == 9);  // per fold: the fine-tuned FP teacher, PTQ and LSQ
+  for (int f = 0; f < 3; ++f) {
+    CHECK(fs::exists(box.dir / ("cv/fold-" + std::to_string(f) + "-teacher.safetensors")));
+    for (const char* m : {"fp", "ptq", "lsq"}) {
+      const auto it = by_cell.find(std::string(m) + " " + std::to_string(f));
+      REQUIRE(it != by_cell.end());
+      const double acc = it->second->at("test_accuracy").get<double>();
+      CHECK(acc >= 0.0);
+      CHECK(acc <= 1.0);
+    }
+  }
+  const auto& table = j.at("table");
+  REQUIRE(!table.empty());
+  CHECK(table[0].at("n") == 3);  // mean ± sd over the three folds
+  CHECK_THAT(box.read("cv/results.md"), Contains("3-fold cross-validation") &&
+                                            Contains("| fold |") && Contains("--folds 3 --fold 2"));
+
+  // The recorded commands reproduce a fold's teacher and its QAT run, value for value.
+  auto words = [](const std::string& command) {
+    std::vector<std::string> w;
+    std::string cur;
+    for (char ch : command + " ") {
+      if (ch != ' ') {
+        cur += ch;
+      } else if (!cur.empty()) {
+        w.push_back(cur);
+        cur.clear();
+      }
+    }
+    REQUIRE(w.at(0) == "hil-train");
+    w[0] = train_bin();
+    return w;
+  };
+  auto teacher_cmd = words(by_cell.at("fp 1")->at("command").get<std::string>());
+  for (auto& w : teacher_cmd)  // the copy goes next to the kept one
+    if (w == box.path("cv/fold-1-teacher.safetensors")) w = box.path("again.safetensors");
+  teacher_cmd.insert(teacher_cmd.end(), {"--log-every", "0"});
+  r = run(box, teacher_cmd, 600);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  char expect[64];
+  std::snprintf(expect, sizeof expect, "held-out fold 1 of 3 accuracy %.4f",
+                by_cell.at("fp 1")->at("test_accuracy").get<double>());
+  CHECK_THAT(r.out, Contains(expect));
+  r = run(box, words(by_cell.at("lsq 2")->at("command").get<std::string>()), 600);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  std::snprintf(expect, sizeof expect, "test accuracy %.4f",
+                by_cell.at("lsq 2")->at("test_accuracy").get<double>());
+  CHECK_THAT(r.out, Contains(expect));
+
+  // --resume reuses the fold teachers and runs only the new setting's runs.
+  r = experiment(box.path("enc.safetensors"), "W8A8,W4A8", {"--resume"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK_THAT(r.err, Contains("9 runs kept") && Contains("fold 2's teacher from"));
+  CHECK(nlohmann::json::parse(box.read("cv/results.json")).at("runs").size() == 15);
+
+  // A classifier already fine-tuned on the labels is no encoder: its folds would leak.
+  r = experiment(box.path("cv/fold-0-teacher.safetensors"), "W8A8", {});
+  CHECK(r.code != 0);
+  CHECK_THAT(r.err, Contains("fine-tuned on the labelled sentences"));
 }

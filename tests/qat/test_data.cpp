@@ -1,6 +1,8 @@
 // The corpora's splits as doc/data.md fixes them: document split by sorted index, sentiment split
 // sizes, stratification, dropped empty records and determinism.
 #include <catch2/catch.hpp>
+#include <cstdlib>
+#include <map>
 
 #include "qat/data.h"
 
@@ -41,6 +43,45 @@ TEST_CASE("the sentiment split is stratified, seeded and drops the empty records
   const SentimentSplits again = load_sentiment(default_data_dir());
   REQUIRE(again.test[17].text == s.test[17].text);
   REQUIRE(load_sentiment(default_data_dir(), 7).test[0].text != s.test[0].text);
+}
+
+TEST_CASE("the sentiment folds cover every sentence once, stratified and seeded", "[data]") {
+  const SentimentSplits all = load_sentiment(default_data_dir());
+  const size_t total = all.train.size() + all.dev.size() + all.test.size();
+  int positives = 0;
+  for (const auto* split : {&all.train, &all.dev, &all.test})
+    for (const auto& x : *split) positives += x.label;
+  std::map<std::string, int> held_out;  // text + source -> times in a fold's test
+  size_t tested = 0;
+  for (int f = 0; f < 5; ++f) {
+    const SentimentSplits s = sentiment_fold(all, 5, f);
+    REQUIRE(s.dev.empty());
+    REQUIRE(s.train.size() + s.test.size() == total);
+    int pos = 0;
+    for (const auto& x : s.test) {
+      pos += x.label;
+      ++held_out[x.source + "\t" + x.text + "\t" + std::to_string(x.label)];
+    }
+    tested += s.test.size();
+    // Stratified: each class dealt in turn, so a fold holds a fifth of each, give or take one.
+    REQUIRE(std::abs(pos * 5 - positives) <= 5);
+    REQUIRE(std::abs(static_cast<int>(s.test.size() - pos) * 5 -
+                     static_cast<int>(total - static_cast<size_t>(positives))) <= 5);
+  }
+  REQUIRE(tested == total);  // every sentence is held out exactly once (duplicates aside)
+  int repeated = 0;
+  for (const auto& [key, n] : held_out) repeated += n - 1;
+  std::map<std::string, int> pooled;
+  for (const auto* split : {&all.train, &all.dev, &all.test})
+    for (const auto& x : *split)
+      ++pooled[x.source + "\t" + x.text + "\t" + std::to_string(x.label)];
+  int dup = 0;
+  for (const auto& [key, n] : pooled) dup += n - 1;
+  REQUIRE(repeated == dup);
+  REQUIRE(sentiment_fold(all, 5, 2).test[0].text == sentiment_fold(all, 5, 2).test[0].text);
+  REQUIRE(sentiment_fold(all, 5, 2, 9).test[0].text != sentiment_fold(all, 5, 2).test[0].text);
+  REQUIRE_THROWS_WITH(sentiment_fold(all, 1, 0), Catch::Contains("--folds 1"));
+  REQUIRE_THROWS_WITH(sentiment_fold(all, 5, 5), Catch::Contains("--fold 5"));
 }
 
 TEST_CASE("absent data fails with the command that fetches it", "[data]") {

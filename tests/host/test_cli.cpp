@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -29,6 +30,24 @@ Run run(const Sandbox& box, const std::vector<std::string>& argv, int seconds = 
   const auto code = child.wait_for(seconds);
   REQUIRE(code.has_value());
   return {*code, child.read_out(), child.err()};
+}
+
+// A data folder with the first 40 documents of the LM corpus (32 train, 4 validation, 4 test by
+// the split rule) and the whole sentiment set: the training tests score whole splits, and the
+// full LM test split made up most of their time.
+std::string small_data(const Sandbox& box) {
+  const char* env = std::getenv("HILQ_DATA_DIR");
+  const fs::path real = env && *env ? fs::path(env) : fs::path(HILQ_SOURCE_DIR) / "data";
+  const fs::path docs = box.dir / "data" / "sotu" / "package" / "data";
+  fs::create_directories(docs);
+  std::vector<fs::path> names;
+  for (const auto& e : fs::directory_iterator(real / "sotu" / "package" / "data"))
+    if (e.path().extension() == ".txt") names.push_back(e.path());
+  std::sort(names.begin(), names.end());
+  REQUIRE(names.size() >= 40);
+  for (size_t i = 0; i < 40; ++i) fs::create_symlink(names[i], docs / names[i].filename());
+  fs::create_directory_symlink(real / "sentiment", box.dir / "data" / "sentiment");
+  return (box.dir / "data").string();
 }
 
 size_t lines(const std::string& text) {
@@ -174,11 +193,14 @@ TEST_CASE("hil-train experiment stores its rows in SQLite and writes results.md 
           "[cli][train]") {
   Sandbox box;
   const std::string db_path = box.path("exp.db");
-  Run r = run(box, {train_bin(), "tokenizer", "--out", box.path("tok.json"), "--vocab", "300"});
+  const std::string data = small_data(box);
+  Run r = run(box, {train_bin(), "tokenizer", "--out", box.path("tok.json"), "--vocab", "300",
+                    "--data", data});
   REQUIRE(r.code == 0);
-  r = run(box, {train_bin(), "train", "--task", "lm", "--tokenizer", box.path("tok.json"),
-                "--model", "micro", "--steps", "10", "--batch", "2", "--seq", "32", "--log-every",
-                "0", "--out", box.path("t.safetensors")});
+  r = run(box, {train_bin(), "train", "--task",      "lm", "--tokenizer", box.path("tok.json"),
+                "--model",   "micro", "--steps",     "10", "--batch",     "2",
+                "--seq",     "32",    "--log-every", "0",  "--out",       box.path("t.safetensors"),
+                "--data",    data});
   REQUIRE(r.code == 0);
   auto experiment = [&](const std::string& out, const std::string& db, const std::string& settings,
                         std::vector<std::string> extra, const std::string& methods = "ptq,lsq") {
@@ -205,7 +227,9 @@ TEST_CASE("hil-train experiment stores its rows in SQLite and writes results.md 
                                      "--calib-batches",
                                      "1",
                                      "--db",
-                                     db};
+                                     db,
+                                     "--data",
+                                     data};
     args.insert(args.end(), extra.begin(), extra.end());
     return run(box, args, 600);
   };
@@ -286,12 +310,16 @@ TEST_CASE(
     "hil-train experiment --folds cross-validates: a teacher per fold, every sentence held out",
     "[cli][train]") {
   Sandbox box;
-  Run r = run(box, {train_bin(), "tokenizer", "--out", box.path("tok.json"), "--vocab", "300"});
+  const std::string data = small_data(box);
+  Run r = run(box, {train_bin(), "tokenizer", "--out", box.path("tok.json"), "--vocab", "300",
+                    "--data", data});
   REQUIRE(r.code == 0);
   // The encoder: masked-token pretraining only, it never saw a label.
-  r = run(box, {train_bin(), "train", "--task", "mlm", "--tokenizer", box.path("tok.json"),
-                "--model", "micro", "--steps", "4", "--batch", "2", "--seq", "32", "--log-every",
-                "0", "--out", box.path("enc.safetensors")});
+  r = run(box,
+          {train_bin(), "train", "--task",      "mlm", "--tokenizer", box.path("tok.json"),
+           "--model",   "micro", "--steps",     "4",   "--batch",     "2",
+           "--seq",     "32",    "--log-every", "0",   "--out",       box.path("enc.safetensors"),
+           "--data",    data});
   REQUIRE(r.code == 0);
   auto experiment = [&](const std::string& teacher, const std::string& settings,
                         std::vector<std::string> extra) {
@@ -324,7 +352,9 @@ TEST_CASE(
                                      "--log-every",
                                      "0",
                                      "--db",
-                                     box.path("cv.db")};
+                                     box.path("cv.db"),
+                                     "--data",
+                                     data};
     args.insert(args.end(), extra.begin(), extra.end());
     return run(box, args, 600);
   };

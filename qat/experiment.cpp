@@ -716,6 +716,19 @@ void run_experiment(const ExperimentRequest& r) {
             cells.push_back({&setting, &qc, &m, seed, fold});
     }
   }
+  // Progress over the whole table: runs finished and, at the rate so far (jobs included), the time
+  // the rest will take.
+  const auto cells_start = std::chrono::steady_clock::now();
+  std::atomic<size_t> cells_done{0};
+  auto progress = [&] {
+    const size_t n = ++cells_done;
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - cells_start).count();
+    const double left = elapsed / static_cast<double>(n) * static_cast<double>(cells.size() - n);
+    std::fprintf(stderr, "experiment: %zu of %zu runs done in %s%s\n", n, cells.size(),
+                 format_duration(elapsed).c_str(),
+                 n < cells.size() ? (", about " + format_duration(left) + " left").c_str() : "");
+  };
   auto run_cell = [&](const Cell& cell, const Transformer& teacher) {
     SquatLossConfig loss = r.loss;
     std::string method = *cell.method;
@@ -734,6 +747,7 @@ void run_experiment(const ExperimentRequest& r) {
                            r.calib_batches, r.eval_windows, r.mse_init, cfg)
                 : fp_finetune_once(r.task, data, c.teacher.tokenizer, teacher, r.eval_windows, cfg);
     finish({*cell.setting, *cell.method, o, static_cast<int64_t>(cell.seed), cell.fold});
+    progress();
   };
   if (r.jobs <= 1 || cells.size() <= 1) {
     for (const Cell& cell : cells) run_cell(cell, teacher_of(cell.fold));

@@ -236,6 +236,8 @@ TEST_CASE("hil-train experiment stores its rows in SQLite and writes results.md 
   r = experiment("out", db_path, "W8A8,W4A8", {});
   INFO(r.err);
   REQUIRE(r.code == 0);
+  CHECK_THAT(r.err,
+             Contains("1 of 4 runs done") && Contains("left") && Contains("4 of 4 runs done"));
   hilq::db::Database db(db_path);
   hilq::db::RunStore runs(db);
   const auto run_id = runs.latest_run_id();

@@ -41,7 +41,16 @@ float max_portable(const float* x, int n) {
   return max;
 }
 
-const LogSoftmaxOps kPortable = {&max_portable, &exp_sums_portable, &shift_portable, "portable"};
+void kl8_portable(const float* const* ref, const float* const* p, const float* const* dst, int n,
+                  double k[8]) {
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int i = 0; i < n; ++i)
+    for (int r = 0; r < 8; ++r) acc[r] += static_cast<double>(p[r][i]) * (ref[r][i] - dst[r][i]);
+  for (int r = 0; r < 8; ++r) k[r] = acc[r];
+}
+
+const LogSoftmaxOps kPortable = {&max_portable, &exp_sums_portable, &shift_portable, &kl8_portable,
+                                 "portable"};
 
 }  // namespace
 

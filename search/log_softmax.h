@@ -1,8 +1,9 @@
-// log-softmax of a row of logits for the host scorer, with a portable version and x86 AVX2 /
-// AVX-512 ones (log_softmax_avx2.cpp, log_softmax_avx512.cpp: compiled with their ISA flags and
-// no FMA contraction, so they include only this header and intrinsics). All three give the same
-// bits: exp is runtime::exp_poly's operation sequence lane by lane, its terms are summed in double
-// in 16 lanes (lane l: i = l mod 16, in order) reduced by one fixed tree.
+// log-softmax of a row of logits, and the KL terms against a reference, for the host scorer, with
+// a portable version and x86 AVX2 / AVX-512 ones (log_softmax_avx2.cpp, log_softmax_avx512.cpp:
+// compiled with their ISA flags and no FMA contraction, so they include only this header and
+// intrinsics). All three give the same bits: exp is runtime::exp_poly's operation sequence lane
+// by lane, its terms are summed in double in 16 lanes (lane l: i = l mod 16, in order) reduced by
+// one fixed tree; a KL row is one sum in order, the SIMD paths run 8 rows side by side.
 #pragma once
 
 namespace hilq::search {
@@ -20,6 +21,11 @@ struct LogSoftmaxOps {
   void (*exp_sums)(const float* x, int n, float max, double lanes[16]);
   // out[i] = float(double(x[i]) - lse).
   void (*shift)(const float* x, int n, double lse, float* out);
+  // KL terms of 8 rows of n values: k[r] = sum over i in order of double(p[r][i]) *
+  // double(ref[r][i] - dst[r][i]) (the difference in float). The product of two floats is exact in
+  // double, so only the additions round, in the same order on every path.
+  void (*kl8)(const float* const* ref, const float* const* p, const float* const* dst, int n,
+              double k[8]);
   const char* name;
 };
 

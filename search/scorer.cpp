@@ -32,17 +32,29 @@ using Clock = std::chrono::steady_clock;
 // calibration and validation splits of a 4096-token, 128-position model, not the test split.
 constexpr size_t kMaxReferenceProbs = size_t{64} * 128 * 4096;
 
+// Rows whose KL terms are summed side by side (LogSoftmaxOps::kl8).
+constexpr int kRows = 8;
+// Tokens whose logits are computed at once (a multiple of kRows): their 32 x 4096 floats (512 KB)
+// are still in L2 when the log-softmax reads them; all 128 (2 MB) were not.
+constexpr int kBlock = 32;
+static_assert(kBlock % kRows == 0);
+
 // p = exp(logprob) rounded to float: what the KL weighs each term with.
 float reference_probability(float logprob) {
   return static_cast<float>(std::exp(static_cast<double>(logprob)));
 }
 
-// KL(ref || dst) terms of `rows` rows (at most 4), each summed over the vocabulary in order:
+// KL(ref || dst) terms of `rows` rows (at most kRows), each summed over the vocabulary in order:
 // k[r] = sum_v p[v] (ref[v] - dst[v]) with p[v] = exp(ref[v]) (from `probs` when given). The rows'
-// sums are independent chains run side by side.
-void kl_rows(const float* const* ref, const float* const* probs, const float* const* dst, int rows,
-             size_t vocab, double* k) {
-  double acc[4] = {0, 0, 0, 0};
+// sums are independent chains run side by side, on the ops' SIMD path for a full group with
+// probabilities (the same bits).
+void kl_rows(const LogSoftmaxOps& ops, const float* const* ref, const float* const* probs,
+             const float* const* dst, int rows, size_t vocab, double* k) {
+  if (probs && rows == kRows) {
+    ops.kl8(ref, probs, dst, static_cast<int>(vocab), k);
+    return;
+  }
+  double acc[kRows] = {};
   if (probs) {
     for (size_t v = 0; v < vocab; ++v)
       for (int r = 0; r < rows; ++r)
@@ -116,16 +128,20 @@ LmScore score_lm(const runtime::Model& model, const TokenWindows& windows, int t
     so.max_context = seq;
     so.max_chunk = seq;
     so.all_logits = true;
+    so.logits_rows = std::min(kBlock, seq);
     runtime::Session session(model, ctx, so);
     const LogSoftmaxOps& lsm = log_softmax_ops(static_cast<int>(ctx.isa()));
-    constexpr int kRows = 4;  // KL rows summed side by side
     std::vector<float> lp(out_logprobs ? 0 : kRows * row);
     for (int w = first; w < n; w += workers) {
       const int32_t* ids = windows.tokens.data() + static_cast<size_t>(w) * (seq + 1);
       session.reset();
-      const auto logits = session.prefill({ids, static_cast<size_t>(seq)}, true);
+      session.prefill_hidden({ids, static_cast<size_t>(seq)});
       double window_nll = 0, window_kl = 0;
+      const float* logits = nullptr;
       for (int t0 = 0; t0 < seq; t0 += kRows) {
+        // Every row's log-softmax and KL sum, and the window's sums, in the order they would
+        // have with every logit computed at once.
+        if (t0 % kBlock == 0) logits = session.chunk_logits(t0, std::min(kBlock, seq - t0)).data();
         const int rows = std::min(kRows, seq - t0);
         const float* ref[kRows];
         const float* probs[kRows];
@@ -135,7 +151,7 @@ LmScore score_lm(const runtime::Model& model, const TokenWindows& windows, int t
           const size_t pos = static_cast<size_t>(w) * seq + static_cast<size_t>(t);
           float* out = out_logprobs ? out_logprobs->data() + pos * row
                                     : lp.data() + static_cast<size_t>(r) * row;
-          log_softmax(lsm, logits.data() + static_cast<size_t>(t) * row, vocab, out);
+          log_softmax(lsm, logits + static_cast<size_t>(t % kBlock) * row, vocab, out);
           window_nll -= out[ids[t + 1]];
           dst[r] = out;
           if (reference_logprobs) ref[r] = reference_logprobs->data() + pos * row;
@@ -143,7 +159,7 @@ LmScore score_lm(const runtime::Model& model, const TokenWindows& windows, int t
         }
         if (reference_logprobs) {
           double k[kRows];
-          kl_rows(ref, reference_probs ? probs : nullptr, dst, rows, row, k);
+          kl_rows(lsm, ref, reference_probs ? probs : nullptr, dst, rows, row, k);
           for (int r = 0; r < rows; ++r) window_kl += k[r];
         }
       }

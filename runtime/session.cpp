@@ -76,11 +76,7 @@ Session::Session(const Model& model, k::Context& ctx, const SessionOptions& o)
                       " must not exceed max_context " + std::to_string(max_context_) +
                       " (at most 2^22)");
   }
-  if (o.logits_rows < 0 || o.logits_rows > max_chunk_) {
-    throw ConfigError("session: logits_rows " + std::to_string(o.logits_rows) +
-                      " must be 0 (max_chunk) or at most max_chunk " + std::to_string(max_chunk_));
-  }
-  logits_cap_ = o.all_logits ? (o.logits_rows > 0 ? o.logits_rows : max_chunk_) : 1;
+  logits_cap_ = o.all_logits ? max_chunk_ : 1;
   bool need_fq = false;
   for (const Layer& L : model.layers()) {
     Parts p;
@@ -174,7 +170,6 @@ void Session::carve(uint8_t* base, size_t* total, bool need_fq) {
 
 void Session::reset() {
   pos_ = 0;
-  chunk_n_ = 0;
   std::fill(high_, high_ + model_.layers().size() * static_cast<size_t>(max_context_), uint8_t{1});
 }
 
@@ -361,22 +356,18 @@ void Session::forward(const int32_t* ids, int n, bool causal, int logits_rows) {
   embed_rows(ids, n);
   for (int l = 0; l < static_cast<int>(model_.layers().size()); ++l) layer_forward(l, n);
   pos_ += n;
-  chunk_n_ = causal ? n : 0;
-  if (logits_rows > 0) head(n - logits_rows, logits_rows);
+  if (logits_rows > 0) {
+    const int d = model_.arch().d_model;
+    rms_norm(x_ + int64_t{n - logits_rows} * d, model_.final_norm().data(), logits_rows, d,
+             model_.arch().norm_eps, h_);
+    linears(head_, model_.head_in(), nullptr, logits_rows,
+            {h_, d, d, logits_, model_.arch().vocab_size});
+  }
 }
 
-// Logits of rows [first, first + count) of the last chunk into logits_: every step (final norm,
-// head input quantizer, head matmul) works token by token, so the rows do not depend on which
-// others are computed with them.
-void Session::head(int first, int count) {
-  const int d = model_.arch().d_model;
-  rms_norm(x_ + int64_t{first} * d, model_.final_norm().data(), count, d, model_.arch().norm_eps,
-           h_);
-  linears(head_, model_.head_in(), nullptr, count, {h_, d, d, logits_, model_.arch().vocab_size});
-}
-
-void Session::check_prefill(std::span<const int32_t> ids) const {
-  if (model_.arch().kind != ModelKind::kCausalLm)
+std::span<const float> Session::prefill(std::span<const int32_t> ids, bool all_logits) {
+  const Architecture& a = model_.arch();
+  if (a.kind != ModelKind::kCausalLm)
     throw RuntimeError("prefill/decode need a causal_lm model; use classify");
   const int n = static_cast<int>(ids.size());
   if (n == 0) throw RuntimeError("prefill of an empty token sequence");
@@ -384,46 +375,17 @@ void Session::check_prefill(std::span<const int32_t> ids) const {
     throw RuntimeError("context full: " + std::to_string(pos_) + " cached + " + std::to_string(n) +
                        " new tokens exceed max_context " + std::to_string(max_context_));
   }
-  check_ids(ids);
-}
-
-std::span<const float> Session::prefill(std::span<const int32_t> ids, bool all_logits) {
-  const Architecture& a = model_.arch();
-  check_prefill(ids);
-  const int n = static_cast<int>(ids.size());
   if (all_logits && (logits_cap_ < n)) {
     throw RuntimeError("prefill with all logits of " + std::to_string(n) +
                        " tokens needs SessionOptions::all_logits and n <= max_chunk " +
-                       std::to_string(max_chunk_) + " and <= logits_rows");
+                       std::to_string(max_chunk_));
   }
+  check_ids(ids);
   for (int off = 0; off < n; off += max_chunk_) {
     const int m = std::min(max_chunk_, n - off);
     forward(ids.data() + off, m, true, all_logits ? m : (off + m == n ? 1 : 0));
   }
   return {logits_, static_cast<size_t>(all_logits ? n : 1) * a.vocab_size};
-}
-
-void Session::prefill_hidden(std::span<const int32_t> ids) {
-  check_prefill(ids);
-  const int n = static_cast<int>(ids.size());
-  if (n > max_chunk_) {
-    throw RuntimeError("prefill_hidden of " + std::to_string(n) + " tokens: at most max_chunk " +
-                       std::to_string(max_chunk_));
-  }
-  forward(ids.data(), n, true, 0);
-}
-
-std::span<const float> Session::chunk_logits(int first, int count) {
-  if (model_.arch().kind != ModelKind::kCausalLm)
-    throw RuntimeError("chunk_logits needs a causal_lm model");
-  if (first < 0 || count < 1 || first + count > chunk_n_ || count > logits_cap_) {
-    throw RuntimeError(
-        "chunk_logits of tokens [" + std::to_string(first) + ", " + std::to_string(first + count) +
-        ") of a chunk of " + std::to_string(chunk_n_) + " tokens, logits for " +
-        std::to_string(logits_cap_) + " rows (SessionOptions::all_logits and logits_rows)");
-  }
-  head(first, count);
-  return {logits_, static_cast<size_t>(count) * model_.arch().vocab_size};
 }
 
 std::span<const float> Session::decode(int32_t id) {

@@ -38,9 +38,6 @@ struct SessionOptions {
   int max_chunk = 0;
   // Reserve logits for every token of a chunk (prefill(ids, true)); else only the last one.
   bool all_logits = false;
-  // With all_logits: tokens whose logits the buffer holds, 0: max_chunk. prefill(ids, true) takes
-  // at most this many tokens, chunk_logits() returns at most this many rows.
-  int logits_rows = 0;
 };
 
 struct MemoryUse {
@@ -68,14 +65,6 @@ class Session {
   std::span<const float> prefill(std::span<const int32_t> ids, bool all_logits = false);
   // One token; the logits of it [vocab]. Valid until the next call.
   std::span<const float> decode(int32_t id);
-  // Causal LM, the logits a block of tokens at a time, so that a consumer reads them while they
-  // are in cache (the host scorer: 128 x 4096 logits are 2 MB): prefill_hidden() runs the forward
-  // of ids (at most max_chunk tokens, appended to the cache) without the head; chunk_logits(first,
-  // count) then computes the logits of tokens [first, first + count) of that chunk [count][vocab],
-  // bit for bit the rows prefill(ids, true) returns. Valid until the next call. Needs
-  // SessionOptions::all_logits and count <= its logits_rows; throws RuntimeError otherwise.
-  void prefill_hidden(std::span<const int32_t> ids);
-  std::span<const float> chunk_logits(int first, int count);
 
   // Classifier: one bidirectional forward of a sequence (at most max_chunk tokens, the cache is
   // reset first); class probabilities [n_classes]. class_logits() holds the logits.
@@ -110,9 +99,7 @@ class Session {
 
   void carve(uint8_t* base, size_t* total, bool need_fq);
   void check_ids(std::span<const int32_t> ids) const;
-  void check_prefill(std::span<const int32_t> ids) const;
   void forward(const int32_t* ids, int n, bool causal, int logits_rows);
-  void head(int first, int count);
   void layer_forward(int l, int n);
   void decide(int l, int n);
   void linears(const std::vector<const Linear*>& parts, const ActQuant& point, const uint8_t* high,
@@ -125,7 +112,6 @@ class Session {
   kernels::Context& ctx_;
   int max_context_ = 0, max_chunk_ = 0, logits_cap_ = 1;
   int pos_ = 0, p0_ = 0;
-  int chunk_n_ = 0;  // tokens of the last forward chunk (their final hidden states are in x_)
   bool causal_ = true;
   int64_t kv_bytes_ = 0;
 

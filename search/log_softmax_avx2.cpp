@@ -28,11 +28,12 @@ inline void add8(const float* x, int i, int left, __m256 vmax, __m256d& lo, __m2
   hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
 }
 
-void exp_sums(const float* x, int n, float max, double lanes[16]) {
+void exp_sums(const float* x, int n, float max, double lanes[16], const float* const* pf) {
   __m256d acc[4] = {_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(),
                     _mm256_setzero_pd()};
   const __m256 vmax = _mm256_set1_ps(max);
   for (int i = 0; i < n; i += 16) {
+    if (pf) prefetch_lines(pf, i);
     add8(x, i, n - i, vmax, acc[0], acc[1]);
     if (n - i > 8) add8(x, i + 8, n - i - 8, vmax, acc[2], acc[3]);
   }

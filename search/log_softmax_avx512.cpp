@@ -15,10 +15,11 @@ namespace {
 
 using runtime::exp_poly16;
 
-void exp_sums(const float* x, int n, float max, double lanes[16]) {
+void exp_sums(const float* x, int n, float max, double lanes[16], const float* const* pf) {
   __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
   const __m512 vmax = _mm512_set1_ps(max);
   for (int i = 0; i < n; i += 16) {
+    if (pf) prefetch_lines(pf, i);
     const int left = n - i;
     const auto m = static_cast<__mmask16>(left >= 16 ? 0xffffu : (1u << left) - 1);
     const __m512 e =

@@ -34,10 +34,6 @@ constexpr size_t kMaxReferenceProbs = size_t{64} * 128 * 4096;
 
 // Rows whose KL terms are summed side by side (LogSoftmaxOps::kl8).
 constexpr int kRows = 8;
-// Tokens whose logits are computed at once (a multiple of kRows): their 32 x 4096 floats (512 KB)
-// are still in L2 when the log-softmax reads them; all 128 (2 MB) were not.
-constexpr int kBlock = 32;
-static_assert(kBlock % kRows == 0);
 
 // p = exp(logprob) rounded to float: what the KL weighs each term with.
 float reference_probability(float logprob) {
@@ -128,20 +124,15 @@ LmScore score_lm(const runtime::Model& model, const TokenWindows& windows, int t
     so.max_context = seq;
     so.max_chunk = seq;
     so.all_logits = true;
-    so.logits_rows = std::min(kBlock, seq);
     runtime::Session session(model, ctx, so);
     const LogSoftmaxOps& lsm = log_softmax_ops(static_cast<int>(ctx.isa()));
     std::vector<float> lp(out_logprobs ? 0 : kRows * row);
     for (int w = first; w < n; w += workers) {
       const int32_t* ids = windows.tokens.data() + static_cast<size_t>(w) * (seq + 1);
       session.reset();
-      session.prefill_hidden({ids, static_cast<size_t>(seq)});
+      const auto logits = session.prefill({ids, static_cast<size_t>(seq)}, true);
       double window_nll = 0, window_kl = 0;
-      const float* logits = nullptr;
       for (int t0 = 0; t0 < seq; t0 += kRows) {
-        // Every row's log-softmax and KL sum, and the window's sums, in the order they would
-        // have with every logit computed at once.
-        if (t0 % kBlock == 0) logits = session.chunk_logits(t0, std::min(kBlock, seq - t0)).data();
         const int rows = std::min(kRows, seq - t0);
         const float* ref[kRows];
         const float* probs[kRows];
@@ -151,11 +142,14 @@ LmScore score_lm(const runtime::Model& model, const TokenWindows& windows, int t
           const size_t pos = static_cast<size_t>(w) * seq + static_cast<size_t>(t);
           float* out = out_logprobs ? out_logprobs->data() + pos * row
                                     : lp.data() + static_cast<size_t>(r) * row;
-          log_softmax(lsm, logits + static_cast<size_t>(t % kBlock) * row, vocab, out);
+          ref[r] = reference_logprobs ? reference_logprobs->data() + pos * row : nullptr;
+          probs[r] = reference_probs ? reference_probs->data() + pos * row : nullptr;
+          // The KL reads the row's reference next: it comes from memory during the exp.
+          const float* next[2] = {ref[r], probs[r]};
+          log_softmax(lsm, logits.data() + static_cast<size_t>(t) * row, vocab, out,
+                      reference_logprobs ? next : nullptr);
           window_nll -= out[ids[t + 1]];
           dst[r] = out;
-          if (reference_logprobs) ref[r] = reference_logprobs->data() + pos * row;
-          if (reference_probs) probs[r] = reference_probs->data() + pos * row;
         }
         if (reference_logprobs) {
           double k[kRows];

@@ -231,44 +231,6 @@ TEST_CASE("memory accounting: int8 KV cache for quantized K/V, float otherwise",
   CHECK(a.memory().arena_bytes > 0);
 }
 
-TEST_CASE("logits computed a block of tokens at a time are prefill's all logits, bit for bit",
-          "[runtime][session]") {
-  std::vector<Case> cases = uniform_cases();
-  cases.push_back({"W4A4-TA8/4-E4", {4, 4, 0, true, 0.5, false, true}});
-  for (const Case& c : cases) {
-    CAPTURE(c.name);
-    TestModel tm;
-    tm.q = c.q;
-    const Model m = test::make_model(tm);
-    const int n = 29, V = m.arch().vocab_size;
-    const auto ids = bench_prompt(n, V, 31);
-    for (const char* isa : {"", "avx2", "ref"}) {
-      CAPTURE(isa);
-      kernels::Context ctx(kernels::ContextOptions{1, isa, ""});
-      SessionOptions so;
-      so.all_logits = true;
-      Session full(m, ctx, so);
-      const auto all = full.prefill(ids, true);
-      const std::vector<float> want(all.begin(), all.end());
-      // Blocks of 1 (the GEMV kernels), 4, 6 (the fp32 GEMM's token tile) and 8 (all but the
-      // last full), and a 5-token logits buffer.
-      for (const int block : {1, 4, 6, 8}) {
-        CAPTURE(block);
-        so.logits_rows = block;
-        Session s(m, ctx, so);
-        s.prefill_hidden(ids);
-        CHECK(s.position() == n);
-        std::vector<float> got;
-        for (int t = 0; t < n; t += block) {
-          const auto rows = s.chunk_logits(t, std::min(block, n - t));
-          got.insert(got.end(), rows.begin(), rows.end());
-        }
-        CHECK(got == want);
-      }
-    }
-  }
-}
-
 TEST_CASE("bad ids, a full context and the wrong model kind are errors", "[runtime][session]") {
   kernels::Context ctx(kernels::ContextOptions{1, "", ""});
   const Model m = test::make_model(TestModel{});
@@ -281,28 +243,6 @@ TEST_CASE("bad ids, a full context and the wrong model kind are errors", "[runti
   CHECK_THROWS_WITH(s.decode(1), Catch::Contains("context full"));
   CHECK_THROWS_AS(s.classify(ids), RuntimeError);
   CHECK_THROWS_WITH(s.prefill(std::vector<int32_t>{}), Catch::Contains("empty"));
-  // Block logits: only with all_logits, within the last chunk and the logits buffer.
-  CHECK_THROWS_WITH(s.chunk_logits(0, 2), Catch::Contains("logits for 1 rows"));
-  SessionOptions so;
-  so.all_logits = true;
-  so.logits_rows = 4;
-  Session b(m, ctx, so);
-  CHECK_THROWS_WITH(b.chunk_logits(0, 1), Catch::Contains("chunk of 0 tokens"));
-  b.prefill_hidden(std::span<const int32_t>(ids.data(), 10));
-  CHECK(b.chunk_logits(6, 4).size() == 4 * 61);
-  CHECK_THROWS_WITH(b.chunk_logits(0, 5), Catch::Contains("logits for 4 rows"));
-  CHECK_THROWS_WITH(b.chunk_logits(8, 3), Catch::Contains("[8, 11) of a chunk of 10"));
-  CHECK_THROWS_WITH(b.chunk_logits(-1, 2), Catch::Contains("chunk of 10"));
-  CHECK_THROWS_WITH(b.prefill(std::span<const int32_t>(ids.data() + 10, 5), true),
-                    Catch::Contains("logits_rows"));
-  b.reset();
-  CHECK_THROWS_WITH(b.chunk_logits(0, 1), Catch::Contains("chunk of 0 tokens"));
-  so.max_chunk = 8;
-  Session c(m, ctx, so);
-  CHECK_THROWS_WITH(c.prefill_hidden(std::span<const int32_t>(ids.data(), 9)),
-                    Catch::Contains("at most max_chunk 8"));
-  so.logits_rows = 9;
-  CHECK_THROWS_AS(Session(m, ctx, so), ConfigError);
 }
 
 TEST_CASE("the classifier returns class probabilities, quantized close to float",

@@ -82,10 +82,10 @@ search::LmScore oracle(const runtime::Model& model, const search::TokenWindows& 
   return {std::exp(nll_sum / positions), ref ? kl_sum / positions : 0.0};
 }
 
-// score_lm's arithmetic written plainly (its own code before the logits were computed in blocks
-// and the KL rows on SIMD paths): every logit at once, the portable log-softmax, each KL row one
-// scalar sum in vocabulary order, the window's sums in token order. score_lm must give these
-// bits: the scores cached under kScorerVersion depend on them.
+// score_lm's arithmetic written plainly (its own code before the KL rows went to SIMD paths and
+// the reference was prefetched): the portable log-softmax, each KL row one scalar sum in
+// vocabulary order, the window's sums in token order. score_lm must give these bits: the scores
+// cached under kScorerVersion depend on them.
 search::LmScore plain(const runtime::Model& model, const search::TokenWindows& windows,
                       const std::vector<float>* ref, const std::vector<float>* probs) {
   const int n = windows.count(), seq = windows.seq, vocab = model.arch().vocab_size;
@@ -182,8 +182,8 @@ TEST_CASE("score_lm matches the per-row oracle within the float exp's error at e
       CHECK(b.output_kl == one.output_kl);
     }
   }
-  // The same bits as the plain computation, with 33 and 63 tokens per window (a last logits block
-  // of 1 and of 31 tokens; a last KL group of 1 and of 7 rows).
+  // The same bits as the plain computation, with 33 and 63 tokens per window (a last KL group of 1
+  // and of 7 rows).
   for (const int s : {33, 63}) {
     INFO(s << " tokens per window");
     const search::TokenWindows ws = random_windows(3, s, fp.arch().vocab_size, 5);

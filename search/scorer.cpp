@@ -116,7 +116,15 @@ LmScore score_lm(const runtime::Model& model, const TokenWindows& windows, int t
   if (out_logprobs) out_logprobs->assign(positions * row, 0);
   std::vector<double> nll(static_cast<size_t>(n), 0.0), kl(static_cast<size_t>(n), 0.0);
   const int workers = std::max(1, std::min(threads, n));
+  std::vector<LmPhases> phases(static_cast<size_t>(workers));
   auto work = [&](int first) {
+    LmPhases& ph = phases[static_cast<size_t>(first)];
+    auto mark = Clock::now();
+    auto lap = [&mark](double* into) {  // adds the time since the last lap
+      const auto now = Clock::now();
+      *into += std::chrono::duration<double>(now - mark).count();
+      mark = now;
+    };
     kernels::ContextOptions co;
     co.threads = 1;
     kernels::Context ctx(co);
@@ -130,7 +138,9 @@ LmScore score_lm(const runtime::Model& model, const TokenWindows& windows, int t
     for (int w = first; w < n; w += workers) {
       const int32_t* ids = windows.tokens.data() + static_cast<size_t>(w) * (seq + 1);
       session.reset();
+      mark = Clock::now();
       const auto logits = session.prefill({ids, static_cast<size_t>(seq)}, true);
+      lap(&ph.forward);
       double window_nll = 0, window_kl = 0;
       for (int t0 = 0; t0 < seq; t0 += kRows) {
         const int rows = std::min(kRows, seq - t0);
@@ -151,10 +161,12 @@ LmScore score_lm(const runtime::Model& model, const TokenWindows& windows, int t
           window_nll -= out[ids[t + 1]];
           dst[r] = out;
         }
+        lap(&ph.log_softmax);
         if (reference_logprobs) {
           double k[kRows];
           kl_rows(lsm, ref, reference_probs ? probs : nullptr, dst, rows, row, k);
           for (int r = 0; r < rows; ++r) window_kl += k[r];
+          lap(&ph.kl);
         }
       }
       nll[static_cast<size_t>(w)] = window_nll;
@@ -171,7 +183,13 @@ LmScore score_lm(const runtime::Model& model, const TokenWindows& windows, int t
     kl_sum += kl[static_cast<size_t>(w)];
   }
   const auto count = static_cast<double>(positions);
-  return {std::exp(nll_sum / count), reference_logprobs ? kl_sum / count : 0.0};
+  LmScore out{std::exp(nll_sum / count), reference_logprobs ? kl_sum / count : 0.0, {}};
+  for (const LmPhases& p : phases) {
+    out.phases.forward += p.forward;
+    out.phases.log_softmax += p.log_softmax;
+    out.phases.kl += p.kl;
+  }
+  return out;
 }
 
 std::vector<float> reference_probabilities(const std::vector<float>& reference_logprobs) {
@@ -305,20 +323,25 @@ void HostScorer::load_sentences() {
   state_->sentences["test"] = take(s.test, cap, "test");
 }
 
-std::pair<double, double> HostScorer::evaluate(const runtime::Model& model,
-                                               const std::string& split) {
+CandidateScore HostScorer::evaluate(const runtime::Model& model, const std::string& split) {
+  CandidateScore out;
   if (higher_is_better()) {
     const auto it = state_->sentences.find(split);
     if (it == state_->sentences.end()) throw ConfigError("no split named '" + split + "'");
     const std::vector<float>& ref = reference(split);
     const ClsScore s = score_cls(model, it->second, options_.threads, &ref);
-    return {s.accuracy, s.output_kl};
+    out.metric = s.accuracy;
+    out.output_kl = s.output_kl;
+    return out;
   }
   const std::vector<float>& ref = reference(split);
   const auto probs = state_->reference_probs.find(split);
   const LmScore s = score_lm(model, windows_of(split), options_.threads, &ref, nullptr,
                              probs == state_->reference_probs.end() ? nullptr : &probs->second);
-  return {s.perplexity, s.output_kl};
+  out.metric = s.perplexity;
+  out.output_kl = s.output_kl;
+  out.phases = s.phases;
+  return out;
 }
 
 HostScorer::~HostScorer() = default;
@@ -474,7 +497,7 @@ CandidateScore HostScorer::score_transient(const model::QuantSpec& spec, const s
                            state_->checkpoint.tokenizer);
   const auto t_packed = Clock::now();
   auto t_loaded = t_packed;
-  std::pair<double, double> s;
+  CandidateScore s;
   try {
     runtime::LoadOptions lo;
     lo.verify_hash = false;  // written just now by this process
@@ -489,12 +512,10 @@ CandidateScore HostScorer::score_transient(const model::QuantSpec& spec, const s
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   ++scorings_;
   scoring_seconds_ += seconds;
-  return {s.first,
-          s.second,
-          seconds,
-          false,
-          std::chrono::duration<double>(t_packed - t0).count(),
-          std::chrono::duration<double>(t_loaded - t_packed).count()};
+  s.seconds = seconds;
+  s.pack_seconds = std::chrono::duration<double>(t_packed - t0).count();
+  s.load_seconds = std::chrono::duration<double>(t_loaded - t_packed).count();
+  return s;
 }
 
 CandidateScore HostScorer::score(const model::QuantSpec& spec, const PackedCandidate& packed,
@@ -505,7 +526,11 @@ CandidateScore HostScorer::score(const model::QuantSpec& spec, const PackedCandi
   if (store_) {
     if (auto hit = store_->score(model_hash_, config_hash, split, count, metric_, kScorerVersion)) {
       ++cache_hits_;
-      return {hit->value, hit->output_kl.value_or(0.0), 0.0, true};
+      CandidateScore c;
+      c.metric = hit->value;
+      c.output_kl = hit->output_kl.value_or(0.0);
+      c.cached = true;
+      return c;
     }
   }
   reference(split);
@@ -514,14 +539,15 @@ CandidateScore HostScorer::score(const model::QuantSpec& spec, const PackedCandi
   if (model.quant_config() != spec.to_json())
     throw ModelError(packed.path + " holds another quant config than candidate " + config_hash);
   const double load_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  const auto [metric, kl] = evaluate(model, split);
-  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  CandidateScore s = evaluate(model, split);
+  s.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  s.load_seconds = load_seconds;
   ++scorings_;
-  scoring_seconds_ += seconds;
+  scoring_seconds_ += s.seconds;
   if (store_)
-    store_->put_score(
-        {model_hash_, config_hash, split, count, metric_, metric, kl, seconds, kScorerVersion});
-  return {metric, kl, seconds, false, 0.0, load_seconds};
+    store_->put_score({model_hash_, config_hash, split, count, metric_, s.metric, s.output_kl,
+                       s.seconds, kScorerVersion});
+  return s;
 }
 
 }  // namespace hilq::search

@@ -79,7 +79,7 @@ search::LmScore oracle(const runtime::Model& model, const search::TokenWindows& 
     kl_sum += kl;
   }
   const double positions = static_cast<double>(n) * seq;
-  return {std::exp(nll_sum / positions), ref ? kl_sum / positions : 0.0};
+  return {std::exp(nll_sum / positions), ref ? kl_sum / positions : 0.0, {}};
 }
 
 // score_lm's arithmetic written plainly (its own code before the KL rows went to SIMD paths and
@@ -121,7 +121,7 @@ search::LmScore plain(const runtime::Model& model, const search::TokenWindows& w
     kl_sum += kl;
   }
   const double positions = static_cast<double>(n) * seq;
-  return {std::exp(nll_sum / positions), ref ? kl_sum / positions : 0.0};
+  return {std::exp(nll_sum / positions), ref ? kl_sum / positions : 0.0, {}};
 }
 
 runtime::Model load(const std::string& setting) {
@@ -377,6 +377,13 @@ TEST_CASE("bench_scoring scores every setting at every thread count with the sam
     CHECK(r.validation > 0);
     CHECK(r.candidates_per_s() > 0);
     CHECK(std::isfinite(r.validation_perplexity));
+    // The phases are parts of the validation scoring (summed over its threads).
+    CHECK(r.forward_us > 0);
+    CHECK(r.log_softmax_us > 0);
+    CHECK(r.kl_us > 0);  // FP32 too: against the reference, its KL is 0 but computed
+    CHECK((r.forward_us + r.log_softmax_us + r.kl_us) * 1e-6 *
+              static_cast<double>(r.validation_tokens) <=
+          r.validation * r.threads * 1.05);
   }
   CHECK(b.rows[0].setting == "FP32");
   CHECK(b.rows[0].validation_kl == 0);  // the float model against itself

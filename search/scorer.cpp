@@ -1,9 +1,12 @@
 // Host scoring with the runtime's integer kernels (see scorer.h).
 #include "search/scorer.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <limits>
 #include <map>
@@ -31,6 +34,24 @@ using Clock = std::chrono::steady_clock;
 // Largest reference (positions x vocab) whose probabilities HostScorer keeps: the default
 // calibration and validation splits of a 4096-token, 128-position model, not the test split.
 constexpr size_t kMaxReferenceProbs = size_t{64} * 128 * 4096;
+
+// n zeros in *v, in transparent huge pages where the kernel gives them (THP "madvise" mode): the
+// reference arrays are 134 MB each and the KL reads 32 KB of them per position, a TLB miss per
+// 4 KB page otherwise (measured: the KL 1.4-1.7 us per token against 1.9-2.5).
+void zeros_huge(std::vector<float>* v, size_t n) {
+  v->clear();
+  v->shrink_to_fit();
+  v->reserve(n);  // large: its own mapping, untouched until the resize below
+#if defined(MADV_HUGEPAGE)
+  constexpr size_t kHuge = size_t{2} << 20;
+  char* const data = reinterpret_cast<char*>(v->data());
+  const size_t skip = (kHuge - reinterpret_cast<uintptr_t>(data) % kHuge) % kHuge;
+  const size_t bytes = n * sizeof(float);
+  if (bytes > skip + kHuge)  // a hint: errors are ignored
+    madvise(data + skip, (bytes - skip) / kHuge * kHuge, MADV_HUGEPAGE);
+#endif
+  v->resize(n);
+}
 
 // Rows whose KL terms are summed side by side (LogSoftmaxOps::kl8).
 constexpr int kRows = 8;
@@ -113,7 +134,7 @@ LmScore score_lm(const runtime::Model& model, const TokenWindows& windows, int t
   if (reference_probs && (!reference_logprobs || reference_probs->size() != positions * row))
     throw Error(ErrorCategory::kRuntime,
                 "score_lm: the reference probabilities do not match the log-probabilities");
-  if (out_logprobs) out_logprobs->assign(positions * row, 0);
+  if (out_logprobs) zeros_huge(out_logprobs, positions * row);
   std::vector<double> nll(static_cast<size_t>(n), 0.0), kl(static_cast<size_t>(n), 0.0);
   const int workers = std::max(1, std::min(threads, n));
   std::vector<LmPhases> phases(static_cast<size_t>(workers));
@@ -193,7 +214,8 @@ LmScore score_lm(const runtime::Model& model, const TokenWindows& windows, int t
 }
 
 std::vector<float> reference_probabilities(const std::vector<float>& reference_logprobs) {
-  std::vector<float> p(reference_logprobs.size());
+  std::vector<float> p;
+  zeros_huge(&p, reference_logprobs.size());
   for (size_t i = 0; i < p.size(); ++i) p[i] = reference_probability(reference_logprobs[i]);
   return p;
 }

@@ -18,9 +18,12 @@ extern const LogSoftmaxOps kLogSoftmaxAvx512;
 
 namespace {
 
-void exp_sums_portable(const float* x, int n, float max, double lanes[16]) {
+void exp_sums_portable(const float* x, int n, float max, double lanes[16], const float* const* pf) {
   for (int l = 0; l < 16; ++l) lanes[l] = 0;
-  for (int i = 0; i < n; ++i) lanes[i & 15] += static_cast<double>(runtime::exp_poly(x[i] - max));
+  for (int i = 0; i < n; ++i) {
+    if (pf && (i & 15) == 0) prefetch_lines(pf, i);
+    lanes[i & 15] += static_cast<double>(runtime::exp_poly(x[i] - max));
+  }
 }
 
 void shift_portable(const float* x, int n, double lse, float* out) {
@@ -41,7 +44,16 @@ float max_portable(const float* x, int n) {
   return max;
 }
 
-const LogSoftmaxOps kPortable = {&max_portable, &exp_sums_portable, &shift_portable, "portable"};
+void kl8_portable(const float* const* ref, const float* const* p, const float* const* dst, int n,
+                  double k[8]) {
+  double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  for (int i = 0; i < n; ++i)
+    for (int r = 0; r < 8; ++r) acc[r] += static_cast<double>(p[r][i]) * (ref[r][i] - dst[r][i]);
+  for (int r = 0; r < 8; ++r) k[r] = acc[r];
+}
+
+const LogSoftmaxOps kPortable = {&max_portable, &exp_sums_portable, &shift_portable, &kl8_portable,
+                                 "portable"};
 
 }  // namespace
 
@@ -60,10 +72,11 @@ const LogSoftmaxOps& log_softmax_ops(int isa) {
   return kPortable;
 }
 
-void log_softmax(const LogSoftmaxOps& ops, const float* x, int n, float* out) {
+void log_softmax(const LogSoftmaxOps& ops, const float* x, int n, float* out,
+                 const float* const* pf) {
   const float max = ops.max(x, n);
   double s[16];
-  ops.exp_sums(x, n, max, s);
+  ops.exp_sums(x, n, max, s, pf);
   for (int l = 0; l < 8; ++l) s[l] += s[l + 8];
   for (int l = 0; l < 4; ++l) s[l] += s[l + 4];
   for (int l = 0; l < 2; ++l) s[l] += s[l + 2];

@@ -15,10 +15,11 @@ namespace {
 
 using runtime::exp_poly16;
 
-void exp_sums(const float* x, int n, float max, double lanes[16]) {
+void exp_sums(const float* x, int n, float max, double lanes[16], const float* const* pf) {
   __m512d lo = _mm512_setzero_pd(), hi = _mm512_setzero_pd();
   const __m512 vmax = _mm512_set1_ps(max);
   for (int i = 0; i < n; i += 16) {
+    if (pf) prefetch_lines(pf, i);
     const int left = n - i;
     const auto m = static_cast<__mmask16>(left >= 16 ? 0xffffu : (1u << left) - 1);
     const __m512 e =
@@ -60,8 +61,49 @@ float max8(const float* x, int n) {
   return m;
 }
 
+// The portable kl8's 8 sums in one zmm (lane r: row r), 8 values at a time: the terms of 8 values
+// of each row (one zmm per row) transposed to one zmm per value, added in value order; the tail
+// in order.
+void kl8(const float* const* ref, const float* const* p, const float* const* dst, int n,
+         double k[8]) {
+  __m512d acc = _mm512_setzero_pd();
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m512d t[8];
+    for (int r = 0; r < 8; ++r) {
+      const __m256 d = _mm256_sub_ps(_mm256_loadu_ps(ref[r] + i), _mm256_loadu_ps(dst[r] + i));
+      t[r] = _mm512_mul_pd(_mm512_cvtps_pd(_mm256_loadu_ps(p[r] + i)), _mm512_cvtps_pd(d));
+    }
+    // a: row pairs, 128-bit lane q holds values 2q (lo) or 2q + 1 (hi) of both rows.
+    __m512d a[8];
+    for (int r = 0; r < 8; r += 2) {
+      a[r] = _mm512_unpacklo_pd(t[r], t[r + 1]);
+      a[r + 1] = _mm512_unpackhi_pd(t[r], t[r + 1]);
+    }
+    // b: rows 0-3 (b[0..3]) and 4-7 (b[4..7]), values {0, 4}, {2, 6}, {1, 5}, {3, 7}.
+    __m512d b[8];
+    for (int h = 0; h < 8; h += 4) {
+      b[h] = _mm512_shuffle_f64x2(a[h], a[h + 2], _MM_SHUFFLE(2, 0, 2, 0));
+      b[h + 1] = _mm512_shuffle_f64x2(a[h], a[h + 2], _MM_SHUFFLE(3, 1, 3, 1));
+      b[h + 2] = _mm512_shuffle_f64x2(a[h + 1], a[h + 3], _MM_SHUFFLE(2, 0, 2, 0));
+      b[h + 3] = _mm512_shuffle_f64x2(a[h + 1], a[h + 3], _MM_SHUFFLE(3, 1, 3, 1));
+    }
+    // u[j]: value i + j of rows 0..7.
+    __m512d u[8];
+    for (int q = 0; q < 4; ++q) {
+      const int lo = q == 0 ? 0 : q == 1 ? 2 : q == 2 ? 1 : 3;
+      u[lo] = _mm512_shuffle_f64x2(b[q], b[q + 4], _MM_SHUFFLE(2, 0, 2, 0));
+      u[lo + 4] = _mm512_shuffle_f64x2(b[q], b[q + 4], _MM_SHUFFLE(3, 1, 3, 1));
+    }
+    for (const __m512d& v : u) acc = _mm512_add_pd(acc, v);  // value i, i + 1, ...
+  }
+  _mm512_storeu_pd(k, acc);
+  for (; i < n; ++i)
+    for (int r = 0; r < 8; ++r) k[r] += static_cast<double>(p[r][i]) * (ref[r][i] - dst[r][i]);
+}
+
 }  // namespace
 
-extern const LogSoftmaxOps kLogSoftmaxAvx512 = {&max8, &exp_sums, &shift, "avx512"};
+extern const LogSoftmaxOps kLogSoftmaxAvx512 = {&max8, &exp_sums, &shift, &kl8, "avx512"};
 
 }  // namespace hilq::search

@@ -62,9 +62,16 @@ struct TokenWindows {
 TokenWindows pick_windows(const std::vector<int32_t>& stream, int seq, int count,
                           const std::string& split);
 
+// Seconds of the phases of an LM scoring, summed over its threads: the forward passes (prefill
+// with every token's logits, the head included), the log-softmax with the NLL, the output KL.
+struct LmPhases {
+  double forward = 0, log_softmax = 0, kl = 0;
+};
+
 struct LmScore {
   double perplexity = 0;
   double output_kl = 0;  // 0 without a reference
+  LmPhases phases;
 };
 // Scores a loaded model on the windows, `threads` windows at a time; the sum runs in window order
 // so the value does not depend on threads. With reference_logprobs ([windows * seq][vocab], the
@@ -133,6 +140,7 @@ struct CandidateScore {
   // Parts of `seconds`: packing the candidate file (score_transient only) and loading it; the
   // rest is the forward passes and the metric.
   double pack_seconds = 0, load_seconds = 0;
+  LmPhases phases;  // task lm, scored now: where the rest went
 };
 
 class HostScorer {
@@ -184,7 +192,8 @@ class HostScorer {
   struct State;
   const TokenWindows& windows_of(const std::string& split) const;
   // Scores a loaded model on a split: (metric, output KL against the float model).
-  std::pair<double, double> evaluate(const runtime::Model& model, const std::string& split);
+  // metric, output_kl and (lm) phases of a CandidateScore.
+  CandidateScore evaluate(const runtime::Model& model, const std::string& split);
   const std::vector<float>& reference(const std::string& split);
 
   void load_sentences();

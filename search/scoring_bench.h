@@ -40,6 +40,9 @@ struct ScoringBenchRow {
   // Medians of the process's CPU seconds per candidate (pack, load, calibration) and per
   // validation scoring (load included): less sensitive than wall time to other processes.
   double candidate_cpu = 0, validation_cpu = 0;
+  // Medians of the validation scoring's phases (LmPhases), microseconds of thread time per token:
+  // where the scoring's time goes, without a profiler.
+  double forward_us = 0, log_softmax_us = 0, kl_us = 0;
   double calibration_perplexity = 0, validation_perplexity = 0;
   double calibration_kl = 0, validation_kl = 0;
 

@@ -102,6 +102,42 @@ TEST_CASE("dynamic rows equal the kernels' absmax activation quantizer", "[runti
   }
 }
 
+TEST_CASE("a dynamic row's scale is the absmax of its values wherever the largest and NaNs sit",
+          "[runtime][act_quant]") {
+  // The vector absmax runs 16 values at a time in four accumulators, then 4 at a time, then one
+  // by one: the largest value and NaNs (skipped, as kernels::absmax_scale's fmax skips them) in
+  // each part, and signed zeros, give the scalar loop's scale and codes.
+  std::mt19937 rng(11);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  for (int cols : {3, 4, 16, 20, 37, 64, 200, 1024}) {
+    for (int at = 0; at < cols; at += std::max(1, cols / 9)) {
+      CAPTURE(cols, at);
+      std::vector<float> x(static_cast<size_t>(cols));
+      for (auto& v : x) v = d(rng);
+      x[static_cast<size_t>(at)] = -9.5f;  // the largest magnitude, negative
+      x[static_cast<size_t>((at + 5) % cols)] = std::nanf("");
+      if (cols > 8) x[static_cast<size_t>((at + 7) % cols)] = -0.0f;
+      for (int bits : {4, 8}) {
+        const int pad = (cols + 127) / 128 * 128;
+        std::vector<int8_t> q(static_cast<size_t>(pad));
+        std::vector<int32_t> sums(static_cast<size_t>(pad / 32 + 1));
+        const float s = quantize_row(x.data(), cols, pad, bits, 0.0f, q.data(), sums.data());
+        float m = 0.0f;
+        for (float v : x) m = std::fmax(m, std::fabs(v));
+        CHECK(m == 9.5f);
+        REQUIRE(s == k::absmax_scale(x.data(), cols, bits));
+        int32_t total = 0;
+        for (int c = 0; c < pad; ++c) {
+          const int want = c < cols ? k::quantize_value(x[static_cast<size_t>(c)], s, bits) : 0;
+          REQUIRE(int{q[static_cast<size_t>(c)]} == want);
+          total += want;
+        }
+        REQUIRE(sums.back() == total);
+      }
+    }
+  }
+}
+
 TEST_CASE("learned scales pick the scale of each token's width group", "[runtime][act_quant]") {
   ActQuant p;
   p.bits = 8;

@@ -79,7 +79,49 @@ search::LmScore oracle(const runtime::Model& model, const search::TokenWindows& 
     kl_sum += kl;
   }
   const double positions = static_cast<double>(n) * seq;
-  return {std::exp(nll_sum / positions), ref ? kl_sum / positions : 0.0};
+  return {std::exp(nll_sum / positions), ref ? kl_sum / positions : 0.0, {}};
+}
+
+// score_lm's arithmetic written plainly (its own code before the KL rows went to SIMD paths and
+// the reference was prefetched): the portable log-softmax, each KL row one scalar sum in
+// vocabulary order, the window's sums in token order. score_lm must give these bits: the scores
+// cached under kScorerVersion depend on them.
+search::LmScore plain(const runtime::Model& model, const search::TokenWindows& windows,
+                      const std::vector<float>* ref, const std::vector<float>* probs) {
+  const int n = windows.count(), seq = windows.seq, vocab = model.arch().vocab_size;
+  const auto row = static_cast<size_t>(vocab);
+  kernels::Context ctx(kernels::ContextOptions{1, "", ""});
+  runtime::SessionOptions so;
+  so.all_logits = true;
+  runtime::Session session(model, ctx, so);
+  std::vector<float> lp(row);
+  double nll_sum = 0, kl_sum = 0;
+  for (int w = 0; w < n; ++w) {
+    const int32_t* ids = windows.tokens.data() + static_cast<size_t>(w) * (seq + 1);
+    session.reset();
+    const auto logits = session.prefill({ids, static_cast<size_t>(seq)}, true);
+    double nll = 0, kl = 0;
+    for (int t = 0; t < seq; ++t) {
+      const size_t pos = static_cast<size_t>(w) * seq + static_cast<size_t>(t);
+      search::log_softmax(search::log_softmax_portable(), logits.data() + t * row, vocab,
+                          lp.data());
+      nll -= lp[static_cast<size_t>(ids[t + 1])];
+      if (ref) {
+        const float* r = ref->data() + pos * row;
+        double k = 0;
+        for (size_t v = 0; v < row; ++v) {
+          const float p = probs ? (*probs)[pos * row + v]
+                                : static_cast<float>(std::exp(static_cast<double>(r[v])));
+          k += static_cast<double>(p) * (r[v] - lp[v]);
+        }
+        kl += k;
+      }
+    }
+    nll_sum += nll;
+    kl_sum += kl;
+  }
+  const double positions = static_cast<double>(n) * seq;
+  return {std::exp(nll_sum / positions), ref ? kl_sum / positions : 0.0, {}};
 }
 
 runtime::Model load(const std::string& setting) {
@@ -140,6 +182,27 @@ TEST_CASE("score_lm matches the per-row oracle within the float exp's error at e
       CHECK(b.output_kl == one.output_kl);
     }
   }
+  // The same bits as the plain computation, with 33 and 63 tokens per window (a last KL group of 1
+  // and of 7 rows).
+  for (const int s : {33, 63}) {
+    INFO(s << " tokens per window");
+    const search::TokenWindows ws = random_windows(3, s, fp.arch().vocab_size, 5);
+    std::vector<float> lp;
+    const search::LmScore fs = search::score_lm(fp, ws, 1, nullptr, &lp);
+    CHECK(fs.perplexity == plain(fp, ws, nullptr, nullptr).perplexity);
+    const std::vector<float> p = search::reference_probabilities(lp);
+    for (const char* setting : {"W4A8", "W4A4-TA8/4", "W8A8-E8"}) {
+      INFO(setting);
+      const runtime::Model m = load(setting);
+      const search::LmScore want = plain(m, ws, &lp, &p);
+      REQUIRE(want.output_kl > 0);
+      for (const std::vector<float>* with : {&p, static_cast<const std::vector<float>*>(nullptr)}) {
+        const search::LmScore got = search::score_lm(m, ws, 2, &lp, nullptr, with);
+        CHECK(got.perplexity == want.perplexity);
+        CHECK(got.output_kl == want.output_kl);
+      }
+    }
+  }
   std::vector<float> short_probs(probs.begin(), probs.end() - 1);
   CHECK_THROWS_WITH(search::score_lm(fp, w, 1, &ref, nullptr, &short_probs),
                     Catch::Contains("reference probabilities do not match"));
@@ -187,13 +250,13 @@ TEST_CASE("every log-softmax path gives the portable one's bits, within 3e-7 of 
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const float inf = std::numeric_limits<float>::infinity();
   std::vector<std::vector<float>> rows;
-  rows.push_back(std::vector<float>(37, -0.0f));
+  rows.emplace_back(37, -0.0f);
   for (size_t i = 0; i < rows[0].size(); i += 3) rows[0][i] = 0.0f;
-  rows.push_back(std::vector<float>(21, -1.5f));
+  rows.emplace_back(21, -1.5f);
   rows[1][5] = nan;
   rows[1][9] = -inf;
   rows[1][20] = 2.0f;
-  rows.push_back(std::vector<float>(19, 1.0f));
+  rows.emplace_back(19, 1.0f);
   rows[2][0] = nan;
   rows.push_back({-0.0f, 0.0f, -0.0f});
   for (const auto& x : rows) {
@@ -206,6 +269,53 @@ TEST_CASE("every log-softmax path gives the portable one's bits, within 3e-7 of 
       std::vector<float> got(x.size(), 5.0f);
       search::log_softmax(*ops, x.data(), n, got.data());
       CHECK(std::memcmp(got.data(), want.data(), x.size() * sizeof(float)) == 0);
+    }
+  }
+}
+
+TEST_CASE("every KL path gives the plain row sums' bits", "[search][scoring]") {
+  namespace k = kernels;
+  const k::CpuFeatures& f = k::cpu_features();
+  std::vector<const search::LogSoftmaxOps*> paths{&search::log_softmax_portable()};
+  for (k::Isa isa : {k::Isa::kAvx2, k::Isa::kAvx512Vnni})
+    if (k::isa_compiled(isa) && k::isa_supported(isa, f))
+      paths.push_back(&search::log_softmax_ops(static_cast<int>(isa)));
+  std::mt19937 rng(4);
+  std::normal_distribution<float> d(-8.0f, 6.0f);
+  for (int n : {1, 3, 4, 7, 8, 9, 15, 16, 17, 100, 4096, 4099}) {
+    CAPTURE(n);
+    std::vector<std::vector<float>> ref(8), p(8), dst(8);
+    for (int r = 0; r < 8; ++r) {
+      for (int i = 0; i < n; ++i) {
+        ref[r].push_back(d(rng));
+        p[r].push_back(static_cast<float>(std::exp(static_cast<double>(ref[r].back()))));
+        dst[r].push_back(d(rng));
+      }
+      // Terms whose sums depend on the order: tiny and huge magnitudes, a subnormal weight, zeros.
+      if (n > 3) {
+        p[r][1] = 1e-40f;
+        p[r][2] = 0.0f;
+        dst[r][3] = -3e4f;
+        p[r][3] = 1.0f;
+      }
+    }
+    const float* rp[8];
+    const float* pp[8];
+    const float* dp[8];
+    double want[8];
+    for (int r = 0; r < 8; ++r) {
+      rp[r] = ref[r].data();
+      pp[r] = p[r].data();
+      dp[r] = dst[r].data();
+      want[r] = 0;
+      for (int i = 0; i < n; ++i)
+        want[r] += static_cast<double>(p[r][i]) * static_cast<double>(ref[r][i] - dst[r][i]);
+    }
+    for (const auto* ops : paths) {
+      CAPTURE(ops->name);
+      double got[8];
+      ops->kl8(rp, pp, dp, n, got);
+      for (int r = 0; r < 8; ++r) CHECK(got[r] == want[r]);  // no NaN, no zero sum
     }
   }
 }
@@ -267,6 +377,13 @@ TEST_CASE("bench_scoring scores every setting at every thread count with the sam
     CHECK(r.validation > 0);
     CHECK(r.candidates_per_s() > 0);
     CHECK(std::isfinite(r.validation_perplexity));
+    // The phases are parts of the validation scoring (summed over its threads).
+    CHECK(r.forward_us > 0);
+    CHECK(r.log_softmax_us > 0);
+    CHECK(r.kl_us > 0);  // FP32 too: against the reference, its KL is 0 but computed
+    CHECK((r.forward_us + r.log_softmax_us + r.kl_us) * 1e-6 *
+              static_cast<double>(r.validation_tokens) <=
+          r.validation * r.threads * 1.05);
   }
   CHECK(b.rows[0].setting == "FP32");
   CHECK(b.rows[0].validation_kl == 0);  // the float model against itself

@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <limits>
 #include <random>
+#include <utility>
+#include <vector>
 
 #include "kernels/isa.h"
 #include "kernels/mkmp.h"
@@ -37,12 +39,14 @@ search::TokenWindows random_windows(int count, int seq, int vocab, uint32_t seed
 }
 
 // score_lm as first written: one session, window by window, row by row, every sum in order, the
-// log-softmax with glibc's double exp (scorer version 1).
-search::LmScore oracle(const runtime::Model& model, const search::TokenWindows& windows,
-                       const std::vector<float>* ref, std::vector<float>* out) {
-  const int n = windows.count(), seq = windows.seq, vocab = model.arch().vocab_size;
-  const auto row = static_cast<size_t>(vocab);
-  if (out) out->assign(static_cast<size_t>(n) * seq * row, 0);
+// Prefills each window with all logits on one thread and hands every position to `at(pos, logits,
+// next id)`, which returns the next token's log-probability and the position's KL term; the sums
+// run in window and token order, as score_lm's do.
+template <class At>
+search::LmScore score_positions(const runtime::Model& model, const search::TokenWindows& windows,
+                                bool with_kl, At at) {
+  const int n = windows.count(), seq = windows.seq;
+  const auto row = static_cast<size_t>(model.arch().vocab_size);
   kernels::ContextOptions co;
   co.threads = 1;
   kernels::Context ctx(co);
@@ -50,7 +54,6 @@ search::LmScore oracle(const runtime::Model& model, const search::TokenWindows& 
   so.max_context = seq;
   so.all_logits = true;
   runtime::Session session(model, ctx, so);
-  std::vector<float> lp(row);
   double nll_sum = 0, kl_sum = 0;
   for (int w = 0; w < n; ++w) {
     const int32_t* ids = windows.tokens.data() + static_cast<size_t>(w) * (seq + 1);
@@ -59,27 +62,43 @@ search::LmScore oracle(const runtime::Model& model, const search::TokenWindows& 
     double nll = 0, kl = 0;
     for (int t = 0; t < seq; ++t) {
       const size_t pos = static_cast<size_t>(w) * seq + static_cast<size_t>(t);
-      float* dst = out ? out->data() + pos * row : lp.data();
-      const float* x = logits.data() + static_cast<size_t>(t) * row;
-      double max = x[0];
-      for (int i = 1; i < vocab; ++i) max = std::max<double>(max, x[i]);
-      double sum = 0;
-      for (int i = 0; i < vocab; ++i) sum += std::exp(static_cast<double>(x[i]) - max);
-      const double lse = max + std::log(sum);
-      for (int i = 0; i < vocab; ++i) dst[i] = static_cast<float>(static_cast<double>(x[i]) - lse);
-      nll -= dst[ids[t + 1]];
-      if (ref) {
-        const float* r = ref->data() + pos * row;
-        double k = 0;
-        for (size_t v = 0; v < row; ++v) k += std::exp(static_cast<double>(r[v])) * (r[v] - dst[v]);
-        kl += k;
-      }
+      const auto [logprob, k] = at(pos, logits.data() + static_cast<size_t>(t) * row, ids[t + 1]);
+      nll -= logprob;
+      kl += k;
     }
     nll_sum += nll;
     kl_sum += kl;
   }
   const double positions = static_cast<double>(n) * seq;
-  return {std::exp(nll_sum / positions), ref ? kl_sum / positions : 0.0, {}};
+  return {std::exp(nll_sum / positions), with_kl ? kl_sum / positions : 0.0, {}};
+}
+
+// log-softmax with glibc's double exp (scorer version 1).
+search::LmScore oracle(const runtime::Model& model, const search::TokenWindows& windows,
+                       const std::vector<float>* ref, std::vector<float>* out) {
+  const int vocab = model.arch().vocab_size;
+  const auto row = static_cast<size_t>(vocab);
+  if (out) out->assign(static_cast<size_t>(windows.count()) * windows.seq * row, 0);
+  std::vector<float> lp(row);
+  return score_positions(model, windows, ref != nullptr,
+                         [&](size_t pos, const float* x, int32_t next) {
+                           float* dst = out ? out->data() + pos * row : lp.data();
+                           double max = x[0];
+                           for (int i = 1; i < vocab; ++i) max = std::max<double>(max, x[i]);
+                           double sum = 0;
+                           for (int i = 0; i < vocab; ++i)
+                             sum += std::exp(static_cast<double>(x[i]) - max);
+                           const double lse = max + std::log(sum);
+                           for (int i = 0; i < vocab; ++i)
+                             dst[i] = static_cast<float>(static_cast<double>(x[i]) - lse);
+                           double k = 0;
+                           if (ref) {
+                             const float* r = ref->data() + pos * row;
+                             for (size_t v = 0; v < row; ++v)
+                               k += std::exp(static_cast<double>(r[v])) * (r[v] - dst[v]);
+                           }
+                           return std::pair<double, double>{dst[next], k};
+                         });
 }
 
 // score_lm's arithmetic written plainly (its own code before the KL rows went to SIMD paths and
@@ -88,40 +107,23 @@ search::LmScore oracle(const runtime::Model& model, const search::TokenWindows& 
 // cached under kScorerVersion depend on them.
 search::LmScore plain(const runtime::Model& model, const search::TokenWindows& windows,
                       const std::vector<float>* ref, const std::vector<float>* probs) {
-  const int n = windows.count(), seq = windows.seq, vocab = model.arch().vocab_size;
+  const int vocab = model.arch().vocab_size;
   const auto row = static_cast<size_t>(vocab);
-  kernels::Context ctx(kernels::ContextOptions{1, "", ""});
-  runtime::SessionOptions so;
-  so.all_logits = true;
-  runtime::Session session(model, ctx, so);
   std::vector<float> lp(row);
-  double nll_sum = 0, kl_sum = 0;
-  for (int w = 0; w < n; ++w) {
-    const int32_t* ids = windows.tokens.data() + static_cast<size_t>(w) * (seq + 1);
-    session.reset();
-    const auto logits = session.prefill({ids, static_cast<size_t>(seq)}, true);
-    double nll = 0, kl = 0;
-    for (int t = 0; t < seq; ++t) {
-      const size_t pos = static_cast<size_t>(w) * seq + static_cast<size_t>(t);
-      search::log_softmax(search::log_softmax_portable(), logits.data() + t * row, vocab,
-                          lp.data());
-      nll -= lp[static_cast<size_t>(ids[t + 1])];
-      if (ref) {
-        const float* r = ref->data() + pos * row;
+  return score_positions(
+      model, windows, ref != nullptr, [&](size_t pos, const float* x, int32_t next) {
+        search::log_softmax(search::log_softmax_portable(), x, vocab, lp.data());
         double k = 0;
-        for (size_t v = 0; v < row; ++v) {
-          const float p = probs ? (*probs)[pos * row + v]
-                                : static_cast<float>(std::exp(static_cast<double>(r[v])));
-          k += static_cast<double>(p) * (r[v] - lp[v]);
+        if (ref) {
+          const float* r = ref->data() + pos * row;
+          for (size_t v = 0; v < row; ++v) {
+            const float p = probs ? (*probs)[pos * row + v]
+                                  : static_cast<float>(std::exp(static_cast<double>(r[v])));
+            k += static_cast<double>(p) * (r[v] - lp[v]);
+          }
         }
-        kl += k;
-      }
-    }
-    nll_sum += nll;
-    kl_sum += kl;
-  }
-  const double positions = static_cast<double>(n) * seq;
-  return {std::exp(nll_sum / positions), ref ? kl_sum / positions : 0.0, {}};
+        return std::pair<double, double>{lp[static_cast<size_t>(next)], k};
+      });
 }
 
 runtime::Model load(const std::string& setting) {

@@ -92,6 +92,46 @@ TEST_CASE("cross-entropy matches a float64 reference and ignores negative target
   REQUIRE(entropy(constant(Mat::Zero(2, 8)))->scalar() == Approx(std::log(8.0)).epsilon(1e-6));
 }
 
+// The losses' row log-softmax runs in blocks of rows (temporaries in L2). It must give the bits
+// of the same formula as one whole-matrix expression: losses and gradients identical, not close.
+TEST_CASE("blocked log-softmax gives the whole-matrix formula's bits", "[autograd]") {
+  auto whole = [](const Mat& x, float tau) -> Mat {
+    Mat z = x / tau;
+    Vec mx = z.rowwise().maxCoeff();
+    Mat shifted = z.colwise() - mx;
+    Vec lse = shifted.array().exp().rowwise().sum().log().matrix();
+    return shifted.colwise() - lse;
+  };
+  struct Shape {
+    int rows, cols;
+  };
+  for (const Shape sh : {Shape{1, 2}, Shape{16, 7}, Shape{37, 513}, Shape{70, 4096}}) {
+    CAPTURE(sh.rows, sh.cols);
+    const Mat teacher = random_mat(sh.rows, sh.cols, 60, -9, 9);
+    const Mat student = random_mat(sh.rows, sh.cols, 61, -9, 9);
+    const float tau = 2.0f;
+    // KL: value and gradient d/ds = (p_s - p_t) / (rows * tau), as kl_divergence computes them.
+    const Mat log_pt = whole(teacher, tau), log_ps = whole(student, tau);
+    const Mat pt = log_pt.array().exp().matrix();
+    const double kl = (pt.array() * (log_pt - log_ps).array()).cast<double>().sum();
+    auto s = parameter(student);
+    auto loss = kl_divergence(teacher, s, tau);
+    REQUIRE(loss->scalar() == static_cast<float>(kl / sh.rows));
+    backward(loss);
+    const float g = 1.0f / (static_cast<float>(sh.rows) * tau);
+    const Mat want = g * (log_ps.array().exp().matrix() - pt);
+    REQUIRE(s->grad == want);
+    // Cross-entropy: every row's log-probability of its target, summed in double.
+    std::vector<int32_t> targets(static_cast<size_t>(sh.rows));
+    for (int r = 0; r < sh.rows; ++r) targets[static_cast<size_t>(r)] = (r * 7919) % sh.cols;
+    const Mat logp = whole(student, 1.0f);
+    double total = 0;
+    for (int r = 0; r < sh.rows; ++r) total -= logp(r, targets[static_cast<size_t>(r)]);
+    REQUIRE(cross_entropy(constant(student), targets)->scalar() ==
+            static_cast<float>(total / sh.rows));
+  }
+}
+
 TEST_CASE("embedding scatter-adds repeated ids and dropout is seeded", "[autograd]") {
   const std::vector<int32_t> ids{3, 1, 3, 0};
   check_gradients([&](const auto& v) { return embedding(v[0], ids); }, {random_mat(5, 4, 50)});

@@ -287,6 +287,7 @@ ExperimentRow row_from_json(const nlohmann::json& run, bool lm) {
   row.method = run.at("method").get<std::string>();
   row.seed = run.at("seed").get<int64_t>();
   row.fold = run.value("fold", -1);
+  row.build = run.value("build", std::string());
   QatOutcome& o = row.outcome;
   if (lm) {
     o.metric = run.at("validation_perplexity").get<double>();
@@ -393,6 +394,16 @@ void write_tables(const ExperimentRequest& r, const std::vector<ExperimentRow>& 
      << " calibration batches, step init " << (r.mse_init ? "mse" : "lsq") << "; Squat: L_E "
      << entropy_form_name(r.loss.entropy_form) << " r_E " << r.loss.r_entropy << ", r_D "
      << r.loss.r_distribution << ", gamma " << r.loss.gamma << ", tau " << r.loss.tau << ".\n\n";
+  std::map<std::string, int> builds;  // the runs per build (empty: not recorded)
+  for (const auto& row : rows) ++builds[row.build];
+  if (!builds.empty()) {
+    md << "Builds (vector instructions as Eigen uses them; each width rounds differently):";
+    for (const auto& [build, n] : builds)
+      md << " " << (build.empty() ? "not recorded" : "`" + build + "`") << ", " << n << " run"
+         << (n == 1 ? "" : "s") << ";";
+    md.seekp(-1, std::ios_base::cur);
+    md << ".\n\n";
+  }
   if (fp && cv) {
     md << "FP32 fold teachers: held-out accuracy " << fmt(vf, fp_cv.mean) << " ± "
        << fmt(vf, fp_cv.sd) << " over " << fp_cv.n << " folds.\n\n";
@@ -473,6 +484,7 @@ void write_tables(const ExperimentRequest& r, const std::vector<ExperimentRow>& 
                         ? (row.fold >= 0 ? fold_teacher_command(r, row.fold) : std::string())
                         : qat_command_for(r, row.setting, row.method, row.seed, row.fold)}};
     if (row.fold >= 0) run["fold"] = row.fold;
+    if (!row.build.empty()) run["build"] = row.build;
     runs.push_back(run);
   }
   j["runs"] = runs;
@@ -617,6 +629,15 @@ void run_experiment(const ExperimentRequest& r) {
                      [&](const auto& a, const auto& b) { return rank(a) < rank(b); });
     std::fprintf(stderr, "experiment: --resume: %zu runs kept from %s/results.json\n", rows.size(),
                  r.out_dir.c_str());
+    const std::string build = training_build();
+    const auto other = std::count_if(rows.begin(), rows.end(),
+                                     [&](const ExperimentRow& x) { return x.build != build; });
+    if (other > 0) {
+      std::fprintf(stderr,
+                   "experiment: --resume: %lld kept runs were made by another build or one not "
+                   "recorded (this one: %s); they are comparable, not bit-reproducible here\n",
+                   static_cast<long long>(other), build.c_str());
+    }
     if (r.sink)
       for (const auto& row : rows) r.sink(row);
   }
@@ -693,7 +714,7 @@ void run_experiment(const ExperimentRequest& r) {
     fp.setting = kFp32;
     evaluate(r.task, teacher_of(fold), nullptr, data_of(fold), r.train, r.eval_windows, &fp);
     fp.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    finish({kFp32, "fp", fp, static_cast<int64_t>(r.train.seed), fold});
+    finish({kFp32, "fp", fp, static_cast<int64_t>(r.train.seed), fold, training_build()});
   });
   struct Cell {
     const std::string* setting;
@@ -746,7 +767,8 @@ void run_experiment(const ExperimentRequest& r) {
         cell.qc ? qat_once(r.task, data, c.teacher.tokenizer, teacher, *cell.qc, method, loss,
                            r.calib_batches, r.eval_windows, r.mse_init, cfg)
                 : fp_finetune_once(r.task, data, c.teacher.tokenizer, teacher, r.eval_windows, cfg);
-    finish({*cell.setting, *cell.method, o, static_cast<int64_t>(cell.seed), cell.fold});
+    finish({*cell.setting, *cell.method, o, static_cast<int64_t>(cell.seed), cell.fold,
+            training_build()});
     progress();
   };
   if (r.jobs <= 1 || cells.size() <= 1) {
@@ -772,5 +794,7 @@ void run_experiment(const ExperimentRequest& r) {
     run_cell(cell, *teacher);
   });
 }
+
+std::string training_build() { return Eigen::SimdInstructionSetsInUse(); }
 
 }  // namespace hilq::qat

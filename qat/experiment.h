@@ -61,7 +61,15 @@ struct ExperimentRow {
   QatOutcome outcome;
   int64_t seed = 0;  // the run's training/calibration seed (the FP row: the first seed)
   int fold = -1;     // cls cross-validation: the held-out fold (-1: the fixed split)
+  // The vector instructions of the build that ran it (training_build()); builds of different
+  // widths round differently, so a row reproduces bit for bit only on its own. Empty: unknown
+  // (results.json written before builds were recorded).
+  std::string build;
 };
+
+// This binary's vector instruction sets as Eigen uses them, e.g. "AVX512, FMA, AVX2, AVX, SSE,
+// SSE2, SSE3, SSSE3, SSE4.1, SSE4.2".
+std::string training_build();
 
 // Mean and sample standard deviation (n - 1; 0 for n < 2) of values.
 struct MeanSd {

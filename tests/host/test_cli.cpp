@@ -255,6 +255,11 @@ TEST_CASE("hil-train experiment stores its rows in SQLite and writes results.md 
   const std::string md = box.read("out/results.md");
   CHECK_THAT(md, Contains("| W4A8 | lsq |") && Contains("| W8A8 | ptq |"));
   const auto first = nlohmann::json::parse(box.read("out/results.json"));
+  // Each run records the vector instructions of the build that ran it.
+  const std::string build = first.at("runs").at(0).at("build").get<std::string>();
+  CHECK_THAT(build, Contains("SSE2") || Contains("NEON"));
+  for (const auto& x : first.at("runs")) CHECK(x.at("build") == build);
+  CHECK_THAT(md, Contains("Builds (") && Contains("`" + build + "`, 5 runs."));
   auto runs_by_cell = [](const nlohmann::json& j) {
     std::map<std::string, double> out;
     for (const auto& x : j.at("runs")) {
@@ -281,11 +286,19 @@ TEST_CASE("hil-train experiment stores its rows in SQLite and writes results.md 
   CHECK(r.code == 2);
   CHECK_THAT(r.err, Contains("--setting FP32"));
 
-  // --resume with one more setting runs only its two runs and keeps the five.
+  // --resume with one more setting runs only its two runs and keeps the five. One kept run
+  // claims another build: resuming says so, and results.md counts the runs of each build.
+  {
+    auto j = nlohmann::json::parse(box.read("out/results.json"));
+    j["runs"][1]["build"] = "SSE2 (another build)";
+    box.write("out/results.json", j.dump(1));
+  }
   r = experiment("out", db_path, "W8A8,W4A8,W2A8", {"--resume", "--jobs", "2"});
   INFO(r.err);
   REQUIRE(r.code == 0);
-  CHECK_THAT(r.err, Contains("5 runs kept"));
+  CHECK_THAT(r.err, Contains("5 runs kept") && Contains("1 kept runs were made by another build"));
+  CHECK_THAT(box.read("out/results.md"),
+             Contains("`SSE2 (another build)`, 1 run") && Contains("`" + build + "`, 6 runs"));
   const std::string tsv = box.read("out/results.tsv");
   const auto last_header = tsv.rfind("setting\tmethod");
   REQUIRE(last_header != std::string::npos);

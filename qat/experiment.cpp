@@ -195,6 +195,33 @@ MeanSd mean_sd(const std::vector<double>& values) {
   return m;
 }
 
+PairedDifference paired_difference(const std::vector<double>& a, const std::vector<double>& b,
+                                   bool lower_is_better, const std::string& a_name,
+                                   const std::string& b_name) {
+  if (a.size() != b.size()) throw QatError("paired_difference: unequal pair counts");
+  PairedDifference p;
+  std::vector<double> d(a.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    d[i] = a[i] - b[i];
+    const bool a_wins = lower_is_better ? d[i] < 0 : d[i] > 0;
+    const bool b_wins = lower_is_better ? d[i] > 0 : d[i] < 0;
+    p.a_better += a_wins;
+    p.b_better += b_wins;
+  }
+  p.diff = mean_sd(d);
+  const int n = p.diff.n;
+  if (n == 0) {
+    p.reading = "no pairs";
+  } else if (n == 1) {
+    p.reading = "one pair: no spread, no claim";
+  } else if (std::abs(p.diff.mean) > p.diff.sd && (p.a_better == n || p.b_better == n)) {
+    p.reading = (p.a_better == n ? a_name : b_name) + " better in every pair";
+  } else {
+    p.reading = "no difference (inside the spread)";
+  }
+  return p;
+}
+
 TrainConfig cls_finetune_defaults() {
   TrainConfig c;
   c.label = task_name(Task::kCls);
@@ -349,6 +376,89 @@ std::vector<ExperimentRow> resumed_rows(const ExperimentRequest& r) {
   return rows;
 }
 
+// The paired comparisons of results.md/json: per setting, LSQ against PTQ, Squat against LSQ and
+// the Squat ablations against Squat, each pair from the same seed (and fold); and every method
+// against its float control of the same seed (LM: the fp-ft row, relative; classifier: the
+// fold's FP teacher, in points).
+void write_paired(const ExperimentRequest& r, const std::vector<ExperimentRow>& rows,
+                  std::ostringstream& md, nlohmann::json& j) {
+  const bool lm = r.task == Task::kLm;
+  using Key = std::pair<int64_t, int>;  // seed, fold
+  std::map<std::pair<std::string, std::string>, std::map<Key, double>> cell;
+  std::map<Key, double> control;  // LM: fp-ft per seed; cls: fp per fold
+  for (const auto& row : rows) {
+    const double v = row.outcome.test_metric;
+    if (lm && row.method == kFpFinetune) control[{row.seed, row.fold}] = v;
+    if (!lm && row.method == "fp") control[{0, row.fold}] = v;
+    cell[{row.setting, row.method}][{row.seed, row.fold}] = v;
+  }
+  const std::vector<std::pair<std::string, std::string>> ladder = {
+      {"lsq", "ptq"}, {"squat", "lsq"}, {"squat", "squat-e"}, {"squat", "squat-d"}};
+  nlohmann::json out = nlohmann::json::array();
+  std::ostringstream t;
+  for (const auto& s : split_list(r.settings)) {
+    for (const auto& [a, b] : ladder) {
+      const auto ia = cell.find({s, a}), ib = cell.find({s, b});
+      if (ia == cell.end() || ib == cell.end()) continue;
+      std::vector<double> va, vb;
+      for (const auto& [key, v] : ia->second) {
+        const auto hit = ib->second.find(key);
+        if (hit != ib->second.end()) va.push_back(v), vb.push_back(hit->second);
+      }
+      if (va.empty()) continue;
+      // Classifier accuracies in points.
+      if (!lm)
+        for (auto* v : {&va, &vb})
+          for (double& x : *v) x *= 100;
+      const PairedDifference p = paired_difference(va, vb, lm, a, b);
+      t << "| " << s << " | " << a << " − " << b << " | " << p.diff.n << " | "
+        << fmt("%+.2f", p.diff.mean) << (p.diff.n > 1 ? " ± " + fmt("%.2f", p.diff.sd) : "")
+        << (lm ? "" : " points") << " | " << p.reading << " |\n";
+      out.push_back({{"setting", s},
+                     {"a", a},
+                     {"b", b},
+                     {"pairs", p.diff.n},
+                     {"mean", p.diff.mean},
+                     {"sd", p.diff.sd},
+                     {"reading", p.reading}});
+    }
+    if (control.empty()) continue;
+    for (const auto& m : split_list(r.methods)) {
+      if (m == kFpFinetune) continue;
+      const auto it = cell.find({s, m});
+      if (it == cell.end()) continue;
+      std::vector<double> rel;
+      for (const auto& [key, v] : it->second) {
+        const auto c = control.find(lm ? key : Key{0, key.second});
+        if (c == control.end()) continue;
+        rel.push_back(lm ? 100.0 * (v / c->second - 1) : 100.0 * (v - c->second));
+      }
+      if (rel.empty()) continue;
+      const MeanSd d = mean_sd(rel);
+      const std::string what = lm ? "fp-ft" : "FP";
+      t << "| " << s << " | " << m << " vs " << what << " | " << d.n << " | "
+        << fmt("%+.2f", d.mean) << (d.n > 1 ? " ± " + fmt("%.2f", d.sd) : "")
+        << (lm ? " %" : " points") << " | " << (lm ? "test perplexity change" : "accuracy change")
+        << " |\n";
+      out.push_back({{"setting", s},
+                     {"a", m},
+                     {"b", what},
+                     {"pairs", d.n},
+                     {"mean", d.mean},
+                     {"sd", d.sd},
+                     {"unit", lm ? "percent" : "points"}});
+    }
+  }
+  j["paired"] = out;
+  if (out.empty()) return;
+  md << "\n## Paired differences (same seed" << (r.folds > 0 ? " and fold" : "") << ")\n\n"
+     << (lm ? "Test perplexity, lower is better" : "Test accuracy, higher is better")
+     << ". A method is named better only where it is better in every pair and the mean "
+        "difference is larger than its sd.\n\n| setting | comparison | pairs | difference, mean "
+        "± sd | reading |\n|---|---|---|---|---|\n"
+     << t.str();
+}
+
 // results.md and results.json from the finished rows.
 void write_tables(const ExperimentRequest& r, const std::vector<ExperimentRow>& rows) {
   const bool lm = r.task == Task::kLm;
@@ -447,6 +557,7 @@ void write_tables(const ExperimentRequest& r, const std::vector<ExperimentRow>& 
   }
   j["table"] = table;
   md << "\nA difference smaller than the spread (sd) of the cells is no difference.\n";
+  write_paired(r, rows, md, j);
 
   md << "\n## Runs\n\n| setting | method | seed | " << (cv ? "fold | " : "")
      << (lm ? "validation | test" : "dev | test") << " | steps | QAT tokens/s | seconds |\n|"
@@ -736,6 +847,12 @@ void run_experiment(const ExperimentRequest& r) {
           if (m != kFpFinetune && !done(setting, m, static_cast<int64_t>(seed), fold))
             cells.push_back({&setting, &qc, &m, seed, fold});
     }
+  }
+  if (cells.empty()) {  // every run kept: the tables are still written, by this build's code
+    std::fprintf(stderr, "experiment: every run is already in %s/results.json\n",
+                 r.out_dir.c_str());
+    write_tables(r, rows);
+    return;
   }
   // Progress over the whole table: runs finished and, at the rate so far (jobs included), the time
   // the rest will take.

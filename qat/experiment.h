@@ -77,6 +77,20 @@ struct MeanSd {
   int n = 0;
 };
 MeanSd mean_sd(const std::vector<double>& values);
+
+// Paired differences a_i - b_i (same seed, same fold) and what they say. A method counts as
+// better only when it is better in every pair and the mean difference is larger than its sd;
+// otherwise the difference is inside the spread: no difference. One pair has no spread and
+// supports no claim either.
+struct PairedDifference {
+  MeanSd diff;
+  int a_better = 0, b_better = 0;  // pairs where a (b) is strictly better
+  std::string reading;             // "a better in every pair", "no difference (...)", ...
+};
+// lower_is_better: perplexity (true) or accuracy (false). Names a and b in the reading.
+PairedDifference paired_difference(const std::vector<double>& a, const std::vector<double>& b,
+                                   bool lower_is_better, const std::string& a_name,
+                                   const std::string& b_name);
 // Called with every finished row (e.g. to store it as an evaluation: search/qat_evaluations.h).
 using ExperimentSink = std::function<void(const ExperimentRow&)>;
 

@@ -260,6 +260,11 @@ TEST_CASE("hil-train experiment stores its rows in SQLite and writes results.md 
   CHECK_THAT(build, Contains("SSE2") || Contains("NEON"));
   for (const auto& x : first.at("runs")) CHECK(x.at("build") == build);
   CHECK_THAT(md, Contains("Builds (") && Contains("`" + build + "`, 5 runs."));
+  // Paired differences: one seed gives one pair, which supports no claim.
+  CHECK_THAT(md, Contains("## Paired differences (same seed)") &&
+                     Contains("| W4A8 | lsq − ptq | 1 | ") &&
+                     Contains("one pair: no spread, no claim"));
+  CHECK(first.at("paired").size() == 2);
   auto runs_by_cell = [](const nlohmann::json& j) {
     std::map<std::string, double> out;
     for (const auto& x : j.at("runs")) {
@@ -313,6 +318,13 @@ TEST_CASE("hil-train experiment stores its rows in SQLite and writes results.md 
   CHECK(*resumed != *run_id);
   CHECK(evals.candidates(*resumed).size() == 7);
   CHECK_THAT(box.read("out/results.md"), Contains("| W2A8 | lsq |") && Contains("| W8A8 | ptq |"));
+  // With every run kept, the tables are still written (by this build's code).
+  box.write("out/results.md", "");
+  r = experiment("out", db_path, "W8A8,W4A8,W2A8", {"--resume"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK_THAT(r.err, Contains("every run is already in"));
+  CHECK_THAT(box.read("out/results.md"), Contains("| W2A8 | lsq − ptq | 1 | "));
 
   // --resume refuses the results of another recipe, naming the field.
   r = experiment("out", db_path, "W8A8", {"--resume", "--steps", "3"});
@@ -382,6 +394,10 @@ TEST_CASE(
   for (const auto& x : j.at("runs"))
     by_cell[x.at("method").get<std::string>() + " " + std::to_string(x.at("fold").get<int>())] = &x;
   CHECK(by_cell.size() == 9);  // per fold: the fine-tuned FP teacher, PTQ and LSQ
+  // Pairs are per fold: LSQ against PTQ, and each method against its fold's FP teacher.
+  CHECK_THAT(box.read("cv/results.md"), Contains("(same seed and fold)") &&
+                                            Contains("| W8A8 | lsq − ptq | 3 | ") &&
+                                            Contains("| W8A8 | ptq vs FP | 3 | "));
   for (int f = 0; f < 3; ++f) {
     CHECK(fs::exists(box.dir / ("cv/fold-" + std::to_string(f) + "-teacher.safetensors")));
     for (const char* m : {"fp", "ptq", "lsq"}) {

@@ -207,6 +207,30 @@ TEST_CASE("mean and sample standard deviation of the experiment table", "[squat]
   REQUIRE(mean_sd({}).n == 0);
 }
 
+TEST_CASE("paired differences name a better method only outside the spread", "[squat]") {
+  // Perplexity: lower is better. Better in every pair, by more than the sd.
+  PairedDifference p =
+      paired_difference({48.5, 48.2, 48.1}, {49.1, 48.5, 48.5}, true, "squat", "lsq");
+  REQUIRE(p.diff.n == 3);
+  REQUIRE(p.diff.mean == Approx(-0.4333).epsilon(1e-3));
+  REQUIRE(p.a_better == 3);
+  REQUIRE(p.reading == "squat better in every pair");
+  // One pair the other way: no claim, whatever the mean.
+  p = paired_difference({48.5, 48.2, 49.0}, {49.1, 48.5, 48.5}, true, "squat", "lsq");
+  REQUIRE(p.b_better == 1);
+  REQUIRE(p.reading == "no difference (inside the spread)");
+  // Same sign everywhere but a mean inside its sd: no claim.
+  p = paired_difference({50.0, 50.0, 50.0}, {50.01, 50.01, 53.0}, true, "a", "b");
+  REQUIRE(p.diff.sd > std::abs(p.diff.mean));
+  REQUIRE(p.reading == "no difference (inside the spread)");
+  // Accuracy: higher is better, so b wins here.
+  p = paired_difference({0.70, 0.71}, {0.75, 0.77}, false, "ptq", "lsq");
+  REQUIRE(p.reading == "lsq better in every pair");
+  REQUIRE(paired_difference({1.0}, {2.0}, true, "a", "b").reading ==
+          "one pair: no spread, no claim");
+  REQUIRE_THROWS_AS(paired_difference({1.0}, {}, true, "a", "b"), QatError);
+}
+
 TEST_CASE("LSQ and Squat QAT lower the micro model's training loss", "[squat][train]") {
   const auto& w = micro_world();
   Transformer teacher(micro_config(ModelKind::kCausalLm), 4);

@@ -269,6 +269,7 @@ int run_experiment_command(const ExperimentCommand& a) {
   r.seeds = a.seeds;
   r.jobs = a.jobs;
   r.resume = a.resume;
+  r.tables_only = a.tables_only;
   r.train.eval_every = a.eval_every;
   r.train.eval_windows = a.eval_windows > 0 ? a.eval_windows : 64;
   r.loss = squat_loss_config(a.weights, r.loss);

@@ -88,11 +88,12 @@ struct ExperimentCommand {
   int calib_batches = 8;
   int eval_windows = 0;
   bool mse_init = false;
-  int seeds = 1;        // --seeds N: seeds --seed .. --seed + N - 1
-  int jobs = 1;         // --jobs N: runs trained side by side
-  bool resume = false;  // --resume: keep the runs already in --out/results.json
-  int eval_every = 0;   // --eval-every N: validation perplexity during QAT (LM)
-  int folds = 0;        // --folds K: cls cross-validation (--teacher is then the encoder)
+  int seeds = 1;             // --seeds N: seeds --seed .. --seed + N - 1
+  int jobs = 1;              // --jobs N: runs trained side by side
+  bool resume = false;       // --resume: keep the runs already in --out/results.json
+  bool tables_only = false;  // --tables-only: with --resume, write the tables and run nothing
+  int eval_every = 0;        // --eval-every N: validation perplexity during QAT (LM)
+  int folds = 0;             // --folds K: cls cross-validation (--teacher is then the encoder)
   // --ft-steps, --ft-batch, --ft-lr, --ft-warmup: each fold teacher's fine-tune (cls defaults)
   int ft_steps = 300, ft_batch = 32, ft_warmup = 50;
   double ft_lr = 5e-4;

@@ -336,8 +336,9 @@ ExperimentRow row_from_json(const nlohmann::json& run, bool lm) {
   return row;
 }
 
-// The runs of an earlier experiment in out_dir/results.json with the same recipe (--resume).
-std::vector<ExperimentRow> resumed_rows(const ExperimentRequest& r) {
+// The runs of an earlier experiment in out_dir/results.json with the same recipe (--resume), and
+// the command that made the file.
+std::vector<ExperimentRow> resumed_rows(const ExperimentRequest& r, std::string* command) {
   const std::string path = r.out_dir + "/results.json";
   std::ifstream in(path);
   if (!in) {
@@ -370,6 +371,7 @@ std::vector<ExperimentRow> resumed_rows(const ExperimentRequest& r) {
       }
     }
     for (const auto& run : j.at("runs")) rows.push_back(row_from_json(run, r.task == Task::kLm));
+    *command = j.value("command", std::string());
   } catch (const nlohmann::json::exception& e) {
     throw ConfigError("--resume: " + path + " is not an experiment's results.json: " + e.what());
   }
@@ -727,7 +729,8 @@ void run_experiment(const ExperimentRequest& r) {
   auto fold_at = [&](int i) { return r.folds > 0 ? i : -1; };
   std::vector<ExperimentRow> rows;
   if (r.resume) {
-    for (auto& row : resumed_rows(r)) {
+    std::string earlier_command;
+    for (auto& row : resumed_rows(r, &earlier_command)) {
       const auto [seed, fold, si, mi] = rank(row);
       const bool fold_ok = r.folds > 0 ? fold >= 0 && fold < r.folds : fold < 0;
       const bool wanted =
@@ -748,6 +751,14 @@ void run_experiment(const ExperimentRequest& r) {
                    "experiment: --resume: %lld kept runs were made by another build or one not "
                    "recorded (this one: %s); they are comparable, not bit-reproducible here\n",
                    static_cast<long long>(other), build.c_str());
+    }
+    if (r.tables_only) {
+      ExperimentRequest earlier = r;  // the command that ran them, not this one
+      earlier.command_line = earlier_command;
+      write_tables(earlier, rows);
+      std::fprintf(stderr, "experiment: --tables-only: %s/results.md written, nothing run\n",
+                   r.out_dir.c_str());
+      return;
     }
     if (r.sink)
       for (const auto& row : rows) r.sink(row);

@@ -102,11 +102,12 @@ struct ExperimentRequest {
   std::string settings;  // comma-separated
   std::string methods;   // comma-separated: ptq, lsq, squat, squat-e, squat-d
   int calib_batches = 8;
-  int eval_windows = 0;   // LM: validation windows evaluated (0: all of them)
-  bool mse_init = false;  // QAT steps start from the PTQ (MSE) calibration, not LSQ's formula
-  int seeds = 1;          // every (setting, method) with seeds train.seed, train.seed + 1, ...
-  int jobs = 1;           // runs trained side by side, each on its own thread and teacher copy
-  bool resume = false;    // keep the runs of out_dir/results.json (same recipe), run the rest
+  int eval_windows = 0;      // LM: validation windows evaluated (0: all of them)
+  bool mse_init = false;     // QAT steps start from the PTQ (MSE) calibration, not LSQ's formula
+  int seeds = 1;             // every (setting, method) with seeds train.seed, train.seed + 1, ...
+  int jobs = 1;              // runs trained side by side, each on its own thread and teacher copy
+  bool resume = false;       // keep the runs of out_dir/results.json (same recipe), run the rest
+  bool tables_only = false;  // with resume: rewrite results.md/json from the kept runs only
   // cls: > 0 runs a k-fold cross-validation over every labelled sentence. teacher_path is then
   // the masked-token pretrained encoder; each fold's FP teacher is fine-tuned from it with
   // `finetune` on the other folds (saved as fold_teacher_path; --resume reuses it) and every

@@ -319,10 +319,17 @@ int run(int argc, char** argv) {
                    "T a run uses T threads, so keep jobs x T at most the cores)")
       ->type_name("N")
       ->check(CLI::Range(1, 64));
-  experiment_cmd->add_flag("--resume", experiment.resume,
-                           "keep the runs already in --out/results.json (the same recipe: steps, "
-                           "batch, lr, seed, loss...; --seeds and the lists may grow) and run "
-                           "only the missing ones");
+  CLI::Option* resume_flag = experiment_cmd->add_flag(
+      "--resume", experiment.resume,
+      "keep the runs already in --out/results.json (the same recipe: steps, "
+      "batch, lr, seed, loss...; --seeds and the lists may grow) and run "
+      "only the missing ones");
+  experiment_cmd
+      ->add_flag("--tables-only", experiment.tables_only,
+                 "with --resume: rewrite results.md/json from the runs in --out/results.json "
+                 "that --settings, --methods and --seeds select, and run nothing (the table "
+                 "of an experiment still running, or after an upgrade); no database run")
+      ->needs(resume_flag);
   experiment_cmd
       ->add_option("--eval-every", experiment.eval_every,
                    "LM: validation perplexity every N QAT steps over --eval-windows windows (64 "
@@ -381,6 +388,7 @@ int run(int argc, char** argv) {
     if (eval_cmd->parsed()) return qat::run_eval(eval);
     if (export_cmd->parsed()) return qat::run_export(exp);
     if (qat_cmd->parsed()) return qat::run_qat(qat_c);
+    if (experiment.tables_only) return qat::run_experiment_command(experiment);
     return run_experiment_into_db(experiment, experiment_db, argc, argv);
   } catch (const std::exception& e) {
     const int code = hilq::cli::exit_code(e);

@@ -325,6 +325,22 @@ TEST_CASE("hil-train experiment stores its rows in SQLite and writes results.md 
   REQUIRE(r.code == 0);
   CHECK_THAT(r.err, Contains("every run is already in"));
   CHECK_THAT(box.read("out/results.md"), Contains("| W2A8 | lsq − ptq | 1 | "));
+  // --tables-only: the table of the selected runs, nothing run, no database run, and the command
+  // that ran them (not this one) on top.
+  const std::string tsv_before = box.read("out/results.tsv");
+  const auto runs_before = runs.latest_run_id();
+  r = experiment("out", db_path, "W8A8", {"--resume", "--tables-only"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK_THAT(r.err, Contains("nothing run"));
+  const std::string only = box.read("out/results.md");
+  CHECK_THAT(only, Contains("| W8A8 | lsq − ptq | 1 | ") && !Contains("| W2A8 |") &&
+                       Contains("Command: `") && !Contains("--tables-only"));
+  CHECK(box.read("out/results.tsv") == tsv_before);
+  CHECK(runs.latest_run_id() == runs_before);
+  r = experiment("out", db_path, "W8A8", {"--tables-only"});
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Contains("--resume"));
 
   // --resume refuses the results of another recipe, naming the field.
   r = experiment("out", db_path, "W8A8", {"--resume", "--steps", "3"});

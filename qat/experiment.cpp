@@ -524,8 +524,9 @@ void write_tables(const ExperimentRequest& r, const std::vector<ExperimentRow>& 
        << fmt(vf, fp->outcome.test_metric) << " (" << (lm ? "validation " : "dev ")
        << fmt(vf, lm ? fp->outcome.metric : fp->outcome.dev_metric) << ").\n\n";
   }
-  md << "## " << (lm ? "Test perplexity" : "Test accuracy") << ", mean ± sd over the seeds"
-     << (lm ? " (relative to FP32)" : "") << "\n\n| setting |";
+  md << "## " << (lm ? "Test perplexity" : "Test accuracy") << ", mean ± sd over the "
+     << (cv ? "folds and seeds" : "seeds") << (lm ? " (relative to FP32)" : "")
+     << "\n\n| setting |";
   for (const auto& m : methods) md << " " << m << " |";
   md << "\n|---|";
   for (size_t i = 0; i < methods.size(); ++i) md << "---|";

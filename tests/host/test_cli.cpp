@@ -411,9 +411,9 @@ TEST_CASE(
     by_cell[x.at("method").get<std::string>() + " " + std::to_string(x.at("fold").get<int>())] = &x;
   CHECK(by_cell.size() == 9);  // per fold: the fine-tuned FP teacher, PTQ and LSQ
   // Pairs are per fold: LSQ against PTQ, and each method against its fold's FP teacher.
-  CHECK_THAT(box.read("cv/results.md"), Contains("(same seed and fold)") &&
-                                            Contains("| W8A8 | lsq − ptq | 3 | ") &&
-                                            Contains("| W8A8 | ptq vs FP | 3 | "));
+  CHECK_THAT(box.read("cv/results.md"),
+             Contains("(same seed and fold)") && Contains("mean ± sd over the folds and seeds") &&
+                 Contains("| W8A8 | lsq − ptq | 3 | ") && Contains("| W8A8 | ptq vs FP | 3 | "));
   for (int f = 0; f < 3; ++f) {
     CHECK(fs::exists(box.dir / ("cv/fold-" + std::to_string(f) + "-teacher.safetensors")));
     for (const char* m : {"fp", "ptq", "lsq"}) {

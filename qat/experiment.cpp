@@ -195,6 +195,29 @@ MeanSd mean_sd(const std::vector<double>& values) {
   return m;
 }
 
+double seconds_left(const std::vector<std::string>& remaining,
+                    const std::map<std::string, MeanSd>& finished, int jobs) {
+  double trained = 0, all = 0;
+  int n_trained = 0, n_all = 0;
+  for (const auto& [method, ms] : finished) {
+    all += ms.mean * ms.n, n_all += ms.n;
+    if (method != "ptq") trained += ms.mean * ms.n, n_trained += ms.n;
+  }
+  if (n_all == 0 || remaining.empty()) return 0;
+  double left = 0;
+  for (const auto& method : remaining) {
+    const auto it = finished.find(method);
+    if (it != finished.end() && it->second.n > 0)
+      left += it->second.mean;
+    else if (n_trained > 0 && method != "ptq")
+      left += trained / n_trained;
+    else
+      left += all / n_all;
+  }
+  const double side_by_side = std::min<double>(std::max(jobs, 1), remaining.size());
+  return left / side_by_side;
+}
+
 PairedDifference paired_difference(const std::vector<double>& a, const std::vector<double>& b,
                                    bool lower_is_better, const std::string& a_name,
                                    const std::string& b_name) {
@@ -866,15 +889,28 @@ void run_experiment(const ExperimentRequest& r) {
     write_tables(r, rows);
     return;
   }
-  // Progress over the whole table: runs finished and, at the rate so far (jobs included), the time
-  // the rest will take.
+  // Progress over the whole table: runs finished and the time the rest will take. A PTQ run is
+  // seconds and a Squat run many minutes, so each remaining run is priced at the mean time of
+  // finished runs of its method (an untimed method: the mean of the finished trained runs, else of
+  // all), and the sum is divided by the runs side by side.
   const auto cells_start = std::chrono::steady_clock::now();
-  std::atomic<size_t> cells_done{0};
-  auto progress = [&] {
+  std::mutex progress_mutex;
+  std::vector<char> cell_done(cells.size(), 0);
+  std::map<std::string, MeanSd> method_seconds;  // mean over finished runs (n = count)
+  size_t cells_done = 0;
+  auto progress = [&](size_t index, double seconds) {
+    const std::lock_guard<std::mutex> lock(progress_mutex);
     const size_t n = ++cells_done;
+    cell_done[index] = 1;
+    MeanSd& m = method_seconds[*cells[index].method];
+    m.mean = (m.mean * m.n + seconds) / (m.n + 1);
+    ++m.n;
+    std::vector<std::string> remaining;
+    for (size_t i = 0; i < cells.size(); ++i)
+      if (!cell_done[i]) remaining.push_back(*cells[i].method);
+    const double left = seconds_left(remaining, method_seconds, r.jobs);
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - cells_start).count();
-    const double left = elapsed / static_cast<double>(n) * static_cast<double>(cells.size() - n);
     std::fprintf(stderr, "experiment: %zu of %zu runs done in %s%s\n", n, cells.size(),
                  format_duration(elapsed).c_str(),
                  n < cells.size() ? (", about " + format_duration(left) + " left").c_str() : "");
@@ -898,7 +934,7 @@ void run_experiment(const ExperimentRequest& r) {
                 : fp_finetune_once(r.task, data, c.teacher.tokenizer, teacher, r.eval_windows, cfg);
     finish({*cell.setting, *cell.method, o, static_cast<int64_t>(cell.seed), cell.fold,
             training_build()});
-    progress();
+    progress(static_cast<size_t>(&cell - cells.data()), o.seconds);
   };
   if (r.jobs <= 1 || cells.size() <= 1) {
     for (const Cell& cell : cells) run_cell(cell, teacher_of(cell.fold));

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
 
 #include "model/quant_spec.h"
@@ -77,6 +78,12 @@ struct MeanSd {
   int n = 0;
 };
 MeanSd mean_sd(const std::vector<double>& values);
+
+// The time the remaining runs of an experiment will take: each priced at the mean time of the
+// finished runs of its method (PTQ takes seconds, Squat many minutes); a method not timed yet at
+// the mean of the finished trained (non-PTQ) runs, else of all; divided by the runs side by side.
+double seconds_left(const std::vector<std::string>& remaining,
+                    const std::map<std::string, MeanSd>& finished, int jobs);
 
 // Paired differences a_i - b_i (same seed, same fold) and what they say. A method counts as
 // better only when it is better in every pair and the mean difference is larger than its sd;

@@ -207,6 +207,21 @@ TEST_CASE("mean and sample standard deviation of the experiment table", "[squat]
   REQUIRE(mean_sd({}).n == 0);
 }
 
+TEST_CASE("the experiment's time left prices each run at its method's mean", "[squat]") {
+  std::map<std::string, MeanSd> done;
+  done["ptq"] = {5.0, 0.0, 2};
+  done["lsq"] = {600.0, 0.0, 1};
+  // Two Squat runs not timed yet cost what the trained runs did so far; PTQ its own 5 s.
+  REQUIRE(seconds_left({"ptq", "squat", "squat"}, done, 1) == Approx(5 + 600 + 600));
+  REQUIRE(seconds_left({"lsq", "lsq"}, done, 2) == Approx(600));
+  // More jobs than runs left: the runs left set the parallelism.
+  REQUIRE(seconds_left({"lsq"}, done, 4) == Approx(600));
+  // Only PTQ timed: every method falls back to the mean of all.
+  REQUIRE(seconds_left({"squat"}, {{"ptq", {5.0, 0.0, 1}}}, 1) == Approx(5));
+  REQUIRE(seconds_left({}, done, 1) == 0);
+  REQUIRE(seconds_left({"lsq"}, {}, 1) == 0);
+}
+
 TEST_CASE("paired differences name a better method only outside the spread", "[squat]") {
   // Perplexity: lower is better. Better in every pair, by more than the sd.
   PairedDifference p =

@@ -421,6 +421,20 @@ void write_paired(const ExperimentRequest& r, const std::vector<ExperimentRow>& 
       {"lsq", "ptq"}, {"squat", "lsq"}, {"squat", "squat-e"}, {"squat", "squat-d"}};
   nlohmann::json out = nlohmann::json::array();
   std::ostringstream t;
+  // One comparison: a line of the Markdown table and an entry of results.json's "paired".
+  auto add = [&](const std::string& s, const std::string& a, const std::string& b,
+                 const std::string& joiner, const MeanSd& d, const char* unit,
+                 const std::string& reading, const char* extra_key, const std::string& extra) {
+    t << "| " << s << " | " << a << joiner << b << " | " << d.n << " | " << fmt("%+.2f", d.mean)
+      << (d.n > 1 ? " ± " + fmt("%.2f", d.sd) : "") << unit << " | " << reading << " |\n";
+    out.push_back({{"setting", s},
+                   {"a", a},
+                   {"b", b},
+                   {"pairs", d.n},
+                   {"mean", d.mean},
+                   {"sd", d.sd},
+                   {extra_key, extra}});
+  };
   for (const auto& s : split_list(r.settings)) {
     for (const auto& [a, b] : ladder) {
       const auto ia = cell.find({s, a}), ib = cell.find({s, b});
@@ -436,16 +450,7 @@ void write_paired(const ExperimentRequest& r, const std::vector<ExperimentRow>& 
         for (auto* v : {&va, &vb})
           for (double& x : *v) x *= 100;
       const PairedDifference p = paired_difference(va, vb, lm, a, b);
-      t << "| " << s << " | " << a << " − " << b << " | " << p.diff.n << " | "
-        << fmt("%+.2f", p.diff.mean) << (p.diff.n > 1 ? " ± " + fmt("%.2f", p.diff.sd) : "")
-        << (lm ? "" : " points") << " | " << p.reading << " |\n";
-      out.push_back({{"setting", s},
-                     {"a", a},
-                     {"b", b},
-                     {"pairs", p.diff.n},
-                     {"mean", p.diff.mean},
-                     {"sd", p.diff.sd},
-                     {"reading", p.reading}});
+      add(s, a, b, " − ", p.diff, lm ? "" : " points", p.reading, "reading", p.reading);
     }
     if (control.empty()) continue;
     for (const auto& m : split_list(r.methods)) {
@@ -459,19 +464,8 @@ void write_paired(const ExperimentRequest& r, const std::vector<ExperimentRow>& 
         rel.push_back(lm ? 100.0 * (v / c->second - 1) : 100.0 * (v - c->second));
       }
       if (rel.empty()) continue;
-      const MeanSd d = mean_sd(rel);
-      const std::string what = lm ? "fp-ft" : "FP";
-      t << "| " << s << " | " << m << " vs " << what << " | " << d.n << " | "
-        << fmt("%+.2f", d.mean) << (d.n > 1 ? " ± " + fmt("%.2f", d.sd) : "")
-        << (lm ? " %" : " points") << " | " << (lm ? "test perplexity change" : "accuracy change")
-        << " |\n";
-      out.push_back({{"setting", s},
-                     {"a", m},
-                     {"b", what},
-                     {"pairs", d.n},
-                     {"mean", d.mean},
-                     {"sd", d.sd},
-                     {"unit", lm ? "percent" : "points"}});
+      add(s, m, lm ? "fp-ft" : "FP", " vs ", mean_sd(rel), lm ? " %" : " points",
+          lm ? "test perplexity change" : "accuracy change", "unit", lm ? "percent" : "points");
     }
   }
   j["paired"] = out;
@@ -533,10 +527,12 @@ void write_tables(const ExperimentRequest& r, const std::vector<ExperimentRow>& 
   for (const auto& row : rows) ++builds[row.build];
   if (!builds.empty()) {
     md << "Builds (vector instructions as Eigen uses them; each width rounds differently):";
-    for (const auto& [build, n] : builds)
-      md << " " << (build.empty() ? "not recorded" : "`" + build + "`") << ", " << n << " run"
-         << (n == 1 ? "" : "s") << ";";
-    md.seekp(-1, std::ios_base::cur);
+    const char* sep = " ";
+    for (const auto& [build, n] : builds) {
+      md << sep << (build.empty() ? "not recorded" : "`" + build + "`") << ", " << n << " run"
+         << (n == 1 ? "" : "s");
+      sep = "; ";
+    }
     md << ".\n\n";
   }
   if (fp && cv) {

@@ -218,6 +218,17 @@ double seconds_left(const std::vector<std::string>& remaining,
   return left / side_by_side;
 }
 
+std::map<std::string, MeanSd> kept_method_seconds(const std::vector<ExperimentRow>& rows) {
+  std::map<std::string, MeanSd> out;
+  for (const ExperimentRow& row : rows) {
+    if (row.method == "fp" || row.outcome.seconds <= 0) continue;  // the FP rows are evaluations
+    MeanSd& m = out[row.method];
+    m.mean = (m.mean * m.n + row.outcome.seconds) / (m.n + 1);
+    ++m.n;
+  }
+  return out;
+}
+
 PairedDifference paired_difference(const std::vector<double>& a, const std::vector<double>& b,
                                    bool lower_is_better, const std::string& a_name,
                                    const std::string& b_name) {
@@ -888,11 +899,24 @@ void run_experiment(const ExperimentRequest& r) {
   // Progress over the whole table: runs finished and the time the rest will take. A PTQ run is
   // seconds and a Squat run many minutes, so each remaining run is priced at the mean time of
   // finished runs of its method (an untimed method: the mean of the finished trained runs, else of
-  // all), and the sum is divided by the runs side by side.
+  // all), and the sum is divided by the runs side by side. Until a method has a run finished here,
+  // the runs kept by --resume price it, so a resumed table's first estimate is not PTQ's seconds.
   const auto cells_start = std::chrono::steady_clock::now();
   std::mutex progress_mutex;
   std::vector<char> cell_done(cells.size(), 0);
-  std::map<std::string, MeanSd> method_seconds;  // mean over finished runs (n = count)
+  std::map<std::string, MeanSd> method_seconds;  // mean over runs finished here (n = count)
+  const std::map<std::string, MeanSd> kept_seconds = kept_method_seconds(rows);
+  auto priced_left = [&] {
+    std::map<std::string, MeanSd> prices = kept_seconds;
+    for (const auto& [method, m] : method_seconds) prices[method] = m;
+    std::vector<std::string> remaining;
+    for (size_t i = 0; i < cells.size(); ++i)
+      if (!cell_done[i]) remaining.push_back(*cells[i].method);
+    return seconds_left(remaining, prices, r.jobs);
+  };
+  if (!kept_seconds.empty())
+    std::fprintf(stderr, "experiment: %zu runs to do, about %s (priced at the kept runs' times)\n",
+                 cells.size(), format_duration(priced_left()).c_str());
   size_t cells_done = 0;
   auto progress = [&](size_t index, double seconds) {
     const std::lock_guard<std::mutex> lock(progress_mutex);
@@ -901,10 +925,7 @@ void run_experiment(const ExperimentRequest& r) {
     MeanSd& m = method_seconds[*cells[index].method];
     m.mean = (m.mean * m.n + seconds) / (m.n + 1);
     ++m.n;
-    std::vector<std::string> remaining;
-    for (size_t i = 0; i < cells.size(); ++i)
-      if (!cell_done[i]) remaining.push_back(*cells[i].method);
-    const double left = seconds_left(remaining, method_seconds, r.jobs);
+    const double left = priced_left();
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - cells_start).count();
     std::fprintf(stderr, "experiment: %zu of %zu runs done in %s%s\n", n, cells.size(),

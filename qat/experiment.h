@@ -85,6 +85,10 @@ MeanSd mean_sd(const std::vector<double>& values);
 double seconds_left(const std::vector<std::string>& remaining,
                     const std::map<std::string, MeanSd>& finished, int jobs);
 
+// The mean time of the kept rows of each method (rows without a time and the FP teacher's
+// evaluation rows left out): the price of a method before a run of it has finished.
+std::map<std::string, MeanSd> kept_method_seconds(const std::vector<ExperimentRow>& rows);
+
 // Paired differences a_i - b_i (same seed, same fold) and what they say. A method counts as
 // better only when it is better in every pair and the mean difference is larger than its sd;
 // otherwise the difference is inside the spread: no difference. One pair has no spread and

@@ -222,6 +222,24 @@ TEST_CASE("the experiment's time left prices each run at its method's mean", "[s
   REQUIRE(seconds_left({"lsq"}, {}, 1) == 0);
 }
 
+TEST_CASE("kept runs price each method of a resumed experiment", "[squat]") {
+  auto row = [](const std::string& method, double seconds) {
+    ExperimentRow r;
+    r.method = method;
+    r.outcome.seconds = seconds;
+    return r;
+  };
+  // The FP teacher's evaluation row and an untimed row (an old results.json) price nothing.
+  const auto kept = kept_method_seconds({row("fp", 900), row("ptq", 4), row("ptq", 6),
+                                         row("squat", 500), row("squat", 700), row("lsq", 0)});
+  REQUIRE(kept.size() == 2);
+  REQUIRE(kept.at("ptq").mean == Approx(5));
+  REQUIRE(kept.at("squat").n == 2);
+  REQUIRE(kept.at("squat").mean == Approx(600));
+  // A resumed table's Squat runs are priced at minutes before one of them finishes here.
+  REQUIRE(seconds_left({"ptq", "squat"}, kept, 1) == Approx(605));
+}
+
 TEST_CASE("paired differences name a better method only outside the spread", "[squat]") {
   // Perplexity: lower is better. Better in every pair, by more than the sd.
   PairedDifference p =

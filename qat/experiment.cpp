@@ -489,8 +489,11 @@ void write_paired(const ExperimentRequest& r, const std::vector<ExperimentRow>& 
      << t.str();
 }
 
-// results.md and results.json from the finished rows.
-void write_tables(const ExperimentRequest& r, const std::vector<ExperimentRow>& rows) {
+// results.md and results.json from the finished rows. `others` are kept runs that this command's
+// --settings, --methods, --seeds or --folds do not select: they stay in results.json's runs (a
+// narrower --resume must not lose them) and out of the tables.
+void write_tables(const ExperimentRequest& r, const std::vector<ExperimentRow>& rows,
+                  const std::vector<ExperimentRow>& others) {
   const bool lm = r.task == Task::kLm;
   const char* vf = lm ? "%.2f" : "%.4f";
   const std::vector<std::string> settings = split_list(r.settings), methods = split_list(r.methods);
@@ -595,14 +598,8 @@ void write_tables(const ExperimentRequest& r, const std::vector<ExperimentRow>& 
   md << "\n## Runs\n\n| setting | method | seed | " << (cv ? "fold | " : "")
      << (lm ? "validation | test" : "dev | test") << " | steps | QAT tokens/s | seconds |\n|"
      << (cv ? "---|" : "") << "---|---|---|---|---|---|---|---|\n";
-  nlohmann::json runs = nlohmann::json::array();
-  for (const auto& row : rows) {
+  auto run_json = [&](const ExperimentRow& row) {
     const QatOutcome& o = row.outcome;
-    md << "| " << row.setting << " | " << row.method << " | " << row.seed << " | ";
-    if (cv) md << row.fold << " | ";
-    md << (cv ? "–" : fmt(vf, lm ? o.metric : o.dev_metric)) << " | " << fmt(vf, o.test_metric)
-       << " | " << o.steps << " | " << fmt("%.0f", o.tokens_per_s) << " | "
-       << fmt("%.0f", o.seconds) << " |\n";
     nlohmann::json terms = nlohmann::json::array();
     for (const auto& t : o.term_stats) {
       terms.push_back({{"term", t.name},
@@ -629,8 +626,22 @@ void write_tables(const ExperimentRequest& r, const std::vector<ExperimentRow>& 
                         : qat_command_for(r, row.setting, row.method, row.seed, row.fold)}};
     if (row.fold >= 0) run["fold"] = row.fold;
     if (!row.build.empty()) run["build"] = row.build;
-    runs.push_back(run);
+    return run;
+  };
+  nlohmann::json runs = nlohmann::json::array();
+  for (const auto& row : rows) {
+    const QatOutcome& o = row.outcome;
+    md << "| " << row.setting << " | " << row.method << " | " << row.seed << " | ";
+    if (cv) md << row.fold << " | ";
+    md << (cv ? "–" : fmt(vf, lm ? o.metric : o.dev_metric)) << " | " << fmt(vf, o.test_metric)
+       << " | " << o.steps << " | " << fmt("%.0f", o.tokens_per_s) << " | "
+       << fmt("%.0f", o.seconds) << " |\n";
+    runs.push_back(run_json(row));
   }
+  for (const auto& row : others) runs.push_back(run_json(row));
+  if (!others.empty())
+    md << "\nresults.json keeps " << others.size()
+       << " more runs, of settings, methods, seeds or folds this command did not select.\n";
   j["runs"] = runs;
 
   bool any_terms = false;
@@ -758,7 +769,7 @@ void run_experiment(const ExperimentRequest& r) {
   };
   const int fold_count = std::max(r.folds, 1);  // the fixed split is one "fold", -1
   auto fold_at = [&](int i) { return r.folds > 0 ? i : -1; };
-  std::vector<ExperimentRow> rows;
+  std::vector<ExperimentRow> rows, others;  // others: kept runs outside this selection
   if (r.resume) {
     std::string earlier_command;
     for (auto& row : resumed_rows(r, &earlier_command)) {
@@ -768,12 +779,17 @@ void run_experiment(const ExperimentRequest& r) {
           fold_ok && (row.method == "fp" || (si <= settings.size() && mi < methods.size() &&
                                              seed >= static_cast<int64_t>(r.train.seed) &&
                                              seed < static_cast<int64_t>(r.train.seed) + r.seeds));
-      if (wanted) rows.push_back(std::move(row));
+      (wanted ? rows : others).push_back(std::move(row));
     }
     std::stable_sort(rows.begin(), rows.end(),
                      [&](const auto& a, const auto& b) { return rank(a) < rank(b); });
     std::fprintf(stderr, "experiment: --resume: %zu runs kept from %s/results.json\n", rows.size(),
                  r.out_dir.c_str());
+    if (!others.empty())
+      std::fprintf(stderr,
+                   "experiment: --resume: %zu more runs there are outside --settings, --methods, "
+                   "--seeds and --folds: kept in results.json, left out of the tables\n",
+                   others.size());
     const std::string build = training_build();
     const auto other = std::count_if(rows.begin(), rows.end(),
                                      [&](const ExperimentRow& x) { return x.build != build; });
@@ -786,7 +802,7 @@ void run_experiment(const ExperimentRequest& r) {
     if (r.tables_only) {
       ExperimentRequest earlier = r;  // the command that ran them, not this one
       earlier.command_line = earlier_command;
-      write_tables(earlier, rows);
+      write_tables(earlier, rows, others);
       std::fprintf(stderr, "experiment: --tables-only: %s/results.md written, nothing run\n",
                    r.out_dir.c_str());
       return;
@@ -820,7 +836,7 @@ void run_experiment(const ExperimentRequest& r) {
                  x.setting.c_str(), x.method.c_str(), static_cast<long long>(x.seed),
                  x.fold >= 0 ? (" fold " + std::to_string(x.fold)).c_str() : "", metric.c_str(),
                  x.outcome.metric, x.outcome.test_metric, x.outcome.seconds);
-    write_tables(r, rows);  // rewritten after every row: a stopped run keeps its table
+    write_tables(r, rows, others);  // rewritten after every row: a stopped run keeps its table
   };
   auto done = [&](const std::string& setting, const std::string& method, int64_t seed, int fold) {
     for (const auto& x : rows)
@@ -893,7 +909,7 @@ void run_experiment(const ExperimentRequest& r) {
   if (cells.empty()) {  // every run kept: the tables are still written, by this build's code
     std::fprintf(stderr, "experiment: every run is already in %s/results.json\n",
                  r.out_dir.c_str());
-    write_tables(r, rows);
+    write_tables(r, rows, others);
     return;
   }
   // Progress over the whole table: runs finished and the time the rest will take. A PTQ run is

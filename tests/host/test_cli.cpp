@@ -338,6 +338,22 @@ TEST_CASE("hil-train experiment stores its rows in SQLite and writes results.md 
                        Contains("Command: `") && !Contains("--tables-only"));
   CHECK(box.read("out/results.tsv") == tsv_before);
   CHECK(runs.latest_run_id() == runs_before);
+  // Runs the selection leaves out stay in results.json, from --tables-only and from a narrower
+  // --resume that runs something: neither loses what an earlier command recorded.
+  CHECK(runs_by_cell(nlohmann::json::parse(box.read("out/results.json"))) == all);
+  r = experiment("out", db_path, "W3A4", {"--resume"}, "ptq");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK_THAT(r.err, Contains("6 more runs there are outside"));
+  const auto widened = runs_by_cell(nlohmann::json::parse(box.read("out/results.json")));
+  CHECK(widened.size() == 8);
+  for (const auto& [cell, value] : all) CHECK(widened.at(cell) == value);
+  CHECK(widened.count("W3A4 ptq 7") == 1);
+  CHECK_THAT(box.read("out/results.md"), Contains("| W3A4 | ptq |") && !Contains("| W2A8 |") &&
+                                             Contains("results.json keeps 6 more runs"));
+  r = experiment("out", db_path, "W8A8,W4A8,W2A8,W3A4", {"--resume", "--tables-only"});
+  REQUIRE(r.code == 0);
+  CHECK_THAT(box.read("out/results.md"), Contains("| W2A8 | lsq |") && Contains("| W3A4 | ptq |"));
   r = experiment("out", db_path, "W8A8", {"--tables-only"});
   CHECK(r.code == 2);
   CHECK_THAT(r.err, Contains("--resume"));

@@ -371,8 +371,9 @@ ExperimentRow row_from_json(const nlohmann::json& run, bool lm) {
 }
 
 // The runs of an earlier experiment in out_dir/results.json with the same recipe (--resume), and
-// the command that made the file.
-std::vector<ExperimentRow> resumed_rows(const ExperimentRequest& r, std::string* command) {
+// the commands that made the file.
+std::vector<ExperimentRow> resumed_rows(const ExperimentRequest& r,
+                                        std::vector<std::string>* commands) {
   const std::string path = r.out_dir + "/results.json";
   std::ifstream in(path);
   if (!in) {
@@ -405,7 +406,13 @@ std::vector<ExperimentRow> resumed_rows(const ExperimentRequest& r, std::string*
       }
     }
     for (const auto& run : j.at("runs")) rows.push_back(row_from_json(run, r.task == Task::kLm));
-    *command = j.value("command", std::string());
+    // Every invocation that added runs, oldest first ("command" alone: a file from before the
+    // list was kept).
+    if (j.contains("commands")) {
+      *commands = j.at("commands").get<std::vector<std::string>>();
+    } else if (!j.value("command", std::string()).empty()) {
+      commands->push_back(j.at("command").get<std::string>());
+    }
   } catch (const nlohmann::json::exception& e) {
     throw ConfigError("--resume: " + path + " is not an experiment's results.json: " + e.what());
   }
@@ -491,9 +498,13 @@ void write_paired(const ExperimentRequest& r, const std::vector<ExperimentRow>& 
 
 // results.md and results.json from the finished rows. `others` are kept runs that this command's
 // --settings, --methods, --seeds or --folds do not select: they stay in results.json's runs (a
-// narrower --resume must not lose them) and out of the tables.
+// narrower --resume must not lose them) and out of the tables. `commands`: the invocations that
+// made the runs, oldest first; empty means this one alone.
 void write_tables(const ExperimentRequest& r, const std::vector<ExperimentRow>& rows,
-                  const std::vector<ExperimentRow>& others) {
+                  const std::vector<ExperimentRow>& others,
+                  const std::vector<std::string>& commands) {
+  const std::vector<std::string> history =
+      commands.empty() ? std::vector<std::string>{r.command_line} : commands;
   const bool lm = r.task == Task::kLm;
   const char* vf = lm ? "%.2f" : "%.4f";
   const std::vector<std::string> settings = split_list(r.settings), methods = split_list(r.methods);
@@ -509,7 +520,8 @@ void write_tables(const ExperimentRequest& r, const std::vector<ExperimentRow>& 
   const double fp_test = fp ? fp->outcome.test_metric : 0;
   nlohmann::json j;
   j["task"] = task_name(r.task);
-  j["command"] = r.command_line;
+  j["command"] = history.back();
+  j["commands"] = history;
   j["teacher"] = r.teacher_path;
   j["metric"] = lm ? "test perplexity" : "test accuracy";
   j["config"] = recipe_json(r);
@@ -520,7 +532,15 @@ void write_tables(const ExperimentRequest& r, const std::vector<ExperimentRow>& 
 
   std::ostringstream md;
   md << "# QAT experiment (" << task_name(r.task) << ")\n\n";
-  md << "Command: `" << r.command_line << "`\n\n";
+  if (history.size() == 1) {
+    md << "Command: `" << history.back() << "`\n\n";
+  } else {
+    md << "Commands (the runs come from " << history.size()
+       << " invocations of the same recipe, oldest first; each ran what the ones before had not):"
+       << "\n\n";
+    for (const auto& c : history) md << "- `" << c << "`\n";
+    md << "\n";
+  }
   if (cv) {
     const TrainConfig& f = r.finetune;
     md << r.folds << "-fold cross-validation over every labelled sentence (train, dev and test "
@@ -672,9 +692,10 @@ void write_tables(const ExperimentRequest& r, const std::vector<ExperimentRow>& 
       md << "\n";
     }
   }
-  md << "\n## Reproduce\n\nThe whole table:\n\n```\n"
-     << r.command_line
-     << "\n```\n\nOne run (same numbers, bit for bit on the same build):\n\n```\n";
+  md << "\n## Reproduce\n\nThe whole table" << (history.size() > 1 ? " (in this order)" : "")
+     << ":\n\n```\n";
+  for (const auto& c : history) md << c << "\n";
+  md << "```\n\nOne run (same numbers, bit for bit on the same build):\n\n```\n";
   for (const auto& row : rows) {
     if (row.method != "fp") {
       md << qat_command_for(r, row.setting, row.method, row.seed, row.fold) << "\n";
@@ -770,9 +791,9 @@ void run_experiment(const ExperimentRequest& r) {
   const int fold_count = std::max(r.folds, 1);  // the fixed split is one "fold", -1
   auto fold_at = [&](int i) { return r.folds > 0 ? i : -1; };
   std::vector<ExperimentRow> rows, others;  // others: kept runs outside this selection
+  std::vector<std::string> commands;        // the invocations that made the runs, oldest first
   if (r.resume) {
-    std::string earlier_command;
-    for (auto& row : resumed_rows(r, &earlier_command)) {
+    for (auto& row : resumed_rows(r, &commands)) {
       const auto [seed, fold, si, mi] = rank(row);
       const bool fold_ok = r.folds > 0 ? fold >= 0 && fold < r.folds : fold < 0;
       const bool wanted =
@@ -799,10 +820,9 @@ void run_experiment(const ExperimentRequest& r) {
                    "recorded (this one: %s); they are comparable, not bit-reproducible here\n",
                    static_cast<long long>(other), build.c_str());
     }
-    if (r.tables_only) {
-      ExperimentRequest earlier = r;  // the command that ran them, not this one
-      earlier.command_line = earlier_command;
-      write_tables(earlier, rows, others);
+    if (r.tables_only) {  // the commands that ran them, not this one
+      if (commands.empty()) commands.emplace_back("(not recorded)");
+      write_tables(r, rows, others, commands);
       std::fprintf(stderr, "experiment: --tables-only: %s/results.md written, nothing run\n",
                    r.out_dir.c_str());
       return;
@@ -810,6 +830,11 @@ void run_experiment(const ExperimentRequest& r) {
     if (r.sink)
       for (const auto& row : rows) r.sink(row);
   }
+  // This invocation joins the history (a rerun of the last command after a stop does not); it
+  // leaves again if it runs nothing.
+  const bool joined = commands.empty() || commands.back() != r.command_line;
+  if (joined) commands.push_back(r.command_line);
+  size_t runs_made = 0;
   std::ofstream tsv(r.out_dir + "/results.tsv", std::ios::app);
   tsv << "# " << r.command_line << "\n# teacher " << r.teacher_path << " steps " << r.train.steps
       << " batch " << r.train.batch << " seq " << r.train.seq << " lr " << r.train.lr << " seed "
@@ -827,6 +852,7 @@ void run_experiment(const ExperimentRequest& r) {
         std::upper_bound(rows.begin(), rows.end(), row,
                          [&](const auto& a, const auto& b) { return rank(a) < rank(b); });
     const ExperimentRow& x = *rows.insert(at, std::move(row));
+    ++runs_made;
     if (r.sink) r.sink(x);
     tsv << x.setting << "\t" << x.method << "\t" << x.seed << "\t" << x.fold << "\t"
         << x.outcome.metric << "\t" << (lm ? x.outcome.test_metric : x.outcome.dev_metric) << "\t"
@@ -836,7 +862,7 @@ void run_experiment(const ExperimentRequest& r) {
                  x.setting.c_str(), x.method.c_str(), static_cast<long long>(x.seed),
                  x.fold >= 0 ? (" fold " + std::to_string(x.fold)).c_str() : "", metric.c_str(),
                  x.outcome.metric, x.outcome.test_metric, x.outcome.seconds);
-    write_tables(r, rows, others);  // rewritten after every row: a stopped run keeps its table
+    write_tables(r, rows, others, commands);  // after every row: a stopped run keeps its table
   };
   auto done = [&](const std::string& setting, const std::string& method, int64_t seed, int fold) {
     for (const auto& x : rows)
@@ -909,7 +935,8 @@ void run_experiment(const ExperimentRequest& r) {
   if (cells.empty()) {  // every run kept: the tables are still written, by this build's code
     std::fprintf(stderr, "experiment: every run is already in %s/results.json\n",
                  r.out_dir.c_str());
-    write_tables(r, rows, others);
+    if (joined && runs_made == 0) commands.pop_back();
+    write_tables(r, rows, others, commands);
     return;
   }
   // Progress over the whole table: runs finished and the time the rest will take. A PTQ run is

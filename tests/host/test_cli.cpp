@@ -334,8 +334,14 @@ TEST_CASE("hil-train experiment stores its rows in SQLite and writes results.md 
   REQUIRE(r.code == 0);
   CHECK_THAT(r.err, Contains("nothing run"));
   const std::string only = box.read("out/results.md");
+  // The two invocations that made the runs, oldest first; not the rerun that ran nothing, nor
+  // this one.
   CHECK_THAT(only, Contains("| W8A8 | lsq − ptq | 1 | ") && !Contains("| W2A8 |") &&
-                       Contains("Command: `") && !Contains("--tables-only"));
+                       Contains("Commands (the runs come from 2 invocations") &&
+                       Contains("--settings W8A8,W4A8 --methods") &&
+                       Contains("--settings W8A8,W4A8,W2A8 --methods") &&
+                       !Contains("--tables-only"));
+  CHECK(nlohmann::json::parse(box.read("out/results.json")).at("commands").size() == 2);
   CHECK(box.read("out/results.tsv") == tsv_before);
   CHECK(runs.latest_run_id() == runs_before);
   // Runs the selection leaves out stay in results.json, from --tables-only and from a narrower
@@ -350,7 +356,8 @@ TEST_CASE("hil-train experiment stores its rows in SQLite and writes results.md 
   for (const auto& [cell, value] : all) CHECK(widened.at(cell) == value);
   CHECK(widened.count("W3A4 ptq 7") == 1);
   CHECK_THAT(box.read("out/results.md"), Contains("| W3A4 | ptq |") && !Contains("| W2A8 |") &&
-                                             Contains("results.json keeps 6 more runs"));
+                                             Contains("results.json keeps 6 more runs") &&
+                                             Contains("from 3 invocations"));
   r = experiment("out", db_path, "W8A8,W4A8,W2A8,W3A4", {"--resume", "--tables-only"});
   REQUIRE(r.code == 0);
   CHECK_THAT(box.read("out/results.md"), Contains("| W2A8 | lsq |") && Contains("| W3A4 | ptq |"));

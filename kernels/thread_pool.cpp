@@ -19,6 +19,8 @@ inline void cpu_relax() {
 // oversubscribed machine (or under qemu) spinning never starves the thread that has the work.
 constexpr auto kSpin = std::chrono::microseconds(20);
 constexpr auto kYield = std::chrono::microseconds(300);
+// The task index of a claim word no call is open on: above every task count.
+constexpr uint32_t kClosed = 0xFFFFFFFFu;
 
 }  // namespace
 
@@ -41,15 +43,20 @@ int ThreadPool::drain(uint32_t gen, int index) {
   uint64_t c = claim_.load(std::memory_order_acquire);
   for (;;) {
     if (static_cast<uint32_t>(c >> 32) != gen) return ran;  // a later call: not ours
-    const int task = static_cast<int>(static_cast<uint32_t>(c));
-    // Read before the claim; a successful claim proves the word did not change meanwhile, so
-    // the call these belong to was still running (it cannot end with a task unclaimed).
-    if (task >= n_tasks_.load(std::memory_order_relaxed) ||
-        index >= active_.load(std::memory_order_relaxed))
-      return ran;
+    const uint32_t task = static_cast<uint32_t>(c);
+    // Read before the claim. They may already be the next call's (run() writes them before it
+    // opens that call's claims); then the fence orders run()'s closing of the claim word before
+    // the compare-exchange below, which therefore fails. A successful claim thus proves the
+    // fields and the task belong to one call that was still running (it cannot end with a task
+    // unclaimed).
+    const bool take = task < static_cast<uint32_t>(n_tasks_.load(std::memory_order_relaxed)) &&
+                      index < active_.load(std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (!take) return ran;
     if (claim_.compare_exchange_weak(c, c + 1, std::memory_order_acq_rel,
                                      std::memory_order_acquire)) {
-      fn_.load(std::memory_order_relaxed)(ctx_.load(std::memory_order_relaxed), task);
+      fn_.load(std::memory_order_relaxed)(ctx_.load(std::memory_order_relaxed),
+                                          static_cast<int>(task));
       ++ran;
       c = claim_.load(std::memory_order_acquire);
     }
@@ -95,12 +102,18 @@ void ThreadPool::run(int n_tasks, TaskFn fn, void* ctx, int max_threads) {
     for (int i = 0; i < n_tasks; ++i) fn(ctx, i);
     return;
   }
+  const uint32_t gen = generation_.load(std::memory_order_relaxed) + 1;
+  // Close the last call's claims before its fields are overwritten: a worker that read the last
+  // call's word (every task claimed) and then this call's n_tasks could otherwise claim "task
+  // n_last" of this call before this call opens, and that task would run twice. The release
+  // fence pairs with the acquire fence in drain().
+  claim_.store(uint64_t{gen} << 32 | kClosed, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_release);
   fn_.store(fn, std::memory_order_relaxed);
   ctx_.store(ctx, std::memory_order_relaxed);
   n_tasks_.store(n_tasks, std::memory_order_relaxed);
   active_.store(max_threads, std::memory_order_relaxed);
   done_.store(0, std::memory_order_relaxed);
-  const uint32_t gen = generation_.load(std::memory_order_relaxed) + 1;
   claim_.store(uint64_t{gen} << 32, std::memory_order_release);
   generation_.store(gen);  // seq_cst: pairs with the sleepers_ increment of a worker
   if (sleepers_.load() > 0) {

@@ -35,7 +35,9 @@ class ThreadPool {
 
   std::vector<std::thread> workers_;
   // generation << 32 | index of the next unclaimed task. A claim is a compare-exchange on the
-  // whole word, so a worker that wakes late can never claim a task of a later call.
+  // whole word, so a worker that wakes late can never claim a task of a later call; run()
+  // closes the word (a task index above any count) before it writes the next call's fields, so
+  // a late worker that read those cannot claim on the finished call's word either.
   std::atomic<uint64_t> claim_{0};
   std::atomic<uint32_t> generation_{0};  // what idle workers wait on
   std::atomic<int> done_{0};             // tasks of the current call finished by workers

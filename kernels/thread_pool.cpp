@@ -43,7 +43,7 @@ int ThreadPool::drain(uint32_t gen, int index) {
   uint64_t c = claim_.load(std::memory_order_acquire);
   for (;;) {
     if (static_cast<uint32_t>(c >> 32) != gen) return ran;  // a later call: not ours
-    const uint32_t task = static_cast<uint32_t>(c);
+    const auto task = static_cast<uint32_t>(c);
     // Read before the claim. They may already be the next call's (run() writes them before it
     // opens that call's claims); then the fence orders run()'s closing of the claim word before
     // the compare-exchange below, which therefore fails. A successful claim thus proves the

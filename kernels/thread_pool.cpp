@@ -44,6 +44,7 @@ int ThreadPool::drain(uint32_t gen, int index) {
   for (;;) {
     if (static_cast<uint32_t>(c >> 32) != gen) return ran;  // a later call: not ours
     const auto task = static_cast<uint32_t>(c);
+    if (auto* hook = hooks_.worker_read.load(std::memory_order_relaxed); hook && index > 0) hook();
     // Read before the claim. They may already be the next call's (run() writes them before it
     // opens that call's claims); then the fence orders run()'s closing of the claim word before
     // the compare-exchange below, which therefore fails. A successful claim thus proves the
@@ -114,6 +115,7 @@ void ThreadPool::run(int n_tasks, TaskFn fn, void* ctx, int max_threads) {
   n_tasks_.store(n_tasks, std::memory_order_relaxed);
   active_.store(max_threads, std::memory_order_relaxed);
   done_.store(0, std::memory_order_relaxed);
+  if (auto* hook = hooks_.caller_setup.load(std::memory_order_relaxed)) hook();
   claim_.store(uint64_t{gen} << 32, std::memory_order_release);
   generation_.store(gen);  // seq_cst: pairs with the sleepers_ increment of a worker
   if (sleepers_.load() > 0) {

@@ -28,6 +28,16 @@ class ThreadPool {
   // the caller runs itself.
   void run(int n_tasks, TaskFn fn, void* ctx, int max_threads);
 
+  // Tests only (null otherwise): called where the interleavings of two back-to-back calls meet,
+  // so that a test can stretch them. `worker_read` by a worker between reading the claim word and
+  // the call's fields; `caller_setup` by run() between writing a call's fields and opening its
+  // claims.
+  struct TestHooks {
+    std::atomic<void (*)()> worker_read{nullptr};
+    std::atomic<void (*)()> caller_setup{nullptr};
+  };
+  TestHooks& test_hooks() { return hooks_; }
+
  private:
   void worker(int index);
   // Claims and runs tasks of generation gen until none is left; returns how many it ran.
@@ -50,6 +60,7 @@ class ThreadPool {
   std::atomic<void*> ctx_{nullptr};
   std::atomic<int> n_tasks_{0};
   std::atomic<int> active_{0};
+  TestHooks hooks_;
 };
 
 }  // namespace hilq::kernels

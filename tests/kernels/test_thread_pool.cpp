@@ -5,7 +5,9 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -76,6 +78,40 @@ TEST_CASE("a call completes when its workers are asleep or busy elsewhere", "[ke
     current_call.store(-1);
     for (auto& r : c.runs) REQUIRE(r.load() == 1);
   }
+  CHECK(stale_calls.load() == 0);
+}
+
+// Sleeps a pseudo-random 0-40 us: stretches the window a hook sits in.
+void stretch() {
+  thread_local uint32_t state =
+      0x9e3779b9u ^ static_cast<uint32_t>(std::hash<std::thread::id>{}(std::this_thread::get_id()));
+  state = state * 1664525u + 1013904223u;
+  std::this_thread::sleep_for(std::chrono::microseconds((state >> 16) % 41));
+}
+
+TEST_CASE("a worker late from the last call never claims a task of the next one",
+          "[kernels][pool]") {
+  if (test_threads() < 3) return;
+  // A worker that read the finished call's claim word (every task claimed) and then the next
+  // call's task count must not claim "task n_last" on the old word: the next call would run it
+  // again. The hooks stretch the worker between its two reads and the caller between writing
+  // the next call's fields and opening its claims; calls of 9 and 10 tasks alternate so that the
+  // count grows across the boundary.
+  ThreadPool pool(3);
+  pool.test_hooks().worker_read.store(&stretch);
+  pool.test_hooks().caller_setup.store(&stretch);
+  for (int call = 0; call < 400; ++call) {
+    const int n = 9 + call % 2;
+    Call c(n);
+    c.id = 20000 + call;
+    current_call.store(c.id);
+    pool.run(n, &task, &c, 3);
+    current_call.store(-1);
+    CAPTURE(call, n);
+    for (int i = 0; i < n; ++i) REQUIRE(c.runs[static_cast<size_t>(i)].load() == 1);
+  }
+  pool.test_hooks().worker_read.store(nullptr);
+  pool.test_hooks().caller_setup.store(nullptr);
   CHECK(stale_calls.load() == 0);
 }
 

@@ -218,13 +218,19 @@ double seconds_left(const std::vector<std::string>& remaining,
   return left / side_by_side;
 }
 
+namespace {
+// Adds one value to a running mean (the sd is not kept).
+void add_to_mean(MeanSd& m, double value) {
+  m.mean = (m.mean * m.n + value) / (m.n + 1);
+  ++m.n;
+}
+}  // namespace
+
 std::map<std::string, MeanSd> kept_method_seconds(const std::vector<ExperimentRow>& rows) {
   std::map<std::string, MeanSd> out;
   for (const ExperimentRow& row : rows) {
     if (row.method == "fp" || row.outcome.seconds <= 0) continue;  // the FP rows are evaluations
-    MeanSd& m = out[row.method];
-    m.mean = (m.mean * m.n + row.outcome.seconds) / (m.n + 1);
-    ++m.n;
+    add_to_mean(out[row.method], row.outcome.seconds);
   }
   return out;
 }
@@ -965,9 +971,7 @@ void run_experiment(const ExperimentRequest& r) {
     const std::lock_guard<std::mutex> lock(progress_mutex);
     const size_t n = ++cells_done;
     cell_done[index] = 1;
-    MeanSd& m = method_seconds[*cells[index].method];
-    m.mean = (m.mean * m.n + seconds) / (m.n + 1);
-    ++m.n;
+    add_to_mean(method_seconds[*cells[index].method], seconds);
     const double left = priced_left();
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - cells_start).count();

@@ -130,6 +130,7 @@ int run_train(const TrainCommand& a) {
     LoadedCheckpoint ck = load_checkpoint(required(a.init, "--init"));
     tok = ck.tokenizer;
     model = std::move(ck.model);
+    if (a.dropout) model->set_dropout(static_cast<float>(*a.dropout));
   } else {
     tok = load_tokenizer(a);
     const ModelConfig mc = model_config(

@@ -18,6 +18,7 @@
 #include <tuple>
 
 #include "model/setting.h"
+#include "model/sha256.h"
 #include "qat/checkpoint.h"
 
 namespace hilq::qat {
@@ -376,10 +377,12 @@ ExperimentRow row_from_json(const nlohmann::json& run, bool lm) {
   return row;
 }
 
-// The runs of an earlier experiment in out_dir/results.json with the same recipe (--resume), and
-// the commands that made the file.
+// The runs of an earlier experiment in out_dir/results.json with the same recipe (--resume), the
+// commands that made the file, and the sha256 of the teacher they were made from (empty in a file
+// from before it was recorded).
 std::vector<ExperimentRow> resumed_rows(const ExperimentRequest& r,
-                                        std::vector<std::string>* commands) {
+                                        std::vector<std::string>* commands,
+                                        std::string* teacher_sha256) {
   const std::string path = r.out_dir + "/results.json";
   std::ifstream in(path);
   if (!in) {
@@ -419,6 +422,7 @@ std::vector<ExperimentRow> resumed_rows(const ExperimentRequest& r,
     } else if (!j.value("command", std::string()).empty()) {
       commands->push_back(j.at("command").get<std::string>());
     }
+    *teacher_sha256 = j.value("teacher_sha256", std::string());
   } catch (const nlohmann::json::exception& e) {
     throw ConfigError("--resume: " + path + " is not an experiment's results.json: " + e.what());
   }
@@ -508,7 +512,7 @@ void write_paired(const ExperimentRequest& r, const std::vector<ExperimentRow>& 
 // made the runs, oldest first; empty means this one alone.
 void write_tables(const ExperimentRequest& r, const std::vector<ExperimentRow>& rows,
                   const std::vector<ExperimentRow>& others,
-                  const std::vector<std::string>& commands) {
+                  const std::vector<std::string>& commands, const std::string& teacher_sha256) {
   const std::vector<std::string> history =
       commands.empty() ? std::vector<std::string>{r.command_line} : commands;
   const bool lm = r.task == Task::kLm;
@@ -529,6 +533,7 @@ void write_tables(const ExperimentRequest& r, const std::vector<ExperimentRow>& 
   j["command"] = history.back();
   j["commands"] = history;
   j["teacher"] = r.teacher_path;
+  j["teacher_sha256"] = teacher_sha256;
   j["metric"] = lm ? "test perplexity" : "test accuracy";
   j["config"] = recipe_json(r);
   j["config"]["seeds"] = r.seeds;
@@ -760,6 +765,27 @@ void check_encoder(const LoadedCheckpoint& encoder, const std::string& path) {
   }
 }
 
+// A results.json from before the teacher's hash was kept: its FP row of `fold` must be what this
+// teacher scores now (within the rounding of another build), or the kept runs came from another
+// teacher.
+void check_kept_fp(const std::vector<ExperimentRow>& rows, int fold, double test_now,
+                   const ExperimentRequest& r) {
+  for (const auto& x : rows) {
+    if (x.method != "fp" || x.fold != fold) continue;
+    const double before = x.outcome.test_metric;
+    if (std::abs(test_now - before) > 1e-4 * std::abs(before)) {
+      char buf[160];
+      std::snprintf(buf, sizeof buf, "test %.6g now, %.6g in the kept FP row%s", test_now, before,
+                    fold >= 0 ? (" of fold " + std::to_string(fold)).c_str() : "");
+      throw ConfigError("--resume: " + r.teacher_path + " is not the teacher the runs in " +
+                        r.out_dir + "/results.json were made from (" + buf +
+                        "); use another --out");
+    }
+    std::fprintf(stderr, "experiment: --resume: the teacher scores its kept FP row (%.6g)%s\n",
+                 before, fold >= 0 ? (" on fold " + std::to_string(fold)).c_str() : "");
+  }
+}
+
 }  // namespace
 
 void run_experiment(const ExperimentRequest& r) {
@@ -798,8 +824,14 @@ void run_experiment(const ExperimentRequest& r) {
   auto fold_at = [&](int i) { return r.folds > 0 ? i : -1; };
   std::vector<ExperimentRow> rows, others;  // others: kept runs outside this selection
   std::vector<std::string> commands;        // the invocations that made the runs, oldest first
+  // Kept runs are comparable only if they were made from this very teacher: the same path may
+  // hold a retrained one (a new machine's cache). A file from before the hash was recorded is
+  // checked by evaluating the teacher again against its FP rows (verify_fp).
+  const std::string teacher_sha256 = model::sha256_file(r.teacher_path);
+  bool verify_fp = false;
   if (r.resume) {
-    for (auto& row : resumed_rows(r, &commands)) {
+    std::string kept_sha256;
+    for (auto& row : resumed_rows(r, &commands, &kept_sha256)) {
       const auto [seed, fold, si, mi] = rank(row);
       const bool fold_ok = r.folds > 0 ? fold >= 0 && fold < r.folds : fold < 0;
       const bool wanted =
@@ -808,6 +840,13 @@ void run_experiment(const ExperimentRequest& r) {
                                              seed < static_cast<int64_t>(r.train.seed) + r.seeds));
       (wanted ? rows : others).push_back(std::move(row));
     }
+    if (!kept_sha256.empty() && kept_sha256 != teacher_sha256) {
+      throw ConfigError("--resume: the runs in " + r.out_dir +
+                        "/results.json were made from a teacher with sha256 " + kept_sha256 + ", " +
+                        r.teacher_path + " has " + teacher_sha256 +
+                        " (retrained?); use another --out");
+    }
+    verify_fp = kept_sha256.empty() && !rows.empty();
     std::stable_sort(rows.begin(), rows.end(),
                      [&](const auto& a, const auto& b) { return rank(a) < rank(b); });
     std::fprintf(stderr, "experiment: --resume: %zu runs kept from %s/results.json\n", rows.size(),
@@ -828,7 +867,7 @@ void run_experiment(const ExperimentRequest& r) {
     }
     if (r.tables_only) {  // the commands that ran them, not this one
       if (commands.empty()) commands.emplace_back("(not recorded)");
-      write_tables(r, rows, others, commands);
+      write_tables(r, rows, others, commands, kept_sha256);  // nothing checked the teacher
       std::fprintf(stderr, "experiment: --tables-only: %s/results.md written, nothing run\n",
                    r.out_dir.c_str());
       return;
@@ -868,9 +907,12 @@ void run_experiment(const ExperimentRequest& r) {
                  x.setting.c_str(), x.method.c_str(), static_cast<long long>(x.seed),
                  x.fold >= 0 ? (" fold " + std::to_string(x.fold)).c_str() : "", metric.c_str(),
                  x.outcome.metric, x.outcome.test_metric, x.outcome.seconds);
-    write_tables(r, rows, others, commands);  // after every row: a stopped run keeps its table
+    write_tables(r, rows, others, commands,
+                 teacher_sha256);  // after every row: a stopped run keeps its table
   };
+  // Reads rows, which finish() may grow from another fold's thread at the same time.
   auto done = [&](const std::string& setting, const std::string& method, int64_t seed, int fold) {
+    const std::lock_guard<std::mutex> lock(finish_mutex);
     for (const auto& x : rows)
       if (x.setting == setting && x.method == method && x.fold == fold &&
           (method == "fp" || x.seed == seed))
@@ -910,10 +952,16 @@ void run_experiment(const ExperimentRequest& r) {
       }
       fold_teachers[i] = std::move(t);
     }
-    if (done(kFp32, "fp", 0, fold)) return;
+    const bool kept = done(kFp32, "fp", 0, fold);
+    if (kept && !verify_fp) return;
     QatOutcome fp;
     fp.setting = kFp32;
     evaluate(r.task, teacher_of(fold), nullptr, data_of(fold), r.train, r.eval_windows, &fp);
+    if (kept) {
+      const std::lock_guard<std::mutex> lock(finish_mutex);
+      check_kept_fp(rows, fold, fp.test_metric, r);
+      return;
+    }
     fp.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     finish({kFp32, "fp", fp, static_cast<int64_t>(r.train.seed), fold, training_build()});
   });
@@ -942,7 +990,7 @@ void run_experiment(const ExperimentRequest& r) {
     std::fprintf(stderr, "experiment: every run is already in %s/results.json\n",
                  r.out_dir.c_str());
     if (joined && runs_made == 0) commands.pop_back();
-    write_tables(r, rows, others, commands);
+    write_tables(r, rows, others, commands, teacher_sha256);
     return;
   }
   // Progress over the whole table: runs finished and the time the rest will take. A PTQ run is

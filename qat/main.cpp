@@ -191,7 +191,10 @@ int run(int argc, char** argv) {
       ->type_name("MLM_CKPT");
   train_cmd->add_option("--model", train.model, "micro|tiny|small|FILE.json (default tiny)")
       ->type_name("MODEL");
-  train_cmd->add_option("--dropout", train.dropout, "dropout probability")->type_name("P");
+  train_cmd
+      ->add_option("--dropout", train.dropout,
+                   "dropout probability (cls: while fine-tuning; default the encoder's)")
+      ->type_name("P");
   train_cmd->add_option("--eval-batches", "accepted for compatibility; not used")->type_name("N");
   add_train_flags(train_cmd, train.train, true);
   add_fold(train_cmd, train.folds, train.fold);

@@ -78,6 +78,13 @@ ModelConfig ModelConfig::preset(const std::string& name, ModelKind kind, int voc
   return c;
 }
 
+void Transformer::set_dropout(float p) {
+  ModelConfig c = config_;
+  c.dropout = p;
+  c.validate("--dropout");
+  config_ = c;
+}
+
 Transformer::Transformer(const ModelConfig& config, uint64_t seed) : config_(config) {
   config_.validate();
   const int d = config_.d_model, f = config_.d_ff, L = config_.n_layers;

@@ -72,6 +72,8 @@ class Transformer {
   Transformer(const ModelConfig& config, uint64_t seed);
 
   const ModelConfig& config() const { return config_; }
+  // Fine-tuning may train with another dropout than the checkpoint it starts from; validated.
+  void set_dropout(float p);
   ForwardResult forward(const Batch& batch, const ForwardOptions& opt) const;
   // hidden (n x d) -> vocabulary logits through the tied (possibly quantized) embedding.
   Var lm_logits(const Var& hidden, QuantState* quant, const std::vector<uint8_t>& mask) const;

@@ -369,6 +369,36 @@ TEST_CASE("hil-train experiment stores its rows in SQLite and writes results.md 
   r = experiment("out", db_path, "W8A8", {"--resume", "--steps", "3"});
   CHECK(r.code != 0);
   CHECK_THAT(r.err, Contains("steps = 2") && Contains("this run has 3"));
+
+  // ... and the runs of another teacher at the same path (a retrained cache): by the teacher's
+  // sha256, or, in a file from before the hash was kept, by the teacher's FP row.
+  const std::string kept_sha =
+      nlohmann::json::parse(box.read("out/results.json")).at("teacher_sha256");
+  CHECK(kept_sha.size() == 64);
+  fs::copy_file(box.path("t.safetensors"), box.path("t-first.safetensors"));
+  r = run(box, {train_bin(), "train", "--task",      "lm", "--tokenizer", box.path("tok.json"),
+                "--model",   "micro", "--steps",     "12", "--batch",     "2",
+                "--seq",     "32",    "--log-every", "0",  "--out",       box.path("t.safetensors"),
+                "--data",    data});
+  REQUIRE(r.code == 0);
+  const std::string before_refusal = box.read("out/results.json");
+  r = experiment("out", db_path, "W8A8", {"--resume"});
+  CHECK(r.code != 0);
+  CHECK_THAT(r.err, Contains("teacher with sha256 " + kept_sha) && Contains("use another --out"));
+  CHECK(box.read("out/results.json") == before_refusal);
+  nlohmann::json old_file = nlohmann::json::parse(before_refusal);
+  old_file.erase("teacher_sha256");
+  box.write("out/results.json", old_file.dump());
+  r = experiment("out", db_path, "W8A8", {"--resume"});
+  CHECK(r.code != 0);
+  CHECK_THAT(r.err, Contains("is not the teacher the runs in") && Contains("kept FP row"));
+  fs::copy_file(box.path("t-first.safetensors"), box.path("t.safetensors"),
+                fs::copy_options::overwrite_existing);
+  r = experiment("out", db_path, "W8A8", {"--resume"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK_THAT(r.err, Contains("the teacher scores its kept FP row"));
+  CHECK(nlohmann::json::parse(box.read("out/results.json")).at("teacher_sha256") == kept_sha);
 }
 
 // [train]: a 3-fold cross-validation of a micro classifier (ctest host.train).

@@ -47,6 +47,21 @@ TEST_CASE("the causal LM cannot see the future", "[model]") {
   REQUIRE_FALSE(la.row(6).isApprox(lb.row(6)));
 }
 
+TEST_CASE("fine-tuning's dropout is set on a loaded model and acts only in training", "[model]") {
+  Transformer m(micro_config(ModelKind::kClassifier), 3);
+  REQUIRE(m.config().dropout == 0.0f);
+  REQUIRE_THROWS_WITH(m.set_dropout(1.0f),
+                      Catch::Contains("--dropout") && Catch::Contains("[0, 1)"));
+  REQUIRE(m.config().dropout == 0.0f);  // a refused value changes nothing
+  Batch a{1, 8, {5, 9, 30, 7, 2, 11, 40, 3}, {}};
+  NoGrad ng;
+  const Mat before = m.forward(a, {}).hidden->value;
+  m.set_dropout(0.3f);
+  REQUIRE(m.config().dropout == 0.3f);
+  REQUIRE(m.forward(a, {}).hidden->value == before);  // evaluation: no dropout
+  REQUIRE_FALSE(m.forward(a, ForwardOptions{nullptr, true, 7}).hidden->value.isApprox(before));
+}
+
 TEST_CASE("the micro LM's loss falls by a third in 120 steps, deterministically",
           "[model][train]") {
   const auto& w = micro_world();

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "base/error.h"
@@ -121,13 +122,25 @@ int run_train(const TrainCommand& a) {
   TrainConfig defaults;
   defaults.label = task_name(task);
   if (task == Task::kCls) defaults = cls_finetune_defaults();
-  if (a.folds > 0 && task != Task::kCls) throw UsageError("--folds is for --task cls");
+  const bool sentence_text = task == Task::kMlm && a.corpus == "sentiment";
+  if (a.corpus != "lm" && task != Task::kMlm) throw UsageError("--corpus is for --task mlm");
+  if (sentence_text && a.init.empty())
+    throw UsageError("--corpus sentiment needs --init: the encoder pretrained on the LM corpus");
+  if (a.folds > 0 && task != Task::kCls && !sentence_text)
+    throw UsageError("--folds is for --task cls (or mlm with --corpus sentiment)");
   if (a.folds > 0 && a.fold < 0) throw UsageError("--folds needs --fold F (0 .. folds - 1)");
   std::unique_ptr<Transformer> model;
   model::BpeTokenizer tok;
-  if (task == Task::kCls) {
-    // Fine-tuning starts from a masked-token pretrained encoder.
+  int text_folds = sentence_text ? a.folds : -1, text_fold = sentence_text ? a.fold : -1;
+  if (task == Task::kCls || (task == Task::kMlm && !a.init.empty())) {
+    // Fine-tuning and further pretraining start from a masked-token pretrained encoder.
     LoadedCheckpoint ck = load_checkpoint(required(a.init, "--init"));
+    check_encoder(ck, a.init, task == Task::kMlm && !sentence_text ? -1 : a.folds, a.fold);
+    const auto state = nlohmann::json::parse(ck.train_state, nullptr, false);
+    if (state.is_object() && state.contains("sentence_text")) {  // carried to the new checkpoint
+      text_folds = state["sentence_text"].value("folds", -1);
+      text_fold = state["sentence_text"].value("fold", -1);
+    }
     tok = ck.tokenizer;
     model = std::move(ck.model);
     if (a.dropout) model->set_dropout(static_cast<float>(*a.dropout));
@@ -137,18 +150,27 @@ int run_train(const TrainCommand& a) {
         a, task == Task::kLm ? ModelKind::kCausalLm : ModelKind::kClassifier, tok.vocab_size());
     model = std::make_unique<Transformer>(mc, static_cast<uint64_t>(a.train.seed.value_or(1)));
   }
-  const TrainConfig cfg = train_config(a.train, defaults);
+  TrainConfig cfg = train_config(a.train, defaults);
+  cfg.sentence_text_folds = text_folds, cfg.sentence_text_fold = text_fold;
   std::fprintf(stderr, "%s: %s model, %lld parameters, %d steps x %d x %d\n", task_name(task),
                model->config().name.c_str(),
                static_cast<long long>(model->config().parameter_count()), cfg.steps, cfg.batch,
                cfg.seq);
   TaskData data;
-  if (task == Task::kCls) {
+  if (task == Task::kCls || sentence_text) {
     SentimentSplits s = load_sentiment(data_dir);
     if (a.folds > 0) s = sentiment_fold(s, a.folds, a.fold);
     std::fprintf(stderr, "sentiment: %zu train, %zu dev, %zu test; dropped %d empty records\n",
                  s.train.size(), s.dev.size(), s.test.size(), s.dropped_empty);
     tokenize_cls(s, tok, &data);
+    if (sentence_text) {
+      for (const auto& ids : data.cls_train_x) {
+        data.lm_train.insert(data.lm_train.end(), ids.begin(), ids.end());
+        data.lm_train.push_back(data.eot_id);
+      }
+      std::fprintf(stderr, "mlm: %zu tokens of the %zu training sentences' text\n",
+                   data.lm_train.size(), data.cls_train_x.size());
+    }
   } else {
     data = tokenize_lm(load_lm_corpus(data_dir), tok);
     std::fprintf(stderr, "lm corpus: %zu train / %zu validation / %zu test tokens\n",

@@ -31,8 +31,12 @@ struct TokenizerCommand {
 
 struct TrainCommand {
   Task task = Task::kLm;
-  std::string tokenizer;       // lm, mlm: the BPE (JSON)
-  std::string init;            // cls: the masked-token pretrained checkpoint to fine-tune
+  std::string tokenizer;  // lm, mlm: the BPE (JSON)
+  std::string init;       // cls: the masked-token pretrained checkpoint to fine-tune;
+                          // mlm: an encoder to pretrain further
+  // mlm: "lm" (the LM corpus' train split) or "sentiment" (the text of the labelled sentences
+  // that fine-tuning trains on, labels unused: the held-out fold's or test split's never).
+  std::string corpus = "lm";
   std::string model = "tiny";  // micro | tiny | small | FILE.json
   std::optional<double> dropout;
   std::string data_dir;

@@ -753,18 +753,6 @@ void run_parallel(size_t n, int jobs, const std::function<void(size_t)>& task) {
   if (failure) std::rethrow_exception(failure);
 }
 
-// A fold's FP teacher must not have seen the held-out fold: a classifier already fine-tuned on
-// the labelled sentences (its train_state says task cls) is refused as the encoder.
-void check_encoder(const LoadedCheckpoint& encoder, const std::string& path) {
-  const auto state = nlohmann::json::parse(encoder.train_state, nullptr, false);
-  if (state.is_object() && state.value("task", std::string()) == task_name(Task::kCls)) {
-    throw ConfigError("--folds: " + path +
-                      " was fine-tuned on the labelled sentences (task cls), so every fold's "
-                      "held-out sentences would have been trained on; give the masked-token "
-                      "pretrained encoder (hil-train train --task mlm)");
-  }
-}
-
 // A results.json from before the teacher's hash was kept: its FP row of `fold` must be what this
 // teacher scores now (within the rounding of another build), or the kept runs came from another
 // teacher.
@@ -787,6 +775,35 @@ void check_kept_fp(const std::vector<ExperimentRow>& rows, int fold, double test
 }
 
 }  // namespace
+
+// A fold's FP teacher must not have seen the held-out fold: a classifier already fine-tuned on
+// the labelled sentences (its train_state says task cls) is refused as the encoder, and so is one
+// pretrained on the sentences' text of another split than the one it is trained for.
+void check_encoder(const LoadedCheckpoint& encoder, const std::string& path, int folds, int fold) {
+  const auto state = nlohmann::json::parse(encoder.train_state, nullptr, false);
+  if (!state.is_object()) return;
+  if (folds != 0 && state.value("task", std::string()) == task_name(Task::kCls)) {
+    throw ConfigError("--folds: " + path +
+                      " was fine-tuned on the labelled sentences (task cls), so every fold's "
+                      "held-out sentences would have been trained on; give the masked-token "
+                      "pretrained encoder (hil-train train --task mlm)");
+  }
+  if (!state.contains("sentence_text")) return;
+  const auto& text = state["sentence_text"];
+  const int text_folds = text.value("folds", -1), text_fold = text.value("fold", -1);
+  if (folds < 0 || text_folds != folds || (folds > 0 && text_fold != fold)) {
+    const std::string seen = text_folds > 0 ? "fold " + std::to_string(text_fold) + " of " +
+                                                  std::to_string(text_folds) + "'s training"
+                                            : "the fixed split's training";
+    throw ConfigError(path + " was pretrained on the text of " + seen +
+                      " sentences (--corpus sentiment), which holds other splits' held-out "
+                      "sentences; use it only with " +
+                      (text_folds > 0 ? "--folds " + std::to_string(text_folds) + " --fold " +
+                                            std::to_string(text_fold)
+                                      : std::string("the fixed split")) +
+                      ", or give the encoder pretrained on the LM corpus");
+  }
+}
 
 void run_experiment(const ExperimentRequest& r) {
   namespace fs = std::filesystem;

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "model/quant_spec.h"
+#include "qat/checkpoint.h"
 #include "qat/losses.h"
 #include "qat/train.h"
 
@@ -140,6 +141,13 @@ struct ExperimentRequest {
 // kept (and passed to the sink again, so a new database run holds the whole table) when its
 // recipe equals this one's (a differing field is an error naming it; --seeds may grow).
 void run_experiment(const ExperimentRequest& r);
+
+// Throws ConfigError unless `encoder` (loaded from `path`) may start training for the split
+// `folds`/`fold` (folds 0: the fixed split; -1: every fold of a cross-validation): one fine-tuned
+// on the labelled sentences (train_state task cls) has seen every held-out fold (refused unless
+// folds is 0), one pretrained on sentences' text (sentence_text) only that split's.
+void check_encoder(const LoadedCheckpoint& encoder, const std::string& path, int folds = -1,
+                   int fold = -1);
 
 // The hil-train qat command that reproduces one run of the experiment.
 std::string qat_command_for(const ExperimentRequest& r, const std::string& setting,

@@ -184,11 +184,20 @@ int run(int argc, char** argv) {
       "train",
       "FP training: causal LM teacher, masked-token encoder pretraining, sentiment fine-tuning\n"
       "  train --task lm|mlm --tokenizer FILE --out CKPT [--model micro|tiny|small|FILE.json]\n"
+      "  train --task mlm --init MLM_CKPT --corpus sentiment --out CKPT   (task-adaptive)\n"
       "  train --task cls --init MLM_CKPT --out CKPT");
   add_task(train_cmd, task, "lm (causal LM), mlm (masked-token encoder) or cls (fine-tuning)");
   train_cmd->add_option("--tokenizer", train.tokenizer, "the BPE (lm, mlm)")->type_name("FILE");
-  train_cmd->add_option("--init", train.init, "the MLM checkpoint to fine-tune (cls)")
+  train_cmd
+      ->add_option("--init", train.init,
+                   "the MLM checkpoint to fine-tune (cls) or to pretrain further (mlm)")
       ->type_name("MLM_CKPT");
+  train_cmd
+      ->add_option("--corpus", train.corpus,
+                   "mlm: lm (the LM corpus, default) or sentiment (the text of the sentences cls\n"
+                   "trains on with the same --folds/--fold, labels unused; needs --init)")
+      ->type_name("NAME")
+      ->check(CLI::IsMember({"lm", "sentiment"}));
   train_cmd->add_option("--model", train.model, "micro|tiny|small|FILE.json (default tiny)")
       ->type_name("MODEL");
   train_cmd

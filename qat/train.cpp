@@ -132,6 +132,8 @@ std::string train_state_json(Task task, const TrainConfig& cfg) {
       {"task", task_name(task)}, {"steps", cfg.steps}, {"batch", cfg.batch},
       {"seq", cfg.seq},          {"lr", cfg.lr},       {"warmup", cfg.warmup},
       {"seed", cfg.seed},        {"clip", cfg.clip},   {"weight_decay", cfg.weight_decay}};
+  if (cfg.sentence_text_folds >= 0)
+    j["sentence_text"] = {{"folds", cfg.sentence_text_folds}, {"fold", cfg.sentence_text_fold}};
   return j.dump();
 }
 

@@ -44,6 +44,10 @@ struct TrainConfig {
   int eval_every = 0;
   int eval_windows = 32;
   bool diagnose_terms = true;  // at the first step: each loss term's value and gradient norm
+  // The labelled sentences whose text the model has pretrained on (mlm --corpus sentiment; kept in
+  // the checkpoint and carried by every later training of it): the training part of fold
+  // sentence_text_fold of sentence_text_folds, or of the fixed split (folds 0). -1: none.
+  int sentence_text_folds = -1, sentence_text_fold = -1;
 };
 
 // Token streams and tokenized sentences, built once per tokenizer.

@@ -528,4 +528,50 @@ TEST_CASE(
   r = experiment(box.path("cv/fold-0-teacher.safetensors"), "W8A8", {});
   CHECK(r.code != 0);
   CHECK_THAT(r.err, Contains("fine-tuned on the labelled sentences"));
+
+  // Task-adaptive pretraining on the text of fold 1's training sentences: that fold may be
+  // fine-tuned from it (the mark survives the fine-tuning), no other split, no cross-validation.
+  auto tapt = [&](const std::string& init, const std::string& out, std::vector<std::string> extra) {
+    std::vector<std::string> args = {
+        train_bin(),   "train",   "--task", "mlm",         "--init", init,    "--corpus",
+        "sentiment",   "--steps", "3",      "--batch",     "2",      "--seq", "32",
+        "--log-every", "0",       "--out",  box.path(out), "--data", data};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run(box, args);
+  };
+  r = tapt(box.path("enc.safetensors"), "tapt.safetensors", {"--folds", "3", "--fold", "1"});
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK_THAT(r.err, Contains("tokens of the") && Contains("training sentences' text"));
+  auto finetune = [&](const std::string& init, const std::string& fold, const std::string& out) {
+    return run(box, {train_bin(), "train", "--task", "cls",         "--init",      init,
+                     "--folds",   "3",     "--fold", fold,          "--steps",     "2",
+                     "--batch",   "4",     "--seq",  "32",          "--log-every", "0",
+                     "--dropout", "0.1",   "--out",  box.path(out), "--data",      data});
+  };
+  r = finetune(box.path("tapt.safetensors"), "1", "ft1.safetensors");
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  CHECK_THAT(r.out, Contains("held-out fold 1 of 3 accuracy"));
+  r = finetune(box.path("tapt.safetensors"), "0", "ft0.safetensors");
+  CHECK(r.code != 0);
+  CHECK_THAT(r.err, Contains("text of fold 1 of 3's training") &&
+                        Contains("use it only with --folds 3 --fold 1"));
+  r = experiment(box.path("tapt.safetensors"), "W8A8", {});
+  CHECK(r.code != 0);
+  CHECK_THAT(r.err, Contains("--corpus sentiment"));
+  r = tapt(box.path("ft1.safetensors"), "tapt2.safetensors", {"--folds", "3", "--fold", "1"});
+  CHECK(r.code != 0);  // a classifier, even of that fold, has seen labels of every other fold
+  CHECK_THAT(r.err, Contains("fine-tuned on the labelled sentences"));
+  r = tapt(box.path("enc.safetensors"), "tapt3.safetensors", {});
+  REQUIRE(r.code == 0);  // the fixed split's training sentences
+  r = run(box, {train_bin(), "train", "--task", "cls", "--init", box.path("tapt3.safetensors"),
+                "--folds", "3", "--fold", "1", "--steps", "2", "--out", box.path("x.safetensors"),
+                "--data", data});
+  CHECK(r.code != 0);
+  CHECK_THAT(r.err, Contains("the fixed split's training"));
+  r = run(box, {train_bin(), "train", "--task", "mlm", "--corpus", "sentiment", "--tokenizer",
+                box.path("tok.json"), "--out", box.path("y.safetensors"), "--data", data});
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Contains("--corpus sentiment needs --init"));
 }

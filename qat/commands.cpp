@@ -7,7 +7,6 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
-#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "base/error.h"
@@ -135,12 +134,9 @@ int run_train(const TrainCommand& a) {
   if (task == Task::kCls || (task == Task::kMlm && !a.init.empty())) {
     // Fine-tuning and further pretraining start from a masked-token pretrained encoder.
     LoadedCheckpoint ck = load_checkpoint(required(a.init, "--init"));
-    check_encoder(ck, a.init, task == Task::kMlm && !sentence_text ? -1 : a.folds, a.fold);
-    const auto state = nlohmann::json::parse(ck.train_state, nullptr, false);
-    if (state.is_object() && state.contains("sentence_text")) {  // carried to the new checkpoint
-      text_folds = state["sentence_text"].value("folds", -1);
-      text_fold = state["sentence_text"].value("fold", -1);
-    }
+    const auto [seen_folds, seen_fold] =
+        check_encoder(ck, a.init, task == Task::kMlm && !sentence_text ? -1 : a.folds, a.fold);
+    if (seen_folds >= 0) text_folds = seen_folds, text_fold = seen_fold;  // carried forward
     tok = ck.tokenizer;
     model = std::move(ck.model);
     if (a.dropout) model->set_dropout(static_cast<float>(*a.dropout));

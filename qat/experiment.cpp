@@ -779,16 +779,17 @@ void check_kept_fp(const std::vector<ExperimentRow>& rows, int fold, double test
 // A fold's FP teacher must not have seen the held-out fold: a classifier already fine-tuned on
 // the labelled sentences (its train_state says task cls) is refused as the encoder, and so is one
 // pretrained on the sentences' text of another split than the one it is trained for.
-void check_encoder(const LoadedCheckpoint& encoder, const std::string& path, int folds, int fold) {
+std::pair<int, int> check_encoder(const LoadedCheckpoint& encoder, const std::string& path,
+                                  int folds, int fold) {
   const auto state = nlohmann::json::parse(encoder.train_state, nullptr, false);
-  if (!state.is_object()) return;
+  if (!state.is_object()) return {-1, -1};
   if (folds != 0 && state.value("task", std::string()) == task_name(Task::kCls)) {
     throw ConfigError("--folds: " + path +
                       " was fine-tuned on the labelled sentences (task cls), so every fold's "
                       "held-out sentences would have been trained on; give the masked-token "
                       "pretrained encoder (hil-train train --task mlm)");
   }
-  if (!state.contains("sentence_text")) return;
+  if (!state.contains("sentence_text")) return {-1, -1};
   const auto& text = state["sentence_text"];
   const int text_folds = text.value("folds", -1), text_fold = text.value("fold", -1);
   if (folds < 0 || text_folds != folds || (folds > 0 && text_fold != fold)) {
@@ -803,6 +804,7 @@ void check_encoder(const LoadedCheckpoint& encoder, const std::string& path, int
                                       : std::string("the fixed split")) +
                       ", or give the encoder pretrained on the LM corpus");
   }
+  return {text_folds, text_fold};
 }
 
 void run_experiment(const ExperimentRequest& r) {
@@ -924,8 +926,8 @@ void run_experiment(const ExperimentRequest& r) {
                  x.setting.c_str(), x.method.c_str(), static_cast<long long>(x.seed),
                  x.fold >= 0 ? (" fold " + std::to_string(x.fold)).c_str() : "", metric.c_str(),
                  x.outcome.metric, x.outcome.test_metric, x.outcome.seconds);
-    write_tables(r, rows, others, commands,
-                 teacher_sha256);  // after every row: a stopped run keeps its table
+    // After every row: a stopped run keeps its table.
+    write_tables(r, rows, others, commands, teacher_sha256);
   };
   // Reads rows, which finish() may grow from another fold's thread at the same time.
   auto done = [&](const std::string& setting, const std::string& method, int64_t seed, int fold) {

@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <utility>
 
 #include "model/quant_spec.h"
 #include "qat/checkpoint.h"
@@ -145,9 +146,10 @@ void run_experiment(const ExperimentRequest& r);
 // Throws ConfigError unless `encoder` (loaded from `path`) may start training for the split
 // `folds`/`fold` (folds 0: the fixed split; -1: every fold of a cross-validation): one fine-tuned
 // on the labelled sentences (train_state task cls) has seen every held-out fold (refused unless
-// folds is 0), one pretrained on sentences' text (sentence_text) only that split's.
-void check_encoder(const LoadedCheckpoint& encoder, const std::string& path, int folds = -1,
-                   int fold = -1);
+// folds is 0), one pretrained on sentences' text (sentence_text) only that split's. Returns the
+// split whose sentences' text the encoder saw ({-1, -1}: none), for its next checkpoint to carry.
+std::pair<int, int> check_encoder(const LoadedCheckpoint& encoder, const std::string& path,
+                                  int folds = -1, int fold = -1);
 
 // The hil-train qat command that reproduces one run of the experiment.
 std::string qat_command_for(const ExperimentRequest& r, const std::string& setting,

@@ -12,20 +12,47 @@ namespace {
 
 namespace k = hilq::kernels;
 
-// d x_hat / d s for one element (before the gradient scale), and whether x is inside the range.
-inline float lsq_step_grad(float x, float s, int bits, bool* inside) {
-  const float v = x / s;
-  const auto n = static_cast<float>(k::qmin(bits)), p = static_cast<float>(k::qmax(bits));
-  if (v < n) {
-    *inside = false;
-    return n;
+// Rows are processed in chunks of this many values through stack buffers (any thread).
+constexpr int kChunk = 256;
+
+// out[i] = dequantize_value(quantize_value(x[i], s, bits), s) with lo = qmin, hi = qmax: the same
+// operations per value, written branch-free so that the compiler vectorizes the loop (a
+// whole-value clamp, NaN -> 0 and -0 -> +0 give the integer round trip's result exactly).
+void fake_quant_span(const float* x, int n, float s, float lo, float hi, float* out) {
+  for (int i = 0; i < n; ++i) {
+    float r = std::nearbyint(x[i] / s);
+    r = r < lo ? lo : (r > hi ? hi : r);
+    r = r == r ? r + 0.0f : 0.0f;
+    out[i] = s * r;
   }
-  if (v > p) {
-    *inside = false;
-    return p;
+}
+
+// d x_hat / d s before the gradient scale, and whether x is inside the range, for n values
+// (vectorizable): d[i] = qmin or qmax outside the range, else round(v) - v with v = x / s.
+void step_grad_span(const float* x, int n, float s, float lo, float hi, float* d, uint8_t* inside) {
+  for (int i = 0; i < n; ++i) {
+    const float v = x[i] / s;
+    const float rounded = std::nearbyint(v) - v;
+    const bool below = v<lo, above = v> hi;
+    d[i] = below ? lo : (above ? hi : rounded);
+    inside[i] = !(below || above);
   }
-  *inside = true;
-  return std::nearbyint(v) - v;
+}
+
+// gx[i] += g[i] where the value was inside the range (outside: gx unchanged, even its zero sign).
+void pass_inside(const float* g, const uint8_t* inside, int n, float* gx) {
+  for (int i = 0; i < n; ++i) gx[i] = inside[i] ? gx[i] + g[i] : gx[i];
+}
+
+// acc + p * scale, rounded as GCC contracts `acc += g * d * scale` in the scalar loop this
+// replaced: one fused multiply-add where the target has FMA, a product and a sum elsewhere. Written
+// out so that the vectorized loops keep the step gradients of earlier builds bit for bit.
+inline float add_scaled(float acc, float p, float scale) {
+#ifdef __FMA__
+  return std::fma(p, scale, acc);
+#else
+  return acc + p * scale;
+#endif
 }
 
 void check_bits(int bits, const char* op) {
@@ -47,27 +74,40 @@ Var lsq_weight(const Var& w, const Var& step, int bits, int group) {
                    std::to_string(step->cols()) + ", expected " + std::to_string(rows) + "x" +
                    std::to_string(groups));
   }
+  const auto lo = static_cast<float>(k::qmin(bits)), hi = static_cast<float>(k::qmax(bits));
   Mat out(rows, cols);
 #pragma omp parallel for schedule(static) if (rows >= 64)
   for (int r = 0; r < rows; ++r) {
-    for (int c = 0; c < cols; ++c) {
-      const float s = step->value(r, c / gsize);
-      out(r, c) = k::dequantize_value(k::quantize_value(w->value(r, c), s, bits), s);
+    for (int c0 = 0; c0 < cols; c0 += gsize) {
+      const Eigen::Index at = Eigen::Index{r} * cols + c0;
+      fake_quant_span(w->value.data() + at, std::min(gsize, cols - c0), step->value(r, c0 / gsize),
+                      lo, hi, out.data() + at);
     }
   }
   const float gscale = 1.0f / std::sqrt(static_cast<float>(gsize) * k::qmax(bits));
-  return make_node(std::move(out), {w, step}, [w, step, bits, gsize, gscale](Node& self) {
+  return make_node(std::move(out), {w, step}, [w, step, lo, hi, gsize, gscale](Node& self) {
     const int rows = w->rows(), cols = w->cols();
     Mat* gw = w->requires_grad ? &w->grad_ref() : nullptr;
     Mat* gs = step->requires_grad ? &step->grad_ref() : nullptr;
 #pragma omp parallel for schedule(static) if (rows >= 64)
     for (int r = 0; r < rows; ++r) {
-      for (int c = 0; c < cols; ++c) {
-        bool inside;
-        const float d = lsq_step_grad(w->value(r, c), step->value(r, c / gsize), bits, &inside);
-        const float g = self.grad(r, c);
-        if (gw && inside) (*gw)(r, c) += g;
-        if (gs) (*gs)(r, c / gsize) += g * d * gscale;
+      float d[kChunk];
+      uint8_t inside[kChunk];
+      for (int c0 = 0; c0 < cols; c0 += gsize) {
+        const int group_end = std::min(cols, c0 + gsize);
+        const float s = step->value(r, c0 / gsize);
+        // The step's gradient is summed in column order, as one value at a time would.
+        float ds = gs ? (*gs)(r, c0 / gsize) : 0.0f;
+        for (int c = c0; c < group_end; c += kChunk) {
+          const int n = std::min(kChunk, group_end - c);
+          const Eigen::Index at = Eigen::Index{r} * cols + c;
+          const float* g = self.grad.data() + at;
+          step_grad_span(w->value.data() + at, n, s, lo, hi, d, inside);
+          if (gw) pass_inside(g, inside, n, gw->data() + at);
+          if (gs)
+            for (int i = 0; i < n; ++i) ds = add_scaled(ds, g[i] * d[i], gscale);
+        }
+        if (gs) (*gs)(r, c0 / gsize) = ds;
       }
     }
   });
@@ -96,8 +136,9 @@ Var lsq_activation(const Var& x, const Var& step_hi, int bits_hi, const Var& ste
     const bool h = is_high(r);
     const float s = h ? s_hi : s_lo;
     const int b = h ? bits_hi : lo_bits;
-    for (int c = 0; c < cols; ++c)
-      out(r, c) = k::dequantize_value(k::quantize_value(x->value(r, c), s, b), s);
+    const Eigen::Index at = Eigen::Index{r} * cols;
+    fake_quant_span(x->value.data() + at, cols, s, static_cast<float>(k::qmin(b)),
+                    static_cast<float>(k::qmax(b)), out.data() + at);
   }
   const float g_hi =
       1.0f / std::sqrt(static_cast<float>(std::max<int64_t>(1, n_hi * cols)) * k::qmax(bits_hi));
@@ -106,33 +147,36 @@ Var lsq_activation(const Var& x, const Var& step_hi, int bits_hi, const Var& ste
                   : 0.0f;
   std::vector<Var> parents{x, step_hi};
   if (step_lo) parents.push_back(step_lo);
-  return make_node(std::move(out), std::move(parents),
-                   [x, step_hi, step_lo, bits_hi, bits_lo, high, g_hi, g_lo](Node& self) {
-                     const int rows = x->rows(), cols = x->cols();
-                     Mat* gx = x->requires_grad ? &x->grad_ref() : nullptr;
-                     double ds_hi = 0, ds_lo = 0;
-                     const float s_hi = step_hi->scalar(),
-                                 s_lo = step_lo ? step_lo->scalar() : 1.0f;
-                     for (int r = 0; r < rows; ++r) {
-                       const bool h = high.empty() || high[static_cast<size_t>(r)] != 0;
-                       const float s = h ? s_hi : s_lo;
-                       const int b = h ? bits_hi : bits_lo;
-                       double acc = 0;
-                       for (int c = 0; c < cols; ++c) {
-                         bool inside;
-                         const float d = lsq_step_grad(x->value(r, c), s, b, &inside);
-                         const float g = self.grad(r, c);
-                         if (gx && inside) (*gx)(r, c) += g;
-                         acc += static_cast<double>(g) * d;
-                       }
-                       (h ? ds_hi : ds_lo) += acc;
-                     }
-                     if (step_hi->requires_grad)
-                       step_hi->grad_ref()(0, 0) += static_cast<float>(ds_hi) * g_hi;
-                     if (step_lo && step_lo->requires_grad) {
-                       step_lo->grad_ref()(0, 0) += static_cast<float>(ds_lo) * g_lo;
-                     }
-                   });
+  return make_node(
+      std::move(out), std::move(parents),
+      [x, step_hi, step_lo, bits_hi, bits_lo, high, g_hi, g_lo](Node& self) {
+        const int rows = x->rows(), cols = x->cols();
+        Mat* gx = x->requires_grad ? &x->grad_ref() : nullptr;
+        double ds_hi = 0, ds_lo = 0;
+        const float s_hi = step_hi->scalar(), s_lo = step_lo ? step_lo->scalar() : 1.0f;
+        float d[kChunk];
+        uint8_t inside[kChunk];
+        for (int r = 0; r < rows; ++r) {
+          const bool h = high.empty() || high[static_cast<size_t>(r)] != 0;
+          const float s = h ? s_hi : s_lo;
+          const int b = h ? bits_hi : bits_lo;
+          const auto lo = static_cast<float>(k::qmin(b)), hi = static_cast<float>(k::qmax(b));
+          double acc = 0;
+          for (int c = 0; c < cols; c += kChunk) {
+            const int n = std::min(kChunk, cols - c);
+            const Eigen::Index at = Eigen::Index{r} * cols + c;
+            const float* g = self.grad.data() + at;
+            step_grad_span(x->value.data() + at, n, s, lo, hi, d, inside);
+            if (gx) pass_inside(g, inside, n, gx->data() + at);
+            for (int i = 0; i < n; ++i) acc += static_cast<double>(g[i]) * d[i];
+          }
+          (h ? ds_hi : ds_lo) += acc;
+        }
+        if (step_hi->requires_grad) step_hi->grad_ref()(0, 0) += static_cast<float>(ds_hi) * g_hi;
+        if (step_lo && step_lo->requires_grad) {
+          step_lo->grad_ref()(0, 0) += static_cast<float>(ds_lo) * g_lo;
+        }
+      });
 }
 
 Var dynamic_token_quant(const Var& x, int bits_hi, int bits_lo, const std::vector<uint8_t>& high) {

@@ -2,6 +2,7 @@
 // token-adaptive masks and dynamic scales (the quant config itself: tests/model).
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstring>
 
 #include "kernels/quantize.h"
 #include "qat/quant.h"
@@ -30,6 +31,58 @@ TEST_CASE("fake quantization equals the kernels' quantizer bit for bit", "[quant
         REQUIRE(q <= k::qmax(bits));
         REQUIRE(out(r, c) == s * static_cast<float>(q));  // exact, not approximate
       }
+    }
+  }
+}
+
+TEST_CASE("LSQ on long rows equals the scalar definitions, edge values included", "[quant]") {
+  // 700 columns cross the 256-value chunks of the vectorized loops and leave a tail; groups of 96
+  // cross chunks as well. Edge values: a result that rounds to -0 must come out +0 (the integer
+  // round trip's), NaN quantizes to 0, infinities and huge values clamp, halves round to even.
+  const int cols = 700, bits = 4, group = 96;
+  const int groups = (cols + group - 1) / group;
+  Mat w = random_mat(3, cols, 41, -2, 2);
+  const float edges[] = {-0.01f,    -0.0f, 0.0f,   NAN,   INFINITY,
+                         -INFINITY, 1e30f, -1e30f, 0.25f, 0.75f};
+  for (int i = 0; i < 10; ++i) w(1, 250 + i) = edges[i];
+  Mat step(3, groups);
+  for (int r = 0; r < 3; ++r)
+    for (int g = 0; g < groups; ++g) step(r, g) = 0.1f + 0.01f * static_cast<float>(r + g);
+  auto wv = parameter(w);
+  auto sv = parameter(step);
+  Var y = lsq_weight(wv, sv, bits, group);
+  const Mat up = random_mat(3, cols, 42);
+  backward(sum(mul(y, constant(up))));
+  const float lo = k::qmin(bits), hi = k::qmax(bits);
+  for (int r = 0; r < 3; ++r) {
+    for (int g = 0; g < groups; ++g) {
+      double ds = 0, magnitude = 0;
+      for (int c = g * group; c < std::min(cols, (g + 1) * group); ++c) {
+        CAPTURE(r, c, w(r, c));
+        const float s = step(r, g);
+        const float want = k::dequantize_value(k::quantize_value(w(r, c), s, bits), s);
+        REQUIRE(std::memcmp(&y->value(r, c), &want, sizeof want) == 0);  // bits, zero sign too
+        const float v = w(r, c) / s;
+        const bool inside = !(v < lo) && !(v > hi);
+        REQUIRE(wv->grad(r, c) == (inside ? up(r, c) : 0.0f));
+        const double term = up(r, c) * (v < lo ? lo : v > hi ? hi : std::nearbyint(v) - v);
+        ds += term;
+        magnitude += std::fabs(term);
+      }
+      // Float sums of terms of both signs: the tolerance follows the terms' magnitude.
+      const double gscale = 1.0 / std::sqrt(group * hi);
+      if (r != 1) REQUIRE(sv->grad(r, g) == Approx(ds * gscale).margin(1e-6 * magnitude * gscale));
+    }
+  }
+  // Activations: one step per token class; the same edges in a long row.
+  Mat x = random_mat(2, cols, 43, -1, 1);
+  for (int i = 0; i < 10; ++i) x(0, 500 + i) = edges[i];
+  const float sa = 0.05f;
+  const Mat ya = lsq_activation(constant(x), scalar_constant(sa), 8, nullptr, 0, {})->value;
+  for (int r = 0; r < 2; ++r) {
+    for (int c = 0; c < cols; ++c) {
+      const float want = k::dequantize_value(k::quantize_value(x(r, c), sa, 8), sa);
+      REQUIRE(std::memcmp(&ya(r, c), &want, sizeof want) == 0);
     }
   }
 }

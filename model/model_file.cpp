@@ -13,6 +13,8 @@
 #include <set>
 #include <system_error>
 
+#include "base/file.h"
+
 namespace hilq::model {
 
 static_assert(std::endian::native == std::endian::little,
@@ -254,17 +256,9 @@ std::string write_model_file(const std::string& path, const ModelFile& file) {
   std::vector<uint8_t> bytes;
   std::string err = serialize_model_file(file, &bytes);
   if (!err.empty()) return path + ": " + err;
-  // Write to a temporary name and rename, so a crash never leaves a truncated checkpoint.
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) return path + ": cannot open " + tmp + " for writing";
-    f.write(reinterpret_cast<const char*>(bytes.data()),
-            static_cast<std::streamsize>(bytes.size()));
-    if (!f) return path + ": write failed";
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) return path + ": cannot rename " + tmp;
-  return {};
+  // A crash never leaves a truncated checkpoint.
+  return write_file_atomically(
+      path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
 std::string read_model_file(const std::string& path, ModelFile* out) {

@@ -17,6 +17,7 @@
 #include <thread>
 #include <tuple>
 
+#include "base/file.h"
 #include "model/setting.h"
 #include "model/sha256.h"
 #include "qat/checkpoint.h"
@@ -715,12 +716,10 @@ void write_tables(const ExperimentRequest& r, const std::vector<ExperimentRow>& 
     }
   }
   md << "```\n";
-  std::ofstream f(r.out_dir + "/results.md");
-  f << md.str();
-  if (!f) throw QatError("cannot write " + r.out_dir + "/results.md");
-  std::ofstream jf(r.out_dir + "/results.json");
-  jf << j.dump(2) << "\n";
-  if (!jf) throw QatError("cannot write " + r.out_dir + "/results.json");
+  // results.json is what --resume reads back: a kill while it is written must not lose the runs.
+  std::string err = write_file_atomically(r.out_dir + "/results.json", j.dump(2) + "\n");
+  if (err.empty()) err = write_file_atomically(r.out_dir + "/results.md", md.str());
+  if (!err.empty()) throw QatError("cannot write the tables: " + err);
 }
 
 // Runs task(i) for i < n on up to `jobs` threads (serially for one); the first failure stops

@@ -109,17 +109,36 @@ TEST_CASE("hil-keys makes key files; hil-search and hil-agent run a CURVE farm w
                        {"--curve-key", box.path("host.key"), "--allow", box.path("allow.txt"),
                         "--heartbeat-ms", "100", "--connect-timeout", "20"}));
   REQUIRE(eventually([&] { return search.err().find("listening on") != std::string::npos; }, 10));
-  auto agent = [&](const std::string& name) {
-    return std::make_unique<Child>(
-        box, name,
-        std::vector<std::string>{agent_bin(), "--connect", endpoint, "--board", "farm", "--id",
-                                 name, "--curve-key", box.path(name + ".key"), "--server-key",
-                                 box.path("host.pub"), "--heartbeat-ms", "100", "--host-timeout",
-                                 "5", "--power", "none", "--cache-dir", box.path("cache")});
+  auto agent = [&](const std::string& name, std::vector<std::string> patience) {
+    std::vector<std::string> args{agent_bin(),
+                                  "--connect",
+                                  endpoint,
+                                  "--board",
+                                  "farm",
+                                  "--id",
+                                  name,
+                                  "--curve-key",
+                                  box.path(name + ".key"),
+                                  "--server-key",
+                                  box.path("host.pub"),
+                                  "--heartbeat-ms",
+                                  "100",
+                                  "--power",
+                                  "none",
+                                  "--cache-dir",
+                                  box.path("cache")};
+    args.insert(args.end(), patience.begin(), patience.end());
+    return std::make_unique<Child>(box, name, args);
   };
-  auto intruder = agent("intruder");
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  auto good = agent("agent1");
+  // The refused agent says why the host never answers (libzmq reports it only as a socket event).
+  // That is waited for before the good agent starts, while the host still listens: on a loaded
+  // machine the refusal can come after a short session has already given up, and once the host
+  // has run its jobs and exited no handshake is refused any more. So the intruder keeps each
+  // session up for 2 s (--liveness 20) and retries for longer than the wait (--host-timeout 50).
+  auto intruder = agent("intruder", {"--liveness", "20", "--host-timeout", "50"});
+  const auto refused = [&] { return intruder->err().find("ZAP status 400") != std::string::npos; };
+  CHECK(eventually(refused, 20));
+  auto good = agent("agent1", {"--host-timeout", "5"});
   const auto code = search.wait_for(30);
   INFO(search.err());
   REQUIRE(code);
@@ -132,7 +151,6 @@ TEST_CASE("hil-keys makes key files; hil-search and hil-agent run a CURVE farm w
   for (const auto& m : rows) CHECK(m.agent == "agent1");
   for (const auto& a : store.agents(1)) CHECK(a.id != "intruder");
   CHECK(intruder->err().find("welcomed") == std::string::npos);
-  // The refused agent says why the host never answers (libzmq reports it only as a socket event).
   CHECK_THAT(intruder->err(),
              Contains("the host refused this agent's CURVE key (ZAP status 400)") &&
                  Contains("authentication is the likely cause"));

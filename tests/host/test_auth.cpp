@@ -109,25 +109,11 @@ TEST_CASE("hil-keys makes key files; hil-search and hil-agent run a CURVE farm w
                        {"--curve-key", box.path("host.key"), "--allow", box.path("allow.txt"),
                         "--heartbeat-ms", "100", "--connect-timeout", "20"}));
   REQUIRE(eventually([&] { return search.err().find("listening on") != std::string::npos; }, 10));
-  auto agent = [&](const std::string& name, std::vector<std::string> patience) {
-    std::vector<std::string> args{agent_bin(),
-                                  "--connect",
-                                  endpoint,
-                                  "--board",
-                                  "farm",
-                                  "--id",
-                                  name,
-                                  "--curve-key",
-                                  box.path(name + ".key"),
-                                  "--server-key",
-                                  box.path("host.pub"),
-                                  "--heartbeat-ms",
-                                  "100",
-                                  "--power",
-                                  "none",
-                                  "--cache-dir",
-                                  box.path("cache")};
-    args.insert(args.end(), patience.begin(), patience.end());
+  auto agent = [&](const std::string& name, std::vector<std::string> args) {
+    args.insert(args.begin(),
+                {agent_bin(), "--connect", endpoint, "--board", "farm", "--id", name, "--curve-key",
+                 box.path(name + ".key"), "--server-key", box.path("host.pub"), "--heartbeat-ms",
+                 "100", "--power", "none", "--cache-dir", box.path("cache")});
     return std::make_unique<Child>(box, name, args);
   };
   // The refused agent says why the host never answers (libzmq reports it only as a socket event).

@@ -19,28 +19,39 @@ std::vector<int32_t> real_rows(const AttnShape& s, const AttnMask& mask) {
 }  // namespace
 
 const char* entropy_form_name(EntropyForm f) {
-  return f == EntropyForm::kPerToken ? "per-token" : "per-head";
+  switch (f) {
+    case EntropyForm::kPerToken:
+      return "per-token";
+    case EntropyForm::kPerHead:
+      return "per-head";
+    case EntropyForm::kPerTokenFloat:
+      return "per-token-float";
+  }
+  return "per-token";
 }
+
+bool entropy_on_float(EntropyForm f) { return f == EntropyForm::kPerTokenFloat; }
 
 EntropyForm parse_entropy_form(const std::string& name, const std::string& field) {
   if (name == "per-token") return EntropyForm::kPerToken;
   if (name == "per-head") return EntropyForm::kPerHead;
-  throw ConfigError(field + ": '" + name + "' is not per-token or per-head");
+  if (name == "per-token-float") return EntropyForm::kPerTokenFloat;
+  throw ConfigError(field + ": '" + name + "' is not per-token, per-head or per-token-float");
 }
 
 Var entropy_guided_loss(const std::vector<Var>& q, const std::vector<Var>& k, const AttnShape& s,
                         EntropyForm form, const AttnMask& mask) {
-  const std::vector<int32_t> rows =
-      form == EntropyForm::kPerToken ? real_rows(s, mask) : std::vector<int32_t>{};
+  // The float form is the per-token form on other inputs (the caller passes them).
+  const bool per_token = form != EntropyForm::kPerHead;
+  const std::vector<int32_t> rows = per_token ? real_rows(s, mask) : std::vector<int32_t>{};
   auto tokens = [&](const Var& x) {
     const Var v = token_variance(x, s);  // (batch*seq) x heads
     return sum(log1p_op(rows.empty() ? v : embedding(v, rows)));
   };
   Var total;
   for (size_t l = 0; l < q.size(); ++l) {
-    Var t = form == EntropyForm::kPerToken
-                ? add(tokens(q[l]), tokens(k[l]))
-                : sum(log1p_op(mul(head_variance(q[l], s), head_variance(k[l], s))));
+    Var t = per_token ? add(tokens(q[l]), tokens(k[l]))
+                      : sum(log1p_op(mul(head_variance(q[l], s), head_variance(k[l], s))));
     total = total ? add(total, t) : t;
   }
   return scale(log_op(total), -1.0f);

@@ -7,6 +7,10 @@
 //       -log( sum_layers sum_(batch, head, token) [log(1 + var(q)) + log(1 + var(k))] )
 //       with var over the head_dim entries of one token's (quantized, post-RoPE) query/key,
 //       unbiased (divisor head_dim - 1); padded tokens are left out
+//   L_E per-token-float (--entropy-form per-token-float): the per-token form on the queries/keys
+//       before their activation quantizer: the variance it rewards has no rounding noise in it
+//       (var of a quantized q is about var(q) + s^2/12, so the quantized form pays for a larger
+//       step s), and a layer's own Q/K steps get no gradient from it
 //   L_E per-head (the printed formula; --entropy-form per-head):
 //       -log( sum_layers sum_heads log(1 + var(Q_h) var(K_h)) ), var over all tokens and dims
 //   L_D = 1 - mean over layers, sequences, heads of cos(student map, teacher map)   [decision]
@@ -21,9 +25,11 @@
 namespace hilq::qat {
 
 // Which variance the entropy-guided loss maximises (see above).
-enum class EntropyForm { kPerToken, kPerHead };
-const char* entropy_form_name(EntropyForm f);  // "per-token" | "per-head"
-// Throws ConfigError naming `field` unless name is per-token or per-head.
+enum class EntropyForm { kPerToken, kPerHead, kPerTokenFloat };
+const char* entropy_form_name(EntropyForm f);  // "per-token" | "per-head" | "per-token-float"
+// Whether the form reads the queries/keys before their quantizer (ForwardResult::q_float).
+bool entropy_on_float(EntropyForm f);
+// Throws ConfigError naming `field` unless name is per-token, per-head or per-token-float.
 EntropyForm parse_entropy_form(const std::string& name, const std::string& field);
 
 struct SquatLossConfig {

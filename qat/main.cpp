@@ -83,9 +83,11 @@ void add_squat_weights(CLI::App* cmd, qat::SquatWeights& w) {
   const char* g = "Squat loss";
   cmd->add_option("--entropy-form", w.entropy_form,
                   "L_E's variance: per-token (over head_dim of each token's Q/K, the default, as\n"
-                  "the method's released code) or per-head (over all tokens and dims of a head)")
-      ->type_name("per-token|per-head")
-      ->check(CLI::IsMember({"per-token", "per-head"}))
+                  "the method's released code), per-head (over all tokens and dims of a head) or\n"
+                  "per-token-float (per-token on Q/K before their quantizer: no step sizes, no\n"
+                  "rounding noise in the variance)")
+      ->type_name("per-token|per-head|per-token-float")
+      ->check(CLI::IsMember({"per-token", "per-head", "per-token-float"}))
       ->group(g);
   cmd->add_option("--r-entropy", w.r_entropy, "weight r_E of L_E (default 0.1; the paper: 0.5)")
       ->type_name("X")

@@ -175,6 +175,8 @@ ForwardResult Transformer::forward(const Batch& batch, const ForwardOptions& opt
     Var q = rope(linear(h, W(p + "attn.q")), shape, c.rope_theta);
     Var k = rope(linear(h, W(p + "attn.k")), shape, c.rope_theta);
     Var v = linear(h, W(p + "attn.v"));
+    r.q_float.push_back(q);
+    r.k_float.push_back(k);
     q = A(p + "attn.q.out", q, prev_mask);
     k = A(p + "attn.k.out", k, prev_mask);
     Var probs = masked_softmax(attention_scores(q, k, shape, attn_scale), shape, mask);

@@ -61,10 +61,11 @@ struct ForwardOptions {
 };
 
 struct ForwardResult {
-  Var hidden;                      // final-normed, (batch*seq) x d_model
-  std::vector<Var> attn;           // per layer, float probabilities (batch*heads*seq) x seq
-  std::vector<Var> q, k;           // per layer, queries/keys after RoPE and quantization
-  std::vector<uint8_t> last_mask;  // token-adaptive mask of the last layer (empty if unused)
+  Var hidden;                         // final-normed, (batch*seq) x d_model
+  std::vector<Var> attn;              // per layer, float probabilities (batch*heads*seq) x seq
+  std::vector<Var> q, k;              // per layer, queries/keys after RoPE and quantization
+  std::vector<Var> q_float, k_float;  // per layer, the same before quantization
+  std::vector<uint8_t> last_mask;     // token-adaptive mask of the last layer (empty if unused)
 };
 
 class Transformer {

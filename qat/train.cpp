@@ -121,8 +121,10 @@ StepOutput step_loss(Task task, const Transformer& model, QuantState* quant,
     }
   }
   StepOutput out;
-  out.parts = squat_loss(loss, logits, targets, teacher ? &t_logits : nullptr, fr.q, fr.k, fr.attn,
-                         teacher ? &t_maps : nullptr, shape, mask);
+  const bool on_float = entropy_on_float(loss.entropy_form);
+  out.parts =
+      squat_loss(loss, logits, targets, teacher ? &t_logits : nullptr, on_float ? fr.q_float : fr.q,
+                 on_float ? fr.k_float : fr.k, fr.attn, teacher ? &t_maps : nullptr, shape, mask);
   out.tokens = static_cast<int64_t>(b.batch) * b.seq;
   return out;
 }

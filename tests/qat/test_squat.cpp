@@ -153,6 +153,42 @@ TEST_CASE("per-token variance and the per-token L_E equal a direct computation",
                       Catch::Contains("--entropy-form") && Catch::Contains("per-layer"));
 }
 
+TEST_CASE(
+    "L_E on the quantized queries/keys reaches their step sizes; per-token-float reaches the "
+    "weights but not the rounding of its own layer",
+    "[squat][entropy]") {
+  const auto& w = micro_world();
+  Transformer m(micro_config(ModelKind::kCausalLm), 23);
+  const ModelConfig& c = m.config();
+  QuantState qs(model::QuantSpec::uniform(c.n_layers, 4, 4), c.n_layers);
+  calibrate(Task::kLm, m, &qs, w.data, micro_train(1), 2, QuantState::Init::kLsq);
+  std::vector<int32_t> targets;
+  const Batch b = lm_batch(w.data.lm_train, 2, 32, 1, 0, &targets);
+  const AttnShape s{b.batch, b.seq, c.n_heads, c.head_dim()};
+  // The last layer's: an earlier layer's step also moves the float queries of the layers after it.
+  const std::string last = "layers." + std::to_string(c.n_layers - 1) + ".attn.q";
+  const Var q_step = qs.acts().at(last + ".out").step_hi;
+  const Var q_weight = m.param(last + ".weight");
+  auto grads_of = [&](EntropyForm form) {
+    for (const auto& [name, v] : m.named_parameters()) v->grad = Mat();
+    for (const auto& [name, v] : qs.named_parameters()) v->grad = Mat();
+    const ForwardResult r = m.forward(b, ForwardOptions{&qs, false, 0});
+    const bool on_float = entropy_on_float(form);
+    backward(entropy_guided_loss(on_float ? r.q_float : r.q, on_float ? r.k_float : r.k, s, form));
+    const float step = q_step->grad.size() ? std::abs(q_step->grad(0, 0)) : 0.0f;
+    const float weight = q_weight->grad.size() ? q_weight->grad.norm() : 0.0f;
+    return std::pair{step, weight};
+  };
+  const auto [step_q, weight_q] = grads_of(EntropyForm::kPerToken);
+  REQUIRE(step_q > 0.0f);
+  REQUIRE(weight_q > 0.0f);
+  const auto [step_f, weight_f] = grads_of(EntropyForm::kPerTokenFloat);
+  REQUIRE(step_f == 0.0f);
+  REQUIRE(weight_f > 0.0f);
+  REQUIRE(parse_entropy_form("per-token-float", "--entropy-form") == EntropyForm::kPerTokenFloat);
+  REQUIRE(std::string(entropy_form_name(EntropyForm::kPerTokenFloat)) == "per-token-float");
+}
+
 TEST_CASE("a micro Squat run logs its loss terms, whose weighted sum is the total",
           "[squat][train]") {
   const auto& w = micro_world();

@@ -84,8 +84,8 @@ void add_squat_weights(CLI::App* cmd, qat::SquatWeights& w) {
   cmd->add_option("--entropy-form", w.entropy_form,
                   "L_E's variance: per-token (over head_dim of each token's Q/K, the default, as\n"
                   "the method's released code), per-head (over all tokens and dims of a head) or\n"
-                  "per-token-float (per-token on Q/K before their quantizer: no step sizes, no\n"
-                  "rounding noise in the variance)")
+                  "per-token-float (per-token on Q/K before their quantizer: no rounding noise in\n"
+                  "the variance, no gradient to the layer's own Q/K steps)")
       ->type_name("per-token|per-head|per-token-float")
       ->check(CLI::IsMember({"per-token", "per-head", "per-token-float"}))
       ->group(g);

@@ -33,9 +33,10 @@ const char* entropy_form_name(EntropyForm f) {
 bool entropy_on_float(EntropyForm f) { return f == EntropyForm::kPerTokenFloat; }
 
 EntropyForm parse_entropy_form(const std::string& name, const std::string& field) {
-  if (name == "per-token") return EntropyForm::kPerToken;
-  if (name == "per-head") return EntropyForm::kPerHead;
-  if (name == "per-token-float") return EntropyForm::kPerTokenFloat;
+  for (EntropyForm f :
+       {EntropyForm::kPerToken, EntropyForm::kPerHead, EntropyForm::kPerTokenFloat}) {
+    if (name == entropy_form_name(f)) return f;
+  }
   throw ConfigError(field + ": '" + name + "' is not per-token, per-head or per-token-float");
 }
 

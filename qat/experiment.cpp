@@ -228,11 +228,19 @@ void add_to_mean(MeanSd& m, double value) {
 }
 }  // namespace
 
-std::map<std::string, MeanSd> kept_method_seconds(const std::vector<ExperimentRow>& rows) {
-  std::map<std::string, MeanSd> out;
+std::map<std::string, MeanSd> kept_method_seconds(const std::vector<ExperimentRow>& rows,
+                                                  int64_t steps) {
+  std::map<std::string, std::vector<double>> times;
   for (const ExperimentRow& row : rows) {
-    if (row.method == "fp" || row.outcome.seconds <= 0) continue;  // the FP rows are evaluations
-    add_to_mean(out[row.method], row.outcome.seconds);
+    const bool same_recipe = row.outcome.steps == 0 || row.outcome.steps == steps;  // PTQ: 0
+    if (row.method == "fp" || row.outcome.seconds <= 0 || !same_recipe) continue;
+    times[row.method].push_back(row.outcome.seconds);
+  }
+  std::map<std::string, MeanSd> out;
+  for (auto& [method, t] : times) {
+    std::sort(t.begin(), t.end());
+    const size_t h = t.size() / 2;
+    out[method] = {t.size() % 2 ? t[h] : (t[h - 1] + t[h]) / 2, 0, static_cast<int>(t.size())};
   }
   return out;
 }
@@ -1020,7 +1028,9 @@ void run_experiment(const ExperimentRequest& r) {
   std::mutex progress_mutex;
   std::vector<char> cell_done(cells.size(), 0);
   std::map<std::string, MeanSd> method_seconds;  // mean over runs finished here (n = count)
-  const std::map<std::string, MeanSd> kept_seconds = kept_method_seconds(rows);
+  std::vector<ExperimentRow> kept = rows;        // every kept run of the recipe prices its method
+  kept.insert(kept.end(), others.begin(), others.end());
+  const std::map<std::string, MeanSd> kept_seconds = kept_method_seconds(kept, r.train.steps);
   auto priced_left = [&] {
     std::map<std::string, MeanSd> prices = kept_seconds;
     for (const auto& [method, m] : method_seconds) prices[method] = m;

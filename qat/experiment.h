@@ -87,9 +87,12 @@ MeanSd mean_sd(const std::vector<double>& values);
 double seconds_left(const std::vector<std::string>& remaining,
                     const std::map<std::string, MeanSd>& finished, int jobs);
 
-// The mean time of the kept rows of each method (rows without a time and the FP teacher's
-// evaluation rows left out): the price of a method before a run of it has finished.
-std::map<std::string, MeanSd> kept_method_seconds(const std::vector<ExperimentRow>& rows);
+// The price of each method before a run of it has finished here: the median time of its kept
+// runs, those in the table and those outside it (other settings of the same recipe), so that one
+// run slowed by a loaded machine does not set it. Runs of another step count, rows without a time
+// and the FP teacher's evaluation rows are left out. `n` is the number of runs priced.
+std::map<std::string, MeanSd> kept_method_seconds(const std::vector<ExperimentRow>& rows,
+                                                  int64_t steps);
 
 // Paired differences a_i - b_i (same seed, same fold) and what they say. A method counts as
 // better only when it is better in every pair and the mean difference is larger than its sd;

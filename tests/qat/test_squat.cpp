@@ -259,21 +259,32 @@ TEST_CASE("the experiment's time left prices each run at its method's mean", "[s
 }
 
 TEST_CASE("kept runs price each method of a resumed experiment", "[squat]") {
-  auto row = [](const std::string& method, double seconds) {
+  auto row = [](const std::string& method, double seconds, int64_t steps = 1000) {
     ExperimentRow r;
     r.method = method;
     r.outcome.seconds = seconds;
+    r.outcome.steps = method == "ptq" ? 0 : steps;
     return r;
   };
   // The FP teacher's evaluation row and an untimed row (an old results.json) price nothing.
-  const auto kept = kept_method_seconds({row("fp", 900), row("ptq", 4), row("ptq", 6),
-                                         row("squat", 500), row("squat", 700), row("lsq", 0)});
+  auto kept = kept_method_seconds({row("fp", 900), row("ptq", 4), row("ptq", 6), row("squat", 500),
+                                   row("squat", 700), row("lsq", 0)},
+                                  1000);
   REQUIRE(kept.size() == 2);
   REQUIRE(kept.at("ptq").mean == Approx(5));
   REQUIRE(kept.at("squat").n == 2);
   REQUIRE(kept.at("squat").mean == Approx(600));
   // A resumed table's Squat runs are priced at minutes before one of them finishes here.
   REQUIRE(seconds_left({"ptq", "squat"}, kept, 1) == Approx(605));
+  // One run slowed by a loaded machine does not set the price (the median of 3), and runs of
+  // another step count price nothing.
+  kept = kept_method_seconds({row("fp-ft", 2500), row("fp-ft", 350), row("fp-ft", 400),
+                              row("squat", 60, 100), row("ptq", 30)},
+                             1000);
+  REQUIRE(kept.at("fp-ft").mean == Approx(400));
+  REQUIRE(kept.at("fp-ft").n == 3);
+  REQUIRE(kept.count("squat") == 0);
+  REQUIRE(kept.at("ptq").mean == Approx(30));
 }
 
 TEST_CASE("paired differences name a better method only outside the spread", "[squat]") {

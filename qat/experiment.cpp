@@ -18,6 +18,7 @@
 #include <tuple>
 
 #include "base/file.h"
+#include "base/stats.h"
 #include "model/setting.h"
 #include "model/sha256.h"
 #include "qat/checkpoint.h"
@@ -237,11 +238,7 @@ std::map<std::string, MeanSd> kept_method_seconds(const std::vector<ExperimentRo
     times[row.method].push_back(row.outcome.seconds);
   }
   std::map<std::string, MeanSd> out;
-  for (auto& [method, t] : times) {
-    std::sort(t.begin(), t.end());
-    const size_t h = t.size() / 2;
-    out[method] = {t.size() % 2 ? t[h] : (t[h - 1] + t[h]) / 2, 0, static_cast<int>(t.size())};
-  }
+  for (const auto& [method, t] : times) out[method] = {median(t), 0, static_cast<int>(t.size())};
   return out;
 }
 

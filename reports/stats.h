@@ -11,11 +11,11 @@
 #include <optional>
 #include <vector>
 
+#include "base/stats.h"
+
 namespace hilq::reports::stats {
 
-// The median (mean of the two middle values for an even count); throws std::invalid_argument
-// for an empty sample.
-double median(std::vector<double> values);
+using hilq::median;  // base/stats.h
 
 struct SignedRank {
   int n = 0;           // non-zero differences used (zeros are dropped, as Wilcoxon did)

@@ -58,6 +58,22 @@ void apply_i8(const float* p, const int8_t* v, int64_t ldv, const float* v_scale
   }
 }
 
+// The maximum in any order gives the same value (no NaN is kept: std::max(m, NaN) is m, and a
+// +-0 tie changes no difference p[j] - m).
+void softmax(float* p, int keys) {
+  float mx = -INFINITY;
+  for (int j = 0; j < keys; ++j) mx = std::max(mx, p[j]);
+  float lanes[16] = {};
+  for (int j = 0; j < keys; ++j) {
+    p[j] = exp_poly(p[j] - mx);
+    lanes[j % 16] += p[j];
+  }
+  for (int w = 8; w >= 1; w /= 2) {
+    for (int l = 0; l < w; ++l) lanes[l] += lanes[l + w];
+  }
+  for (int j = 0; j < keys; ++j) p[j] /= lanes[0];
+}
+
 void apply_f32(const float* p, const float* v, int64_t ldv, int keys, int d, float* out) {
   for (int e = 0; e < d; ++e) out[e] = 0.0f;
   for (int j = 0; j < keys; ++j) {
@@ -97,14 +113,7 @@ void probs_cell(const Job& j, int t, int h) {
   } else {
     j.ops->scores_f32(j.q->f + t * j.q->ld + h * D, j.k->f + h * D, j.k->ld, keys, D, j.scale, p);
   }
-  float mx = -INFINITY;
-  for (int key = 0; key < keys; ++key) mx = std::max(mx, p[key]);
-  float z = 0.0f;
-  for (int key = 0; key < keys; ++key) {
-    p[key] = std::exp(p[key] - mx);
-    z += p[key];
-  }
-  for (int key = 0; key < keys; ++key) p[key] /= z;
+  j.ops->softmax(p, keys);
 }
 
 void apply_cell(const Job& j, int t, int h) {
@@ -157,14 +166,15 @@ void swiglu(float* g, const float* u, int n) {
 
 }  // namespace
 
-extern const AttnOps kAttnOpsPortable = {&scores_i8, &scores_f32, &apply_i8,
+extern const AttnOps kAttnOpsPortable = {&scores_i8, &scores_f32, &softmax,  &apply_i8,
                                          &apply_f32, &swiglu,     "portable"};
 
 const AttnOps& attn_ops(const k::Context& ctx) {
 #if defined(HILQ_RUNTIME_HAVE_AVX2) && defined(HILQ_RUNTIME_HAVE_AVX512)
   if (ctx.isa() == k::Isa::kAvx512Vnni) {
-    static const AttnOps avx512 = {kAttnOpsAvx2.scores_i8, kAttnOpsAvx2.scores_f32, kApplyI8Avx512,
-                                   kAttnOpsAvx2.apply_f32, kSwigluAvx512,           "avx512"};
+    static const AttnOps avx512 = {kScoresI8Avx512, kAttnOpsAvx2.scores_f32, kSoftmaxAvx512,
+                                   kApplyI8Avx512,  kAttnOpsAvx2.apply_f32,  kSwigluAvx512,
+                                   "avx512"};
     return avx512;
   }
 #endif

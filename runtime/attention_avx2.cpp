@@ -89,6 +89,52 @@ void scores_f32(const float* q, const float* k, int64_t ldk, int keys, int d, fl
   }
 }
 
+// The portable softmax's 16 lane sums as two vectors (lanes 0-7, 8-15): their sum is the tree's
+// first level, hsum_f32 the rest.
+void softmax(float* p, int keys) {
+  __m256 vm = _mm256_set1_ps(-__builtin_inff());
+  int j = 0;
+  for (; j + 8 <= keys; j += 8) vm = _mm256_max_ps(_mm256_loadu_ps(p + j), vm);  // NaN: keeps vm
+  alignas(32) float lane[8];
+  _mm256_store_ps(lane, vm);
+  float mx = lane[0];
+  for (int l = 1; l < 8; ++l) mx = lane[l] > mx ? lane[l] : mx;
+  for (; j < keys; ++j) mx = p[j] > mx ? p[j] : mx;
+  const __m256 vmx = _mm256_set1_ps(mx);
+  __m256 z0 = _mm256_setzero_ps(), z1 = z0;
+  j = 0;
+  for (; j + 16 <= keys; j += 16) {
+    const __m256 e0 = exp_poly8(_mm256_sub_ps(_mm256_loadu_ps(p + j), vmx));
+    const __m256 e1 = exp_poly8(_mm256_sub_ps(_mm256_loadu_ps(p + j + 8), vmx));
+    _mm256_storeu_ps(p + j, e0);
+    _mm256_storeu_ps(p + j + 8, e1);
+    z0 = _mm256_add_ps(z0, e0);
+    z1 = _mm256_add_ps(z1, e1);
+  }
+  if (j < keys) {  // the tail through a padded block; its unused lanes add +0
+    alignas(32) float x[16] = {};
+    const int left = keys - j;
+    for (int i = 0; i < left; ++i) x[i] = p[j + i];
+    __m256 e0 = exp_poly8(_mm256_sub_ps(_mm256_load_ps(x), vmx));
+    __m256 e1 = exp_poly8(_mm256_sub_ps(_mm256_load_ps(x + 8), vmx));
+    const __m256i lane_id = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i n = _mm256_set1_epi32(left);
+    e0 = _mm256_and_ps(e0, _mm256_castsi256_ps(_mm256_cmpgt_epi32(n, lane_id)));
+    e1 = _mm256_and_ps(e1, _mm256_castsi256_ps(_mm256_cmpgt_epi32(
+                               n, _mm256_add_epi32(lane_id, _mm256_set1_epi32(8)))));
+    z0 = _mm256_add_ps(z0, e0);
+    z1 = _mm256_add_ps(z1, e1);
+    _mm256_store_ps(x, e0);
+    _mm256_store_ps(x + 8, e1);
+    for (int i = 0; i < left; ++i) p[j + i] = x[i];
+  }
+  const __m256 z = _mm256_set1_ps(hsum_f32(_mm256_add_ps(z0, z1)));
+  j = 0;
+  for (; j + 8 <= keys; j += 8) _mm256_storeu_ps(p + j, _mm256_div_ps(_mm256_loadu_ps(p + j), z));
+  const float zs = _mm256_cvtss_f32(z);
+  for (; j < keys; ++j) p[j] /= zs;
+}
+
 void apply_i8(const float* p, const int8_t* v, int64_t ldv, const float* v_scale, int keys, int d,
               float* out) {
   int e = 0;
@@ -166,7 +212,7 @@ void swiglu(float* g, const float* u, int n) {
 
 }  // namespace
 
-extern const AttnOps kAttnOpsAvx2 = {&scores_i8, &scores_f32, &apply_i8,
+extern const AttnOps kAttnOpsAvx2 = {&scores_i8, &scores_f32, &softmax, &apply_i8,
                                      &apply_f32, &swiglu,     "avx2"};
 
 }  // namespace hilq::runtime

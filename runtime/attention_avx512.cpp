@@ -1,6 +1,8 @@
-// AVX-512 apply_i8 of attention and the SwiGLU gate (see attention_ops.h). apply_i8 is the AVX2
-// loop on 64 output columns per pass instead of 32, so a head of 64 reads its probabilities and
-// scales once; the gate is the AVX2 one on 16 lanes. Every output column is
+// AVX-512 scores_i8, softmax and apply_i8 of attention and the SwiGLU gate (see attention_ops.h).
+// scores_i8 runs 16 keys per pass with vpdpbusd and reduces their 16 sums together (integers:
+// exact in any order). The softmax keeps the portable version's 16 lane sums in one vector.
+// apply_i8 is the AVX2 loop on 64 output columns per pass instead of 32, so a head of 64 reads its
+// probabilities and scales once; the gate is the AVX2 one on 16 lanes. Every output column is
 // its own chain of (p[j] * v_scale[j]) * v[j][e] additions in key order, as in the portable and
 // AVX2 versions (compiled with -ffp-contract=off: no FMA), so the results are the same bits.
 // GCC 12 flags _mm512_undefined_*() inside its own intrinsics as uninitialized (false positive).
@@ -15,6 +17,88 @@
 
 namespace hilq::runtime {
 namespace {
+
+// Lane r of the result is the sum of a[r]'s 16 lanes: pairs of keys interleaved and added, then
+// quads, then the 128-bit lanes of 4 keys folded, so lane order is key order.
+inline __m512i hsum16(const __m512i a[16]) {
+  __m512i b[8], c[4];
+  for (int i = 0; i < 8; ++i)
+    b[i] = _mm512_add_epi32(_mm512_unpacklo_epi32(a[2 * i], a[2 * i + 1]),
+                            _mm512_unpackhi_epi32(a[2 * i], a[2 * i + 1]));
+  for (int i = 0; i < 4; ++i)
+    c[i] = _mm512_add_epi32(_mm512_unpacklo_epi64(b[2 * i], b[2 * i + 1]),
+                            _mm512_unpackhi_epi64(b[2 * i], b[2 * i + 1]));
+  constexpr int kEven = _MM_SHUFFLE(2, 0, 2, 0), kOdd = _MM_SHUFFLE(3, 1, 3, 1);
+  const __m512i d0 = _mm512_add_epi32(_mm512_shuffle_i32x4(c[0], c[1], kEven),
+                                      _mm512_shuffle_i32x4(c[0], c[1], kOdd));
+  const __m512i d1 = _mm512_add_epi32(_mm512_shuffle_i32x4(c[2], c[3], kEven),
+                                      _mm512_shuffle_i32x4(c[2], c[3], kOdd));
+  return _mm512_add_epi32(_mm512_shuffle_i32x4(d0, d1, kEven), _mm512_shuffle_i32x4(d0, d1, kOdd));
+}
+
+// vpdpbusd multiplies unsigned by signed bytes: the key codes go in as k + 128 (a sign flip), which
+// adds 128 * sum(q) to every dot product, taken off once. Masked-off columns load as 0 in q, so
+// their flipped keys (128) add nothing.
+void scores_i8(const int8_t* q, float q_scale, const int8_t* k, int64_t ldk, const float* k_scale,
+               int keys, int d, float scale, float* out) {
+  int32_t qsum = 0;
+  for (int e = 0; e < d; ++e) qsum += q[e];
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  const __m512i corr = _mm512_set1_epi32(128 * qsum);
+  const __m512 vq = _mm512_set1_ps(q_scale), vs = _mm512_set1_ps(scale);
+  for (int j = 0; j < keys; j += 16) {
+    const int nk = keys - j < 16 ? keys - j : 16;
+    __m512i acc[16];
+#pragma GCC unroll 16
+    for (auto& a : acc) a = _mm512_setzero_si512();
+    for (int e = 0; e < d; e += 64) {
+      const __mmask64 m = d - e >= 64 ? ~__mmask64{0} : (__mmask64{1} << (d - e)) - 1;
+      const __m512i qv = _mm512_maskz_loadu_epi8(m, q + e);
+      const int8_t* kr = k + int64_t{j} * ldk + e;
+#pragma GCC unroll 16
+      for (int r = 0; r < 16; ++r) {
+        if (r < nk) {
+          const __m512i kv = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, kr + r * ldk), flip);
+          acc[r] = _mm512_dpbusd_epi32(acc[r], kv, qv);
+        }
+      }
+    }
+    const __m512i sums = _mm512_sub_epi32(hsum16(acc), corr);
+    const auto km = static_cast<__mmask16>(nk == 16 ? 0xffffu : (1u << nk) - 1);
+    const __m512 qk = _mm512_mul_ps(vq, _mm512_maskz_loadu_ps(km, k_scale + j));
+    _mm512_mask_storeu_ps(out + j, km,
+                          _mm512_mul_ps(vs, _mm512_mul_ps(_mm512_cvtepi32_ps(sums), qk)));
+  }
+}
+
+// The portable softmax with its 16 lane sums in one vector; the unused lanes of the last block
+// add +0.
+void softmax(float* p, int keys) {
+  __m512 vm = _mm512_set1_ps(-__builtin_inff());
+  for (int j = 0; j < keys; j += 16) {
+    const auto k = static_cast<__mmask16>(keys - j >= 16 ? 0xffffu : (1u << (keys - j)) - 1);
+    vm = _mm512_mask_max_ps(vm, k, _mm512_maskz_loadu_ps(k, p + j), vm);  // NaN: keeps vm
+  }
+  const __m512 vmx = _mm512_set1_ps(_mm512_reduce_max_ps(vm));
+  __m512 z = _mm512_setzero_ps();
+  for (int j = 0; j < keys; j += 16) {
+    const auto k = static_cast<__mmask16>(keys - j >= 16 ? 0xffffu : (1u << (keys - j)) - 1);
+    const __m512 e = exp_poly16(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, p + j), vmx));
+    _mm512_mask_storeu_ps(p + j, k, e);
+    z = _mm512_mask_add_ps(z, k, z, e);
+  }
+  // Tree levels 2-4 as the AVX2 hsum: ((0+4)+(2+6)) + ((1+5)+(3+7)).
+  const __m256 z8 = _mm256_add_ps(_mm512_castps512_ps256(z),
+                                  _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(z), 1)));
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(z8), _mm256_extractf128_ps(z8, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+  const __m512 vz = _mm512_set1_ps(_mm_cvtss_f32(s));
+  for (int j = 0; j < keys; j += 16) {
+    const auto k = static_cast<__mmask16>(keys - j >= 16 ? 0xffffu : (1u << (keys - j)) - 1);
+    _mm512_mask_storeu_ps(p + j, k, _mm512_div_ps(_mm512_maskz_loadu_ps(k, p + j), vz));
+  }
+}
 
 inline __m512 widen(__m128i bytes) { return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(bytes)); }
 inline __m256 widen8(__m128i bytes) { return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes)); }
@@ -77,6 +161,8 @@ void swiglu(float* g, const float* u, int n) {
 
 }  // namespace
 
+extern const ScoresI8Fn kScoresI8Avx512 = &scores_i8;
+extern const SoftmaxFn kSoftmaxAvx512 = &softmax;
 extern const ApplyI8Fn kApplyI8Avx512 = &apply_i8;
 extern const SwigluFn kSwigluAvx512 = &swiglu;
 

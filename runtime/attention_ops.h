@@ -1,8 +1,8 @@
 // The inner loops of attention over one head, and the SwiGLU gate, as a plain-C table: a portable
 // version and, on x86, an AVX2 one (attention_avx2.cpp, compiled with -mavx2, so it includes only
 // this header and intrinsics). Both give bit-identical results: integer dot products are exact,
-// float sums run in the same 8-lane order with separate multiply and add (no FMA contraction),
-// and the gate repeats exp_poly's operations lane by lane.
+// float sums run in the same lane order with separate multiply and add (no FMA contraction),
+// and the softmax and the gate repeat exp_poly's operations lane by lane.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +16,9 @@ struct AttnOps {
   // out[j] = scale * sum_e q[e] k[j][e] (8-lane partial sums, fixed reduction tree).
   void (*scores_f32)(const float* q, const float* k, int64_t ldk, int keys, int d, float scale,
                      float* out);
+  // p[j] = e[j] / z, j < keys (>= 1): e[j] = exp_poly(p[j] - max), z = sum of e[j] in 16 lanes
+  // (lane l: j = l mod 16, in order) reduced ((l, l+8), (l, l+4), (l, l+2), (0, 1)).
+  void (*softmax)(float* p, int keys);
   // out[e] = sum_j (p[j] * v_scale[j]) * v[j][e], j in key order.
   void (*apply_i8)(const float* p, const int8_t* v, int64_t ldv, const float* v_scale, int keys,
                    int d, float* out);
@@ -31,8 +34,13 @@ extern const AttnOps kAttnOpsPortable;
 extern const AttnOps kAttnOpsAvx2;
 #endif
 #if defined(HILQ_RUNTIME_HAVE_AVX512)
-// AVX-512 apply_i8 (64 columns per pass) and SwiGLU gate (attention_avx512.cpp); the other ops
-// stay AVX2's.
+// AVX-512 scores_i8 (vpdpbusd, 16 keys reduced together), softmax, apply_i8 (64 columns per pass)
+// and SwiGLU gate (attention_avx512.cpp); the float scores and apply stay AVX2's.
+using ScoresI8Fn = void (*)(const int8_t* q, float q_scale, const int8_t* k, int64_t ldk,
+                            const float* k_scale, int keys, int d, float scale, float* out);
+extern const ScoresI8Fn kScoresI8Avx512;
+using SoftmaxFn = void (*)(float* p, int keys);
+extern const SoftmaxFn kSoftmaxAvx512;
 using ApplyI8Fn = void (*)(const float* p, const int8_t* v, int64_t ldv, const float* v_scale,
                            int keys, int d, float* out);
 extern const ApplyI8Fn kApplyI8Avx512;

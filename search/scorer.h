@@ -33,8 +33,9 @@ namespace hilq::search {
 // Version of the scoring arithmetic, part of the score and sensitivity cache keys (db migration
 // 6): a cached value computed by another version is a miss. 1: log-softmax with glibc's double
 // exp; 2: exp_poly in 16 double lanes (log_softmax.h), and the KL's weights exp(reference
-// log-probability) rounded to float; both move scores in their last bits.
-constexpr int kScorerVersion = 2;
+// log-probability) rounded to float; both move scores in their last bits; 3: the runtime's
+// attention softmax through exp_poly with 16 lane sums (runtime/attention_ops.h).
+constexpr int kScorerVersion = 3;
 
 struct ScorerOptions {
   std::string task = "lm";  // lm (causal LM, perplexity) | cls (classifier, accuracy)

@@ -1,11 +1,14 @@
 // Attention's inner loops: the SIMD table this machine selects gives bit-identical results to the
 // portable one (exact integer dots, same float order), and x86 SIMD paths do select it.
+#include <algorithm>
 #include <bit>
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstdint>
 #include <iterator>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "kernels/mkmp.h"
 #include "runtime/attention.h"
@@ -75,6 +78,42 @@ TEST_CASE("the selected attention loops equal the portable ones bit for bit",
       kAttnOpsPortable.apply_f32(p.data(), vf.data(), ld, keys, d, b.data());
       CHECK(std::vector<float>(a.begin(), a.begin() + d) ==
             std::vector<float>(b.begin(), b.begin() + d));
+    }
+  }
+}
+
+TEST_CASE("the selected softmax equals the portable one bit for bit and the softmax's definition",
+          "[runtime][attention]") {
+  const std::string force = GENERATE(as<std::string>{}, "", "avx2");  // as above
+  kernels::Context ctx(kernels::ContextOptions{1, force, ""});
+  const AttnOps& ops = attn_ops(ctx);
+  CAPTURE(force, ops.name);
+  std::mt19937 rng(3);
+  std::normal_distribution<float> df(0.0f, 3.0f);
+  for (const int keys : {1, 2, 7, 8, 9, 15, 16, 17, 31, 64, 100, 129}) {
+    for (const int kind : {0, 1, 2}) {
+      CAPTURE(keys, kind);
+      std::vector<float> x(static_cast<size_t>(keys));
+      for (auto& v : x) v = df(rng);
+      if (kind == 1) {  // ties, and keys far below the maximum (exp_poly's lower clamp)
+        for (int j = 0; j < keys; ++j) x[j] = j % 3 == 0 ? 2.5f : -150.0f - j;
+      } else if (kind == 2) {  // one dominant key late in the row, signed zeros
+        for (int j = 0; j < keys; ++j) x[j] = j % 2 ? 0.0f : -0.0f;
+        x[static_cast<size_t>(keys - 1)] = 40.0f;
+      }
+      std::vector<float> a = x, b = x;
+      ops.softmax(a.data(), keys);
+      kAttnOpsPortable.softmax(b.data(), keys);
+      double mx = -1e300, z = 0.0, total = 0.0;
+      for (const float v : x) mx = std::max(mx, double{v});
+      for (const float v : x) z += std::exp(double{v} - mx);
+      for (int j = 0; j < keys; ++j) {
+        CAPTURE(j, x[j]);
+        CHECK(std::bit_cast<uint32_t>(a[j]) == std::bit_cast<uint32_t>(b[j]));
+        CHECK(std::abs(b[j] - std::exp(double{x[j]} - mx) / z) <= 2e-6);
+        total += b[j];
+      }
+      CHECK(std::abs(total - 1.0) <= 1e-5);
     }
   }
 }

@@ -132,6 +132,14 @@ float quantize_row(const float* x, int cols, int cols_pad, int bits, float scale
   return scale;
 }
 
+RowQuantFn row_quantizer(const k::Context& ctx) {
+#if defined(HILQ_RUNTIME_HAVE_AVX512)
+  if (ctx.isa() == k::Isa::kAvx512Vnni) return kQuantizeRowAvx512;
+#endif
+  (void)ctx;
+  return &quantize_row;
+}
+
 namespace {
 
 float row_scale(const ActQuant& p, int bits) {
@@ -142,7 +150,7 @@ float row_scale(const ActQuant& p, int bits) {
 }  // namespace
 
 void quantize_rows(const ActQuant& p, const float* x, int n, int cols, int64_t ldx,
-                   const uint8_t* high, k::QuantizedActivations* a) {
+                   const uint8_t* high, k::QuantizedActivations* a, RowQuantFn quant) {
   const int cols_pad = (cols + k::kActColsAlign - 1) / k::kActColsAlign * k::kActColsAlign;
   a->rows = n;
   a->cols = cols;
@@ -156,22 +164,21 @@ void quantize_rows(const ActQuant& p, const float* x, int n, int cols, int64_t l
     const int bits = p.bits_of(high, t);
     a->bits[static_cast<size_t>(t)] = static_cast<uint8_t>(bits);
     a->scales[static_cast<size_t>(t)] =
-        quantize_row(x + t * ldx, cols, cols_pad, bits, row_scale(p, bits),
-                     a->q.data() + int64_t{t} * cols_pad, a->sums.data() + t * stride);
+        quant(x + t * ldx, cols, cols_pad, bits, row_scale(p, bits),
+              a->q.data() + int64_t{t} * cols_pad, a->sums.data() + t * stride);
   }
 }
 
 void quantize_codes(const ActQuant& p, const float* x, int n, int cols, int64_t ldx,
-                    const uint8_t* high, int8_t* q, int64_t ldq, float* scales) {
+                    const uint8_t* high, int8_t* q, int64_t ldq, float* scales, RowQuantFn quant) {
   for (int t = 0; t < n; ++t) {
     const int bits = p.bits_of(high, t);
-    scales[t] =
-        quantize_row(x + t * ldx, cols, cols, bits, row_scale(p, bits), q + t * ldq, nullptr);
+    scales[t] = quant(x + t * ldx, cols, cols, bits, row_scale(p, bits), q + t * ldq, nullptr);
   }
 }
 
 void fake_quantize(const ActQuant& p, const float* x, int n, int cols, int64_t ldx,
-                   const uint8_t* high, float* y, int64_t ldy) {
+                   const uint8_t* high, float* y, int64_t ldy, RowQuantFn quant) {
   constexpr int kChunk = 256;
   int8_t q[kChunk];
   for (int t = 0; t < n; ++t) {
@@ -184,7 +191,7 @@ void fake_quantize(const ActQuant& p, const float* x, int n, int cols, int64_t l
     }
     for (int c0 = 0; c0 < cols; c0 += kChunk) {
       const int len = cols - c0 < kChunk ? cols - c0 : kChunk;
-      quantize_row(x + t * ldx + c0, len, len, bits, s, q, nullptr);
+      quant(x + t * ldx + c0, len, len, bits, s, q, nullptr);
       for (int c = 0; c < len; ++c) y[t * ldy + c0 + c] = k::dequantize_value(q[c], s);
     }
   }

@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "kernels/mkmp.h"
+#include "runtime/act_quant_ops.h"
 #include "runtime/model.h"
 
 namespace hilq::runtime {
@@ -25,15 +26,20 @@ int64_t acts_bytes(const kernels::QuantizedActivations& a);
 // when scale <= 0; returns the scale used. sums (optional): per 32 columns, then the total.
 float quantize_row(const float* x, int cols, int cols_pad, int bits, float scale, int8_t* q,
                    int32_t* sums);
+// The fastest row quantizer of the context's kernel path (same bits as quantize_row).
+RowQuantFn row_quantizer(const kernels::Context& ctx);
 
-// Rows x[t][0..cols), t < n (row stride ldx), of point p with token mask `high` (null: all high).
+// Rows x[t][0..cols), t < n (row stride ldx), of point p with token mask `high` (null: all high),
+// each through `quant`.
 void quantize_rows(const ActQuant& p, const float* x, int n, int cols, int64_t ldx,
-                   const uint8_t* high, kernels::QuantizedActivations* a);
+                   const uint8_t* high, kernels::QuantizedActivations* a,
+                   RowQuantFn quant = &quantize_row);
 void quantize_codes(const ActQuant& p, const float* x, int n, int cols, int64_t ldx,
-                    const uint8_t* high, int8_t* q, int64_t ldq, float* scales);
+                    const uint8_t* high, int8_t* q, int64_t ldq, float* scales,
+                    RowQuantFn quant = &quantize_row);
 // y = x_hat (y may equal x).
 void fake_quantize(const ActQuant& p, const float* x, int n, int cols, int64_t ldx,
-                   const uint8_t* high, float* y, int64_t ldy);
+                   const uint8_t* high, float* y, int64_t ldy, RowQuantFn quant = &quantize_row);
 
 // How many of n tokens are high at this fraction: ceil(fraction * n) (as the QAT engine rounds).
 int high_count(double fraction, int n);

@@ -143,6 +143,45 @@ void apply_i8(const float* p, const int8_t* v, int64_t ldv, const float* v_scale
   }
 }
 
+void apply_wf32(const float* p, const float* v_scale, const float* v, int64_t ldv, int keys, int d,
+                float* out) {
+  int e = 0;
+  for (; e + 64 <= d; e += 64) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int j = 0; j < keys; ++j) {
+      const float wj = p[j] * v_scale[j];
+      if (wj == 0.0f) continue;  // exact: see the portable apply_i8
+      const __m512 w = _mm512_set1_ps(wj);
+      const float* vr = v + j * ldv + e;
+      a0 = _mm512_add_ps(a0, _mm512_mul_ps(w, _mm512_loadu_ps(vr)));
+      a1 = _mm512_add_ps(a1, _mm512_mul_ps(w, _mm512_loadu_ps(vr + 16)));
+      a2 = _mm512_add_ps(a2, _mm512_mul_ps(w, _mm512_loadu_ps(vr + 32)));
+      a3 = _mm512_add_ps(a3, _mm512_mul_ps(w, _mm512_loadu_ps(vr + 48)));
+    }
+    _mm512_storeu_ps(out + e, a0);
+    _mm512_storeu_ps(out + e + 16, a1);
+    _mm512_storeu_ps(out + e + 32, a2);
+    _mm512_storeu_ps(out + e + 48, a3);
+  }
+  for (; e + 8 <= d; e += 8) {
+    __m256 a = _mm256_setzero_ps();
+    for (int j = 0; j < keys; ++j) {
+      const float wj = p[j] * v_scale[j];
+      if (wj == 0.0f) continue;
+      a = _mm256_add_ps(a, _mm256_mul_ps(_mm256_set1_ps(wj), _mm256_loadu_ps(v + j * ldv + e)));
+    }
+    _mm256_storeu_ps(out + e, a);
+  }
+  for (; e < d; ++e) {
+    float a = 0.0f;
+    for (int j = 0; j < keys; ++j) {
+      const float wj = p[j] * v_scale[j];
+      if (wj != 0.0f) a += wj * v[j * ldv + e];
+    }
+    out[e] = a;
+  }
+}
+
 // g[i] = (g[i] * (1 / (1 + exp_poly(-g[i])))) * u[i], 16 lanes; the tail through masked lanes.
 void swiglu(float* g, const float* u, int n) {
   const __m512 one = _mm512_set1_ps(1.0f);
@@ -164,6 +203,7 @@ void swiglu(float* g, const float* u, int n) {
 extern const ScoresI8Fn kScoresI8Avx512 = &scores_i8;
 extern const SoftmaxFn kSoftmaxAvx512 = &softmax;
 extern const ApplyI8Fn kApplyI8Avx512 = &apply_i8;
+extern const ApplyWf32Fn kApplyWf32Avx512 = &apply_wf32;
 extern const SwigluFn kSwigluAvx512 = &swiglu;
 
 }  // namespace hilq::runtime

@@ -67,7 +67,7 @@ bool needs_fake_quant(const std::vector<const Linear*>& parts, const ActQuant& p
 }  // namespace
 
 Session::Session(const Model& model, k::Context& ctx, const SessionOptions& o)
-    : model_(model), ctx_(ctx) {
+    : model_(model), ctx_(ctx), quant_(row_quantizer(ctx)) {
   const Architecture& a = model.arch();
   max_context_ = o.max_context > 0 ? o.max_context : a.max_seq;
   max_chunk_ = o.max_chunk > 0 ? o.max_chunk : std::min(max_context_, a.max_seq);
@@ -142,8 +142,11 @@ void Session::carve(uint8_t* base, size_t* total, bool need_fq) {
   const auto ff = static_cast<size_t>(a.d_ff);
   const auto H = static_cast<size_t>(a.n_heads);
   const size_t L = model_.layers().size();
-  bool q_codes = false;
-  for (const Layer& l : model_.layers()) q_codes = q_codes || l.q_out.quantized();
+  bool q_codes = false, v_codes = false;
+  for (const Layer& l : model_.layers()) {
+    q_codes = q_codes || l.q_out.quantized();
+    v_codes = v_codes || l.v_out.quantized();
+  }
   size_t at = 0;
   x_ = take<float>(base, &at, C * d);
   h_ = take<float>(base, &at, C * d);
@@ -163,6 +166,7 @@ void Session::carve(uint8_t* base, size_t* total, bool need_fq) {
   cls_probs_ = take<float>(base, &at, lm ? 0 : a.n_classes);
   qcodes_ = take<int8_t>(base, &at, q_codes ? C * d : 0);
   qscales_ = take<float>(base, &at, q_codes ? C : 0);
+  v_float_ = take<float>(base, &at, v_codes && C > 1 ? N * d : 0);
   scores_ = take<float>(base, &at, L * N);
   high_ = take<uint8_t>(base, &at, L * N);
   *total = at;
@@ -251,11 +255,11 @@ void Session::linears(const std::vector<const Linear*>& parts, const ActQuant& p
   bool any_int = false, any_float = false;
   for (const Linear* w : parts) (w->format == WeightFormat::kPacked ? any_int : any_float) = true;
   k::QuantizedActivations& qa = io.cols == model_.arch().d_model ? qa_d_ : qa_ff_;
-  if (any_int) quantize_rows(point, io.x, n, io.cols, io.ldx, high, &qa);
+  if (any_int) quantize_rows(point, io.x, n, io.cols, io.ldx, high, &qa, quant_);
   const float* xf = io.x;
   int64_t ldxf = io.ldx;
   if (any_float && point.quantized()) {
-    fake_quantize(point, io.x, n, io.cols, io.ldx, high, fq_, io.cols);
+    fake_quantize(point, io.x, n, io.cols, io.ldx, high, fq_, io.cols, quant_);
     xf = fq_;
     ldxf = io.cols;
   }
@@ -314,12 +318,12 @@ void Session::layer_forward(int l, int n) {
 
   AttnRows qr{qkv_, nullptr, nullptr, 3 * d};
   if (L.q_out.quantized()) {
-    quantize_codes(L.q_out, qkv_, n, d, 3 * d, prev, qcodes_, d, qscales_);
+    quantize_codes(L.q_out, qkv_, n, d, 3 * d, prev, qcodes_, d, qscales_, quant_);
     qr = {nullptr, qcodes_, qscales_, d};
   }
   const Cache& kc = k_cache_[static_cast<size_t>(l)];
   if (kc.q) {
-    quantize_codes(L.k_out, qkv_ + d, n, d, 3 * d, prev, kc.q + p0_ * d, d, kc.scale + p0_);
+    quantize_codes(L.k_out, qkv_ + d, n, d, 3 * d, prev, kc.q + p0_ * d, d, kc.scale + p0_, quant_);
   } else {
     for (int t = 0; t < n; ++t) std::memcpy(kc.f + (p0_ + t) * d, qkv_ + t * 3 * d + d, d * 4);
   }
@@ -330,12 +334,13 @@ void Session::layer_forward(int l, int n) {
 
   const Cache& vc = v_cache_[static_cast<size_t>(l)];
   if (vc.q) {
-    quantize_codes(L.v_out, qkv_ + 2 * d, n, d, 3 * d, cur, vc.q + p0_ * d, d, vc.scale + p0_);
+    quantize_codes(L.v_out, qkv_ + 2 * d, n, d, 3 * d, cur, vc.q + p0_ * d, d, vc.scale + p0_,
+                   quant_);
   } else {
     for (int t = 0; t < n; ++t) std::memcpy(vc.f + (p0_ + t) * d, qkv_ + t * 3 * d + 2 * d, d * 4);
   }
   if (L.probs_quantized) quantize_probs(ctx_, s, probs_);
-  attention_apply(ctx_, s, probs_, AttnRows{vc.f, vc.q, vc.scale, d}, att_, d);
+  attention_apply(ctx_, s, probs_, AttnRows{vc.f, vc.q, vc.scale, d}, att_, d, v_float_);
   linears(P.o, L.o_in, cur, n, {att_, d, d, out_, d});
   add_rows(x_, out_, n, d);
 

@@ -25,6 +25,7 @@
 
 #include "kernels/aligned.h"
 #include "kernels/mkmp.h"
+#include "runtime/act_quant_ops.h"
 #include "runtime/model.h"
 
 namespace hilq::runtime {
@@ -110,6 +111,7 @@ class Session {
 
   const Model& model_;
   kernels::Context& ctx_;
+  RowQuantFn quant_;  // activation rows (act_quant.h row_quantizer)
   int max_context_ = 0, max_chunk_ = 0, logits_cap_ = 1;
   int pos_ = 0, p0_ = 0;
   bool causal_ = true;
@@ -119,6 +121,7 @@ class Session {
   kernels::QuantizedActivations qa_d_, qa_ff_;
   float *x_ = nullptr, *h_ = nullptr, *qkv_ = nullptr, *att_ = nullptr, *gu_ = nullptr;
   float *out_ = nullptr, *fq_ = nullptr, *probs_ = nullptr, *score_ = nullptr;
+  float* v_float_ = nullptr;  // prefill: V's codes widened once per layer (attention_apply)
   float *logits_ = nullptr, *rope_cos_ = nullptr, *rope_sin_ = nullptr;
   float *pooled_ = nullptr, *cls_logits_ = nullptr, *cls_probs_ = nullptr;
   int8_t* qcodes_ = nullptr;

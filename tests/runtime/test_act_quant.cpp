@@ -1,9 +1,12 @@
 // The runtime's row quantizers against the shared quantizer (kernels/quantize.h): bit-identical
 // codes, scales and code sums, for learned and dynamic scales, 4 and 8 bits, hostile inputs.
+#include <bit>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <limits>
 #include <random>
+#include <string>
+#include <vector>
 
 #include "kernels/mkmp.h"
 #include "kernels/quantize.h"
@@ -61,6 +64,47 @@ TEST_CASE("quantize_row gives kernels::quantize_value's codes bit for bit",
           total += want;
         }
         REQUIRE(sums.back() == total);
+      }
+    }
+  }
+}
+
+TEST_CASE("the selected row quantizer equals quantize_row bit for bit, ties and extremes included",
+          "[runtime][act_quant]") {
+  // The best path, and AVX2 forced (the portable quantizer): on an AVX-512 machine the AVX-512
+  // one is checked against it.
+  const std::string force = GENERATE(as<std::string>{}, "", "avx2");
+  k::Context ctx(k::ContextOptions{1, force, ""});
+  const RowQuantFn quant = row_quantizer(ctx);
+  CAPTURE(force, k::isa_name(ctx.isa()));
+  if (ctx.isa() == k::Isa::kAvx512Vnni) CHECK(quant != &quantize_row);
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> frac(-0.5f, 0.5f);
+  for (int bits : {4, 8}) {
+    for (float scale : {0.0f, 0.01f, 0.1f, 0.37f, 3.0f, 1e-8f, 1e-39f, 3e38f}) {
+      for (int cols : {1, 15, 16, 17, 31, 64, 200, 768}) {
+        CAPTURE(bits, scale, cols);
+        auto x = hostile_row(rng, cols, scale > 0.0f ? scale : 0.05f);
+        // Near ties: quotients a few ulp either side of k + 0.5, where a product with the
+        // reciprocal could round the other way.
+        for (int c = 1; c < cols; c += 5) {
+          const float s = scale > 0.0f ? scale : 0.05f;
+          const float tie = (std::floor(frac(rng) * 40.0f) + 0.5f) * s;
+          x[static_cast<size_t>(c)] = std::nextafter(tie, (c / 5) % 2 ? 1e30f : -1e30f);
+        }
+        const int pad = (cols + 127) / 128 * 128;
+        std::vector<int8_t> a(static_cast<size_t>(pad), 99), b = a;
+        std::vector<int32_t> sa(static_cast<size_t>(pad / 32 + 1)), sb = sa;
+        const float fa = quant(x.data(), cols, pad, bits, scale, a.data(), sa.data());
+        const float fb = quantize_row(x.data(), cols, pad, bits, scale, b.data(), sb.data());
+        CHECK(std::bit_cast<uint32_t>(fa) == std::bit_cast<uint32_t>(fb));
+        CHECK(a == b);
+        CHECK(sa == sb);
+        // Without padding or sums (Q, K, V codes).
+        std::vector<int8_t> c1(static_cast<size_t>(cols)), c2 = c1;
+        quant(x.data(), cols, cols, bits, scale, c1.data(), nullptr);
+        quantize_row(x.data(), cols, cols, bits, scale, c2.data(), nullptr);
+        CHECK(c1 == c2);
       }
     }
   }

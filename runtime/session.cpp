@@ -24,14 +24,31 @@ T* take(uint8_t* base, size_t* at, size_t n) {
 }
 
 // qat/ops_basic.cpp rms_norm: y = x * rsqrt(mean(x^2) + eps) * gain.
+// Each row's sum of squares is one chain in column order (what a single row gets alone); rows
+// go kRows at a time so that their independent chains overlap instead of waiting on one add's
+// latency per column.
 void rms_norm(const float* x, const float* gain, int n, int d, float eps, float* y) {
-  for (int t = 0; t < n; ++t) {
-    const float* xr = x + int64_t{t} * d;
-    float ss = 0.0f;
-    for (int c = 0; c < d; ++c) ss += xr[c] * xr[c];
-    const float inv = 1.0f / std::sqrt(ss / static_cast<float>(d) + eps);
-    float* yr = y + int64_t{t} * d;
-    for (int c = 0; c < d; ++c) yr[c] = xr[c] * inv * gain[c];
+  constexpr int kRows = 8;
+  float ss[kRows];
+  for (int t0 = 0; t0 < n; t0 += kRows) {
+    const int rows = n - t0 < kRows ? n - t0 : kRows;
+    const float* x0 = x + int64_t{t0} * d;
+    for (int r = 0; r < kRows; ++r) ss[r] = 0.0f;
+    if (rows == kRows) {
+      for (int c = 0; c < d; ++c) {
+        for (int r = 0; r < kRows; ++r) ss[r] += x0[r * d + c] * x0[r * d + c];
+      }
+    } else {
+      for (int r = 0; r < rows; ++r) {
+        for (int c = 0; c < d; ++c) ss[r] += x0[r * d + c] * x0[r * d + c];
+      }
+    }
+    for (int r = 0; r < rows; ++r) {
+      const float* xr = x0 + int64_t{r} * d;
+      const float inv = 1.0f / std::sqrt(ss[r] / static_cast<float>(d) + eps);
+      float* yr = y + int64_t{t0 + r} * d;
+      for (int c = 0; c < d; ++c) yr[c] = xr[c] * inv * gain[c];
+    }
   }
 }
 

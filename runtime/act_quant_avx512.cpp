@@ -21,7 +21,7 @@ inline __mmask16 lanes(int left) {
 
 float quantize_row(const float* x, int cols, int cols_pad, int bits, float scale, int8_t* q,
                    int32_t* sums) {
-  const float qmax = static_cast<float>((1 << (bits - 1)) - 1);
+  const auto qmax = static_cast<float>((1 << (bits - 1)) - 1);
   if (!(scale > 0.0f)) {  // absmax, NaN ignored: max(|x|, m) keeps m for a NaN
     // Four chains: one vmaxps chain is bound by its latency. Max is exact in any order.
     __m512 m0 = _mm512_setzero_ps(), m1 = m0, m2 = m0, m3 = m0;

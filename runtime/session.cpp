@@ -33,7 +33,7 @@ void rms_norm(const float* x, const float* gain, int n, int d, float eps, float*
   for (int t0 = 0; t0 < n; t0 += kRows) {
     const int rows = n - t0 < kRows ? n - t0 : kRows;
     const float* x0 = x + int64_t{t0} * d;
-    for (int r = 0; r < kRows; ++r) ss[r] = 0.0f;
+    for (float& v : ss) v = 0.0f;
     if (rows == kRows) {
       for (int c = 0; c < d; ++c) {
         for (int r = 0; r < kRows; ++r) ss[r] += x0[r * d + c] * x0[r * d + c];

@@ -58,17 +58,6 @@ void apply_i8(const float* p, const int8_t* v, int64_t ldv, const float* v_scale
   }
 }
 
-void apply_wf32(const float* p, const float* v_scale, const float* v, int64_t ldv, int keys, int d,
-                float* out) {
-  for (int e = 0; e < d; ++e) out[e] = 0.0f;
-  for (int j = 0; j < keys; ++j) {
-    const float w = p[j] * v_scale[j];
-    if (w == 0.0f) continue;
-    const float* vr = v + j * ldv;
-    for (int e = 0; e < d; ++e) out[e] += w * vr[e];
-  }
-}
-
 // The maximum in any order gives the same value (no NaN is kept: std::max(m, NaN) is m, and a
 // +-0 tie changes no difference p[j] - m).
 void softmax(float* p, int keys) {
@@ -107,7 +96,6 @@ struct Job {
   const AttnRows* q;
   const AttnRows* k;
   const AttnRows* v;
-  const float* v_float;  // V's codes widened to float (same layout), or null
   float* probs;
   float* out;
   int64_t ldo;
@@ -134,9 +122,7 @@ void apply_cell(const Job& j, int t, int h) {
   const int keys = s.keys(t), D = s.head_dim;
   const float* p = j.probs + (int64_t{t} * s.heads + h) * s.stride;
   float* oh = j.out + t * j.ldo + h * D;
-  if (j.v_float) {
-    j.ops->apply_wf32(p, j.v->scale, j.v_float + h * D, j.v->ld, keys, D, oh);
-  } else if (j.v->q) {
+  if (j.v->q) {
     j.ops->apply_i8(p, j.v->q + h * D, j.v->ld, j.v->scale, keys, D, oh);
   } else {
     j.ops->apply_f32(p, j.v->f + h * D, j.v->ld, keys, D, oh);
@@ -181,15 +167,15 @@ void swiglu(float* g, const float* u, int n) {
 
 }  // namespace
 
-extern const AttnOps kAttnOpsPortable = {&scores_i8,  &scores_f32, &softmax, &apply_i8,
-                                         &apply_wf32, &apply_f32,  &swiglu,  "portable"};
+extern const AttnOps kAttnOpsPortable = {&scores_i8, &scores_f32, &softmax,  &apply_i8,
+                                         &apply_f32, &swiglu,     "portable"};
 
 const AttnOps& attn_ops(const k::Context& ctx) {
 #if defined(HILQ_RUNTIME_HAVE_AVX2) && defined(HILQ_RUNTIME_HAVE_AVX512)
   if (ctx.isa() == k::Isa::kAvx512Vnni) {
-    static const AttnOps avx512 = {
-        kScoresI8Avx512,  kAttnOpsAvx2.scores_f32, kSoftmaxAvx512, kApplyI8Avx512,
-        kApplyWf32Avx512, kAttnOpsAvx2.apply_f32,  kSwigluAvx512,  "avx512"};
+    static const AttnOps avx512 = {kScoresI8Avx512, kAttnOpsAvx2.scores_f32, kSoftmaxAvx512,
+                                   kApplyI8Avx512,  kAttnOpsAvx2.apply_f32,  kSwigluAvx512,
+                                   "avx512"};
     return avx512;
   }
 #endif
@@ -204,9 +190,15 @@ const AttnOps& attn_ops(const k::Context& ctx) {
 void attention_probs(k::Context& ctx, const AttnShape& s, const AttnRows& q, const AttnRows& kr,
                      float* probs,  // NOLINT(readability-non-const-parameter)
                      float* score) {
-  const Job j{
-      &attn_ops(ctx), &s,    &q,      &kr, nullptr,
-      nullptr,        probs, nullptr, 0,   1.0f / std::sqrt(static_cast<float>(s.head_dim))};
+  const Job j{&attn_ops(ctx),
+              &s,
+              &q,
+              &kr,
+              nullptr,
+              probs,
+              nullptr,
+              0,
+              1.0f / std::sqrt(static_cast<float>(s.head_dim))};
   for_cells<probs_cell>(ctx, j);
   // The mean over heads of key 0's probability, folded in head order as one thread would.
   for (int t = 0; t < s.n; ++t) {
@@ -218,33 +210,14 @@ void attention_probs(k::Context& ctx, const AttnShape& s, const AttnRows& q, con
 
 void quantize_probs(k::Context& ctx, const AttnShape& s,
                     float* probs) {  // NOLINT(readability-non-const-parameter)
-  const Job j{nullptr, &s,      nullptr, nullptr, nullptr,           nullptr,
-              probs,   nullptr, 0,       0.0f,    row_quantizer(ctx)};
+  const Job j{nullptr, &s, nullptr, nullptr, nullptr, probs, nullptr, 0, 0.0f, row_quantizer(ctx)};
   for_cells<quantize_cell>(ctx, j);
 }
 
 void attention_apply(k::Context& ctx, const AttnShape& s, const float* probs, const AttnRows& v,
                      float* out,  // NOLINT(readability-non-const-parameter)
-                     int64_t ldo, float* v_float) {
-  // Every key's codes once, instead of once per query token and head that reads them.
-  const bool widen = v.q && v_float && s.n > 1;
-  if (widen) {
-    const int64_t cols = int64_t{s.heads} * s.head_dim;
-    for (int64_t r = 0; r < s.p0 + s.n; ++r) {
-      for (int64_t c = 0; c < cols; ++c)
-        v_float[r * v.ld + c] = static_cast<float>(v.q[r * v.ld + c]);
-    }
-  }
-  const Job j{&attn_ops(ctx),
-              &s,
-              nullptr,
-              nullptr,
-              &v,
-              widen ? v_float : nullptr,
-              const_cast<float*>(probs),
-              out,
-              ldo,
-              0.0f};
+                     int64_t ldo) {
+  const Job j{&attn_ops(ctx), &s, nullptr, nullptr, &v, const_cast<float*>(probs), out, ldo, 0.0f};
   for_cells<apply_cell>(ctx, j);
 }
 

@@ -41,9 +41,7 @@ void attention_probs(kernels::Context& ctx, const AttnShape& s, const AttnRows& 
 // Quantizes the probabilities with the fixed 8-bit quantizer (scale 1/127) in place.
 void quantize_probs(kernels::Context& ctx, const AttnShape& s, float* probs);
 // out[t][h * head_dim + e] = sum_j probs[t][h][j] * v[j][h * head_dim + e] (row stride ldo).
-// v_float (may be null): room for the keys' rows of V, (p0 + n) x v.ld floats; with int8 V and a
-// chunk of more than one token, the codes are widened there once (same results, less work).
 void attention_apply(kernels::Context& ctx, const AttnShape& s, const float* probs,
-                     const AttnRows& v, float* out, int64_t ldo, float* v_float = nullptr);
+                     const AttnRows& v, float* out, int64_t ldo);
 
 }  // namespace hilq::runtime

@@ -168,36 +168,6 @@ void apply_i8(const float* p, const int8_t* v, int64_t ldv, const float* v_scale
   }
 }
 
-void apply_wf32(const float* p, const float* v_scale, const float* v, int64_t ldv, int keys, int d,
-                float* out) {
-  int e = 0;
-  for (; e + 32 <= d; e += 32) {
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    for (int j = 0; j < keys; ++j) {
-      const float wj = p[j] * v_scale[j];
-      if (wj == 0.0f) continue;  // exact: see the portable apply_i8
-      const __m256 w = _mm256_set1_ps(wj);
-      const float* vr = v + j * ldv + e;
-      a0 = _mm256_add_ps(a0, _mm256_mul_ps(w, _mm256_loadu_ps(vr)));
-      a1 = _mm256_add_ps(a1, _mm256_mul_ps(w, _mm256_loadu_ps(vr + 8)));
-      a2 = _mm256_add_ps(a2, _mm256_mul_ps(w, _mm256_loadu_ps(vr + 16)));
-      a3 = _mm256_add_ps(a3, _mm256_mul_ps(w, _mm256_loadu_ps(vr + 24)));
-    }
-    _mm256_storeu_ps(out + e, a0);
-    _mm256_storeu_ps(out + e + 8, a1);
-    _mm256_storeu_ps(out + e + 16, a2);
-    _mm256_storeu_ps(out + e + 24, a3);
-  }
-  for (; e < d; ++e) {
-    float a = 0.0f;
-    for (int j = 0; j < keys; ++j) {
-      const float wj = p[j] * v_scale[j];
-      if (wj != 0.0f) a += wj * v[j * ldv + e];
-    }
-    out[e] = a;
-  }
-}
-
 void apply_f32(const float* p, const float* v, int64_t ldv, int keys, int d, float* out) {
   int e = 0;
   for (; e + 32 <= d; e += 32) {
@@ -242,7 +212,7 @@ void swiglu(float* g, const float* u, int n) {
 
 }  // namespace
 
-extern const AttnOps kAttnOpsAvx2 = {&scores_i8,  &scores_f32, &softmax, &apply_i8,
-                                     &apply_wf32, &apply_f32,  &swiglu,  "avx2"};
+extern const AttnOps kAttnOpsAvx2 = {&scores_i8, &scores_f32, &softmax, &apply_i8,
+                                     &apply_f32, &swiglu,     "avx2"};
 
 }  // namespace hilq::runtime

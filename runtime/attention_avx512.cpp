@@ -103,20 +103,45 @@ void softmax(float* p, int keys) {
 inline __m512 widen(__m128i bytes) { return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(bytes)); }
 inline __m256 widen8(__m128i bytes) { return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes)); }
 
+// The nonzero weights p[j] * v_scale[j] of keys [j0, j0 + len) and their keys, in key order, into
+// w and at (room for len + 16); returns their count. 16 keys per compress: the sums then skip the
+// zero keys without a branch per key (8-bit probabilities make the pattern of zeros unpredictable).
+// A NaN weight is kept (!= 0 unordered), as the portable loop keeps it.
+constexpr int kGatherChunk = 256;
+int gather_nonzero(const float* p, const float* v_scale, int j0, int len, float* w, int32_t* at) {
+  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  int nz = 0;
+  for (int j = 0; j < len; j += 16) {
+    const auto m = static_cast<__mmask16>(len - j >= 16 ? 0xffffu : (1u << (len - j)) - 1);
+    const __m512 wj = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, p + j0 + j),
+                                    _mm512_maskz_loadu_ps(m, v_scale + j0 + j));
+    const __mmask16 keep = _mm512_mask_cmp_ps_mask(m, wj, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+    _mm512_storeu_ps(w + nz, _mm512_maskz_compress_ps(keep, wj));
+    _mm512_storeu_si512(at + nz, _mm512_maskz_compress_epi32(
+                                     keep, _mm512_add_epi32(_mm512_set1_epi32(j0 + j), iota)));
+    nz += __builtin_popcount(keep);
+  }
+  return nz;
+}
+
 void apply_i8(const float* p, const int8_t* v, int64_t ldv, const float* v_scale, int keys, int d,
               float* out) {
+  alignas(64) float w[kGatherChunk + 16];
+  alignas(64) int32_t at[kGatherChunk + 16];
   int e = 0;
   for (; e + 64 <= d; e += 64) {
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    for (int j = 0; j < keys; ++j) {
-      const float wj = p[j] * v_scale[j];
-      if (wj == 0.0f) continue;  // exact: see the portable version
-      const __m512 w = _mm512_set1_ps(wj);
-      const __m512i raw = _mm512_loadu_si512(v + j * ldv + e);
-      a0 = _mm512_add_ps(a0, _mm512_mul_ps(w, widen(_mm512_castsi512_si128(raw))));
-      a1 = _mm512_add_ps(a1, _mm512_mul_ps(w, widen(_mm512_extracti32x4_epi32(raw, 1))));
-      a2 = _mm512_add_ps(a2, _mm512_mul_ps(w, widen(_mm512_extracti32x4_epi32(raw, 2))));
-      a3 = _mm512_add_ps(a3, _mm512_mul_ps(w, widen(_mm512_extracti32x4_epi32(raw, 3))));
+    for (int j0 = 0; j0 < keys; j0 += kGatherChunk) {
+      const int len = keys - j0 < kGatherChunk ? keys - j0 : kGatherChunk;
+      const int nz = gather_nonzero(p, v_scale, j0, len, w, at);
+      for (int i = 0; i < nz; ++i) {
+        const __m512 wi = _mm512_set1_ps(w[i]);
+        const __m512i raw = _mm512_loadu_si512(v + at[i] * ldv + e);
+        a0 = _mm512_add_ps(a0, _mm512_mul_ps(wi, widen(_mm512_castsi512_si128(raw))));
+        a1 = _mm512_add_ps(a1, _mm512_mul_ps(wi, widen(_mm512_extracti32x4_epi32(raw, 1))));
+        a2 = _mm512_add_ps(a2, _mm512_mul_ps(wi, widen(_mm512_extracti32x4_epi32(raw, 2))));
+        a3 = _mm512_add_ps(a3, _mm512_mul_ps(wi, widen(_mm512_extracti32x4_epi32(raw, 3))));
+      }
     }
     _mm512_storeu_ps(out + e, a0);
     _mm512_storeu_ps(out + e + 16, a1);
@@ -143,64 +168,6 @@ void apply_i8(const float* p, const int8_t* v, int64_t ldv, const float* v_scale
   }
 }
 
-// The nonzero weights are gathered first, 16 keys per compress, so the sums skip the zero keys
-// without a branch per key (8-bit probabilities make the pattern of zeros unpredictable).
-void apply_wf32(const float* p, const float* v_scale, const float* v, int64_t ldv, int keys, int d,
-                float* out) {
-  constexpr int kChunk = 256;
-  alignas(64) float w[kChunk + 16];
-  alignas(64) int32_t at[kChunk + 16];
-  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  int e = 0;
-  for (; e + 64 <= d; e += 64) {
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    for (int j0 = 0; j0 < keys; j0 += kChunk) {
-      const int len = keys - j0 < kChunk ? keys - j0 : kChunk;
-      int nz = 0;
-      for (int j = 0; j < len; j += 16) {
-        const auto m = static_cast<__mmask16>(len - j >= 16 ? 0xffffu : (1u << (len - j)) - 1);
-        const __m512 wj = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, p + j0 + j),
-                                        _mm512_maskz_loadu_ps(m, v_scale + j0 + j));
-        // != 0 (unordered true): a NaN weight is kept, as the portable loop keeps it.
-        const __mmask16 keep = _mm512_mask_cmp_ps_mask(m, wj, _mm512_setzero_ps(), _CMP_NEQ_UQ);
-        _mm512_storeu_ps(w + nz, _mm512_maskz_compress_ps(keep, wj));
-        _mm512_storeu_si512(at + nz, _mm512_maskz_compress_epi32(
-                                         keep, _mm512_add_epi32(_mm512_set1_epi32(j0 + j), iota)));
-        nz += __builtin_popcount(keep);
-      }
-      for (int i = 0; i < nz; ++i) {
-        const __m512 wi = _mm512_set1_ps(w[i]);
-        const float* vr = v + at[i] * ldv + e;
-        a0 = _mm512_add_ps(a0, _mm512_mul_ps(wi, _mm512_loadu_ps(vr)));
-        a1 = _mm512_add_ps(a1, _mm512_mul_ps(wi, _mm512_loadu_ps(vr + 16)));
-        a2 = _mm512_add_ps(a2, _mm512_mul_ps(wi, _mm512_loadu_ps(vr + 32)));
-        a3 = _mm512_add_ps(a3, _mm512_mul_ps(wi, _mm512_loadu_ps(vr + 48)));
-      }
-    }
-    _mm512_storeu_ps(out + e, a0);
-    _mm512_storeu_ps(out + e + 16, a1);
-    _mm512_storeu_ps(out + e + 32, a2);
-    _mm512_storeu_ps(out + e + 48, a3);
-  }
-  for (; e + 8 <= d; e += 8) {
-    __m256 a = _mm256_setzero_ps();
-    for (int j = 0; j < keys; ++j) {
-      const float wj = p[j] * v_scale[j];
-      if (wj == 0.0f) continue;
-      a = _mm256_add_ps(a, _mm256_mul_ps(_mm256_set1_ps(wj), _mm256_loadu_ps(v + j * ldv + e)));
-    }
-    _mm256_storeu_ps(out + e, a);
-  }
-  for (; e < d; ++e) {
-    float a = 0.0f;
-    for (int j = 0; j < keys; ++j) {
-      const float wj = p[j] * v_scale[j];
-      if (wj != 0.0f) a += wj * v[j * ldv + e];
-    }
-    out[e] = a;
-  }
-}
-
 // g[i] = (g[i] * (1 / (1 + exp_poly(-g[i])))) * u[i], 16 lanes; the tail through masked lanes.
 void swiglu(float* g, const float* u, int n) {
   const __m512 one = _mm512_set1_ps(1.0f);
@@ -222,7 +189,6 @@ void swiglu(float* g, const float* u, int n) {
 extern const ScoresI8Fn kScoresI8Avx512 = &scores_i8;
 extern const SoftmaxFn kSoftmaxAvx512 = &softmax;
 extern const ApplyI8Fn kApplyI8Avx512 = &apply_i8;
-extern const ApplyWf32Fn kApplyWf32Avx512 = &apply_wf32;
 extern const SwigluFn kSwigluAvx512 = &swiglu;
 
 }  // namespace hilq::runtime

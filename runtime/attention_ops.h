@@ -22,10 +22,6 @@ struct AttnOps {
   // out[e] = sum_j (p[j] * v_scale[j]) * v[j][e], j in key order.
   void (*apply_i8)(const float* p, const int8_t* v, int64_t ldv, const float* v_scale, int keys,
                    int d, float* out);
-  // apply_i8 on codes already widened to float (exactly): the same operations, so the same bits,
-  // without widening a key's codes again for every query token of a prefill chunk.
-  void (*apply_wf32)(const float* p, const float* v_scale, const float* v, int64_t ldv, int keys,
-                     int d, float* out);
   // out[e] = sum_j p[j] * v[j][e].
   void (*apply_f32)(const float* p, const float* v, int64_t ldv, int keys, int d, float* out);
   // g[i] = (g[i] * (1 / (1 + exp_poly(-g[i])))) * u[i], i < n: SiLU of the gate times up.
@@ -38,8 +34,9 @@ extern const AttnOps kAttnOpsPortable;
 extern const AttnOps kAttnOpsAvx2;
 #endif
 #if defined(HILQ_RUNTIME_HAVE_AVX512)
-// AVX-512 scores_i8 (vpdpbusd, 16 keys reduced together), softmax, apply_i8 and apply_wf32 (64
-// columns per pass) and SwiGLU gate (attention_avx512.cpp); the float scores and apply stay AVX2's.
+// AVX-512 scores_i8 (vpdpbusd, 16 keys reduced together), softmax, apply_i8 (64 columns per
+// pass, nonzero weights only) and SwiGLU gate (attention_avx512.cpp); the float scores and apply
+// stay AVX2's.
 using ScoresI8Fn = void (*)(const int8_t* q, float q_scale, const int8_t* k, int64_t ldk,
                             const float* k_scale, int keys, int d, float scale, float* out);
 extern const ScoresI8Fn kScoresI8Avx512;
@@ -48,9 +45,6 @@ extern const SoftmaxFn kSoftmaxAvx512;
 using ApplyI8Fn = void (*)(const float* p, const int8_t* v, int64_t ldv, const float* v_scale,
                            int keys, int d, float* out);
 extern const ApplyI8Fn kApplyI8Avx512;
-using ApplyWf32Fn = void (*)(const float* p, const float* v_scale, const float* v, int64_t ldv,
-                             int keys, int d, float* out);
-extern const ApplyWf32Fn kApplyWf32Avx512;
 using SwigluFn = void (*)(float* g, const float* u, int n);
 extern const SwigluFn kSwigluAvx512;
 #endif

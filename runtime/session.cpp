@@ -159,11 +159,8 @@ void Session::carve(uint8_t* base, size_t* total, bool need_fq) {
   const auto ff = static_cast<size_t>(a.d_ff);
   const auto H = static_cast<size_t>(a.n_heads);
   const size_t L = model_.layers().size();
-  bool q_codes = false, v_codes = false;
-  for (const Layer& l : model_.layers()) {
-    q_codes = q_codes || l.q_out.quantized();
-    v_codes = v_codes || l.v_out.quantized();
-  }
+  bool q_codes = false;
+  for (const Layer& l : model_.layers()) q_codes = q_codes || l.q_out.quantized();
   size_t at = 0;
   x_ = take<float>(base, &at, C * d);
   h_ = take<float>(base, &at, C * d);
@@ -183,7 +180,6 @@ void Session::carve(uint8_t* base, size_t* total, bool need_fq) {
   cls_probs_ = take<float>(base, &at, lm ? 0 : a.n_classes);
   qcodes_ = take<int8_t>(base, &at, q_codes ? C * d : 0);
   qscales_ = take<float>(base, &at, q_codes ? C : 0);
-  v_float_ = take<float>(base, &at, v_codes && C > 1 ? N * d : 0);
   scores_ = take<float>(base, &at, L * N);
   high_ = take<uint8_t>(base, &at, L * N);
   *total = at;
@@ -357,7 +353,7 @@ void Session::layer_forward(int l, int n) {
     for (int t = 0; t < n; ++t) std::memcpy(vc.f + (p0_ + t) * d, qkv_ + t * 3 * d + 2 * d, d * 4);
   }
   if (L.probs_quantized) quantize_probs(ctx_, s, probs_);
-  attention_apply(ctx_, s, probs_, AttnRows{vc.f, vc.q, vc.scale, d}, att_, d, v_float_);
+  attention_apply(ctx_, s, probs_, AttnRows{vc.f, vc.q, vc.scale, d}, att_, d);
   linears(P.o, L.o_in, cur, n, {att_, d, d, out_, d});
   add_rows(x_, out_, n, d);
 

@@ -121,7 +121,6 @@ class Session {
   kernels::QuantizedActivations qa_d_, qa_ff_;
   float *x_ = nullptr, *h_ = nullptr, *qkv_ = nullptr, *att_ = nullptr, *gu_ = nullptr;
   float *out_ = nullptr, *fq_ = nullptr, *probs_ = nullptr, *score_ = nullptr;
-  float* v_float_ = nullptr;  // prefill: V's codes widened once per layer (attention_apply)
   float *logits_ = nullptr, *rope_cos_ = nullptr, *rope_sin_ = nullptr;
   float *pooled_ = nullptr, *cls_logits_ = nullptr, *cls_probs_ = nullptr;
   int8_t* qcodes_ = nullptr;

@@ -74,19 +74,6 @@ TEST_CASE("the selected attention loops equal the portable ones bit for bit",
         CHECK(std::bit_cast<uint32_t>(a[e]) == std::bit_cast<uint32_t>(plain));
         CHECK(std::bit_cast<uint32_t>(b[e]) == std::bit_cast<uint32_t>(plain));
       }
-      // The same on codes widened to float once (prefill): the same bits as apply_i8.
-      const std::vector<float> wide(v.begin(), v.end());
-      for (const auto* ws : {&p, &pz}) {
-        ops.apply_wf32(ws->data(), vs.data(), wide.data(), ld, keys, d, a.data());
-        kAttnOpsPortable.apply_i8(ws->data(), v.data(), ld, vs.data(), keys, d, b.data());
-        for (int e = 0; e < d; ++e) {
-          CAPTURE(e);
-          CHECK(std::bit_cast<uint32_t>(a[e]) == std::bit_cast<uint32_t>(b[e]));
-        }
-        kAttnOpsPortable.apply_wf32(ws->data(), vs.data(), wide.data(), ld, keys, d, a.data());
-        CHECK(std::vector<float>(a.begin(), a.begin() + d) ==
-              std::vector<float>(b.begin(), b.begin() + d));
-      }
       ops.apply_f32(p.data(), vf.data(), ld, keys, d, a.data());
       kAttnOpsPortable.apply_f32(p.data(), vf.data(), ld, keys, d, b.data());
       CHECK(std::vector<float>(a.begin(), a.begin() + d) ==

@@ -9,6 +9,10 @@
 
 #if defined(__x86_64__)
 #include <cpuid.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 #elif defined(__aarch64__) && defined(__linux__)
 #include <asm/hwcap.h>
 #include <sys/auxv.h>
@@ -22,7 +26,8 @@ constexpr std::pair<const char*, CpuFeature> kNames[] = {
     {"fma", kFma},           {"f16c", kF16c},
     {"avx512f", kAvx512f},   {"avx512bw", kAvx512bw},
     {"avx512vl", kAvx512vl}, {"avx512_vnni", kAvx512Vnni},
-    {"avx_vnni", kAvxVnni},  {"neon", kNeon},
+    {"avx_vnni", kAvxVnni},  {"amx_tile", kAmxTile},
+    {"amx_int8", kAmxInt8},  {"neon", kNeon},
     {"dotprod", kDotprod},   {"i8mm", kI8mm},
     {"fp16", kFp16},
 };
@@ -32,6 +37,18 @@ uint64_t read_xcr0() {
   uint32_t eax = 0, edx = 0;
   __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
   return (static_cast<uint64_t>(edx) << 32) | eax;
+}
+
+// Linux hands a process the AMX tile data state only on request (arch_prctl
+// ARCH_REQ_XCOMP_PERM for XFEATURE_XTILEDATA); until then a tile instruction faults.
+bool os_grants_amx() {
+#if defined(__linux__)
+  constexpr long kArchReqXcompPerm = 0x1023;
+  constexpr long kXfeatureXtiledata = 18;
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+#else
+  return false;
+#endif
 }
 #endif
 
@@ -57,6 +74,9 @@ CpuFeatures detect() {
       if (b & bit_AVX512VL) f.bits |= kAvx512vl;
       if (c & bit_AVX512VNNI) f.bits |= kAvx512Vnni;
     }
+    // CPUID.(7,0):EDX[24] AMX-TILE, [25] AMX-INT8; XCR0[17:18] tile config and data.
+    const bool amx_cpu = (d & (1u << 24)) && (d & (1u << 25));
+    if (amx_cpu && (xcr0 & 0x60000) == 0x60000 && os_grants_amx()) f.bits |= kAmxTile | kAmxInt8;
     __cpuid_count(7, 1, a, b, c, d);
     if ((a & (1u << 4)) && ymm_os) f.bits |= kAvxVnni;  // CPUID.(7,1):EAX[4] = AVX-VNNI
   }

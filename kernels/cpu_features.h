@@ -19,6 +19,9 @@ enum CpuFeature : uint32_t {
   kAvx512vl = 1u << 6,
   kAvx512Vnni = 1u << 7,
   kAvxVnni = 1u << 8,
+  // AMX: set only when the OS also grants the tile state (XCR0 and, on Linux, arch_prctl).
+  kAmxTile = 1u << 9,
+  kAmxInt8 = 1u << 10,
   kNeon = 1u << 16,
   kDotprod = 1u << 17,
   kI8mm = 1u << 18,

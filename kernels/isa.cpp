@@ -25,6 +25,15 @@ constexpr IsaRow kIsas[] = {
     {Isa::kAvx512Vnni, "avx512vnni",
      kAvx2 | kFma | kF16c | kAvx512f | kAvx512bw | kAvx512vl | kAvx512Vnni, false},
 #endif
+#if defined(HILQ_HAVE_AMX)
+    {Isa::kAmx, "amx",
+     kAvx2 | kFma | kF16c | kAvx512f | kAvx512bw | kAvx512vl | kAvx512Vnni | kAmxTile | kAmxInt8,
+     true},
+#else
+    {Isa::kAmx, "amx",
+     kAvx2 | kFma | kF16c | kAvx512f | kAvx512bw | kAvx512vl | kAvx512Vnni | kAmxTile | kAmxInt8,
+     false},
+#endif
 #if defined(HILQ_HAVE_NEON)
     {Isa::kNeon, "neon", kNeon, true},
     {Isa::kDotprod, "dotprod", kNeon | kDotprod, true},

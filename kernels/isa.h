@@ -14,12 +14,13 @@ enum class Isa : int {
   kRef = 0,
   kAvx2 = 1,
   kAvx512Vnni = 2,
+  kAmx = 3,  // AVX-512 VNNI plus AMX tiles (per-channel GEMM only; the rest is AVX-512 VNNI)
   kNeon = 11,
   kDotprod = 12,
   kI8mm = 13
 };
 
-const char* isa_name(Isa isa);  // "ref", "avx2", "avx512vnni", "neon", "dotprod", "i8mm"
+const char* isa_name(Isa isa);  // "ref", "avx2", "avx512vnni", "amx", "neon", "dotprod", "i8mm"
 std::optional<Isa> isa_from_name(std::string_view name);
 // Compiled into this binary (HILQ_ENABLE_* options and the target architecture).
 bool isa_compiled(Isa isa);

@@ -20,6 +20,9 @@ extern const KernelTable kAvx2FpKernelTable;
 extern const KernelTable kAvx512KernelTable;
 extern const KernelTable kAvx512FpKernelTable;
 #endif
+#if defined(HILQ_HAVE_AMX)
+extern const KernelTable kAmxKernelTable;
+#endif
 #if defined(HILQ_HAVE_NEON)
 extern const KernelTable kNeonKernelTable;
 extern const KernelTable kDotprodKernelTable;
@@ -37,6 +40,9 @@ std::vector<KernelTable> tables() {
 #if defined(HILQ_HAVE_AVX512)
   t.push_back(kAvx512KernelTable);
   t.push_back(kAvx512FpKernelTable);
+#endif
+#if defined(HILQ_HAVE_AMX)
+  t.push_back(kAmxKernelTable);
 #endif
 #if defined(HILQ_HAVE_NEON)
   t.push_back(kNeonKernelTable);
@@ -115,7 +121,8 @@ Context::Context(const ContextOptions& o) : features_(cpu_features()) {
     HILQ_CHECK(forced.has_value(), "HILQ_ISA / isa '%s' is not a kernel path name", want.c_str());
     // Clamp: the best compiled and supported path that is not above the requested one.
     Isa pick = Isa::kRef;
-    for (Isa cand : {Isa::kAvx2, Isa::kAvx512Vnni, Isa::kNeon, Isa::kDotprod, Isa::kI8mm})
+    for (Isa cand :
+         {Isa::kAvx2, Isa::kAvx512Vnni, Isa::kAmx, Isa::kNeon, Isa::kDotprod, Isa::kI8mm})
       if (isa_compiled(cand) && isa_supported(cand, features_) && isa_at_most(cand, *forced) &&
           static_cast<int>(cand) > static_cast<int>(pick))
         pick = cand;

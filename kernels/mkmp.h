@@ -1,5 +1,5 @@
 // MKMP front API: what the runtime and the agent call. A Context holds the detected CPU features,
-// the chosen path (forceable with HILQ_ISA=ref|avx2|avx512vnni|neon|dotprod|i8mm) and a thread
+// the chosen path (forceable with HILQ_ISA=ref|avx2|avx512vnni|amx|neon|dotprod|i8mm) and a thread
 // pool; matmul() quantizes activations per token (token-adaptive 4/8 bits), groups the rows by bit
 // width, runs each group through the kernel specialised for its (a_bits, w_bits) pair and writes
 // the outputs back in row order. last_kernel() names what ran, for every measurement.

@@ -134,7 +134,7 @@ float quantize_row(const float* x, int cols, int cols_pad, int bits, float scale
 
 RowQuantFn row_quantizer(const k::Context& ctx) {
 #if defined(HILQ_RUNTIME_HAVE_AVX512)
-  if (ctx.isa() == k::Isa::kAvx512Vnni) return kQuantizeRowAvx512;
+  if (k::isa_at_most(k::Isa::kAvx512Vnni, ctx.isa())) return kQuantizeRowAvx512;
 #endif
   (void)ctx;
   return &quantize_row;

@@ -172,7 +172,7 @@ extern const AttnOps kAttnOpsPortable = {&scores_i8, &scores_f32, &softmax,  &ap
 
 const AttnOps& attn_ops(const k::Context& ctx) {
 #if defined(HILQ_RUNTIME_HAVE_AVX2) && defined(HILQ_RUNTIME_HAVE_AVX512)
-  if (ctx.isa() == k::Isa::kAvx512Vnni) {
+  if (k::isa_at_most(k::Isa::kAvx512Vnni, ctx.isa())) {
     static const AttnOps avx512 = {kScoresI8Avx512, kAttnOpsAvx2.scores_f32, kSoftmaxAvx512,
                                    kApplyI8Avx512,  kAttnOpsAvx2.apply_f32,  kSwigluAvx512,
                                    "avx512"};
@@ -180,7 +180,7 @@ const AttnOps& attn_ops(const k::Context& ctx) {
   }
 #endif
 #if defined(HILQ_RUNTIME_HAVE_AVX2)
-  if (ctx.isa() == k::Isa::kAvx2 || ctx.isa() == k::Isa::kAvx512Vnni) return kAttnOpsAvx2;
+  if (k::isa_at_most(k::Isa::kAvx2, ctx.isa())) return kAttnOpsAvx2;
 #endif
   (void)ctx;
   return kAttnOpsPortable;

@@ -61,11 +61,11 @@ const LogSoftmaxOps& log_softmax_portable() { return kPortable; }
 
 const LogSoftmaxOps& log_softmax_ops(int isa) {
 #if defined(HILQ_SEARCH_HAVE_AVX512)
-  if (isa == static_cast<int>(kernels::Isa::kAvx512Vnni)) return kLogSoftmaxAvx512;
+  if (kernels::isa_at_most(kernels::Isa::kAvx512Vnni, static_cast<kernels::Isa>(isa)))
+    return kLogSoftmaxAvx512;
 #endif
 #if defined(HILQ_SEARCH_HAVE_AVX2)
-  if (isa == static_cast<int>(kernels::Isa::kAvx2) ||
-      isa == static_cast<int>(kernels::Isa::kAvx512Vnni))
+  if (kernels::isa_at_most(kernels::Isa::kAvx2, static_cast<kernels::Isa>(isa)))
     return kLogSoftmaxAvx2;
 #endif
   (void)isa;

@@ -37,7 +37,7 @@ inline void prefetch_lines(const float* const* pf, int i) {
   if (pf[1]) __builtin_prefetch(pf[1] + i, 0, 2);
 }
 
-// The best ops for a kernel path (kernels::Isa as int): AVX-512 for avx512vnni, AVX2 for avx2,
+// The best ops for a kernel path (kernels::Isa as int): AVX-512 for avx512vnni and amx, AVX2 for avx2,
 // else the portable ones. Compiled-out paths fall back to the next below.
 const LogSoftmaxOps& log_softmax_ops(int isa);
 // The portable ops (also the tests' oracle).

@@ -63,10 +63,13 @@ TEST_CASE("the kernel paths expected on this machine are compiled, detected and 
         const KernelInfo* k = select_kernel(ctx, n == 1 ? kOpGemv : kOpGemm, w_bits, 8, group);
         REQUIRE(k != nullptr);
         REQUIRE(ctx.last_kernel() == k->name);
-        // i8mm adds GEMM kernels only; its GEMV runs the dotprod kernel.
+        // i8mm adds GEMM kernels only; its GEMV runs the dotprod kernel. AMX adds the
+        // per-channel GEMMs only.
         const Isa ran = kernel_isa(*k);
         if (best == Isa::kI8mm && n == 1)
           REQUIRE(ran == Isa::kDotprod);
+        else if (best == Isa::kAmx && (n == 1 || group != 0))
+          REQUIRE(ran == Isa::kAvx512Vnni);
         else
           REQUIRE(ran == best);
       }

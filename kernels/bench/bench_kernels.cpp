@@ -356,7 +356,11 @@ void add(Spec s) {
 
 void register_benchmarks(bool smoke) {
   const CpuFeatures& f = cpu_features();
-  const Isa best = best_isa(f);
+  // AMX adds per-channel GEMMs only: every other entry runs, and is named, on the path below it;
+  // the AMX GEMMs get their own entries (their `peak` is a fraction of the AVX-512 VNNI peak,
+  // since the tile unit's own is not probed).
+  const Isa amx = best_isa(f) == Isa::kAmx ? Isa::kAmx : Isa::kRef;
+  const Isa best = amx == Isa::kAmx ? Isa::kAvx512Vnni : best_isa(f);
   const Isa fp_best = isa_supported(Isa::kAvx2, f) && isa_compiled(Isa::kAvx2) ? Isa::kAvx2 : best;
   if (smoke) {
     add({"gemv", 4, 8, 0, 64, 128, 1, 1, best, "dot", false, true});
@@ -429,6 +433,17 @@ void register_benchmarks(bool smoke) {
   // Token-adaptive 50/50 4/8-bit rows.
   add({"gemm", 4, 0, 0, big, big, 64, 1, best, "dot", true, false});
   add({"gemm", 8, 0, 0, big, big, 64, 1, best, "dot", true, false});
+  if (amx != Isa::kAmx) return;
+  // AMX prefill: the same shapes as above, and the tiny LM's linears over one 128-token window
+  // (host scoring), in cache.
+  for (int threads : {1, 2})
+    for (int w : {2, 3, 4, 6, 8})
+      add({"gemm", w, 8, 0, big, big, 64, threads, amx, "dot", true, false});
+  for (int threads : {1, 2})
+    for (int w : {4, 8}) add({"gemm", w, 8, 0, big, big, 128, threads, amx, "dot", true, false});
+  add({"gemm", 4, 0, 0, big, big, 64, 1, amx, "dot", true, false});
+  for (auto [m, k] : {std::pair{256, 256}, {768, 256}, {256, 768}, {4096, 256}})
+    for (Isa path : {best, amx}) add({"gemm", 4, 8, 0, m, k, 128, 1, path, "dot", false, false});
 }
 
 }  // namespace hilq::kernels::bench

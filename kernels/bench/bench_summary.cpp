@@ -46,7 +46,10 @@ void line(FILE* out, const std::string& what, double v, const char* rel, double 
 }  // namespace
 
 void print_summary(FILE* out) {
-  const std::string best = isa_name(best_isa(cpu_features()));
+  // AMX adds per-channel GEMMs only; the targets are read on the path below it (bench_kernels
+  // registers them there), and the AMX GEMMs are compared with it.
+  const bool amx = best_isa(cpu_features()) == Isa::kAmx;
+  const std::string best = amx ? "avx512vnni" : isa_name(best_isa(cpu_features()));
   const std::string fp = isa_supported(Isa::kAvx2, cpu_features()) ? "avx2" : best;
   const std::string big = "4096x4096";
   auto gemv = [&](const std::string& pair, int t, const std::string& path) {
@@ -114,6 +117,12 @@ void print_summary(FILE* out) {
              counter(r, "peak_p10"), ">=", 0.75);
     }
   }
+  if (amx)
+    for (const char* p : {"w2a8", "w3a8", "w4a8", "w6a8", "w8a8"})
+      if (const Result* a = gemm(p, "amx"), *v = gemm(p, best); a && v)
+        std::fprintf(out, "  %-66s %8.3f  (info)\n",
+                     (std::string("prefill N=64 1T ") + p + " speed, amx / avx512vnni").c_str(),
+                     fastest(v) / fastest(a));
   std::fprintf(out,
                "\nPrefill fraction of the int8 MAC peak of the threads used (10th-percentile "
                "call / mean):\n");

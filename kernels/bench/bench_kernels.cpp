@@ -306,7 +306,7 @@ void bm_mixed(benchmark::State& st, Spec s) {
   }
   set_common(st, s, static_cast<double>(set[0].bytes()));
   st.SetLabel(label);
-  const double it = static_cast<double>(st.iterations());
+  const auto it = static_cast<double>(st.iterations());
   st.counters["pure_a8_us"] = t8 / it * 1e6;
   st.counters["pure_a4_us"] = t4 / it * 1e6;
   st.counters["mixed_vs_weighted"] = t_mixed / (0.5 * t8 + 0.5 * t4);

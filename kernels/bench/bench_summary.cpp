@@ -111,9 +111,9 @@ void print_summary(FILE* out) {
     for (const char* g : {"g32", "g64", "g128"}) {
       const std::string pair = std::string("w4a8_") + g;
       if (const Result* r = gemv(pair, 2, path))
-        line(out, "decode 2T " + pair + " roofline, " + path, paired(r), ">=", 0.90);
+        line(out, "decode 2T " + pair + " roofline, " += path, paired(r), ">=", 0.90);
       if (const Result* r = gemm(pair, path))
-        line(out, "prefill N=64 1T " + pair + " fraction of int8 MAC peak, " + path,
+        line(out, "prefill N=64 1T " + pair + " fraction of int8 MAC peak, " += path,
              counter(r, "peak_p10"), ">=", 0.75);
     }
   }

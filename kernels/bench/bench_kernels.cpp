@@ -442,6 +442,9 @@ void register_benchmarks(bool smoke) {
   for (int threads : {1, 2})
     for (int w : {4, 8}) add({"gemm", w, 8, 0, big, big, 128, threads, amx, "dot", true, false});
   add({"gemm", 4, 0, 0, big, big, 64, 1, amx, "dot", true, false});
+  for (int g : {64, 128})  // AMX's g32 GEMM is VNNI's
+    for (int threads : {1, 2})
+      add({"gemm", 4, 8, g, big, big, 64, threads, amx, "dot", true, false});
   for (auto [m, k] : {std::pair{256, 256}, {768, 256}, {256, 768}, {4096, 256}})
     for (Isa path : {best, amx}) add({"gemm", 4, 8, 0, m, k, 128, 1, path, "dot", false, false});
 }

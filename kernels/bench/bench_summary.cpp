@@ -104,10 +104,11 @@ void print_summary(FILE* out) {
     if (const Result* r = gemm(std::string(w) + "a8+a4_mixed50", best))
       line(out, std::string("mixed 50/50 ") + w + " time / weighted average of pure",
            counter(r, "mixed_vs_weighted_p10"), "<=", 1.1);
-  // Group scales: W4A8 g32/g64/g128 on the best path and on AVX2 (prefill against the path's own
-  // int8 MAC peak).
-  for (const std::string& path : {best, std::string("avx2")}) {
-    if (path == "avx2" && best == "avx2") break;
+  // Group scales: W4A8 g32/g64/g128 on the best path, on AVX2 and on AMX (prefill against the
+  // path's own int8 MAC peak; AMX's against the AVX-512 VNNI one).
+  for (const std::string& path : {best, std::string("avx2"), std::string("amx")}) {
+    if (path == "avx2" && best == "avx2") continue;
+    if (path == "amx" && !amx) continue;
     for (const char* g : {"g32", "g64", "g128"}) {
       const std::string pair = std::string("w4a8_") + g;
       if (const Result* r = gemv(pair, 2, path))

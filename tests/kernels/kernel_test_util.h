@@ -2,6 +2,7 @@
 // extremes included) and which kernel paths this machine or qemu CPU is expected to run.
 #pragma once
 
+#include <algorithm>
 #include <cstdlib>
 #include <random>
 #include <string>
@@ -89,6 +90,10 @@ inline std::vector<Isa> expected_isas() {
   if (HILQ_ENABLED_AVX2) out.push_back(Isa::kAvx2);  // every x86 CI machine has AVX2
   if (HILQ_ENABLED_AVX512 && isa_supported(Isa::kAvx512Vnni, f)) out.push_back(Isa::kAvx512Vnni);
   if (HILQ_ENABLED_AMX && isa_supported(Isa::kAmx, f)) out.push_back(Isa::kAmx);
+  // A forced path leaves out the ones above it.
+  if (const auto cap = isa_from_name(forced))
+    out.erase(std::remove_if(out.begin(), out.end(), [&](Isa i) { return !isa_at_most(i, *cap); }),
+              out.end());
 #elif defined(__aarch64__)
   if (HILQ_ENABLED_NEON) {
     out.push_back(Isa::kNeon);

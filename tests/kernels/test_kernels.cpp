@@ -133,6 +133,42 @@ TEST_CASE("the float baselines agree with a double-precision sum within 1e-5 rel
   }
 }
 
+TEST_CASE("the AMX GEMMs' float outputs equal the AVX-512 VNNI ones bit for bit", "[kernels]") {
+  // Same int32 sums and the same epilogue (kernels/README.md), so a host with AMX scores
+  // candidates with the same bits as one without.
+  const Isa max = test::max_isa();
+  std::vector<std::pair<const KernelInfo*, const KernelInfo*>> pairs;  // (amx, avx512vnni)
+  for (const auto& k : kernel_registry()) {
+    if (kernel_isa(k) != Isa::kAmx || !test::usable(k, max)) continue;
+    for (const auto& b : kernel_registry())
+      if (kernel_isa(b) == Isa::kAvx512Vnni && b.kind == k.kind && b.op == k.op &&
+          b.w_bits == k.w_bits && b.a_bits == k.a_bits && b.group == k.group &&
+          b.variant == k.variant)
+        pairs.emplace_back(&k, &b);
+  }
+  const auto expected = test::expected_isas();
+  const bool expect_amx = std::find(expected.begin(), expected.end(), Isa::kAmx) != expected.end();
+  // 5 widths x 2 a_bits x (per channel, g64, g128)
+  REQUIRE(pairs.size() == (expect_amx ? 30u : 0u));
+  for (const auto& [k, base] : pairs) {
+    std::mt19937 rng(static_cast<unsigned>(std::hash<std::string>{}(k->name)));
+    for (const Shape& s : {Shape{33, 127, 9}, Shape{96, 256, 128}, Shape{65, 1000, 40}}) {
+      CAPTURE(k->name, s.m, s.k, s.n);
+      const PackedWeights w = test::random_weights(rng, s.m, s.k, k->w_bits, k->group);
+      const std::vector<uint8_t> bits(s.n, static_cast<uint8_t>(k->a_bits));
+      const QuantizedActivations a = test::random_acts(rng, s.n, s.k, bits);
+      std::vector<int32_t> rows(s.n);
+      for (int t = 0; t < s.n; ++t) rows[t] = t;
+      std::vector<float> bias(s.m);
+      for (auto& b : bias) b = std::uniform_real_distribution<float>(-1, 1)(rng);
+      std::vector<float> y(static_cast<size_t>(s.n) * s.m, -7.0f), y_base(y.size(), 7.0f);
+      run_kernel(*k, w, a, rows.data(), s.n, y.data(), s.m, bias.data());
+      run_kernel(*base, w, a, rows.data(), s.n, y_base.data(), s.m, bias.data());
+      REQUIRE(std::memcmp(y.data(), y_base.data(), y.size() * sizeof(float)) == 0);
+    }
+  }
+}
+
 TEST_CASE("the AVX-512 float GEMMs equal the AVX2 ones bit for bit", "[kernels]") {
   // The AVX-512 kernels keep the AVX2 kernels' lane sums and hsum order (fp_avx512.cpp), so the
   // head's logits, and every score computed from them, do not depend on the path.
@@ -195,10 +231,10 @@ TEST_CASE("the kernel walk covers every path expected on this machine, for every
       for (int w : {2, 3, 4, 6, 8})
         for (int a : {4, 8})
           for (int g : {0, 32, 64, 128}) {
-            // i8mm only adds GEMM kernels; its GEMV is the dotprod one. AMX only adds the
-            // per-channel GEMMs; the rest is AVX-512 VNNI's.
-            if (isa == Isa::kI8mm && op == kOpGemv) continue;
-            if (isa == Isa::kAmx && (op == kOpGemv || g != 0)) continue;
+            // i8mm and AMX only add GEMM kernels; their GEMVs are the dotprod and AVX-512 VNNI
+            // ones. AMX's g32 GEMM is VNNI's too.
+            if ((isa == Isa::kI8mm || isa == Isa::kAmx) && op == kOpGemv) continue;
+            if (isa == Isa::kAmx && g == 32) continue;
             CAPTURE(op, w, a, g);
             const bool found =
                 std::any_of(kernels.begin(), kernels.end(), [&](const KernelInfo* k) {

@@ -8,6 +8,7 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
+#include <stdio.h>  // NOLINT(modernize-deprecated-headers)
 #include <stdlib.h>  // NOLINT(modernize-deprecated-headers): aligned_alloc without <cstdlib>'s inlines
 #include <string.h>  // NOLINT(modernize-deprecated-headers)
 
@@ -90,6 +91,10 @@ void gemm(const KernelArgs& k) {
     a_meta = malloc(static_cast<size_t>(blocks) * (sizeof(int8_t*) + sizeof(int64_t)));
     a_ptr = static_cast<const int8_t**>(a_meta);
     a_ld = reinterpret_cast<int64_t*>(a_ptr + blocks);
+  }
+  if (!mem || (blocks > kMaxBlocksOnStack && !a_meta)) {
+    fputs("gemm (amx): out of memory for the unpacked panel and activation blocks\n", stderr);
+    abort();
   }
   int8_t* next = abuf;
   for (int b = 0; b < blocks; ++b) {

@@ -82,12 +82,22 @@ bool isa_at_most(Isa a, Isa b) {
   return is_arm(a) == is_arm(b) && static_cast<int>(a) <= static_cast<int>(b);
 }
 
-Isa best_isa(const CpuFeatures& f) {
+namespace {
+
+// The best compiled path f supports, not above *cap when cap is given.
+Isa best_of(const CpuFeatures& f, const Isa* cap) {
   Isa best = Isa::kRef;
   for (const auto& r : kIsas)
-    if (r.compiled && isa_supported(r.isa, f) && static_cast<int>(r.isa) > static_cast<int>(best))
+    if (r.compiled && isa_supported(r.isa, f) && (!cap || isa_at_most(r.isa, *cap)) &&
+        static_cast<int>(r.isa) > static_cast<int>(best))
       best = r.isa;
   return best;
 }
+
+}  // namespace
+
+Isa best_isa(const CpuFeatures& f) { return best_of(f, nullptr); }
+
+Isa best_isa(const CpuFeatures& f, Isa cap) { return best_of(f, &cap); }
 
 }  // namespace hilq::kernels

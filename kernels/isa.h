@@ -14,7 +14,7 @@ enum class Isa : int {
   kRef = 0,
   kAvx2 = 1,
   kAvx512Vnni = 2,
-  kAmx = 3,  // AVX-512 VNNI plus AMX tiles (per-channel GEMM only; the rest is AVX-512 VNNI)
+  kAmx = 3,  // AVX-512 VNNI plus AMX tiles (GEMM per channel, g64, g128; the rest is VNNI)
   kNeon = 11,
   kDotprod = 12,
   kI8mm = 13
@@ -28,7 +28,8 @@ bool isa_compiled(Isa isa);
 bool isa_supported(Isa isa, const CpuFeatures& f);
 // a can stand in for b: same architecture (or ref) and not more capable.
 bool isa_at_most(Isa a, Isa b);
-// Best path that is compiled and supported by f.
+// Best path that is compiled and supported by f (and, with a cap, not above it: isa_at_most).
 Isa best_isa(const CpuFeatures& f);
+Isa best_isa(const CpuFeatures& f, Isa cap);
 
 }  // namespace hilq::kernels

@@ -120,13 +120,7 @@ Context::Context(const ContextOptions& o) : features_(cpu_features()) {
     const auto forced = isa_from_name(want);
     HILQ_CHECK(forced.has_value(), "HILQ_ISA / isa '%s' is not a kernel path name", want.c_str());
     // Clamp: the best compiled and supported path that is not above the requested one.
-    Isa pick = Isa::kRef;
-    for (Isa cand :
-         {Isa::kAvx2, Isa::kAvx512Vnni, Isa::kAmx, Isa::kNeon, Isa::kDotprod, Isa::kI8mm})
-      if (isa_compiled(cand) && isa_supported(cand, features_) && isa_at_most(cand, *forced) &&
-          static_cast<int>(cand) > static_cast<int>(pick))
-        pick = cand;
-    isa_ = pick;
+    isa_ = best_isa(features_, *forced);
   }
   int4_ = default_int4(isa_);
   std::string v = o.int4;

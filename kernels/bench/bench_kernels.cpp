@@ -410,12 +410,16 @@ void register_benchmarks(bool smoke) {
     add({"gemm", 4, 8, g, 1024, 1024, 64, 1, best, "dot", false, false});
     if (g) add({"gemv", 4, 8, g, 2048, 2048, 1, 2, best, "dot", false, false});
   }
-  // Prefill, N = 64 at 1 and 2 threads, N = 128 for W4A8 / W8A8.
-  for (int threads : {1, 2})
-    for (int w : {2, 3, 4, 6, 8})
-      add({"gemm", w, 8, 0, big, big, 64, threads, best, "dot", true, false});
-  for (int threads : {1, 2})
-    for (int w : {4, 8}) add({"gemm", w, 8, 0, big, big, 128, threads, best, "dot", true, false});
+  // Prefill, N = 64 at 1 and 2 threads, N = 128 for W4A8 / W8A8, on the best path and on AMX.
+  std::vector<Isa> prefill_paths{best};
+  if (amx == Isa::kAmx) prefill_paths.push_back(amx);
+  for (Isa path : prefill_paths) {
+    for (int threads : {1, 2})
+      for (int w : {2, 3, 4, 6, 8})
+        add({"gemm", w, 8, 0, big, big, 64, threads, path, "dot", true, false});
+    for (int threads : {1, 2})
+      for (int w : {4, 8}) add({"gemm", w, 8, 0, big, big, 128, threads, path, "dot", true, false});
+  }
   add({"gemm", 4, 4, 0, big, big, 64, 1, best, "dot", true, false});
   add({"gemm", 4, 4, 0, big, big, 64, 1, best, "cat", true, false});
   add({"gemm", 32, 32, 0, big, big, 64, 1, fp_best, "dot", true, false});
@@ -434,13 +438,8 @@ void register_benchmarks(bool smoke) {
   add({"gemm", 4, 0, 0, big, big, 64, 1, best, "dot", true, false});
   add({"gemm", 8, 0, 0, big, big, 64, 1, best, "dot", true, false});
   if (amx != Isa::kAmx) return;
-  // AMX prefill: the same shapes as above, and the tiny LM's linears over one 128-token window
+  // AMX: token-adaptive rows, group scales, and the tiny LM's linears over one 128-token window
   // (host scoring), in cache.
-  for (int threads : {1, 2})
-    for (int w : {2, 3, 4, 6, 8})
-      add({"gemm", w, 8, 0, big, big, 64, threads, amx, "dot", true, false});
-  for (int threads : {1, 2})
-    for (int w : {4, 8}) add({"gemm", w, 8, 0, big, big, 128, threads, amx, "dot", true, false});
   add({"gemm", 4, 0, 0, big, big, 64, 1, amx, "dot", true, false});
   for (int g : {64, 128})  // AMX's g32 GEMM is VNNI's
     for (int threads : {1, 2})

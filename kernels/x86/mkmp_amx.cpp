@@ -65,14 +65,15 @@ void gemm(const KernelArgs& k) {
   const int64_t ka = int64_t{kbs_pad} * 4;  // row length of a copied activation block
   const int blocks = (k.n + 15) / 16;
 
-  // Which 16-token blocks load in place, and the buffer for the others.
-  int copied = 0;
-  for (int b = 0; b < blocks; ++b) {
+  // A 16-token block loads in place when it is full and its rows are consecutive.
+  auto in_place = [&](int b) {
     const int32_t* r = k.a_rows + 16 * b;
     bool direct = k.n - 16 * b >= 16;
     for (int i = 1; direct && i < 16; ++i) direct = r[i] == r[0] + i;
-    copied += !direct;
-  }
+    return direct;
+  };
+  int copied = 0;
+  for (int b = 0; b < blocks; ++b) copied += !in_place(b);
   const size_t w_bytes = static_cast<size_t>(kbs_pad) * 128;
   const size_t a_bytes = static_cast<size_t>(copied) * 16 * ka;
   auto* mem = static_cast<uint8_t*>(aligned_alloc(64, w_bytes + a_bytes));
@@ -100,9 +101,7 @@ void gemm(const KernelArgs& k) {
   for (int b = 0; b < blocks; ++b) {
     const int32_t* r = k.a_rows + 16 * b;
     const int cnt = k.n - 16 * b < 16 ? k.n - 16 * b : 16;
-    bool direct = cnt == 16;
-    for (int i = 1; direct && i < 16; ++i) direct = r[i] == r[0] + i;
-    if (direct) {
+    if (in_place(b)) {
       a_ptr[b] = k.a + r[0] * k.lda;
       a_ld[b] = k.lda;
       continue;

@@ -228,10 +228,13 @@ void gemm_rest(const KernelArgs& k, int p, const int32_t* rows, int left, const 
 }
 
 // Tokens in blocks whose correction table fits kMaxCorr (64 tokens for K = 4096 g32; the weights
-// are read once per block), panels inside, T-token tiles inside a panel.
+// are read once per block), panels inside, T-token tiles inside a panel. With group scales a tile
+// of 6 tokens keeps its 12 float accumulators in registers beside the 12 integer ones; at 8 tokens
+// (16 + 16 of 32 registers) GCC kept the float ones on the stack, and the load-FMA-store per
+// group cost a fifth of the g32 GEMM's speed on Zen 5 (see kernels/README).
 template <int B, bool G>
 void gemm(const KernelArgs& k) {
-  constexpr int T = 8;
+  constexpr int T = G ? 6 : 8;
   constexpr int kShift1 = B == 4 ? 4 : (B == 2 || B == 3) ? 2 : 0;  // Unpack::shift(1)
   int32_t corr[kMaxCorr];
   int block = kMaxCorr / 2 / k.groups / T * T;
@@ -397,9 +400,9 @@ void act_quant(const float* x, int cols, int cols_pad, int bits, int8_t* q, floa
   }
 #define HILQ_PAIR(W, A)                                                           \
   HILQ_PC(gemv, Gemv, W, A, "32x1"), HILQ_PC(gemm, Gemm, W, A, "32x8"),           \
-      HILQ_G(gemv, Gemv, W, A, 32, "32x1"), HILQ_G(gemm, Gemm, W, A, 32, "32x8"), \
-      HILQ_G(gemv, Gemv, W, A, 64, "32x1"), HILQ_G(gemm, Gemm, W, A, 64, "32x8"), \
-      HILQ_G(gemv, Gemv, W, A, 128, "32x1"), HILQ_G(gemm, Gemm, W, A, 128, "32x8")
+      HILQ_G(gemv, Gemv, W, A, 32, "32x1"), HILQ_G(gemm, Gemm, W, A, 32, "32x6"), \
+      HILQ_G(gemv, Gemv, W, A, 64, "32x1"), HILQ_G(gemm, Gemm, W, A, 64, "32x6"), \
+      HILQ_G(gemv, Gemv, W, A, 128, "32x1"), HILQ_G(gemm, Gemm, W, A, 128, "32x6")
 
 const KernelInfo kAvx512Kernels[] = {
     HILQ_PAIR(2, 4),

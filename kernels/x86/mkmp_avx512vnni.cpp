@@ -102,6 +102,15 @@ void tile(const KernelArgs& k, int p, const int32_t* rows, const int32_t* corr, 
           acc[u][t][h] = u ? _mm512_setzero_si512()
                            : _mm512_set1_epi32(corr[g * ldc + 2 * t + (kScaled ? h % 2 : 0)]);
     const int kb_end = kb + kb_per_group;
+    // GEMV: each panel's group scales (128 bytes a group) are a second stream beside its codes;
+    // prefetched 16 groups ahead, 2T g32 went from 0.83-0.84 to 0.86-0.89 of the read bandwidth
+    // on Zen 5 (a prefetch of the codes as well made g32 slower: 0.75-0.80).
+    if constexpr (T == 1 && kGrouped)
+      for (int np = 0; np < NP; ++np) {
+        const float* ahead = k.w_scales + (int64_t{p + np} * k.groups + g + 16) * 32;
+        _mm_prefetch(reinterpret_cast<const char*>(ahead), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(ahead + 16), _MM_HINT_T0);
+      }
     for (; kb < kb_end; kb += S * Step) {
       const uint8_t* sb = w + kb * (16 * B);
       if constexpr (T == 1) {

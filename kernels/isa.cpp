@@ -18,6 +18,11 @@ constexpr IsaRow kIsas[] = {
 #else
     {Isa::kAvx2, "avx2", kAvx2 | kFma | kF16c, false},
 #endif
+#if defined(HILQ_HAVE_AVXVNNI)
+    {Isa::kAvxVnni, "avxvnni", kAvx2 | kFma | kF16c | kAvxVnni, true},
+#else
+    {Isa::kAvxVnni, "avxvnni", kAvx2 | kFma | kF16c | kAvxVnni, false},
+#endif
 #if defined(HILQ_HAVE_AVX512)
     {Isa::kAvx512Vnni, "avx512vnni",
      kAvx2 | kFma | kF16c | kAvx512f | kAvx512bw | kAvx512vl | kAvx512Vnni, true},

@@ -13,14 +13,16 @@ namespace hilq::kernels {
 enum class Isa : int {
   kRef = 0,
   kAvx2 = 1,
-  kAvx512Vnni = 2,
-  kAmx = 3,  // AVX-512 VNNI plus AMX tiles (GEMM per channel, g64, g128; the rest is VNNI)
+  kAvxVnni = 2,  // AVX2 plus vpdpbusd on ymm (AVX-VNNI)
+  kAvx512Vnni = 3,
+  kAmx = 4,  // AVX-512 VNNI plus AMX tiles (GEMM per channel, g64, g128; the rest is VNNI)
   kNeon = 11,
   kDotprod = 12,
   kI8mm = 13
 };
 
-const char* isa_name(Isa isa);  // "ref", "avx2", "avx512vnni", "amx", "neon", "dotprod", "i8mm"
+const char* isa_name(
+    Isa isa);  // "ref", "avx2", "avxvnni", "avx512vnni", "amx", "neon", "dotprod", "i8mm"
 std::optional<Isa> isa_from_name(std::string_view name);
 // Compiled into this binary (HILQ_ENABLE_* options and the target architecture).
 bool isa_compiled(Isa isa);

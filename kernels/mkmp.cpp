@@ -16,6 +16,9 @@ KernelTable ref_kernel_table();
 extern const KernelTable kAvx2KernelTable;
 extern const KernelTable kAvx2FpKernelTable;
 #endif
+#if defined(HILQ_HAVE_AVXVNNI)
+extern const KernelTable kAvxVnniKernelTable;
+#endif
 #if defined(HILQ_HAVE_AVX512)
 extern const KernelTable kAvx512KernelTable;
 extern const KernelTable kAvx512FpKernelTable;
@@ -36,6 +39,9 @@ std::vector<KernelTable> tables() {
 #if defined(HILQ_HAVE_AVX2)
   t.push_back(kAvx2KernelTable);
   t.push_back(kAvx2FpKernelTable);
+#endif
+#if defined(HILQ_HAVE_AVXVNNI)
+  t.push_back(kAvxVnniKernelTable);
 #endif
 #if defined(HILQ_HAVE_AVX512)
   t.push_back(kAvx512KernelTable);

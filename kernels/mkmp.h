@@ -1,8 +1,8 @@
 // MKMP front API: what the runtime and the agent call. A Context holds the detected CPU features,
-// the chosen path (forceable with HILQ_ISA=ref|avx2|avx512vnni|amx|neon|dotprod|i8mm) and a thread
-// pool; matmul() quantizes activations per token (token-adaptive 4/8 bits), groups the rows by bit
-// width, runs each group through the kernel specialised for its (a_bits, w_bits) pair and writes
-// the outputs back in row order. last_kernel() names what ran, for every measurement.
+// the chosen path (forceable with HILQ_ISA=ref|avx2|avxvnni|avx512vnni|amx|neon|dotprod|i8mm) and a
+// thread pool; matmul() quantizes activations per token (token-adaptive 4/8 bits), groups the rows
+// by bit width, runs each group through the kernel specialised for its (a_bits, w_bits) pair and
+// writes the outputs back in row order. last_kernel() names what ran, for every measurement.
 //
 //   y[t][m] = a_scale[t] * sum_g w_scale[m][g] * sum_{k in g} q_w[m][k] * q_a[t][k]  (+ bias[m])
 #pragma once

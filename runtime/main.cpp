@@ -50,7 +50,8 @@ const CLI::Validator kIds(
 const CLI::Validator kIsa(
     [](std::string& value) -> std::string {
       if (hilq::kernels::isa_from_name(value)) return {};
-      return value + " is not a kernel path (ref, avx2, avx512vnni, amx, neon, dotprod, i8mm)";
+      return value +
+             " is not a kernel path (ref, avx2, avxvnni, avx512vnni, amx, neon, dotprod, i8mm)";
     },
     "");
 
@@ -152,9 +153,10 @@ machine's MKMP kernels.)",
       ->type_name("N")
       ->check(CLI::Range(1, 1024))
       ->group(mk);
-  app.add_option("--isa", o.context.isa,
-                 "force a kernel path at most this good (ref, avx2, avx512vnni, amx, neon,\n"
-                 "dotprod, i8mm); also $HILQ_ISA")
+  app.add_option(
+         "--isa", o.context.isa,
+         "force a kernel path at most this good (ref, avx2, avxvnni, avx512vnni, amx, neon,\n"
+         "dotprod, i8mm); also $HILQ_ISA")
       ->type_name("NAME")
       ->check(kIsa)
       ->group(mk);

@@ -123,10 +123,12 @@ std::vector<float> random_floats(size_t n) {
 }
 
 // The int8 MAC peak a call of this spec is compared with: the path's own single-thread peak
-// (AVX2 entries against the AVX2 peak) times the threads the call runs on.
+// (AVX2 and AVX-VNNI entries against their own peaks) times the threads the call runs on.
 double peak_for(const Spec& s) {
   const Machine& m = machine();
-  const double one = s.isa == Isa::kAvx2 && m.mac_peak_avx2 > 0 ? m.mac_peak_avx2 : m.mac_peak;
+  double one = m.mac_peak;
+  if (s.isa == Isa::kAvx2 && m.mac_peak_avx2 > 0) one = m.mac_peak_avx2;
+  if (s.isa == Isa::kAvxVnni && m.mac_peak_avxvnni > 0) one = m.mac_peak_avxvnni;
   return one * s.threads;
 }
 
@@ -354,6 +356,14 @@ void add(Spec s) {
 
 }  // namespace
 
+// The 256-bit paths below `best` that this CPU runs (AVX-VNNI, AVX2), for comparison with it.
+std::vector<Isa> lower_ymm_paths(Isa best, const CpuFeatures& f) {
+  std::vector<Isa> v;
+  for (Isa p : {Isa::kAvxVnni, Isa::kAvx2})
+    if (p != best && isa_at_most(p, best) && isa_compiled(p) && isa_supported(p, f)) v.push_back(p);
+  return v;
+}
+
 void register_benchmarks(bool smoke) {
   const CpuFeatures& f = cpu_features();
   // AMX adds per-channel GEMMs only: every other entry runs, and is named, on the path below it;
@@ -378,16 +388,16 @@ void register_benchmarks(bool smoke) {
     add({"gemv", 4, 4, 0, big, big, 1, threads, best, "cat", true, false});
     add({"gemv", 32, 32, 0, big, big, 1, threads, fp_best, "dot", true, false});
     add({"gemv", 16, 32, 0, big, big, 1, threads, fp_best, "dot", true, false});
-    if (best != Isa::kAvx2 && isa_supported(Isa::kAvx2, f)) {
-      add({"gemv", 4, 8, 0, big, big, 1, threads, Isa::kAvx2, "dot", true, false});
-      add({"gemv", 4, 4, 0, big, big, 1, threads, Isa::kAvx2, "dot", true, false});
-      add({"gemv", 4, 4, 0, big, big, 1, threads, Isa::kAvx2, "cat", true, false});
+    for (Isa lower : lower_ymm_paths(best, f)) {
+      add({"gemv", 4, 8, 0, big, big, 1, threads, lower, "dot", true, false});
+      add({"gemv", 4, 4, 0, big, big, 1, threads, lower, "dot", true, false});
+      add({"gemv", 4, 4, 0, big, big, 1, threads, lower, "cat", true, false});
     }
   }
   // Group scales, out of cache: W4A8 g32/g64/g128 decode at 1 and 2 threads and prefill N = 64
-  // at 1 and 2 threads, on the best path and on AVX2.
+  // at 1 and 2 threads, on the best path and on the 256-bit paths below it.
   std::vector<Isa> group_paths{best};
-  if (best != Isa::kAvx2 && isa_supported(Isa::kAvx2, f)) group_paths.push_back(Isa::kAvx2);
+  for (Isa lower : lower_ymm_paths(best, f)) group_paths.push_back(lower);
   for (Isa path : group_paths)
     for (int g : {32, 64, 128})
       for (int threads : {1, 2}) {
@@ -424,15 +434,17 @@ void register_benchmarks(bool smoke) {
   add({"gemm", 4, 4, 0, big, big, 64, 1, best, "cat", true, false});
   add({"gemm", 32, 32, 0, big, big, 64, 1, fp_best, "dot", true, false});
   add({"gemm", 16, 32, 0, big, big, 64, 1, fp_best, "dot", true, false});
-  if (best != Isa::kAvx2 && isa_supported(Isa::kAvx2, f)) {
-    add({"gemm", 4, 8, 0, big, big, 64, 1, Isa::kAvx2, "dot", true, false});
-    add({"gemm", 4, 4, 0, big, big, 64, 1, Isa::kAvx2, "dot", true, false});
-    add({"gemm", 4, 4, 0, big, big, 64, 1, Isa::kAvx2, "cat", true, false});
+  for (Isa lower : lower_ymm_paths(best, f)) {
+    add({"gemm", 4, 8, 0, big, big, 64, 1, lower, "dot", true, false});
+    add({"gemm", 4, 4, 0, big, big, 64, 1, lower, "dot", true, false});
+    add({"gemm", 4, 4, 0, big, big, 64, 1, lower, "cat", true, false});
   }
   add({"gemm", 4, 8, 0, 1024, 256, 64, 1, best, "dot", false, false});
   // The tiny LM's float tied head over one 128-token window (host scoring), on AVX2 and the best
   // path (the AVX-512 float GEMMs give the AVX2 ones' bits).
-  for (Isa path : group_paths)
+  std::vector<Isa> head_paths{fp_best};  // AVX-VNNI has no float kernels of its own
+  if (best != fp_best && best != Isa::kAvxVnni) head_paths.push_back(best);
+  for (Isa path : head_paths)
     for (int w : {32, 16}) add({"gemm", w, 32, 0, 4096, 256, 128, 1, path, "dot", false, false});
   // Token-adaptive 50/50 4/8-bit rows.
   add({"gemm", 4, 0, 0, big, big, 64, 1, best, "dot", true, false});

@@ -15,6 +15,7 @@ struct Machine {
   double mac_peak = 0;            // int8 MAC/s, 1 thread, best path
   std::string mac_peak_path;      // e.g. "avx512vnni vpdpbusd zmm"
   double mac_peak_avx2 = 0;       // int8 MAC/s, 1 thread, AVX2 (x86 only, else 0)
+  double mac_peak_avxvnni = 0;    // int8 MAC/s, 1 thread, vpdpbusd ymm (0 without AVX-VNNI)
 };
 
 // Filled by measure_machine() before the benchmarks run.
@@ -26,6 +27,7 @@ double measure_read_bw(int threads, int n_windows);
 double read_window(Context& ctx, int threads);
 double measure_mac_peak(std::string* path);
 double measure_mac_peak_avx2();
+double measure_mac_peak_avxvnni();
 void measure_machine(bool quick);
 
 }  // namespace hilq::kernels::bench

@@ -120,6 +120,36 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) double vnni_peak() {
   return static_cast<double>(kIters) * 12 * 64 / s;
 }
 
+// 12 independent vpdpbusd ymm chains (VEX-encoded: AVX-VNNI, not AVX-512 VL).
+__attribute__((target("avx2,avxvnni"))) double avxvnni_peak() {
+  __m256i a0 = _mm256_set1_epi32(1), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0,
+          a8 = a0, a9 = a0, a10 = a0, a11 = a0;
+  const __m256i x = _mm256_set1_epi8(3), y = _mm256_set1_epi8(-2);
+  constexpr int64_t kIters = 1 << 14;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int64_t i = 0; i < kIters; ++i) {
+    __asm__ volatile(
+        "%{vex%} vpdpbusd %[y], %[x], %[a0]\n\t%{vex%} vpdpbusd %[y], %[x], %[a1]\n\t"
+        "%{vex%} vpdpbusd %[y], %[x], %[a2]\n\t%{vex%} vpdpbusd %[y], %[x], %[a3]\n\t"
+        "%{vex%} vpdpbusd %[y], %[x], %[a4]\n\t%{vex%} vpdpbusd %[y], %[x], %[a5]\n\t"
+        "%{vex%} vpdpbusd %[y], %[x], %[a6]\n\t%{vex%} vpdpbusd %[y], %[x], %[a7]\n\t"
+        "%{vex%} vpdpbusd %[y], %[x], %[a8]\n\t%{vex%} vpdpbusd %[y], %[x], %[a9]\n\t"
+        "%{vex%} vpdpbusd %[y], %[x], %[a10]\n\t%{vex%} vpdpbusd %[y], %[x], %[a11]"
+        : [a0] "+x"(a0), [a1] "+x"(a1), [a2] "+x"(a2), [a3] "+x"(a3), [a4] "+x"(a4), [a5] "+x"(a5),
+          [a6] "+x"(a6), [a7] "+x"(a7), [a8] "+x"(a8), [a9] "+x"(a9), [a10] "+x"(a10),
+          [a11] "+x"(a11)
+        : [x] "x"(x), [y] "x"(y));
+  }
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const __m256i r = _mm256_add_epi32(
+      _mm256_add_epi32(_mm256_add_epi32(a0, a1), _mm256_add_epi32(a2, a3)),
+      _mm256_add_epi32(_mm256_add_epi32(_mm256_add_epi32(a4, a5), _mm256_add_epi32(a6, a7)),
+                       _mm256_add_epi32(_mm256_add_epi32(a8, a9), _mm256_add_epi32(a10, a11))));
+  volatile int64_t sink = _mm256_extract_epi64(r, 0);
+  (void)sink;
+  return static_cast<double>(kIters) * 12 * 32 / s;
+}
+
 __attribute__((target("avx2"))) double avx2_peak() {
   __m256i acc[8];
   for (auto& a : acc) a = _mm256_set1_epi32(1);
@@ -210,6 +240,10 @@ double measure_mac_peak(std::string* path) {
     *path = "avx512vnni vpdpbusd zmm";
     return high_percentile(vnni_peak);
   }
+  if (isa_supported(Isa::kAvxVnni, cpu_features())) {
+    *path = "avxvnni vpdpbusd ymm";
+    return high_percentile(avxvnni_peak);
+  }
   *path = "avx2 vpmaddubsw+vpmaddwd+vpaddd ymm";
   return high_percentile(avx2_peak);
 #else
@@ -225,6 +259,13 @@ double measure_mac_peak_avx2() {
   return 0;
 }
 
+double measure_mac_peak_avxvnni() {
+#if defined(__x86_64__)
+  if (isa_supported(Isa::kAvxVnni, cpu_features())) return high_percentile(avxvnni_peak);
+#endif
+  return 0;
+}
+
 void measure_machine(bool quick) {
   Machine& m = machine();
   m.llc_bytes = read_llc_bytes();
@@ -232,6 +273,7 @@ void measure_machine(bool quick) {
   m.read_bw[2] = measure_read_bw(2, quick ? 32 : 256);
   m.mac_peak = measure_mac_peak(&m.mac_peak_path);
   m.mac_peak_avx2 = measure_mac_peak_avx2();
+  m.mac_peak_avxvnni = measure_mac_peak_avxvnni();
 }
 
 namespace {
@@ -288,10 +330,12 @@ int main(int argc, char** argv) {
   const hilq::kernels::CpuIdentity& cpu = hilq::kernels::cpu_identity();
   std::fprintf(stderr,
                "machine: %s family %d model %d stepping %d (%s); LLC %lld MiB, read BW 1 thread "
-               "%.2f GB/s, 2 threads %.2f GB/s, int8 MAC peak %.1f GMAC/s (%s), AVX2 %.1f\n",
+               "%.2f GB/s, 2 threads %.2f GB/s, int8 MAC peak %.1f GMAC/s (%s), AVX2 %.1f, "
+               "AVX-VNNI %.1f\n",
                cpu.vendor.c_str(), cpu.family, cpu.model, cpu.stepping, cpu.brand.c_str(),
                static_cast<long long>(m.llc_bytes >> 20), m.read_bw[1] * 1e-9, m.read_bw[2] * 1e-9,
-               m.mac_peak * 1e-9, m.mac_peak_path.c_str(), m.mac_peak_avx2 * 1e-9);
+               m.mac_peak * 1e-9, m.mac_peak_path.c_str(), m.mac_peak_avx2 * 1e-9,
+               m.mac_peak_avxvnni * 1e-9);
   // Which CPU the result file came from, as cpuid reports it (a VM shows what its hypervisor
   // passes through; machines of one kind vary).
   benchmark::AddCustomContext("cpu_vendor", cpu.vendor);
@@ -309,6 +353,7 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("int8_mac_peak_per_second", fmt(m.mac_peak));
   benchmark::AddCustomContext("int8_mac_peak_path", m.mac_peak_path);
   benchmark::AddCustomContext("int8_mac_peak_avx2_per_second", fmt(m.mac_peak_avx2));
+  benchmark::AddCustomContext("int8_mac_peak_avxvnni_per_second", fmt(m.mac_peak_avxvnni));
   register_benchmarks(smoke);
 
   size_t ran = 0;

@@ -37,6 +37,12 @@ double fastest(const Result* r) {
   return b > 0 ? b : r->real_time;
 }
 
+// `path` is a path below `best` on the same architecture (bench_kernels gives it entries).
+bool is_lower_path(const std::string& path, const std::string& best) {
+  const auto p = isa_from_name(path), b = isa_from_name(best);
+  return p && b && *p != *b && isa_at_most(*p, *b);
+}
+
 void line(FILE* out, const std::string& what, double v, const char* rel, double target) {
   const bool pass = rel[0] == '>' ? v >= target : v <= target;
   std::fprintf(out, "  %-66s %8.3f  (%s %.3g)  %s\n", what.c_str(), v, rel, target,
@@ -104,10 +110,11 @@ void print_summary(FILE* out) {
     if (const Result* r = gemm(std::string(w) + "a8+a4_mixed50", best))
       line(out, std::string("mixed 50/50 ") + w + " time / weighted average of pure",
            counter(r, "mixed_vs_weighted_p10"), "<=", 1.1);
-  // Group scales: W4A8 g32/g64/g128 on the best path, on AVX2 and on AMX (prefill against the
-  // path's own int8 MAC peak; AMX's against the AVX-512 VNNI one).
-  for (const std::string& path : {best, std::string("avx2"), std::string("amx")}) {
-    if (path == "avx2" && best == "avx2") continue;
+  // Group scales: W4A8 g32/g64/g128 on the best path, on the 256-bit paths below it and on AMX
+  // (prefill against the path's own int8 MAC peak; AMX's against the AVX-512 VNNI one).
+  for (const std::string& path :
+       {best, std::string("avxvnni"), std::string("avx2"), std::string("amx")}) {
+    if (path != best && path != "amx" && !is_lower_path(path, best)) continue;
     if (path == "amx" && !amx) continue;
     for (const char* g : {"g32", "g64", "g128"}) {
       const std::string pair = std::string("w4a8_") + g;
@@ -145,7 +152,8 @@ void print_summary(FILE* out) {
       std::fprintf(out, "  %-58s %6.3f / %6.3f / %6.3f\n", name.c_str(), paired(&r),
                    counter(&r, "roofline_p10"), counter(&r, "roofline"));
   std::fprintf(out, "\nInt4 (W4A4) variants, time dot / time cat (> 1: cat faster):\n");
-  for (const std::string& path : {best, std::string("avx2")}) {
+  for (const std::string& path : {best, std::string("avxvnni"), std::string("avx2")}) {
+    if (path != best && !is_lower_path(path, best)) continue;
     for (int t : {1, 2})
       if (const Result* d = gemv("w4a4dot", t, path), *c = gemv("w4a4cat", t, path); d && c)
         std::fprintf(out, "  gemv %-10s %dT: %.3f\n", path.c_str(), t, speed_ratio(c, d));

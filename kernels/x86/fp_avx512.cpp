@@ -18,7 +18,7 @@
 namespace hilq::kernels {
 namespace {
 
-constexpr int kIsaAvx512 = 2;  // Isa::kAvx512Vnni
+constexpr int kIsaAvx512 = 3;  // Isa::kAvx512Vnni
 constexpr int kRows = 8;       // rows per register tile (a multiple of 4: the epilogue's group)
 constexpr int kPairs = 3;      // token pairs per register tile
 // Rows per pass over the tokens: 32 rows of K = 256 fp32 weights (32 KiB) stay in L1 while every

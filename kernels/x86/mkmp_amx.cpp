@@ -18,7 +18,7 @@
 namespace hilq::kernels {
 namespace {
 
-constexpr int kIsaAmx = 3;  // Isa::kAmx
+constexpr int kIsaAmx = 4;  // Isa::kAmx
 
 // Tile roles (the intrinsics take literal tile numbers): C[2 token blocks][2 row halves] in tiles
 // 0-3, the two token blocks' activations in 4-5, the panel's two 16-row slots in 6-7. Every tile

@@ -13,7 +13,7 @@
 namespace hilq::kernels {
 namespace {
 
-constexpr int kIsaAvx512 = 2;  // Isa::kAvx512Vnni
+constexpr int kIsaAvx512 = 3;  // Isa::kAvx512Vnni
 
 // acc += u8 x s8 dot products, in place: GCC 12 copies the accumulator around the intrinsic's
 // tied operand (one extra move per vpdpbusd in the GEMV loop); the asm keeps it in its register.

@@ -88,6 +88,7 @@ inline std::vector<Isa> expected_isas() {
   const CpuFeatures& f = cpu_features();
 #if defined(__x86_64__)
   if (HILQ_ENABLED_AVX2) out.push_back(Isa::kAvx2);  // every x86 CI machine has AVX2
+  if (HILQ_ENABLED_AVXVNNI && isa_supported(Isa::kAvxVnni, f)) out.push_back(Isa::kAvxVnni);
   if (HILQ_ENABLED_AVX512 && isa_supported(Isa::kAvx512Vnni, f)) out.push_back(Isa::kAvx512Vnni);
   if (HILQ_ENABLED_AMX && isa_supported(Isa::kAmx, f)) out.push_back(Isa::kAmx);
   // A forced path leaves out the ones above it.

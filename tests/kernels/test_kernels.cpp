@@ -133,42 +133,65 @@ TEST_CASE("the float baselines agree with a double-precision sum within 1e-5 rel
   }
 }
 
-TEST_CASE("the AMX GEMMs' float outputs equal the AVX-512 VNNI ones bit for bit", "[kernels]") {
-  // Same int32 sums and the same epilogue (kernels/README.md), so a host with AMX scores
-  // candidates with the same bits as one without.
+namespace {
+
+// Every kernel of `path` (when this machine is expected to run it) has a twin on `base` with the
+// same pair, group and variant, and their float outputs are equal bit for bit; returns the pairs.
+size_t check_float_outputs_equal(Isa path, Isa base_path, std::initializer_list<Shape> shapes) {
   const Isa max = test::max_isa();
-  std::vector<std::pair<const KernelInfo*, const KernelInfo*>> pairs;  // (amx, avx512vnni)
+  std::vector<std::pair<const KernelInfo*, const KernelInfo*>> pairs;
   for (const auto& k : kernel_registry()) {
-    if (kernel_isa(k) != Isa::kAmx || !test::usable(k, max)) continue;
+    if (kernel_isa(k) != path || !test::usable(k, max)) continue;
     for (const auto& b : kernel_registry())
-      if (kernel_isa(b) == Isa::kAvx512Vnni && b.kind == k.kind && b.op == k.op &&
-          b.w_bits == k.w_bits && b.a_bits == k.a_bits && b.group == k.group &&
-          b.variant == k.variant)
+      if (kernel_isa(b) == base_path && b.kind == k.kind && b.op == k.op && b.w_bits == k.w_bits &&
+          b.a_bits == k.a_bits && b.group == k.group && b.variant == k.variant)
         pairs.emplace_back(&k, &b);
   }
-  const auto expected = test::expected_isas();
-  const bool expect_amx = std::find(expected.begin(), expected.end(), Isa::kAmx) != expected.end();
-  // 5 widths x 2 a_bits x (per channel, g64, g128)
-  REQUIRE(pairs.size() == (expect_amx ? 30u : 0u));
   for (const auto& [k, base] : pairs) {
     std::mt19937 rng(static_cast<unsigned>(std::hash<std::string>{}(k->name)));
-    // 1,030 tokens: more 16-token blocks than the kernel keeps on its stack.
-    for (const Shape& s :
-         {Shape{33, 127, 9}, Shape{96, 256, 128}, Shape{65, 1000, 40}, Shape{33, 64, 1030}}) {
-      CAPTURE(k->name, s.m, s.k, s.n);
+    for (const Shape& s : shapes) {
+      const int n = k->op == kOpGemv ? 1 : s.n;
+      CAPTURE(k->name, s.m, s.k, n);
       const PackedWeights w = test::random_weights(rng, s.m, s.k, k->w_bits, k->group);
-      const std::vector<uint8_t> bits(s.n, static_cast<uint8_t>(k->a_bits));
-      const QuantizedActivations a = test::random_acts(rng, s.n, s.k, bits);
-      std::vector<int32_t> rows(s.n);
-      for (int t = 0; t < s.n; ++t) rows[t] = t;
+      const std::vector<uint8_t> bits(n, static_cast<uint8_t>(k->a_bits));
+      const QuantizedActivations a = test::random_acts(rng, n, s.k, bits);
+      std::vector<int32_t> rows(n);
+      for (int t = 0; t < n; ++t) rows[t] = t;
       std::vector<float> bias(s.m);
       for (auto& b : bias) b = std::uniform_real_distribution<float>(-1, 1)(rng);
-      std::vector<float> y(static_cast<size_t>(s.n) * s.m, -7.0f), y_base(y.size(), 7.0f);
-      run_kernel(*k, w, a, rows.data(), s.n, y.data(), s.m, bias.data());
-      run_kernel(*base, w, a, rows.data(), s.n, y_base.data(), s.m, bias.data());
+      std::vector<float> y(static_cast<size_t>(n) * s.m, -7.0f), y_base(y.size(), 7.0f);
+      run_kernel(*k, w, a, rows.data(), n, y.data(), s.m, bias.data());
+      run_kernel(*base, w, a, rows.data(), n, y_base.data(), s.m, bias.data());
       REQUIRE(std::memcmp(y.data(), y_base.data(), y.size() * sizeof(float)) == 0);
     }
   }
+  return pairs.size();
+}
+
+bool expected_here(Isa isa) {
+  const auto expected = test::expected_isas();
+  return std::find(expected.begin(), expected.end(), isa) != expected.end();
+}
+
+}  // namespace
+
+TEST_CASE("the AMX GEMMs' float outputs equal the AVX-512 VNNI ones bit for bit", "[kernels]") {
+  // Same int32 sums and the same epilogue (kernels/README.md), so a host with AMX scores
+  // candidates with the same bits as one without. 1,030 tokens: more 16-token blocks than the
+  // kernel keeps on its stack.
+  const size_t pairs = check_float_outputs_equal(
+      Isa::kAmx, Isa::kAvx512Vnni,
+      {Shape{33, 127, 9}, Shape{96, 256, 128}, Shape{65, 1000, 40}, Shape{33, 64, 1030}});
+  // 5 widths x 2 a_bits x (per channel, g64, g128)
+  REQUIRE(pairs == (expected_here(Isa::kAmx) ? 30u : 0u));
+}
+
+TEST_CASE("the AVX-VNNI kernels' float outputs equal the AVX2 ones bit for bit", "[kernels]") {
+  // The same source with vpdpbusd for vpmaddubsw + vpmaddwd: the same int32 sums and epilogue.
+  const size_t pairs = check_float_outputs_equal(
+      Isa::kAvxVnni, Isa::kAvx2, {Shape{33, 127, 9}, Shape{96, 256, 70}, Shape{65, 1000, 5}});
+  // 5 widths x 2 a_bits x 4 groupings x GEMV/GEMM, and the concatenated-int16 W4A4 pair
+  REQUIRE(pairs == (expected_here(Isa::kAvxVnni) ? 82u : 0u));
 }
 
 TEST_CASE("the AVX-512 float GEMMs equal the AVX2 ones bit for bit", "[kernels]") {

@@ -177,17 +177,14 @@ inline __m256i dot32_w8a8(__m256i u, __m256i a, __m256i ones, __m256i sixteen) {
 
 // Rows {8*r8.., 16+8*r8..} (R8N = 2: all 32 rows) of NP consecutive panels x T tokens. GEMM
 // runs one row octet pair of one panel per tile. GEMV runs kGemvPanels panels with all their
-// rows at once: the one-panel, one-octet GEMV read each line in two passes (the second from L2)
-// and kept a single memory stream in flight per core; 2 panels x full lines were the fastest of
-// 1/2/4 panels x half/full lines measured (HILQ_AVX2_GEMV_PANELS, HILQ_AVX2_GEMV_BOTH).
-#ifndef HILQ_AVX2_GEMV_PANELS
-#define HILQ_AVX2_GEMV_PANELS 2
-#endif
-constexpr int kGemvPanels = HILQ_AVX2_GEMV_PANELS;
-#ifndef HILQ_AVX2_GEMV_BOTH
-#define HILQ_AVX2_GEMV_BOTH 1
-#endif
-constexpr bool kGemvBoth = HILQ_AVX2_GEMV_BOTH;
+// rows at once, one memory stream per panel (the one-panel, one-octet GEMV read each line in two
+// passes, the second from L2). 4 panels against 2 on Zen 5, 1 thread, fraction of the read
+// bandwidth: per channel W4A8 avx2 0.67-0.68 -> 0.73, avxvnni 0.70-0.71 -> 0.80-0.83, W6A8
+// avxvnni 0.75 -> 0.79-0.87, W8A8 avx2 0.78-0.79 -> 0.82-0.83; but with group scales (16 float
+// accumulators on top of the 16 integer ones in 16 registers) g32 avx2 0.72-0.74 -> 0.57-0.63,
+// and W3 (8 slot registers) 0.42 -> 0.39 and 0.53 -> 0.48: those keep 2.
+template <int B, bool G>
+constexpr int kGemvPanels = G || B == 3 ? 2 : 4;
 // GEMV prefetches each panel's stream this many bytes ahead (0: hardware prefetch only). On Zen 5
 // (44 GB/s for one core) two streams left the AVX2 GEMV at 0.55-0.65 of the read bandwidth; 4 KiB
 // ahead gave g32 0.73-0.74 and per channel 0.61-0.73 at one thread (kernels/README).
@@ -311,12 +308,11 @@ void gemv(const KernelArgs& k) {
   int32_t corr[kMaxCorr];
   for (int t = 0; t < k.n; ++t) {
     fill_corr<B>(k, k.a_rows + t, 1, corr);
+    constexpr int NP = kGemvPanels<B, G>;
     int p = k.panel_begin;
-    for (; p + kGemvPanels <= k.panel_end; p += kGemvPanels)
-      if constexpr (kGemvBoth)
-        tile<B, A, 1, G, kGemvPanels, 2>(k, p, 0, k.a_rows + t, corr);
-      else
-        for (int r8 = 0; r8 < 2; ++r8) tile<B, A, 1, G, kGemvPanels>(k, p, r8, k.a_rows + t, corr);
+    for (; p + NP <= k.panel_end; p += NP) tile<B, A, 1, G, NP, 2>(k, p, 0, k.a_rows + t, corr);
+    if constexpr (NP > 2)
+      for (; p + 2 <= k.panel_end; p += 2) tile<B, A, 1, G, 2, 2>(k, p, 0, k.a_rows + t, corr);
     for (; p < k.panel_end; ++p)
       for (int r8 = 0; r8 < 2; ++r8) tile<B, A, 1, G>(k, p, r8, k.a_rows + t, corr);
   }

@@ -185,13 +185,16 @@ inline __m256i dot32_w8a8(__m256i u, __m256i a, __m256i ones, __m256i sixteen) {
 // and W3 (8 slot registers) 0.42 -> 0.39 and 0.53 -> 0.48: those keep 2.
 template <int B, bool G>
 constexpr int kGemvPanels = G || B == 3 ? 2 : 4;
-// GEMV prefetches each panel's stream this many bytes ahead (0: hardware prefetch only). On Zen 5
-// (44 GB/s for one core) two streams left the AVX2 GEMV at 0.55-0.65 of the read bandwidth; 4 KiB
-// ahead gave g32 0.73-0.74 and per channel 0.61-0.73 at one thread (kernels/README).
+// GEMV prefetches each panel's stream ahead, HILQ_AVX2_GEMV_PREFETCH bytes over all the panels
+// of a step (0: hardware prefetch only). On Zen 5 (44 GB/s for one core) two hardware-prefetched
+// streams left the AVX2 GEMV at 0.55-0.65 of the read bandwidth; 4 KiB ahead per panel of 2
+// gave g32 0.73-0.74 at one thread. With 4 panels, 2 KiB each beat 4 KiB in every one of 16
+// paired entries (per channel W4A8 and W4A4, both paths, 1 and 2 threads; 1 KiB was worse).
 #ifndef HILQ_AVX2_GEMV_PREFETCH
-#define HILQ_AVX2_GEMV_PREFETCH 4096
+#define HILQ_AVX2_GEMV_PREFETCH 8192
 #endif
-constexpr int kGemvPrefetch = HILQ_AVX2_GEMV_PREFETCH;
+template <int NP>
+constexpr int kGemvPrefetch = HILQ_AVX2_GEMV_PREFETCH / NP / 64 * 64;
 
 template <int B, int A, int T, bool kGrouped, int NP = 1, int R8N = 1>
 void tile(const KernelArgs& k, int p, int r8, const int32_t* rows, const int32_t* corr) {
@@ -205,6 +208,7 @@ void tile(const KernelArgs& k, int p, int r8, const int32_t* rows, const int32_t
   // 2^15: A4 8 * 2 * 255 * 8 = 32640; W<=3 A8 8 * 2 * 7 * 128 = 14336 (W4A8 would fit as well,
   // 30720, but measured 30 % slower on Zen 4).
   constexpr bool kInt16 = !kVnni && (A == 4 || B <= 3);
+  constexpr int kAhead = kGemvPrefetch<NP>;  // GEMV prefetch distance per panel, bytes
   const __m256i ones = _mm256_set1_epi16(1), sixteen = _mm256_set1_epi16(16);
   const uint8_t* w = k.w_data + p * k.panel_bytes + 32 * r8;
   const int8_t* a[T];
@@ -226,11 +230,11 @@ void tile(const KernelArgs& k, int p, int r8, const int32_t* rows, const int32_t
           for (int h = 0; h < H; ++h) acc16[t][h] = _mm256_setzero_si256();
       const int kb_stop = kInt16 ? kb + 8 : kb_end;  // groups are multiples of 8 k-blocks
       for (; kb < kb_stop; kb += S) {
-        if constexpr (T == 1 && kGemvPrefetch > 0)
+        if constexpr (T == 1 && kAhead > 0)
           for (int np = 0; np < NP; ++np)
             for (int line = 0; line < S * 16 * B; line += 64)
               _mm_prefetch(reinterpret_cast<const char*>(w + np * k.panel_bytes + kb * (16 * B) +
-                                                         line + kGemvPrefetch),
+                                                         line + kAhead),
                            _MM_HINT_T0);
 #pragma GCC unroll 8
         for (int np = 0; np < NP * R8N; ++np) {

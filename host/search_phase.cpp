@@ -186,13 +186,14 @@ void finish_search_run(SearchRun& run, const RunOptions& options, db::Database& 
         "    memory: %s (%+.1f%% vs FP32 %s)\n", mb(static_cast<double>(b.pick_memory)).c_str(),
         100.0 * (static_cast<double>(b.pick_memory) / static_cast<double>(t.float_bytes()) - 1),
         mb(static_cast<double>(t.float_bytes())).c_str());
-    if (b.pick_decode_ms)
-      std::printf("    decode: %.3f ms/token%s\n", *b.pick_decode_ms,
-                  b.fp16_decode_ms
-                      ? (", " + std::to_string(*b.fp16_decode_ms / *b.pick_decode_ms).substr(0, 4) +
-                         "x FP16's " + std::to_string(*b.fp16_decode_ms).substr(0, 6) + " ms")
-                            .c_str()
-                      : "");
+    if (b.pick_decode_ms) {
+      // Rounded as the report rounds it (the same figure in both places).
+      std::printf("    decode: %.3f ms/token", *b.pick_decode_ms);
+      if (b.fp16_decode_ms)
+        std::printf(", %.2fx FP16's %.4f ms", *b.fp16_decode_ms / *b.pick_decode_ms,
+                    *b.fp16_decode_ms);
+      std::printf("\n");
+    }
   }
   for (const auto& m : out.memory_mismatches)
     std::printf("warning: measured model bytes differ from the host's count: %s\n", m.c_str());

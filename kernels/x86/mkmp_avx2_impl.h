@@ -188,8 +188,9 @@ constexpr int kGemvPanels = G || B == 3 ? 2 : 4;
 // GEMV prefetches each panel's stream ahead, HILQ_AVX2_GEMV_PREFETCH bytes over all the panels
 // of a step (0: hardware prefetch only). On Zen 5 (44 GB/s for one core) two hardware-prefetched
 // streams left the AVX2 GEMV at 0.55-0.65 of the read bandwidth; 4 KiB ahead per panel of 2
-// gave g32 0.73-0.74 at one thread. With 4 panels, 2 KiB each beat 4 KiB in every one of 16
-// paired entries (per channel W4A8 and W4A4, both paths, 1 and 2 threads; 1 KiB was worse).
+// gave g32 0.73-0.74 at one thread. With 4 panels, 2 KiB each beat 4 KiB in all 24
+// paired entries of 4 rounds (per channel W4A8 and W4A4, both paths, 1 and 2 threads; 1 KiB
+// was worse).
 #ifndef HILQ_AVX2_GEMV_PREFETCH
 #define HILQ_AVX2_GEMV_PREFETCH 8192
 #endif

@@ -61,8 +61,8 @@ void fill_corr(const KernelArgs& k, const int32_t* rows, int n, int shift1, int3
 // flight from the hardware prefetcher than 1 or 2 (the read-bandwidth probe uses 4 as well; 8 is
 // slower again), and the per-panel prologue and epilogue are shared. KU independent accumulator
 // sets hide the vpdpbusd latency; W2 and W3 keep 2 so that each accumulator sees one slot
-// position (in-place codes, see Unpack::shift). (No software prefetch: with 4 streams every
-// distance from 1 to 8 KiB was slower than the hardware prefetcher alone on Zen 4.)
+// position (in-place codes, see Unpack::shift). (On Zen 4 every software prefetch distance from
+// 1 to 8 KiB was slower than the hardware prefetcher alone; on Zen 5 1 KiB pays, below.)
 //
 // Per group the work outside the k loop is: accumulators start at the offset correction (a
 // broadcast load from the corr table), then one vcvtdq2ps + one vfmadd (scale from memory) per
@@ -70,6 +70,13 @@ void fill_corr(const KernelArgs& k, const int32_t* rows, int n, int shift1, int3
 // integer domain: the float accumulator of that half carries the factor 2^shift exactly (a power
 // of two commutes with every rounding) and the final scale takes it out (2^-shift * a_s, exact),
 // so the outputs are bit-identical to shifting first.
+// GEMV: each panel's codes are prefetched this many bytes ahead, except with g32, on top of the
+// hardware prefetcher. On Zen 5, 3 interleaved rounds, W4A8 4096 x 4096, fastest-decile call:
+// per channel 263-274 -> 230-243 us at 1 thread and 134-147 -> 114-132 at 2, g64 and g128 2-9 %
+// faster, g32 7-16 % slower at 1 thread (it prefetches its scales as well); 2 KiB
+// ahead was between none and 1 KiB.
+constexpr int kGemvCodePrefetch = 1024;
+
 template <int B, int T, bool kGrouped, int NP = 1>
 void tile(const KernelArgs& k, int p, const int32_t* rows, const int32_t* corr, int ldc) {
   using U = Unpack<B>;
@@ -90,6 +97,7 @@ void tile(const KernelArgs& k, int p, const int32_t* rows, const int32_t* corr, 
   const int8_t* a[T];
   for (int t = 0; t < T; ++t) a[t] = k.a + rows[t] * k.lda;
   const int kb_per_group = (k.group ? k.group : k.cols_pad) / 4;
+  const bool prefetch_codes = T == 1 && (!kGrouped || k.group >= 64);
   __m512 facc[T][H];
   for (int t = 0; t < T; ++t)
     for (int h = 0; h < H; ++h) facc[t][h] = _mm512_setzero_ps();
@@ -118,6 +126,12 @@ void tile(const KernelArgs& k, int p, const int32_t* rows, const int32_t* corr, 
         // live (unpacking all NP panels first spilled them to the stack).
         __m512i av[S * Step];
         for (int i = 0; i < S * Step; ++i) av[i] = bcast4(a[0] + 4 * (kb + i));
+        if (prefetch_codes)
+          for (int np = 0; np < NP; ++np)
+            for (int line = 0; line < S * Step * 16 * B; line += 64)
+              _mm_prefetch(
+                  reinterpret_cast<const char*>(sb + np * k.panel_bytes + line + kGemvCodePrefetch),
+                  _MM_HINT_T0);
 #pragma GCC unroll 4
         for (int st = 0; st < Step; ++st)
 #pragma GCC unroll 8

@@ -354,8 +354,6 @@ void add(Spec s) {
         ->UseRealTime();
 }
 
-}  // namespace
-
 // The 256-bit paths below `best` that this CPU runs (AVX-VNNI, AVX2), for comparison with it.
 std::vector<Isa> lower_ymm_paths(Isa best, const CpuFeatures& f) {
   std::vector<Isa> v;
@@ -363,6 +361,8 @@ std::vector<Isa> lower_ymm_paths(Isa best, const CpuFeatures& f) {
     if (p != best && isa_at_most(p, best) && isa_compiled(p) && isa_supported(p, f)) v.push_back(p);
   return v;
 }
+
+}  // namespace
 
 void register_benchmarks(bool smoke) {
   const CpuFeatures& f = cpu_features();

@@ -147,14 +147,16 @@ inline __m256i products16(__m256i u, __m256i a) {
   return _mm256_maddubs_epi16(u, a);
 }
 
-// acc + the 8 rows x 4 k dot products in int32 (AVX-VNNI only).
+// acc + the 8 rows x 4 k dot products in int32. Only the AVX-VNNI build calls it (the AVX2 one
+// has no single instruction for it and must not pretend to).
 inline __m256i dpbusd(__m256i acc, __m256i u, __m256i a) {
 #if HILQ_YMM_VNNI
   return _mm256_dpbusd_avx_epi32(acc, u, a);
 #else
+  (void)acc;
   (void)u;
   (void)a;
-  return acc;
+  __builtin_trap();
 #endif
 }
 

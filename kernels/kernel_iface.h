@@ -34,6 +34,9 @@ struct KernelArgs {
   float* y;
   int64_t ldy;
   const float* bias;  // [rows] or null
+  // Where the AVX-512 GEMV's software prefetch puts the codes: L1 paid on Zen 5 and was slower
+  // than no prefetch on Zen 4, where L2 was as fast as none (kernels/README.md).
+  bool prefetch_to_l1;
   // Test hook: when not null, the exact int32 accumulators are stored here instead of y, at
   // acc[(a_rows[t] * rows + m) * groups + g].
   int32_t* acc;

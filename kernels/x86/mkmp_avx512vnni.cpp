@@ -74,11 +74,11 @@ void fill_corr(const KernelArgs& k, const int32_t* rows, int n, int shift1, int3
 // hardware prefetcher. On Zen 5, 3 interleaved rounds, W4A8 4096 x 4096, fastest-decile call:
 // per channel 263-274 -> 230-243 us at 1 thread and 134-147 -> 114-132 at 2, g64 and g128 2-9 %
 // faster, g32 7-16 % slower at 1 thread (it prefetches its scales as well); 2 KiB
-// ahead was between none and 1 KiB. On 2 Dec, on a guest of the same family and model with about
-// 30 GB/s for one core, the same prefetch into L1 (T0) made every entry slower than none (2T g64
+// ahead was between none and 1 KiB. On 2 Dec, on a Zen 4 guest (AMD family 25 model 17, about
+// 28 GB/s for one core), the same prefetch into L1 (T0) made every entry slower than none (2T g64
 // 0.69-0.81 against 0.88-0.97 of the read bandwidth, g128 0.79-0.89 against 0.89-0.99, per
-// channel 0.74-0.91 against 0.94-1.16, 3 interleaved rounds), and into L2 (T1) as fast as none:
-// the codes are prefetched into L2, so that they do not hold L1 fill buffers.
+// channel 0.74-0.91 against 0.94-1.16, 3 interleaved rounds), and into L2 (T1) as fast as none.
+// So the codes go to L1 on Zen 5 and to L2 elsewhere (KernelArgs::prefetch_to_l1).
 constexpr int kGemvCodePrefetch = 1024;
 
 template <int B, int T, bool kGrouped, int NP = 1>
@@ -132,10 +132,14 @@ void tile(const KernelArgs& k, int p, const int32_t* rows, const int32_t* corr, 
         for (int i = 0; i < S * Step; ++i) av[i] = bcast4(a[0] + 4 * (kb + i));
         if (prefetch_codes)
           for (int np = 0; np < NP; ++np)
-            for (int line = 0; line < S * Step * 16 * B; line += 64)
-              _mm_prefetch(
-                  reinterpret_cast<const char*>(sb + np * k.panel_bytes + line + kGemvCodePrefetch),
-                  _MM_HINT_T1);
+            for (int line = 0; line < S * Step * 16 * B; line += 64) {
+              const char* ahead =
+                  reinterpret_cast<const char*>(sb + np * k.panel_bytes + line + kGemvCodePrefetch);
+              if (k.prefetch_to_l1)
+                _mm_prefetch(ahead, _MM_HINT_T0);
+              else
+                _mm_prefetch(ahead, _MM_HINT_T1);
+            }
 #pragma GCC unroll 4
         for (int st = 0; st < Step; ++st)
 #pragma GCC unroll 8

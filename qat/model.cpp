@@ -85,7 +85,16 @@ void Transformer::set_dropout(float p) {
   config_ = c;
 }
 
+void pin_eigen_blocking() {
+  static const bool pinned = [] {
+    Eigen::setCpuCacheSizes(kEigenBlockingL1, kEigenBlockingL2, kEigenBlockingL3);
+    return true;
+  }();
+  (void)pinned;
+}
+
 Transformer::Transformer(const ModelConfig& config, uint64_t seed) : config_(config) {
+  pin_eigen_blocking();  // before the first matrix product of any run
   config_.validate();
   const int d = config_.d_model, f = config_.d_ff, L = config_.n_layers;
   constexpr float kStd = 0.02f;

@@ -68,6 +68,17 @@ struct ForwardResult {
   std::vector<uint8_t> last_mask;     // token-adaptive mask of the last layer (empty if unused)
 };
 
+// Eigen sizes its matrix-product blocks from the cache sizes the CPU reports, and the blocking
+// sets the order of each dot product's float additions: the same build trained differently on a
+// 32 KiB L1 (Zen 4: blocks of K = 768 split at 256) and a 48 KiB one (Zen 5, Xeon: not split).
+// Every Transformer pins the sizes to these, once per process, so that a run reproduces bit for
+// bit on any machine with the same build. L1 is what the Zen 5 and Xeon guests that trained the
+// kept tables report; L2 and L3 (1 vs 2 MiB, 32 vs 320 MiB) did not change the tiny model's blocks.
+inline constexpr std::ptrdiff_t kEigenBlockingL1 = 48 * 1024;
+inline constexpr std::ptrdiff_t kEigenBlockingL2 = 1024 * 1024;
+inline constexpr std::ptrdiff_t kEigenBlockingL3 = 32 * 1024 * 1024;
+void pin_eigen_blocking();
+
 class Transformer {
  public:
   Transformer(const ModelConfig& config, uint64_t seed);

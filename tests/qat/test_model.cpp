@@ -81,6 +81,18 @@ TEST_CASE("the micro LM's loss falls by a third in 120 steps, deterministically"
   REQUIRE(eval_perplexity(a, nullptr, d.lm_train, 32, 8) < 4.0);  // exp(last loss) is about 2.4
 }
 
+TEST_CASE("a model pins Eigen's product blocking to the same cache sizes on every CPU", "[model]") {
+  Transformer m(micro_config(ModelKind::kCausalLm), 1);
+  REQUIRE(Eigen::l1CacheSize() == kEigenBlockingL1);
+  REQUIRE(Eigen::l2CacheSize() == kEigenBlockingL2);
+  REQUIRE(Eigen::l3CacheSize() == kEigenBlockingL3);
+  // The tiny model's FFN down projection (K = 768) is one block, as on a 48 KiB L1; a 32 KiB L1
+  // would split it at 256 and round differently.
+  Eigen::Index k = 768, rows = 2048, cols = 256;
+  Eigen::internal::computeProductBlockingSizes<float, float, 1>(k, rows, cols, Eigen::Index{1});
+  REQUIRE(k == 768);
+}
+
 TEST_CASE("a resumed run reproduces the uninterrupted one exactly", "[model][train]") {
   const auto& w = micro_world();
   const std::string path = "/tmp/hilq_test_resume.safetensors";

@@ -8,7 +8,8 @@
 namespace hilq::kernels {
 
 enum KernelOp : int { kOpGemv = 0, kOpGemm = 1 };
-enum KernelVariant : int { kVariantDot = 0, kVariantConcat = 1 };
+// kVariantTokenPairs: a float kernel that reads FpArgs::x_pairs, never x.
+enum KernelVariant : int { kVariantDot = 0, kVariantConcat = 1, kVariantTokenPairs = 2 };
 enum KernelKind : int { kKindInt = 0, kKindFp32 = 1, kKindFp16 = 2 };
 
 // One call of an integer kernel: rows a_rows[0..n) of the activation matrix times the panels
@@ -50,6 +51,10 @@ struct FpArgs {
   int rows, cols;
   const float* x;
   int64_t ldx;
+  // For kVariantTokenPairs kernels, x packed by the dispatcher: tokens 2p and 2p + 1 (2p again
+  // when n is odd) as 16-float blocks [x[2p][c..c+8) | x[2p+1][c..c+8)], c = 0, 8, ... over K
+  // rounded up to 8 (zeros past K); pair p starts at x_pairs + p * 2 * round8(K).
+  const float* x_pairs;
   int n;
   const float* bias;
   float* y;

@@ -1,11 +1,12 @@
 // FP32 and FP16-storage GEMM for AVX-512, bit-identical to the AVX2 one (fp_avx2.cpp): there the
 // output (row, token) is the 8-lane hsum of an accumulator whose lane j sums k = j (mod 8) in K
 // order. Here one zmm holds two tokens of one row, [row r x token t | row r x token u]: the 8
-// weights of row r are broadcast to both halves, the token pair is two 256-bit loads, so each half
-// runs exactly the AVX2 lane sums; the epilogue reduces 4 rows x 2 token pairs (8 zmm, 16 outputs)
-// with the AVX2 hsum's additions and operands, lanes side by side. Register tile 8 rows x 3 token
-// pairs (24 accumulators; 8 x 2 and 4 x 4 were 10-15 % slower on the tiny LM's head). Compiled with
-// -mavx512{f,bw,vl}; see kernel_iface.h for why nothing here is shared. GCC 12 flags
+// weights of row r are broadcast to both halves, the token pair is one load of the dispatcher's
+// packed pairs (FpArgs::x_pairs; two 256-bit loads and an insert were 14 % slower on Zen 5), so
+// each half runs exactly the AVX2 lane sums; the epilogue reduces 4 rows x 2 token pairs (8 zmm, 16
+// outputs) with the AVX2 hsum's additions and operands, lanes side by side. Register tile 8 rows x
+// 3 token pairs (24 accumulators; 8 x 2 and 4 x 4 were 10-15 % slower on the tiny LM's head).
+// Compiled with -mavx512{f,bw,vl}; see kernel_iface.h for why nothing here is shared. GCC 12 flags
 // _mm512_undefined_*() inside its own intrinsics as uninitialized (false positive).
 #if !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -56,13 +57,6 @@ inline __m512 load_w(const void* w, int64_t i) {
     return bcast(_mm256_loadu_ps(static_cast<const float*>(w) + i));
 }
 
-inline __m512 pair(const float* a, const float* b) {
-  return join(_mm256_loadu_ps(a), _mm256_loadu_ps(b));
-}
-inline __m512 pair(const float* a, const float* b, __mmask8 m) {
-  return join(_mm256_maskz_loadu_ps(m, a), _mm256_maskz_loadu_ps(m, b));
-}
-
 // AVX2 hsum(v) = (s0 + s2) + (s1 + s3) with s = lo128(v) + hi128(v). Step 1 forms s for both
 // halves of a and b: quarters [a.lo half, a.hi half, b.lo half, b.hi half].
 inline __m512 step1(__m512 a, __m512 b) {
@@ -92,32 +86,33 @@ inline __m512 reduce4x2(const __m512 p[4], const __m512 q[4]) {
 }
 
 // R rows (R <= kRows) x P token pairs (P <= kPairs); `single` = the last pair holds one token.
-template <bool kHalf, int R, int P>
+// kCols = K when K is known at compile time (0: f.cols): the full tile on the model widths' K
+// keeps one weight and one token pointer with constant offsets, 12 % faster on Zen 5 with the
+// packed pairs (kernels/README.md).
+template <bool kHalf, int R, int P, int kCols = 0>
 void tile(const FpArgs& f, int m, int t0, bool single) {
+  const int cols = kCols ? kCols : f.cols;
   __m512 acc[R][P];
   for (int r = 0; r < R; ++r)
     for (int p = 0; p < P; ++p) acc[r][p] = _mm512_setzero_ps();
-  const float* xs[2 * P];
-  for (int p = 0; p < P; ++p) {
-    xs[2 * p] = f.x + (t0 + 2 * p) * f.ldx;
-    xs[2 * p + 1] = single && p == P - 1 ? xs[2 * p] : xs[2 * p] + f.ldx;
-  }
-  const int k8 = f.cols / 8 * 8;
+  // Pair p's block for columns [c, c + 8) is at xp + p * pair_stride + 2 * c (x_pairs layout).
+  const int64_t pair_stride = int64_t{2} * ((cols + 7) / 8 * 8);
+  const float* xp = f.x_pairs + int64_t{t0 / 2} * pair_stride;
+  const int k8 = cols / 8 * 8;
   for (int c = 0; c < k8; c += 8) {
     __m512 x[P];
-    for (int p = 0; p < P; ++p) x[p] = pair(xs[2 * p] + c, xs[2 * p + 1] + c);
+    for (int p = 0; p < P; ++p) x[p] = _mm512_loadu_ps(xp + p * pair_stride + 2 * c);
     for (int r = 0; r < R; ++r) {
-      const __m512 w = load_w<kHalf>(f.w, int64_t{m + r} * f.cols + c);
+      const __m512 w = load_w<kHalf>(f.w, int64_t{m + r} * cols + c);
       for (int p = 0; p < P; ++p) acc[r][p] = _mm512_fmadd_ps(w, x[p], acc[r][p]);
     }
   }
-  if (k8 < f.cols) {
-    const int left = f.cols - k8;
-    const auto mask = static_cast<__mmask8>((1u << left) - 1);
-    __m512 x[P];
-    for (int p = 0; p < P; ++p) x[p] = pair(xs[2 * p] + k8, xs[2 * p + 1] + k8, mask);
+  if (k8 < cols) {
+    const int left = cols - k8;
+    __m512 x[P];  // zeros past K in the packed block, as the masked loads gave
+    for (int p = 0; p < P; ++p) x[p] = _mm512_loadu_ps(xp + p * pair_stride + 2 * k8);
     for (int r = 0; r < R; ++r) {
-      const __m512 w = load_w<kHalf>(f.w, int64_t{m + r} * f.cols + k8, left);
+      const __m512 w = load_w<kHalf>(f.w, int64_t{m + r} * cols + k8, left);
       for (int p = 0; p < P; ++p) acc[r][p] = _mm512_fmadd_ps(w, x[p], acc[r][p]);
     }
   }
@@ -155,10 +150,10 @@ void tile(const FpArgs& f, int m, int t0, bool single) {
   }
 }
 
-template <bool kHalf, int P>
+template <bool kHalf, int P, int kCols>
 void rows_for_tokens(const FpArgs& f, int t0, bool single) {
   int m = f.row_begin;
-  for (; m + kRows <= f.row_end; m += kRows) tile<kHalf, kRows, P>(f, m, t0, single);
+  for (; m + kRows <= f.row_end; m += kRows) tile<kHalf, kRows, P, kCols>(f, m, t0, single);
   switch (f.row_end - m) {
     case 7:
       tile<kHalf, 7, P>(f, m, t0, single);
@@ -186,34 +181,51 @@ void rows_for_tokens(const FpArgs& f, int t0, bool single) {
   }
 }
 
-template <bool kHalf>
+template <bool kHalf, int kCols>
 void fp_chunk(const FpArgs& f) {
   int t = 0;
-  for (; t + 2 * kPairs <= f.n; t += 2 * kPairs) rows_for_tokens<kHalf, kPairs>(f, t, false);
-  for (; t + 4 <= f.n; t += 4) rows_for_tokens<kHalf, 2>(f, t, false);
+  for (; t + 2 * kPairs <= f.n; t += 2 * kPairs) rows_for_tokens<kHalf, kPairs, kCols>(f, t, false);
+  for (; t + 4 <= f.n; t += 4) rows_for_tokens<kHalf, 2, 0>(f, t, false);
   const int left = f.n - t;  // 0..3
-  if (left == 3) rows_for_tokens<kHalf, 2>(f, t, true);
-  if (left == 2) rows_for_tokens<kHalf, 1>(f, t, false);
-  if (left == 1) rows_for_tokens<kHalf, 1>(f, t, true);
+  if (left == 3) rows_for_tokens<kHalf, 2, 0>(f, t, true);
+  if (left == 2) rows_for_tokens<kHalf, 1, 0>(f, t, false);
+  if (left == 1) rows_for_tokens<kHalf, 1, 0>(f, t, true);
 }
 
-template <bool kHalf>
-void fp_kernel(const FpArgs& f) {
+template <bool kHalf, int kCols>
+void fp_chunks(const FpArgs& f) {
   FpArgs c = f;
   for (int m = f.row_begin; m < f.row_end; m += kChunkRows) {
     c.row_begin = m;
     c.row_end = m + kChunkRows < f.row_end ? m + kChunkRows : f.row_end;
-    fp_chunk<kHalf>(c);
+    fp_chunk<kHalf, kCols>(c);
+  }
+}
+
+// The presets' d_model and d_ff (qat/model.cpp: tiny 256 / 768, small 384 / 1024) at compile time.
+template <bool kHalf>
+void fp_kernel(const FpArgs& f) {
+  switch (f.cols) {
+    case 256:
+      return fp_chunks<kHalf, 256>(f);
+    case 384:
+      return fp_chunks<kHalf, 384>(f);
+    case 768:
+      return fp_chunks<kHalf, 768>(f);
+    case 1024:
+      return fp_chunks<kHalf, 1024>(f);
+    default:
+      return fp_chunks<kHalf, 0>(f);
   }
 }
 
 // GEMM only: a single token would fill half of each zmm, and the GEMV is bound by the weight
 // stream, so one token stays on the AVX2 kernel.
 const KernelInfo kFpKernels[] = {
-    {"gemm_fp32_8x6__avx512vnni", kOpGemm, kKindFp32, kIsaAvx512, 32, 32, 0, 0, nullptr,
-     &fp_kernel<false>},
-    {"gemm_fp16_8x6__avx512vnni", kOpGemm, kKindFp16, kIsaAvx512, 16, 32, 0, 0, nullptr,
-     &fp_kernel<true>},
+    {"gemm_fp32_8x6__avx512vnni", kOpGemm, kKindFp32, kIsaAvx512, 32, 32, 0, kVariantTokenPairs,
+     nullptr, &fp_kernel<false>},
+    {"gemm_fp16_8x6__avx512vnni", kOpGemm, kKindFp16, kIsaAvx512, 16, 32, 0, kVariantTokenPairs,
+     nullptr, &fp_kernel<true>},
 };
 
 }  // namespace

@@ -215,9 +215,24 @@ TEST_CASE("the AVX-512 float GEMMs equal the AVX2 ones bit for bit", "[kernels]"
   struct Case {
     int m, k, n;
   };
-  const Case cases[] = {{1, 1, 1},     {3, 5, 2},    {7, 8, 3},    {8, 9, 4},     {9, 15, 5},
-                        {12, 16, 6},   {17, 33, 7},  {31, 129, 9}, {64, 256, 12}, {65, 257, 13},
-                        {40, 4099, 3}, {20, 40, 10}, {33, 64, 11}, {96, 256, 128}};
+  const Case cases[] = {{1, 1, 1},
+                        {3, 5, 2},
+                        {7, 8, 3},
+                        {8, 9, 4},
+                        {9, 15, 5},
+                        {12, 16, 6},
+                        {17, 33, 7},
+                        {31, 129, 9},
+                        {64, 256, 12},
+                        {65, 257, 13},
+                        {40, 4099, 3},
+                        {20, 40, 10},
+                        {33, 64, 11},
+                        {96, 256, 128},
+                        // the K the AVX-512 kernel compiles in (fp_avx512.cpp)
+                        {24, 384, 14},
+                        {17, 768, 9},
+                        {16, 1024, 7}};
   for (const auto& [k, base] : pairs)
     for (const Case& c : cases)
       for (bool with_bias : {true, false}) {

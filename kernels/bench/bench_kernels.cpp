@@ -453,7 +453,7 @@ void register_benchmarks(bool smoke) {
   // AMX: token-adaptive rows, group scales, and the tiny LM's linears over one 128-token window
   // (host scoring), in cache.
   add({"gemm", 4, 0, 0, big, big, 64, 1, amx, "dot", true, false});
-  for (int g : {64, 128})  // AMX's g32 GEMM is VNNI's
+  for (int g : {32, 64, 128})
     for (int threads : {1, 2})
       add({"gemm", 4, 8, g, big, big, 64, threads, amx, "dot", true, false});
   for (auto [m, k] : {std::pair{256, 256}, {768, 256}, {256, 768}, {4096, 256}})

@@ -1,9 +1,9 @@
-// AMX kernels: W{2,3,4,6,8}A{4,8} GEMM per channel, g64 and g128 on the tile unit (tdpbsud: signed
-// activation codes x unsigned weight codes, 16x16 int32 outputs per instruction, K = 64 per step).
-// The int32 sums equal the VNNI kernels' exactly (same offset correction), and the float epilogue
-// is the same operation, so outputs are bit-identical to the AVX-512 VNNI path. Compiled with the
-// AVX-512 flags plus -mamx-tile -mamx-int8; see kernel_iface.h for why nothing here is shared with
-// baseline code. GEMV, g32 and the activation quantizer stay on the AVX-512 VNNI path.
+// AMX kernels: W{2,3,4,6,8}A{4,8} GEMM per channel and with g32, g64 and g128 group scales on the
+// tile unit (16x16 int32 outputs per instruction, K up to 64). The int32 sums equal the VNNI
+// kernels' exactly, and the float epilogue is the same operation, so outputs are bit-identical to
+// the AVX-512 VNNI path. Compiled with the AVX-512 flags plus -mamx-tile -mamx-int8; see
+// kernel_iface.h for why nothing here is shared with baseline code. GEMV and the activation
+// quantizer stay on the AVX-512 VNNI path.
 // GCC 12 flags _mm512_undefined_*() inside its own intrinsics as uninitialized (false positive).
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
@@ -46,22 +46,18 @@ void configure_tiles() {
 // Weights: the panel's codes unpacked once per call into [k-block][slot A | slot B][64] u8, which
 // is the tile's VNNI layout (row = k-block, 16 output rows x 4 k), padded with zero codes to whole
 // steps (the activations there are zero, so padding adds nothing).
-// Group scales: each group's int32 sums leave the C tiles through memory and are folded into float
-// accumulators [32 tokens][32 rows] with one convert and one FMA, group by group, then
-// y = fma(facc, a_scale, bias): the VNNI kernels' (and the reference's) operation order.
 // Activations: 16-token blocks are loaded in place when their rows are consecutive and all
 // present; otherwise (token-adaptive groups, the last partial block) they are copied once per call
 // into a zero-padded buffer.
-template <int B, bool kGrouped>
+template <int B>
 void gemm(const KernelArgs& k) {
   using U = Unpack<B>;
   constexpr int S = U::S;
   constexpr uint32_t kOff = 1u << (B - 1);
-  constexpr int kb_step = 16;  // k-blocks per step: a whole g64 group, half a g128 one
+  constexpr int kb_step = 16;  // k-blocks per step
   const int kbs = k.cols_pad / 4;
   const int kbs_pad = (kbs + kb_step - 1) / kb_step * kb_step;
   const int steps = kbs_pad / kb_step;
-  const int steps_per_group = kGrouped ? k.group / 4 / kb_step : steps;
   const int64_t ka = int64_t{kbs_pad} * 4;  // row length of a copied activation block
   const int blocks = (k.n + 15) / 16;
 
@@ -123,21 +119,11 @@ void gemm(const KernelArgs& k) {
   const int64_t ld_sums = k.ld_sums;
   float* y = k.y;
   const int64_t ldy = k.ldy;
-  const int groups = k.groups;
-  const int sums_per_group = k.group / 32;
-  // -2^(b-1) * sum(a) over group g (or the row), the offset of the unsigned codes.
-  auto corr_of = [&](int row, int g) {
-    const int32_t* s = a_sums + row * ld_sums;
-    uint32_t total = 0;
-    if (kGrouped) {
-      for (int j = 0; j < sums_per_group; ++j)
-        total += static_cast<uint32_t>(s[g * sums_per_group + j]);
-    } else {
-      total = static_cast<uint32_t>(s[ld_sums - 1]);
-    }
+  // -2^(b-1) * sum(a) over the row, the offset of the unsigned codes.
+  auto corr_of = [&](int row) {
+    const auto total = static_cast<uint32_t>(a_sums[row * ld_sums + ld_sums - 1]);
     return _mm512_set1_epi32(static_cast<int32_t>(0u - kOff * total));
   };
-  alignas(64) float facc[kGrouped ? 32 : 1][2][16];
   for (int p = k.panel_begin; p < k.panel_end; ++p) {
     // Per panel: y = fma(acc, w_scale * a_scale, bias) per channel, the VNNI kernels' epilogue.
     __mmask16 mask[2];
@@ -145,7 +131,7 @@ void gemm(const KernelArgs& k) {
     for (int h = 0; h < 2; ++h) {
       const int m0 = p * 32 + 16 * h;
       mask[h] = row_mask(k, m0);
-      ws[h] = kGrouped ? _mm512_setzero_ps() : _mm512_loadu_ps(k.w_scales + m0);
+      ws[h] = _mm512_loadu_ps(k.w_scales + m0);
       bias[h] = k.bias ? _mm512_maskz_loadu_ps(mask[h], k.bias + m0) : _mm512_setzero_ps();
     }
     const uint8_t* src = k.w_data + p * k.panel_bytes;
@@ -162,77 +148,51 @@ void gemm(const KernelArgs& k) {
       const int8_t* a0 = a_ptr[b];
       const int8_t* a1 = two ? a_ptr[b + 1] : a0;
       const int64_t ld0 = a_ld[b], ld1 = two ? a_ld[b + 1] : ld0;
-      for (int g = 0; g < groups; ++g) {
-        _tile_zero(0);
-        _tile_zero(1);
-        _tile_zero(2);
-        _tile_zero(3);
-        for (int s = g * steps_per_group; s < (g + 1) * steps_per_group; ++s) {
-          _tile_loadd(6, wbuf + s * kb_step * 128, 128);
-          _tile_loadd(7, wbuf + s * kb_step * 128 + 64, 128);
-          _tile_loadd(4, a0 + s * kb_step * 4, ld0);
-          _tile_dpbsud(0, 4, 6);
-          _tile_dpbsud(1, 4, 7);
-          if (two) {
-            _tile_loadd(5, a1 + s * kb_step * 4, ld1);
-            _tile_dpbsud(2, 5, 6);
-            _tile_dpbsud(3, 5, 7);
-          }
-        }
-        _tile_stored(0, out[0], 64);
-        _tile_stored(1, out[1], 64);
+      _tile_zero(0);
+      _tile_zero(1);
+      _tile_zero(2);
+      _tile_zero(3);
+      for (int s = 0; s < steps; ++s) {
+        _tile_loadd(6, wbuf + s * kb_step * 128, 128);
+        _tile_loadd(7, wbuf + s * kb_step * 128 + 64, 128);
+        _tile_loadd(4, a0 + s * kb_step * 4, ld0);
+        _tile_dpbsud(0, 4, 6);
+        _tile_dpbsud(1, 4, 7);
         if (two) {
-          _tile_stored(2, out[2], 64);
-          _tile_stored(3, out[3], 64);
-        }
-        for (int bb = 0; bb < (two ? 2 : 1); ++bb) {
-          const int t0 = 16 * (b + bb);
-          const int cnt = n - t0 < 16 ? n - t0 : 16;
-          if (k.acc) {
-            for (int i = 0; i < cnt; ++i)
-              for (int h = 0; h < 2; ++h)
-                store_acc(k, rows[t0 + i], p * 32 + 16 * h, g,
-                          _mm512_add_epi32(_mm512_load_si512(out[2 * bb + h][i]),
-                                           corr_of(rows[t0 + i], g)));
-            continue;
-          }
-          if constexpr (kGrouped) {
-            __m512 gs[2];
-            for (int h = 0; h < 2; ++h)
-              gs[h] = _mm512_loadu_ps(k.w_scales + (int64_t{p} * groups + g) * 32 + 16 * h);
-            for (int i = 0; i < cnt; ++i) {
-              const __m512i corr = corr_of(rows[t0 + i], g);
-              for (int h = 0; h < 2; ++h) {
-                const __m512i s = _mm512_add_epi32(_mm512_load_si512(out[2 * bb + h][i]), corr);
-                float* f = facc[16 * bb + i][h];
-                _mm512_store_ps(f, _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), gs[h],
-                                                   g ? _mm512_load_ps(f) : _mm512_setzero_ps()));
-              }
-            }
-            continue;
-          }
-          for (int i = 0; i < cnt; ++i) {
-            const int row = rows[t0 + i];
-            const __m512i corr = corr_of(row, 0);
-            const __m512 as = _mm512_set1_ps(a_scales[row]);
-            float* yr = y + row * ldy + p * 32;
-            for (int h = 0; h < 2; ++h) {
-              const __m512i s = _mm512_add_epi32(_mm512_load_si512(out[2 * bb + h][i]), corr);
-              _mm512_mask_storeu_ps(
-                  yr + 16 * h, mask[h],
-                  _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(ws[h], as), bias[h]));
-            }
-          }
+          _tile_loadd(5, a1 + s * kb_step * 4, ld1);
+          _tile_dpbsud(2, 5, 6);
+          _tile_dpbsud(3, 5, 7);
         }
       }
-      if (!kGrouped || k.acc) continue;
-      for (int i = 0; i < (two ? 32 : 16) && 16 * b + i < n; ++i) {
-        const int row = rows[16 * b + i];
-        const __m512 as = _mm512_set1_ps(a_scales[row]);
-        float* yr = y + row * ldy + p * 32;
-        for (int h = 0; h < 2; ++h)
-          _mm512_mask_storeu_ps(yr + 16 * h, mask[h],
-                                _mm512_fmadd_ps(_mm512_load_ps(facc[i][h]), as, bias[h]));
+      _tile_stored(0, out[0], 64);
+      _tile_stored(1, out[1], 64);
+      if (two) {
+        _tile_stored(2, out[2], 64);
+        _tile_stored(3, out[3], 64);
+      }
+      for (int bb = 0; bb < (two ? 2 : 1); ++bb) {
+        const int t0 = 16 * (b + bb);
+        const int cnt = n - t0 < 16 ? n - t0 : 16;
+        if (k.acc) {
+          for (int i = 0; i < cnt; ++i)
+            for (int h = 0; h < 2; ++h)
+              store_acc(
+                  k, rows[t0 + i], p * 32 + 16 * h, 0,
+                  _mm512_add_epi32(_mm512_load_si512(out[2 * bb + h][i]), corr_of(rows[t0 + i])));
+          continue;
+        }
+        for (int i = 0; i < cnt; ++i) {
+          const int row = rows[t0 + i];
+          const __m512i corr = corr_of(row);
+          const __m512 as = _mm512_set1_ps(a_scales[row]);
+          float* yr = y + row * ldy + p * 32;
+          for (int h = 0; h < 2; ++h) {
+            const __m512i s = _mm512_add_epi32(_mm512_load_si512(out[2 * bb + h][i]), corr);
+            _mm512_mask_storeu_ps(
+                yr + 16 * h, mask[h],
+                _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(ws[h], as), bias[h]));
+          }
+        }
       }
     }
   }
@@ -241,34 +201,187 @@ void gemm(const KernelArgs& k) {
   free(mem);
 }
 
+// Group scales (tdpbssd: signed activation codes x signed weight codes). Each group's int32 sums
+// must be folded into float (one convert and one FMA per output and group, the VNNI kernels' and
+// the reference's order), so the fold, not the tile unit, sets the pace. One 16-token block and one
+// 16-row half are done at a time: their 16 float accumulators (one zmm per token) stay in
+// registers over all groups, and each group's C tile leaves through a 1 KiB buffer, read back by
+// the fold's converts. The weight codes are unpacked once per panel with their offset subtracted
+// (u - 2^(b-1) fits int8 for every width), so the tile sums are already the corrected ones: no
+// per-group correction. Two C tiles alternate, so the tile unit computes group g + 1 while the
+// vector units fold group g. (Folding 32 tokens x 32 rows through a float buffer in memory, as the
+// per-channel kernel's 2x2 tiles would, stored and reloaded every accumulator per group: g32 ran
+// below the VNNI kernel that way.)
+template <int G>
+void configure_grouped_tiles() {
+  constexpr int kd = G < 64 ? G : 64;  // k per tile product: a g32 group is a half-width step
+  TileConfig c;
+  c.palette = 1;
+  for (int t = 0; t < 2; ++t) {  // C: 16 tokens x 16 rows of int32
+    c.rows[t] = 16;
+    c.colsb[t] = 64;
+  }
+  for (int t = 2; t < 4; ++t) {  // A: 16 tokens x kd codes
+    c.rows[t] = 16;
+    c.colsb[t] = kd;
+  }
+  for (int t = 4; t < 6; ++t) {  // B: kd / 4 k-blocks x (16 rows x 4 codes)
+    c.rows[t] = kd / 4;
+    c.colsb[t] = 64;
+  }
+  _tile_loadconfig(&c);
+}
+
+// Group g's products into C tile 0 (A tile 2, B tile 4) or 1 (3, 5). a: the token block's
+// activations as kd-wide chunks of 16 rows (chunk c at a + c * 16 * kd); w: the half's unpacked
+// codes, 64 bytes per k-block. Both are contiguous per tile, so each tile load reads whole
+// consecutive lines. GCC's tile intrinsics take literal tile numbers.
+#define HILQ_GROUP_PRODUCT(C, A, B)                                         \
+  template <int G>                                                          \
+  inline void group_product_##C(const int8_t* a, const uint8_t* w, int g) { \
+    constexpr int kd = G < 64 ? G : 64;                                     \
+    _tile_zero(C);                                                          \
+    for (int s = 0; s < G / kd; ++s) {                                      \
+      const int k0 = g * G + s * kd;                                        \
+      _tile_loadd(A, a + k0 * 16, kd);                                      \
+      _tile_loadd(B, w + k0 * 16, 64);                                      \
+      _tile_dpbssd(C, A, B);                                                \
+    }                                                                       \
+  }
+HILQ_GROUP_PRODUCT(0, 2, 4)
+HILQ_GROUP_PRODUCT(1, 3, 5)
+#undef HILQ_GROUP_PRODUCT
+
+template <int B, int G>
+void gemm_grouped(const KernelArgs& k) {
+  using U = Unpack<B>;
+  constexpr int S = U::S;
+  constexpr int kd = G < 64 ? G : 64;
+  constexpr uint32_t kOff = 1u << (B - 1);
+  const int kbs = k.cols_pad / 4;  // a whole number of groups
+  const int groups = k.groups;
+  const int n = k.n;
+  const int blocks = (n + 15) / 16;
+  const int32_t* rows = k.a_rows;
+
+  // One allocation: the unpacked panel [half][k-block][64] and the activations [block][chunk of
+  // kd columns][16 tokens][kd] (zero rows past n).
+  const size_t w_bytes = static_cast<size_t>(kbs) * 128;
+  const size_t a_bytes = static_cast<size_t>(blocks) * 16 * k.cols_pad;
+  auto* mem = static_cast<uint8_t*>(aligned_alloc(64, w_bytes + a_bytes));
+  if (!mem) {
+    fputs("gemm (amx): out of memory for the unpacked panel and activation blocks\n", stderr);
+    abort();
+  }
+  uint8_t* wbuf = mem;
+  auto* apack = reinterpret_cast<int8_t*>(mem + w_bytes);
+  memset(apack, 0, a_bytes);
+  const int chunks = k.cols_pad / kd;
+  for (int t = 0; t < n; ++t) {
+    const int8_t* src = k.a + rows[t] * k.lda;
+    int8_t* dst = apack + static_cast<size_t>(t / 16) * 16 * k.cols_pad + (t % 16) * kd;
+    for (int c = 0; c < chunks; ++c) memcpy(dst + c * 16 * kd, src + c * kd, kd);
+  }
+  configure_grouped_tiles<G>();
+  alignas(64) int32_t out[2][16][16];
+  const __m512i off = bytes(static_cast<int>(kOff));
+  const float* a_scales = k.a_scales;
+  float* y = k.y;
+  const int64_t ldy = k.ldy;
+  for (int p = k.panel_begin; p < k.panel_end; ++p) {
+    const uint8_t* src = k.w_data + p * k.panel_bytes;
+    for (int kb = 0; kb < kbs; kb += S) {
+      __m512i v[2 * S];
+      U::run(src + kb * 16 * B, v);
+      for (int j = 0; j < S; ++j) {
+        _mm512_store_si512(wbuf + (kb + j) * 64, _mm512_sub_epi8(v[2 * j], off));
+        _mm512_store_si512(wbuf + (kbs + kb + j) * 64, _mm512_sub_epi8(v[2 * j + 1], off));
+      }
+    }
+    for (int h = 0; h < 2; ++h) {
+      const int m0 = p * 32 + 16 * h;
+      const __mmask16 mask = row_mask(k, m0);
+      const __m512 bias = k.bias ? _mm512_maskz_loadu_ps(mask, k.bias + m0) : _mm512_setzero_ps();
+      const uint8_t* w = wbuf + static_cast<size_t>(h) * kbs * 64;
+      const float* gscale = k.w_scales + int64_t{p} * groups * 32 + 16 * h;
+      for (int b = 0; b < blocks; ++b) {
+        const int8_t* a = apack + static_cast<size_t>(b) * 16 * k.cols_pad;
+        const int t0 = 16 * b;
+        const int cnt = n - t0 < 16 ? n - t0 : 16;
+        if (k.acc) {  // the test hook: each group's exact sums
+          for (int g = 0; g < groups; ++g) {
+            group_product_0<G>(a, w, g);
+            _tile_stored(0, out[0], 64);
+            for (int i = 0; i < cnt; ++i)
+              store_acc(k, rows[t0 + i], m0, g, _mm512_load_si512(out[0][i]));
+          }
+          continue;
+        }
+        __m512 acc[16];
+#pragma GCC unroll 16
+        for (int i = 0; i < 16; ++i) acc[i] = _mm512_setzero_ps();
+        group_product_0<G>(a, w, 0);
+        // Per group: empty its tile (its products ran during the last fold), start the next
+        // group on the other tiles, and fold the previous group's sums meanwhile (one group
+        // later, so that its tile store has left for memory before the loads read it).
+        for (int g = 0; g <= groups; ++g) {
+          if (g < groups) {
+            if (g % 2 == 0) {
+              _tile_stored(0, out[0], 64);
+              if (g + 1 < groups) group_product_1<G>(a, w, g + 1);
+            } else {
+              _tile_stored(1, out[1], 64);
+              if (g + 1 < groups) group_product_0<G>(a, w, g + 1);
+            }
+          }
+          if (g == 0) continue;
+          const int32_t(*o)[16] = out[(g - 1) % 2];
+          const __m512 gs = _mm512_loadu_ps(gscale + (g - 1) * 32);
+#pragma GCC unroll 16
+          for (int i = 0; i < 16; ++i)
+            acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512(o[i])), gs, acc[i]);
+        }
+#pragma GCC unroll 16
+        for (int i = 0; i < 16; ++i)
+          if (i < cnt) {
+            const int row = rows[t0 + i];
+            _mm512_mask_storeu_ps(y + row * ldy + m0, mask,
+                                  _mm512_fmadd_ps(acc[i], _mm512_set1_ps(a_scales[row]), bias));
+          }
+      }
+    }
+  }
+  _tile_release();
+  free(mem);
+}
+
 }  // namespace
 
-// g32 stays on AVX-512 VNNI: with a half-width step per group (tiles of K = 32) and its C tiles
-// stored and folded every 32 k, the AMX kernel was slower than VNNI (kernels/README.md).
-#define HILQ_AMX(W, A)                                                               \
-  {"gemm_w" #W "a" #A "_32x32__amx",                                                 \
-   kOpGemm,                                                                          \
-   kKindInt,                                                                         \
-   kIsaAmx,                                                                          \
-   W,                                                                                \
-   A,                                                                                \
-   0,                                                                                \
-   0,                                                                                \
-   &gemm<W, false>,                                                                  \
-   nullptr},                                                                         \
-      {"gemm_w" #W "a" #A "_g64_32x32__amx",                                         \
-       kOpGemm,                                                                      \
-       kKindInt,                                                                     \
-       kIsaAmx,                                                                      \
-       W,                                                                            \
-       A,                                                                            \
-       64,                                                                           \
-       0,                                                                            \
-       &gemm<W, true>,                                                               \
-       nullptr},                                                                     \
-  {                                                                                  \
-    "gemm_w" #W "a" #A "_g128_32x32__amx", kOpGemm, kKindInt, kIsaAmx, W, A, 128, 0, \
-        &gemm<W, true>, nullptr                                                      \
+#define HILQ_AMX(W, A)                                                                           \
+  {"gemm_w" #W "a" #A "_32x32__amx", kOpGemm, kKindInt, kIsaAmx, W, A, 0, 0, &gemm<W>, nullptr}, \
+      {"gemm_w" #W "a" #A "_g32_32x16__amx",                                                     \
+       kOpGemm,                                                                                  \
+       kKindInt,                                                                                 \
+       kIsaAmx,                                                                                  \
+       W,                                                                                        \
+       A,                                                                                        \
+       32,                                                                                       \
+       0,                                                                                        \
+       &gemm_grouped<W, 32>,                                                                     \
+       nullptr},                                                                                 \
+      {"gemm_w" #W "a" #A "_g64_32x16__amx",                                                     \
+       kOpGemm,                                                                                  \
+       kKindInt,                                                                                 \
+       kIsaAmx,                                                                                  \
+       W,                                                                                        \
+       A,                                                                                        \
+       64,                                                                                       \
+       0,                                                                                        \
+       &gemm_grouped<W, 64>,                                                                     \
+       nullptr},                                                                                 \
+  {                                                                                              \
+    "gemm_w" #W "a" #A "_g128_32x16__amx", kOpGemm, kKindInt, kIsaAmx, W, A, 128, 0,             \
+        &gemm_grouped<W, 128>, nullptr                                                           \
   }
 
 const KernelInfo kAmxKernels[] = {

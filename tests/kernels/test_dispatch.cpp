@@ -64,11 +64,11 @@ TEST_CASE("the kernel paths expected on this machine are compiled, detected and 
         REQUIRE(k != nullptr);
         REQUIRE(ctx.last_kernel() == k->name);
         // i8mm and AMX add GEMM kernels only; their GEMVs run the dotprod and AVX-512 VNNI
-        // kernels (and so does AMX's g32 GEMM).
+        // kernels.
         const Isa ran = kernel_isa(*k);
         if (best == Isa::kI8mm && n == 1)
           REQUIRE(ran == Isa::kDotprod);
-        else if (best == Isa::kAmx && (n == 1 || group == 32))
+        else if (best == Isa::kAmx && n == 1)
           REQUIRE(ran == Isa::kAvx512Vnni);
         else
           REQUIRE(ran == best);

@@ -261,13 +261,34 @@ TEST_CASE("every log-softmax path gives the portable one's bits, within 3e-7 of 
   rows.emplace_back(19, 1.0f);
   rows[2][0] = nan;
   rows.push_back({-0.0f, 0.0f, -0.0f});
+  // Longer rows: a NaN starting one of the maximum's 8 lanes hides that lane's later values (here
+  // the largest, at 11), NaNs further in, signed zeros as the maximum, a NaN first.
+  rows.emplace_back(130, -2.0f);
+  rows.back()[3] = nan;
+  rows.back()[11] = 7.0f;
+  rows.back()[77] = 3.0f;
+  rows.emplace_back(200, -2.0f);
+  rows.back()[40] = nan;
+  rows.back()[150] = 1.0f;
+  rows.emplace_back(100, -2.0f);
+  rows.back()[90] = nan;
+  rows.back()[65] = 4.0f;
+  rows.emplace_back(200, -1.0f);
+  for (size_t i = 0; i < 200; i += 7) rows.back()[i] = i % 2 ? 0.0f : -0.0f;
+  rows.emplace_back(64, 1.0f);
+  rows.back()[0] = nan;
   for (const auto& x : rows) {
     CAPTURE(x.size());
     const int n = static_cast<int>(x.size());
     std::vector<float> want(x.size());
     search::log_softmax(search::log_softmax_portable(), x.data(), n, want.data());
+    // The maximum itself: a NaN in the row makes every output NaN whatever the maximum was, so
+    // the outputs alone would not see a path that skips NaNs differently.
+    const float want_max = search::log_softmax_portable().max(x.data(), n);
     for (const auto* ops : paths) {
       CAPTURE(ops->name);
+      const float got_max = ops->max(x.data(), n);
+      CHECK(std::memcmp(&got_max, &want_max, sizeof(float)) == 0);
       std::vector<float> got(x.size(), 5.0f);
       search::log_softmax(*ops, x.data(), n, got.data());
       CHECK(std::memcmp(got.data(), want.data(), x.size() * sizeof(float)) == 0);

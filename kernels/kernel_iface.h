@@ -35,8 +35,11 @@ struct KernelArgs {
   float* y;
   int64_t ldy;
   const float* bias;  // [rows] or null
-  // Where the AVX-512 GEMV's software prefetch puts the codes: L1 paid on Zen 5 and was slower
-  // than no prefetch on Zen 4, where L2 was as fast as none (kernels/README.md).
+  // Whether the AVX-512 GEMV prefetches its codes ahead of the hardware prefetcher, and where to:
+  // L1 paid on Zen 5 and was slower than no prefetch on Zen 4, where L2 was as fast as none; on
+  // the Intel guest L2 paid for weights out of cache and cost a quarter for weights already in L2
+  // (kernels/README.md).
+  bool prefetch_codes;
   bool prefetch_to_l1;
   // Test hook: when not null, the exact int32 accumulators are stored here instead of y, at
   // acc[(a_rows[t] * rows + m) * groups + g].

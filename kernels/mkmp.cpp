@@ -1,6 +1,8 @@
 // MKMP front: context, kernel registry and selection, token-adaptive dispatch, FP baselines.
 #include "kernels/mkmp.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -236,6 +238,16 @@ bool prefetch_to_l1() {
   return zen5;
 }
 
+// Below this many weight bytes a matrix is taken to be in L2 already, where a prefetch into L2
+// only costs issue slots: half the L2 of a core (its size from the C library, 1 MiB if unknown).
+size_t l2_resident_bytes() {
+  static const size_t bytes = [] {
+    const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+    return (l2 > 0 ? static_cast<size_t>(l2) : size_t{1} << 20) / 2;
+  }();
+  return bytes;
+}
+
 KernelArgs base_args(const PackedWeights& w, const QuantizedActivations& a) {
   const PackedLayout& l = w.layout;
   KernelArgs k{};
@@ -255,6 +267,7 @@ KernelArgs base_args(const PackedWeights& w, const QuantizedActivations& a) {
   k.panel_begin = 0;
   k.panel_end = l.panels();
   k.prefetch_to_l1 = prefetch_to_l1();
+  k.prefetch_codes = k.prefetch_to_l1 || w.data.size() > l2_resident_bytes();
   return k;
 }
 

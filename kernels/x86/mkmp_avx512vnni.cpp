@@ -78,7 +78,11 @@ void fill_corr(const KernelArgs& k, const int32_t* rows, int n, int shift1, int3
 // 28 GB/s for one core), the same prefetch into L1 (T0) made every entry slower than none (2T g64
 // 0.69-0.81 against 0.88-0.97 of the read bandwidth, g128 0.79-0.89 against 0.89-0.99, per
 // channel 0.74-0.91 against 0.94-1.16, 3 interleaved rounds), and into L2 (T1) as fast as none.
-// So the codes go to L1 on Zen 5 and to L2 elsewhere (KernelArgs::prefetch_to_l1).
+// So the codes go to L1 on Zen 5 and to L2 elsewhere (KernelArgs::prefetch_to_l1). On 3 Dec, on
+// the Intel guest (2 MiB L2), the L2 prefetch made a W4A8 GEMV already in L2 slower (512 x 512
+// 1.58 -> 2.07 us, 768 x 3072 13.0 -> 17.5 us) while 4096 x 4096 out of cache gained 8-10 %: so
+// elsewhere than Zen 5 it runs only for matrices larger than half the L2
+// (KernelArgs::prefetch_codes).
 constexpr int kGemvCodePrefetch = 1024;
 
 template <int B, int T, bool kGrouped, int NP = 1>
@@ -101,7 +105,7 @@ void tile(const KernelArgs& k, int p, const int32_t* rows, const int32_t* corr, 
   const int8_t* a[T];
   for (int t = 0; t < T; ++t) a[t] = k.a + rows[t] * k.lda;
   const int kb_per_group = (k.group ? k.group : k.cols_pad) / 4;
-  const bool prefetch_codes = T == 1 && (!kGrouped || k.group >= 64);
+  const bool prefetch_codes = k.prefetch_codes && T == 1 && (!kGrouped || k.group >= 64);
   __m512 facc[T][H];
   for (int t = 0; t < T; ++t)
     for (int h = 0; h < H; ++h) facc[t][h] = _mm512_setzero_ps();

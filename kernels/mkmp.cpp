@@ -390,12 +390,18 @@ void run_fp_task(void* ctx, int task) {
 // The layout FpArgs::x_pairs documents. Packed once per call, so that each of the kernel's
 // tasks loads a token pair as one vector instead of two halves and an insert (about 14 % of the
 // AVX-512 head GEMM on Zen 5, kernels/README.md).
-const float* pack_token_pairs(const float* x, int n, int cols, int64_t ldx) {
+AlignedBuffer<float>& token_pair_buffer() {
   thread_local AlignedBuffer<float> pairs;
+  return pairs;
+}
+
+const float* pack_token_pairs(const float* x, int n, int cols, int64_t ldx) {
   const int cols8 = (cols + 7) / 8 * 8;
   const int full = cols / 8 * 8;
-  pairs.resize(static_cast<size_t>((n + 1) / 2) * 2 * cols8);
-  float* out = pairs.data();
+  AlignedBuffer<float>& pairs = token_pair_buffer();
+  pairs.reserve_uninit(static_cast<size_t>((n + 1) / 2) * 2 * cols8);  // every value is written
+  float* const first = pairs.data();
+  float* out = first;
   for (int t = 0; t < n; t += 2) {
     const float* rows[2] = {x + t * ldx, x + (t + 1 < n ? t + 1 : t) * ldx};
     for (int c = 0; c < cols8; c += 8, out += 16)
@@ -407,7 +413,7 @@ const float* pack_token_pairs(const float* x, int n, int cols, int64_t ldx) {
         }
       }
   }
-  return pairs.data();
+  return first;
 }
 
 FpArgs fp_args(const KernelInfo& k, const void* w, int rows, int cols, const float* x, int n,

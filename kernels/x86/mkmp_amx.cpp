@@ -208,10 +208,10 @@ void gemm(const KernelArgs& k) {
 // registers over all groups, and each group's C tile leaves through a 1 KiB buffer, read back by
 // the fold's converts. The weight codes are unpacked once per panel with their offset subtracted
 // (u - 2^(b-1) fits int8 for every width), so the tile sums are already the corrected ones: no
-// per-group correction. Two C tiles alternate, so the tile unit computes group g + 1 while the
-// vector units fold group g. (Folding 32 tokens x 32 rows through a float buffer in memory, as the
-// per-channel kernel's 2x2 tiles would, stored and reloaded every accumulator per group: g32 ran
-// below the VNNI kernel that way.)
+// per-group correction. Two C tiles alternate: while the tile unit computes group g + 1, the
+// vector units fold group g - 1, whose tile was stored an iteration earlier. (Folding 32 tokens x
+// 32 rows through a float buffer in memory, as the per-channel kernel's 2x2 tiles would, stored and
+// reloaded every accumulator per group: g32 ran below the VNNI kernel that way.)
 template <int G>
 void configure_grouped_tiles() {
   constexpr int kd = G < 64 ? G : 64;  // k per tile product: a g32 group is a half-width step

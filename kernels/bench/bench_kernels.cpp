@@ -458,6 +458,11 @@ void register_benchmarks(bool smoke) {
       add({"gemm", 4, 8, g, big, big, 64, threads, amx, "dot", true, false});
   for (auto [m, k] : {std::pair{256, 256}, {768, 256}, {256, 768}, {4096, 256}})
     for (Isa path : {best, amx}) add({"gemm", 4, 8, 0, m, k, 128, 1, path, "dot", false, false});
+  // The same linears with group scales (a g32 or g128 candidate of the search), on both paths:
+  // dispatch prefers AMX, which must not lose at these small shapes.
+  for (int g : {32, 128})
+    for (auto [m, k] : {std::pair{256, 256}, {768, 256}, {256, 768}})
+      for (Isa path : {best, amx}) add({"gemm", 4, 8, g, m, k, 128, 1, path, "dot", false, false});
 }
 
 }  // namespace hilq::kernels::bench

@@ -275,7 +275,10 @@ void gemm_grouped(const KernelArgs& k) {
   }
   uint8_t* wbuf = mem;
   auto* apack = reinterpret_cast<int8_t*>(mem + w_bytes);
-  memset(apack, 0, a_bytes);
+  // Only a partial last block has padding rows (interleaved with its tokens in every chunk).
+  if (n % 16)
+    memset(apack + static_cast<size_t>(blocks - 1) * 16 * k.cols_pad, 0,
+           static_cast<size_t>(16) * k.cols_pad);
   const int chunks = k.cols_pad / kd;
   for (int t = 0; t < n; ++t) {
     const int8_t* src = k.a + rows[t] * k.lda;

@@ -124,7 +124,13 @@ void gemm(const KernelArgs& k) {
     const auto total = static_cast<uint32_t>(a_sums[row * ld_sums + ld_sums - 1]);
     return _mm512_set1_epi32(static_cast<int32_t>(0u - kOff * total));
   };
+  // The next panel's codes are prefetched into L2 a few lines per step (as in gemm_grouped).
+  const int64_t panel_lines = (k.panel_bytes + 63) / 64;
+  const int64_t pair_steps = int64_t{(blocks + 1) / 2} * steps;
+  const int pf_per_step = static_cast<int>((panel_lines + pair_steps - 1) / pair_steps);
   for (int p = k.panel_begin; p < k.panel_end; ++p) {
+    const auto* pf = reinterpret_cast<const char*>(k.w_data + (p + 1) * k.panel_bytes);
+    const char* pf_end = p + 1 < k.panel_end ? pf + k.panel_bytes : pf;
     // Per panel: y = fma(acc, w_scale * a_scale, bias) per channel, the VNNI kernels' epilogue.
     __mmask16 mask[2];
     __m512 ws[2], bias[2];
@@ -163,6 +169,8 @@ void gemm(const KernelArgs& k) {
           _tile_dpbsud(2, 5, 6);
           _tile_dpbsud(3, 5, 7);
         }
+        for (int i = 0; i < pf_per_step && pf < pf_end; ++i, pf += 64)
+          _mm_prefetch(pf, _MM_HINT_T1);
       }
       _tile_stored(0, out[0], 64);
       _tile_stored(1, out[1], 64);
@@ -233,7 +241,7 @@ void configure_grouped_tiles() {
 }
 
 // Group g's products into C tile 0 (A tile 2, B tile 4) or 1 (3, 5). a: the token block's
-// activations as kd-wide chunks of 16 rows (chunk c at a + c * 16 * kd); w: the half's unpacked
+// activations as kd-wide slices of 16 rows (slice c at a + c * 16 * kd); w: the half's unpacked
 // codes, 64 bytes per k-block. Both are contiguous per tile, so each tile load reads whole
 // consecutive lines. GCC's tile intrinsics take literal tile numbers.
 #define HILQ_GROUP_PRODUCT(C, A, B)                                         \
@@ -258,32 +266,41 @@ void gemm_grouped(const KernelArgs& k) {
   constexpr int S = U::S;
   constexpr int kd = G < 64 ? G : 64;
   constexpr uint32_t kOff = 1u << (B - 1);
-  const int kbs = k.cols_pad / 4;  // a whole number of groups
+  // The panel goes in chunks of 512 columns: a chunk's unpacked codes (16 KiB for both halves)
+  // stay in L1 while every token block runs over it, and the float accumulators wait in an L1
+  // buffer between chunks. (Unpacking a 4,096-column panel at once wrote 128 KiB that only L2
+  // held, and every tile load read it back from there.)
+  constexpr int chunk_cols = 512;
+  constexpr int chunk_kbs = chunk_cols / 4;  // k-blocks per chunk
+  static_assert(chunk_cols % G == 0 && chunk_kbs % S == 0, "whole groups and unpack steps");
+  const int cols = k.cols_pad;  // a whole number of groups
   const int groups = k.groups;
   const int n = k.n;
   const int blocks = (n + 15) / 16;
   const int32_t* rows = k.a_rows;
 
-  // One allocation: the unpacked panel [half][k-block][64] and the activations [block][chunk of
-  // kd columns][16 tokens][kd] (zero rows past n).
-  const size_t w_bytes = static_cast<size_t>(kbs) * 128;
-  const size_t a_bytes = static_cast<size_t>(blocks) * 16 * k.cols_pad;
-  auto* mem = static_cast<uint8_t*>(aligned_alloc(64, w_bytes + a_bytes));
+  // One allocation: the unpacked chunk [half][k-block][64], the accumulators [half][block][16
+  // tokens][16 rows] and the activations [block][slice of kd columns][16 tokens][kd] (zero rows
+  // past n).
+  const size_t w_bytes = size_t{2} * chunk_kbs * 64;
+  const size_t acc_bytes = size_t{2} * blocks * 16 * 64;
+  const size_t a_bytes = static_cast<size_t>(blocks) * 16 * cols;
+  auto* mem = static_cast<uint8_t*>(aligned_alloc(64, w_bytes + acc_bytes + a_bytes));
   if (!mem) {
     fputs("gemm (amx): out of memory for the unpacked panel and activation blocks\n", stderr);
     abort();
   }
   uint8_t* wbuf = mem;
-  auto* apack = reinterpret_cast<int8_t*>(mem + w_bytes);
-  // Only a partial last block has padding rows (interleaved with its tokens in every chunk).
+  auto* accbuf = reinterpret_cast<float*>(mem + w_bytes);
+  auto* apack = reinterpret_cast<int8_t*>(mem + w_bytes + acc_bytes);
+  // Only a partial last block has padding rows (interleaved with its tokens in every slice).
   if (n % 16)
-    memset(apack + static_cast<size_t>(blocks - 1) * 16 * k.cols_pad, 0,
-           static_cast<size_t>(16) * k.cols_pad);
-  const int chunks = k.cols_pad / kd;
+    memset(apack + static_cast<size_t>(blocks - 1) * 16 * cols, 0, static_cast<size_t>(16) * cols);
+  const int slices = cols / kd;
   for (int t = 0; t < n; ++t) {
     const int8_t* src = k.a + rows[t] * k.lda;
-    int8_t* dst = apack + static_cast<size_t>(t / 16) * 16 * k.cols_pad + (t % 16) * kd;
-    for (int c = 0; c < chunks; ++c) memcpy(dst + c * 16 * kd, src + c * kd, kd);
+    int8_t* dst = apack + static_cast<size_t>(t / 16) * 16 * cols + (t % 16) * kd;
+    for (int c = 0; c < slices; ++c) memcpy(dst + c * 16 * kd, src + c * kd, kd);
   }
   configure_grouped_tiles<G>();
   alignas(64) int32_t out[2][16][16];
@@ -291,66 +308,88 @@ void gemm_grouped(const KernelArgs& k) {
   const float* a_scales = k.a_scales;
   float* y = k.y;
   const int64_t ldy = k.ldy;
+  // The next panel's codes are prefetched into L2 a few lines per group product, so that its
+  // unpack reads them from there: unpacking straight from DRAM stalled for a quarter of the time.
+  const int64_t panel_lines = (k.panel_bytes + 63) / 64;
+  const int64_t products = int64_t{2} * blocks * groups;
+  const int pf_per_product = static_cast<int>((panel_lines + products - 1) / products);
   for (int p = k.panel_begin; p < k.panel_end; ++p) {
     const uint8_t* src = k.w_data + p * k.panel_bytes;
-    for (int kb = 0; kb < kbs; kb += S) {
-      __m512i v[2 * S];
-      U::run(src + kb * 16 * B, v);
-      for (int j = 0; j < S; ++j) {
-        _mm512_store_si512(wbuf + (kb + j) * 64, _mm512_sub_epi8(v[2 * j], off));
-        _mm512_store_si512(wbuf + (kbs + kb + j) * 64, _mm512_sub_epi8(v[2 * j + 1], off));
-      }
-    }
-    for (int h = 0; h < 2; ++h) {
-      const int m0 = p * 32 + 16 * h;
-      const __mmask16 mask = row_mask(k, m0);
-      const __m512 bias = k.bias ? _mm512_maskz_loadu_ps(mask, k.bias + m0) : _mm512_setzero_ps();
-      const uint8_t* w = wbuf + static_cast<size_t>(h) * kbs * 64;
-      const float* gscale = k.w_scales + int64_t{p} * groups * 32 + 16 * h;
-      for (int b = 0; b < blocks; ++b) {
-        const int8_t* a = apack + static_cast<size_t>(b) * 16 * k.cols_pad;
-        const int t0 = 16 * b;
-        const int cnt = n - t0 < 16 ? n - t0 : 16;
-        if (k.acc) {  // the test hook: each group's exact sums
-          for (int g = 0; g < groups; ++g) {
-            group_product_0<G>(a, w, g);
-            _tile_stored(0, out[0], 64);
-            for (int i = 0; i < cnt; ++i)
-              store_acc(k, rows[t0 + i], m0, g, _mm512_load_si512(out[0][i]));
-          }
-          continue;
+    const char* pf = reinterpret_cast<const char*>(src + k.panel_bytes);
+    const char* pf_end = p + 1 < k.panel_end ? pf + k.panel_bytes : pf;
+    for (int k0 = 0; k0 < cols; k0 += chunk_cols) {
+      const int kbs = (cols - k0 < chunk_cols ? cols - k0 : chunk_cols) / 4;
+      const int g0 = k0 / G, chunk_groups = kbs * 4 / G;
+      const bool first = k0 == 0, last = k0 + chunk_cols >= cols;
+      for (int kb = 0; kb < kbs; kb += S) {
+        __m512i v[2 * S];
+        U::run(src + (k0 / 4 + kb) * 16 * B, v);
+        for (int j = 0; j < S; ++j) {
+          _mm512_store_si512(wbuf + (kb + j) * 64, _mm512_sub_epi8(v[2 * j], off));
+          _mm512_store_si512(wbuf + (chunk_kbs + kb + j) * 64, _mm512_sub_epi8(v[2 * j + 1], off));
         }
-        __m512 acc[16];
-#pragma GCC unroll 16
-        for (int i = 0; i < 16; ++i) acc[i] = _mm512_setzero_ps();
-        group_product_0<G>(a, w, 0);
-        // Per group: empty its tile (its products ran during the last fold), start the next
-        // group on the other tiles, and fold the previous group's sums meanwhile (one group
-        // later, so that its tile store has left for memory before the loads read it).
-        for (int g = 0; g <= groups; ++g) {
-          if (g < groups) {
-            if (g % 2 == 0) {
+      }
+      for (int h = 0; h < 2; ++h) {
+        const int m0 = p * 32 + 16 * h;
+        const uint8_t* w = wbuf + static_cast<size_t>(h) * chunk_kbs * 64;
+        const float* gscale = k.w_scales + (int64_t{p} * groups + g0) * 32 + 16 * h;
+        for (int b = 0; b < blocks; ++b) {
+          const int8_t* a = apack + static_cast<size_t>(b) * 16 * cols + k0 * 16;
+          const int t0 = 16 * b;
+          const int cnt = n - t0 < 16 ? n - t0 : 16;
+          if (k.acc) {  // the test hook: each group's exact sums
+            for (int g = 0; g < chunk_groups; ++g) {
+              group_product_0<G>(a, w, g);
               _tile_stored(0, out[0], 64);
-              if (g + 1 < groups) group_product_1<G>(a, w, g + 1);
-            } else {
-              _tile_stored(1, out[1], 64);
-              if (g + 1 < groups) group_product_0<G>(a, w, g + 1);
+              for (int i = 0; i < cnt; ++i)
+                store_acc(k, rows[t0 + i], m0, g0 + g, _mm512_load_si512(out[0][i]));
             }
+            continue;
           }
-          if (g == 0) continue;
-          const int32_t(*o)[16] = out[(g - 1) % 2];
-          const __m512 gs = _mm512_loadu_ps(gscale + (g - 1) * 32);
+          float* saved = accbuf + (static_cast<size_t>(h) * blocks + b) * 256;
+          __m512 acc[16];
 #pragma GCC unroll 16
           for (int i = 0; i < 16; ++i)
-            acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512(o[i])), gs, acc[i]);
-        }
+            acc[i] = first ? _mm512_setzero_ps() : _mm512_load_ps(saved + 16 * i);
+          group_product_0<G>(a, w, 0);
+          // Per group: empty its tile (its products ran during the last fold), start the next
+          // group on the other tiles, and fold the previous group's sums meanwhile (one group
+          // later, so that its tile store has left for memory before the loads read it).
+          for (int g = 0; g <= chunk_groups; ++g) {
+            if (g < chunk_groups) {
+              if (g % 2 == 0) {
+                _tile_stored(0, out[0], 64);
+                if (g + 1 < chunk_groups) group_product_1<G>(a, w, g + 1);
+              } else {
+                _tile_stored(1, out[1], 64);
+                if (g + 1 < chunk_groups) group_product_0<G>(a, w, g + 1);
+              }
+            }
+            for (int i = 0; i < pf_per_product && pf < pf_end; ++i, pf += 64)
+              _mm_prefetch(pf, _MM_HINT_T1);
+            if (g == 0) continue;
+            const int32_t(*o)[16] = out[(g - 1) % 2];
+            const __m512 gs = _mm512_loadu_ps(gscale + (g - 1) * 32);
 #pragma GCC unroll 16
-        for (int i = 0; i < 16; ++i)
-          if (i < cnt) {
-            const int row = rows[t0 + i];
-            _mm512_mask_storeu_ps(y + row * ldy + m0, mask,
-                                  _mm512_fmadd_ps(acc[i], _mm512_set1_ps(a_scales[row]), bias));
+            for (int i = 0; i < 16; ++i)
+              acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512(o[i])), gs, acc[i]);
           }
+          if (!last) {
+#pragma GCC unroll 16
+            for (int i = 0; i < 16; ++i) _mm512_store_ps(saved + 16 * i, acc[i]);
+            continue;
+          }
+          const __mmask16 mask = row_mask(k, m0);
+          const __m512 bias =
+              k.bias ? _mm512_maskz_loadu_ps(mask, k.bias + m0) : _mm512_setzero_ps();
+#pragma GCC unroll 16
+          for (int i = 0; i < 16; ++i)
+            if (i < cnt) {
+              const int row = rows[t0 + i];
+              _mm512_mask_storeu_ps(y + row * ldy + m0, mask,
+                                    _mm512_fmadd_ps(acc[i], _mm512_set1_ps(a_scales[row]), bias));
+            }
+        }
       }
     }
   }

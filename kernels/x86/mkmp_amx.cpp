@@ -351,28 +351,39 @@ void gemm_grouped(const KernelArgs& k) {
 #pragma GCC unroll 16
           for (int i = 0; i < 16; ++i)
             acc[i] = first ? _mm512_setzero_ps() : _mm512_load_ps(saved + 16 * i);
-          group_product_0<G>(a, w, 0);
           // Per group: empty its tile (its products ran during the last fold), start the next
           // group on the other tiles, and fold the previous group's sums meanwhile (one group
-          // later, so that its tile store has left for memory before the loads read it).
-          for (int g = 0; g <= chunk_groups; ++g) {
-            if (g < chunk_groups) {
-              if (g % 2 == 0) {
-                _tile_stored(0, out[0], 64);
-                if (g + 1 < chunk_groups) group_product_1<G>(a, w, g + 1);
-              } else {
-                _tile_stored(1, out[1], 64);
-                if (g + 1 < chunk_groups) group_product_0<G>(a, w, g + 1);
-              }
-            }
-            for (int i = 0; i < pf_per_product && pf < pf_end; ++i, pf += 64)
-              _mm_prefetch(pf, _MM_HINT_T1);
-            if (g == 0) continue;
-            const int32_t(*o)[16] = out[(g - 1) % 2];
-            const __m512 gs = _mm512_loadu_ps(gscale + (g - 1) * 32);
+          // later, so that its tile store has left for memory before the loads read it). Two
+          // groups per turn, so that the tile numbers are literals.
+          auto fold = [&](int tile, int g) {
+            const __m512 gs = _mm512_loadu_ps(gscale + g * 32);
 #pragma GCC unroll 16
             for (int i = 0; i < 16; ++i)
-              acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512(o[i])), gs, acc[i]);
+              acc[i] =
+                  _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512(out[tile][i])), gs, acc[i]);
+          };
+          auto prefetch = [&] {
+            for (int i = 0; i < pf_per_product && pf < pf_end; ++i, pf += 64)
+              _mm_prefetch(pf, _MM_HINT_T1);
+          };
+          group_product_0<G>(a, w, 0);
+          int g = 0;
+          for (; g + 1 < chunk_groups; g += 2) {  // tile 0 holds group g
+            _tile_stored(0, out[0], 64);
+            group_product_1<G>(a, w, g + 1);
+            prefetch();
+            if (g > 0) fold(1, g - 1);
+            _tile_stored(1, out[1], 64);
+            if (g + 2 < chunk_groups) group_product_0<G>(a, w, g + 2);
+            prefetch();
+            fold(0, g);
+          }
+          if (g < chunk_groups) {  // an odd count: the last group, in tile 0
+            _tile_stored(0, out[0], 64);
+            if (g > 0) fold(1, g - 1);
+            fold(0, g);
+          } else {
+            fold(1, g - 1);
           }
           if (!last) {
 #pragma GCC unroll 16

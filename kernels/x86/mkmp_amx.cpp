@@ -43,6 +43,24 @@ void configure_tiles() {
   _tile_loadconfig(&c);
 }
 
+// The next panel's codes are prefetched into L2, a few lines per step over the current panel, so
+// that the next unpack reads them from there: unpacking straight from DRAM stalled for about a
+// quarter of the group GEMM's time. The cursor lives in the kernel's locals (a member cursor,
+// reloaded around every tile store, made g32 a fifth slower).
+int prefetch_lines_per_step(const KernelArgs& k, int64_t steps_per_panel) {
+  return static_cast<int>(((k.panel_bytes + 63) / 64 + steps_per_panel - 1) / steps_per_panel);
+}
+// [next, end) of the panel after p, empty for the last one.
+void next_panel_lines(const KernelArgs& k, int p, const char*& next, const char*& end) {
+  next = end = nullptr;
+  if (p + 1 >= k.panel_end) return;
+  next = reinterpret_cast<const char*>(k.w_data + (p + 1) * k.panel_bytes);
+  end = next + k.panel_bytes;
+}
+inline void prefetch_step(const char*& next, const char* end, int lines) {
+  for (int i = 0; i < lines && next < end; ++i, next += 64) _mm_prefetch(next, _MM_HINT_T1);
+}
+
 // Weights: the panel's codes unpacked once per call into [k-block][slot A | slot B][64] u8, which
 // is the tile's VNNI layout (row = k-block, 16 output rows x 4 k), padded with zero codes to whole
 // steps (the activations there are zero, so padding adds nothing).
@@ -124,13 +142,10 @@ void gemm(const KernelArgs& k) {
     const auto total = static_cast<uint32_t>(a_sums[row * ld_sums + ld_sums - 1]);
     return _mm512_set1_epi32(static_cast<int32_t>(0u - kOff * total));
   };
-  // The next panel's codes are prefetched into L2 a few lines per step (as in gemm_grouped).
-  const int64_t panel_lines = (k.panel_bytes + 63) / 64;
-  const int64_t pair_steps = int64_t{(blocks + 1) / 2} * steps;
-  const int pf_per_step = static_cast<int>((panel_lines + pair_steps - 1) / pair_steps);
+  const int pf_lines = prefetch_lines_per_step(k, int64_t{(blocks + 1) / 2} * steps);
   for (int p = k.panel_begin; p < k.panel_end; ++p) {
-    const auto* pf = reinterpret_cast<const char*>(k.w_data + (p + 1) * k.panel_bytes);
-    const char* pf_end = p + 1 < k.panel_end ? pf + k.panel_bytes : pf;
+    const char *pf, *pf_end;
+    next_panel_lines(k, p, pf, pf_end);
     // Per panel: y = fma(acc, w_scale * a_scale, bias) per channel, the VNNI kernels' epilogue.
     __mmask16 mask[2];
     __m512 ws[2], bias[2];
@@ -169,8 +184,7 @@ void gemm(const KernelArgs& k) {
           _tile_dpbsud(2, 5, 6);
           _tile_dpbsud(3, 5, 7);
         }
-        for (int i = 0; i < pf_per_step && pf < pf_end; ++i, pf += 64)
-          _mm_prefetch(pf, _MM_HINT_T1);
+        prefetch_step(pf, pf_end, pf_lines);
       }
       _tile_stored(0, out[0], 64);
       _tile_stored(1, out[1], 64);
@@ -308,15 +322,11 @@ void gemm_grouped(const KernelArgs& k) {
   const float* a_scales = k.a_scales;
   float* y = k.y;
   const int64_t ldy = k.ldy;
-  // The next panel's codes are prefetched into L2 a few lines per group product, so that its
-  // unpack reads them from there: unpacking straight from DRAM stalled for a quarter of the time.
-  const int64_t panel_lines = (k.panel_bytes + 63) / 64;
-  const int64_t products = int64_t{2} * blocks * groups;
-  const int pf_per_product = static_cast<int>((panel_lines + products - 1) / products);
+  const int pf_lines = prefetch_lines_per_step(k, int64_t{2} * blocks * groups);  // per product
   for (int p = k.panel_begin; p < k.panel_end; ++p) {
     const uint8_t* src = k.w_data + p * k.panel_bytes;
-    const char* pf = reinterpret_cast<const char*>(src + k.panel_bytes);
-    const char* pf_end = p + 1 < k.panel_end ? pf + k.panel_bytes : pf;
+    const char *pf, *pf_end;
+    next_panel_lines(k, p, pf, pf_end);
     for (int k0 = 0; k0 < cols; k0 += chunk_cols) {
       const int kbs = (cols - k0 < chunk_cols ? cols - k0 : chunk_cols) / 4;
       const int g0 = k0 / G, chunk_groups = kbs * 4 / G;
@@ -362,20 +372,16 @@ void gemm_grouped(const KernelArgs& k) {
               acc[i] =
                   _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512(out[tile][i])), gs, acc[i]);
           };
-          auto prefetch = [&] {
-            for (int i = 0; i < pf_per_product && pf < pf_end; ++i, pf += 64)
-              _mm_prefetch(pf, _MM_HINT_T1);
-          };
           group_product_0<G>(a, w, 0);
           int g = 0;
           for (; g + 1 < chunk_groups; g += 2) {  // tile 0 holds group g
             _tile_stored(0, out[0], 64);
             group_product_1<G>(a, w, g + 1);
-            prefetch();
+            prefetch_step(pf, pf_end, pf_lines);
             if (g > 0) fold(1, g - 1);
             _tile_stored(1, out[1], 64);
             if (g + 2 < chunk_groups) group_product_0<G>(a, w, g + 2);
-            prefetch();
+            prefetch_step(pf, pf_end, pf_lines);
             fold(0, g);
           }
           if (g < chunk_groups) {  // an odd count: the last group, in tile 0

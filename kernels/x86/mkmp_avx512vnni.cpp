@@ -70,19 +70,21 @@ void fill_corr(const KernelArgs& k, const int32_t* rows, int n, int shift1, int3
 // integer domain: the float accumulator of that half carries the factor 2^shift exactly (a power
 // of two commutes with every rounding) and the final scale takes it out (2^-shift * a_s, exact),
 // so the outputs are bit-identical to shifting first.
-// GEMV: each panel's codes are prefetched this many bytes ahead, except with g32, on top of the
-// hardware prefetcher. On Zen 5, 3 interleaved rounds, W4A8 4096 x 4096, fastest-decile call:
-// per channel 263-274 -> 230-243 us at 1 thread and 134-147 -> 114-132 at 2, g64 and g128 2-9 %
-// faster, g32 7-16 % slower at 1 thread (it prefetches its scales as well); 2 KiB
-// ahead was between none and 1 KiB. On 2 Dec, on a Zen 4 guest (AMD family 25 model 17, about
-// 28 GB/s for one core), the same prefetch into L1 (T0) made every entry slower than none (2T g64
-// 0.69-0.81 against 0.88-0.97 of the read bandwidth, g128 0.79-0.89 against 0.89-0.99, per
-// channel 0.74-0.91 against 0.94-1.16, 3 interleaved rounds), and into L2 (T1) as fast as none.
-// So the codes go to L1 on Zen 5 and to L2 elsewhere (KernelArgs::prefetch_to_l1). On 3 Dec, on
-// the Intel guest (2 MiB L2), the L2 prefetch made a W4A8 GEMV already in L2 slower (512 x 512
-// 1.58 -> 2.07 us, 768 x 3072 13.0 -> 17.5 us) while 4096 x 4096 out of cache gained 8-10 %: so
-// elsewhere than Zen 5 it runs only for matrices larger than half the L2
-// (KernelArgs::prefetch_codes).
+// GEMV: each panel's codes are prefetched this many bytes ahead, except with g32 on Zen 5, on top
+// of the hardware prefetcher. On Zen 5, 3 interleaved rounds, W4A8 4096 x 4096, fastest-decile
+// call: per channel 263-274 -> 230-243 us at 1 thread and 134-147 -> 114-132 at 2, g64 and g128 2-9
+// % faster, g32 7-16 % slower at 1 thread (it prefetches its scales as well); 2 KiB ahead was
+// between none and 1 KiB. On 2 Dec, on a Zen 4 guest (AMD family 25 model 17, about 28 GB/s for one
+// core), the same prefetch into L1 (T0) made every entry slower than none (2T g64 0.69-0.81 against
+// 0.88-0.97 of the read bandwidth, g128 0.79-0.89 against 0.89-0.99, per channel 0.74-0.91 against
+// 0.94-1.16, 3 interleaved rounds), and into L2 (T1) as fast as none. So the codes go to L1 on Zen
+// 5 and to L2 elsewhere (KernelArgs::prefetch_to_l1). On 3 Dec, on the Intel guest (2 MiB L2), the
+// L2 prefetch made a W4A8 GEMV already in L2 slower (512 x 512 1.58 -> 2.07 us, 768 x 3072 13.0
+// -> 17.5 us) while 4096 x 4096 out of cache gained 8-10 %: so elsewhere than Zen 5 it runs only
+// for matrices larger than half the L2 (KernelArgs::prefetch_codes). There g32 gains from it as
+// well (3 Dec, 3 interleaved rounds, W4A8 g32 4096 x 4096 median call: 1T 714-740 -> 660-686 us, 2T
+// 373-377 -> 342-350 us, paired roofline 0.89-0.91 -> 0.97-0.98), so only Zen 5 leaves g32's codes
+// to the hardware.
 constexpr int kGemvCodePrefetch = 1024;
 
 template <int B, int T, bool kGrouped, int NP = 1>
@@ -105,7 +107,8 @@ void tile(const KernelArgs& k, int p, const int32_t* rows, const int32_t* corr, 
   const int8_t* a[T];
   for (int t = 0; t < T; ++t) a[t] = k.a + rows[t] * k.lda;
   const int kb_per_group = (k.group ? k.group : k.cols_pad) / 4;
-  const bool prefetch_codes = k.prefetch_codes && T == 1 && (!kGrouped || k.group >= 64);
+  const bool prefetch_codes =
+      k.prefetch_codes && T == 1 && (!kGrouped || k.group >= 64 || !k.prefetch_to_l1);
   __m512 facc[T][H];
   for (int t = 0; t < T; ++t)
     for (int h = 0; h < H; ++h) facc[t][h] = _mm512_setzero_ps();

@@ -274,6 +274,23 @@ HILQ_GROUP_PRODUCT(0, 2, 4)
 HILQ_GROUP_PRODUCT(1, 3, 5)
 #undef HILQ_GROUP_PRODUCT
 
+// Up to `steps` unpack steps (S k-blocks each) of a chunk's codes at src, from k-block kb on,
+// into dst's two row halves (half_kbs k-blocks apart), offset removed. The cursor is the caller's
+// local (see prefetch_step).
+template <int B>
+inline void unpack_step(const uint8_t* src, uint8_t* dst, int half_kbs, int& kb, int kbs, int steps,
+                        __m512i off) {
+  using U = Unpack<B>;
+  for (int i = 0; i < steps && kb < kbs; ++i, kb += U::S) {
+    __m512i v[2 * U::S];
+    U::run(src + kb * 16 * B, v);
+    for (int j = 0; j < U::S; ++j) {
+      _mm512_store_si512(dst + (kb + j) * 64, _mm512_sub_epi8(v[2 * j], off));
+      _mm512_store_si512(dst + (half_kbs + kb + j) * 64, _mm512_sub_epi8(v[2 * j + 1], off));
+    }
+  }
+}
+
 template <int B, int G>
 void gemm_grouped(const KernelArgs& k) {
   using U = Unpack<B>;
@@ -293,10 +310,15 @@ void gemm_grouped(const KernelArgs& k) {
   const int blocks = (n + 15) / 16;
   const int32_t* rows = k.a_rows;
 
-  // One allocation: the unpacked chunk [half][k-block][64], the accumulators [half][block][16
-  // tokens][16 rows] and the activations [block][slice of kd columns][16 tokens][kd] (zero rows
-  // past n).
-  const size_t w_bytes = size_t{2} * chunk_kbs * 64;
+  // One allocation: the unpacked chunk [half][k-block][64] (two of them, see below), the
+  // accumulators [half][block][16 tokens][16 rows] and the activations [block][slice of kd
+  // columns][16 tokens][kd] (zero rows past n). g32 unpacks the next chunk's codes into a second
+  // buffer, a few steps per product, while the current chunk runs: the tile unit no longer idles
+  // through a whole chunk's unpacking at every chunk start (5-9 % at K = 4096). g64 and g128, with
+  // fewer folds per column, were no faster that way, nor was g32 with one chunk per panel (K <=
+  // 512: 7-12 % slower); those unpack each chunk after the previous one, into the one buffer.
+  const bool unpack_ahead = G == 32 && cols > chunk_cols;
+  const size_t w_bytes = (unpack_ahead ? size_t{2} : size_t{1}) * 2 * chunk_kbs * 64;
   const size_t acc_bytes = size_t{2} * blocks * 16 * 64;
   const size_t a_bytes = static_cast<size_t>(blocks) * 16 * cols;
   auto* mem = static_cast<uint8_t*>(aligned_alloc(64, w_bytes + acc_bytes + a_bytes));
@@ -304,7 +326,7 @@ void gemm_grouped(const KernelArgs& k) {
     fputs("gemm (amx): out of memory for the unpacked panel and activation blocks\n", stderr);
     abort();
   }
-  uint8_t* wbuf = mem;
+  uint8_t* const wbufs[2] = {mem, unpack_ahead ? mem + w_bytes / 2 : mem};
   auto* accbuf = reinterpret_cast<float*>(mem + w_bytes);
   auto* apack = reinterpret_cast<int8_t*>(mem + w_bytes + acc_bytes);
   // Only a partial last block has padding rows (interleaved with its tokens in every slice).
@@ -323,90 +345,119 @@ void gemm_grouped(const KernelArgs& k) {
   float* y = k.y;
   const int64_t ldy = k.ldy;
   const int pf_lines = prefetch_lines_per_step(k, int64_t{2} * blocks * groups);  // per product
-  for (int p = k.panel_begin; p < k.panel_end; ++p) {
-    const uint8_t* src = k.w_data + p * k.panel_bytes;
-    const char *pf, *pf_end;
-    next_panel_lines(k, p, pf, pf_end);
-    for (int k0 = 0; k0 < cols; k0 += chunk_cols) {
-      const int kbs = (cols - k0 < chunk_cols ? cols - k0 : chunk_cols) / 4;
-      const int g0 = k0 / G, chunk_groups = kbs * 4 / G;
-      const bool first = k0 == 0, last = k0 + chunk_cols >= cols;
-      for (int kb = 0; kb < kbs; kb += S) {
-        __m512i v[2 * S];
-        U::run(src + (k0 / 4 + kb) * 16 * B, v);
-        for (int j = 0; j < S; ++j) {
-          _mm512_store_si512(wbuf + (kb + j) * 64, _mm512_sub_epi8(v[2 * j], off));
-          _mm512_store_si512(wbuf + (chunk_kbs + kb + j) * 64, _mm512_sub_epi8(v[2 * j + 1], off));
+  auto chunk_kbs_at = [&](int k0) { return (cols - k0 < chunk_cols ? cols - k0 : chunk_cols) / 4; };
+  // One chunk of panel p: every (row half, token block) over its groups. per_product() runs once
+  // per tile product (the interleaved unpack, or nothing); pf is the next-panel prefetch cursor.
+  auto run_chunk = [&](int p, int k0, const uint8_t* wbuf, const char*& pf, const char* pf_end,
+                       auto&& per_product) {
+    const int kbs = chunk_kbs_at(k0);
+    const int g0 = k0 / G, chunk_groups = kbs * 4 / G;
+    const bool first = k0 == 0, last = k0 + chunk_cols >= cols;
+    for (int h = 0; h < 2; ++h) {
+      const int m0 = p * 32 + 16 * h;
+      const uint8_t* w = wbuf + static_cast<size_t>(h) * chunk_kbs * 64;
+      const float* gscale = k.w_scales + (int64_t{p} * groups + g0) * 32 + 16 * h;
+      for (int b = 0; b < blocks; ++b) {
+        const int8_t* a = apack + static_cast<size_t>(b) * 16 * cols + k0 * 16;
+        const int t0 = 16 * b;
+        const int cnt = n - t0 < 16 ? n - t0 : 16;
+        if (k.acc) {  // the test hook: each group's exact sums
+          for (int g = 0; g < chunk_groups; ++g) {
+            group_product_0<G>(a, w, g);
+            _tile_stored(0, out[0], 64);
+            for (int i = 0; i < cnt; ++i)
+              store_acc(k, rows[t0 + i], m0, g0 + g, _mm512_load_si512(out[0][i]));
+          }
+          continue;
         }
+        float* saved = accbuf + (static_cast<size_t>(h) * blocks + b) * 256;
+        __m512 acc[16];
+#pragma GCC unroll 16
+        for (int i = 0; i < 16; ++i)
+          acc[i] = first ? _mm512_setzero_ps() : _mm512_load_ps(saved + 16 * i);
+        // Per group: empty its tile (its products ran during the last fold), start the next
+        // group on the other tiles, and fold the previous group's sums meanwhile (one group
+        // later, so that its tile store has left for memory before the loads read it). Two
+        // groups per turn, so that the tile numbers are literals.
+        auto fold = [&](int tile, int g) {
+          const __m512 gs = _mm512_loadu_ps(gscale + g * 32);
+#pragma GCC unroll 16
+          for (int i = 0; i < 16; ++i)
+            acc[i] =
+                _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512(out[tile][i])), gs, acc[i]);
+        };
+        group_product_0<G>(a, w, 0);
+        int g = 0;
+        for (; g + 1 < chunk_groups; g += 2) {  // tile 0 holds group g
+          _tile_stored(0, out[0], 64);
+          group_product_1<G>(a, w, g + 1);
+          prefetch_step(pf, pf_end, pf_lines);
+          per_product();
+          if (g > 0) fold(1, g - 1);
+          _tile_stored(1, out[1], 64);
+          if (g + 2 < chunk_groups) group_product_0<G>(a, w, g + 2);
+          prefetch_step(pf, pf_end, pf_lines);
+          per_product();
+          fold(0, g);
+        }
+        if (g < chunk_groups) {  // an odd count: the last group, in tile 0
+          _tile_stored(0, out[0], 64);
+          if (g > 0) fold(1, g - 1);
+          fold(0, g);
+        } else {
+          fold(1, g - 1);
+        }
+        if (!last) {
+#pragma GCC unroll 16
+          for (int i = 0; i < 16; ++i) _mm512_store_ps(saved + 16 * i, acc[i]);
+          continue;
+        }
+        const __mmask16 mask = row_mask(k, m0);
+        const __m512 bias = k.bias ? _mm512_maskz_loadu_ps(mask, k.bias + m0) : _mm512_setzero_ps();
+#pragma GCC unroll 16
+        for (int i = 0; i < 16; ++i)
+          if (i < cnt) {
+            const int row = rows[t0 + i];
+            _mm512_mask_storeu_ps(y + row * ldy + m0, mask,
+                                  _mm512_fmadd_ps(acc[i], _mm512_set1_ps(a_scales[row]), bias));
+          }
       }
-      for (int h = 0; h < 2; ++h) {
-        const int m0 = p * 32 + 16 * h;
-        const uint8_t* w = wbuf + static_cast<size_t>(h) * chunk_kbs * 64;
-        const float* gscale = k.w_scales + (int64_t{p} * groups + g0) * 32 + 16 * h;
-        for (int b = 0; b < blocks; ++b) {
-          const int8_t* a = apack + static_cast<size_t>(b) * 16 * cols + k0 * 16;
-          const int t0 = 16 * b;
-          const int cnt = n - t0 < 16 ? n - t0 : 16;
-          if (k.acc) {  // the test hook: each group's exact sums
-            for (int g = 0; g < chunk_groups; ++g) {
-              group_product_0<G>(a, w, g);
-              _tile_stored(0, out[0], 64);
-              for (int i = 0; i < cnt; ++i)
-                store_acc(k, rows[t0 + i], m0, g0 + g, _mm512_load_si512(out[0][i]));
-            }
-            continue;
-          }
-          float* saved = accbuf + (static_cast<size_t>(h) * blocks + b) * 256;
-          __m512 acc[16];
-#pragma GCC unroll 16
-          for (int i = 0; i < 16; ++i)
-            acc[i] = first ? _mm512_setzero_ps() : _mm512_load_ps(saved + 16 * i);
-          // Per group: empty its tile (its products ran during the last fold), start the next
-          // group on the other tiles, and fold the previous group's sums meanwhile (one group
-          // later, so that its tile store has left for memory before the loads read it). Two
-          // groups per turn, so that the tile numbers are literals.
-          auto fold = [&](int tile, int g) {
-            const __m512 gs = _mm512_loadu_ps(gscale + g * 32);
-#pragma GCC unroll 16
-            for (int i = 0; i < 16; ++i)
-              acc[i] =
-                  _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512(out[tile][i])), gs, acc[i]);
-          };
-          group_product_0<G>(a, w, 0);
-          int g = 0;
-          for (; g + 1 < chunk_groups; g += 2) {  // tile 0 holds group g
-            _tile_stored(0, out[0], 64);
-            group_product_1<G>(a, w, g + 1);
-            prefetch_step(pf, pf_end, pf_lines);
-            if (g > 0) fold(1, g - 1);
-            _tile_stored(1, out[1], 64);
-            if (g + 2 < chunk_groups) group_product_0<G>(a, w, g + 2);
-            prefetch_step(pf, pf_end, pf_lines);
-            fold(0, g);
-          }
-          if (g < chunk_groups) {  // an odd count: the last group, in tile 0
-            _tile_stored(0, out[0], 64);
-            if (g > 0) fold(1, g - 1);
-            fold(0, g);
-          } else {
-            fold(1, g - 1);
-          }
-          if (!last) {
-#pragma GCC unroll 16
-            for (int i = 0; i < 16; ++i) _mm512_store_ps(saved + 16 * i, acc[i]);
-            continue;
-          }
-          const __mmask16 mask = row_mask(k, m0);
-          const __m512 bias =
-              k.bias ? _mm512_maskz_loadu_ps(mask, k.bias + m0) : _mm512_setzero_ps();
-#pragma GCC unroll 16
-          for (int i = 0; i < 16; ++i)
-            if (i < cnt) {
-              const int row = rows[t0 + i];
-              _mm512_mask_storeu_ps(y + row * ldy + m0, mask,
-                                    _mm512_fmadd_ps(acc[i], _mm512_set1_ps(a_scales[row]), bias));
-            }
-        }
+    }
+  };
+  auto unpack_chunk = [&](int p, int k0, uint8_t* dst, int& kb, int steps) {
+    unpack_step<B>(k.w_data + p * k.panel_bytes + k0 / 4 * 16 * B, dst, chunk_kbs, kb,
+                   chunk_kbs_at(k0), steps, off);
+  };
+  if (!unpack_ahead) {
+    for (int p = k.panel_begin; p < k.panel_end; ++p) {
+      const char *pf, *pf_end;
+      next_panel_lines(k, p, pf, pf_end);
+      for (int k0 = 0; k0 < cols; k0 += chunk_cols) {
+        int kb = 0;
+        unpack_chunk(p, k0, wbufs[0], kb, chunk_kbs);
+        run_chunk(p, k0, wbufs[0], pf, pf_end, [] {});
+      }
+    }
+  } else {
+    int kb = 0, cur = 0;
+    unpack_chunk(k.panel_begin, 0, wbufs[0], kb, chunk_kbs);
+    for (int p = k.panel_begin; p < k.panel_end; ++p) {
+      const char *pf, *pf_end;
+      next_panel_lines(k, p, pf, pf_end);
+      for (int k0 = 0; k0 < cols; k0 += chunk_cols, cur ^= 1) {
+        // The chunk after this one, if any: the panel's next or the next panel's first.
+        const bool last = k0 + chunk_cols >= cols;
+        const int next_p = last ? p + 1 : p, next_k0 = last ? 0 : k0 + chunk_cols;
+        const int products = 2 * blocks * (chunk_kbs_at(k0) * 4 / G);
+        const int next_kbs = next_p < k.panel_end ? chunk_kbs_at(next_k0) : 0;
+        const int steps = (next_kbs / S + products - 1) / products;
+        const uint8_t* next_src = k.w_data + next_p * k.panel_bytes + next_k0 / 4 * 16 * B;
+        uint8_t* next_dst = wbufs[cur ^ 1];
+        kb = 0;
+        run_chunk(p, k0, wbufs[cur], pf, pf_end,
+                  [&] { unpack_step<B>(next_src, next_dst, chunk_kbs, kb, next_kbs, steps, off); });
+        // Whatever the products did not cover (the test hook, an odd group count).
+        unpack_step<B>(next_src, next_dst, chunk_kbs, kb, next_kbs, next_kbs, off);
       }
     }
   }

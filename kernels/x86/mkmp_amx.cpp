@@ -310,7 +310,7 @@ void gemm_grouped(const KernelArgs& k) {
   const int blocks = (n + 15) / 16;
   const int32_t* rows = k.a_rows;
 
-  // One allocation: the unpacked chunk [half][k-block][64] (two of them, see below), the
+  // One allocation: the unpacked chunk [half][k-block][64] (two with unpack_ahead), the
   // accumulators [half][block][16 tokens][16 rows] and the activations [block][slice of kd
   // columns][16 tokens][kd] (zero rows past n). g32 unpacks the next chunk's codes into a second
   // buffer, a few steps per product, while the current chunk runs: the tile unit no longer idles
@@ -451,6 +451,8 @@ void gemm_grouped(const KernelArgs& k) {
         const int products = 2 * blocks * (chunk_kbs_at(k0) * 4 / G);
         const int next_kbs = next_p < k.panel_end ? chunk_kbs_at(next_k0) : 0;
         const int steps = (next_kbs / S + products - 1) / products;
+        // Spelt out, not through unpack_chunk: sharing that lambda's address code made g32 2-5 %
+        // slower (3 alternating rounds), the compiler's choice of registers being that sensitive.
         const uint8_t* next_src = k.w_data + next_p * k.panel_bytes + next_k0 / 4 * 16 * B;
         uint8_t* next_dst = wbufs[cur ^ 1];
         kb = 0;

@@ -128,6 +128,9 @@ int run_train(const TrainCommand& a) {
   if (a.folds > 0 && task != Task::kCls && !sentence_text)
     throw UsageError("--folds is for --task cls (or mlm with --corpus sentiment)");
   if (a.folds > 0 && a.fold < 0) throw UsageError("--folds needs --fold F (0 .. folds - 1)");
+  if (a.mask_fraction && task != Task::kMlm) throw UsageError("--mask-fraction is for --task mlm");
+  if (a.mask_fraction && !(*a.mask_fraction > 0 && *a.mask_fraction < 1))
+    throw UsageError("--mask-fraction must be in (0, 1), got " + std::to_string(*a.mask_fraction));
   std::unique_ptr<Transformer> model;
   model::BpeTokenizer tok;
   int text_folds = sentence_text ? a.folds : -1, text_fold = sentence_text ? a.fold : -1;
@@ -148,6 +151,7 @@ int run_train(const TrainCommand& a) {
   }
   TrainConfig cfg = train_config(a.train, defaults);
   cfg.sentence_text_folds = text_folds, cfg.sentence_text_fold = text_fold;
+  if (a.mask_fraction) cfg.mlm_fraction = static_cast<float>(*a.mask_fraction);
   std::fprintf(stderr, "%s: %s model, %lld parameters, %d steps x %d x %d\n", task_name(task),
                model->config().name.c_str(),
                static_cast<long long>(model->config().parameter_count()), cfg.steps, cfg.batch,

@@ -39,6 +39,7 @@ struct TrainCommand {
   std::string corpus = "lm";
   std::string model = "tiny";  // micro | tiny | small | FILE.json
   std::optional<double> dropout;
+  std::optional<double> mask_fraction;  // mlm: fraction of positions that become targets
   std::string data_dir;
   int folds = 0, fold = -1;  // cls: train on the other folds of --folds, test on --fold
   TrainFlags train;

@@ -206,6 +206,10 @@ int run(int argc, char** argv) {
       ->add_option("--dropout", train.dropout,
                    "dropout probability (cls: while fine-tuning; default the encoder's)")
       ->type_name("P");
+  train_cmd
+      ->add_option("--mask-fraction", train.mask_fraction,
+                   "mlm: fraction of positions that become targets (default 0.15)")
+      ->type_name("X");
   train_cmd->add_option("--eval-batches", "accepted for compatibility; not used")->type_name("N");
   add_train_flags(train_cmd, train.train, true);
   add_fold(train_cmd, train.folds, train.fold);

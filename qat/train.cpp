@@ -136,6 +136,9 @@ std::string train_state_json(Task task, const TrainConfig& cfg) {
       {"seed", cfg.seed},        {"clip", cfg.clip},   {"weight_decay", cfg.weight_decay}};
   if (cfg.sentence_text_folds >= 0)
     j["sentence_text"] = {{"folds", cfg.sentence_text_folds}, {"fold", cfg.sentence_text_fold}};
+  // Only a non-default fraction is kept, so the default command still writes the same file.
+  if (task == Task::kMlm && cfg.mlm_fraction != TrainConfig{}.mlm_fraction)
+    j["mask_fraction"] = cfg.mlm_fraction;
   return j.dump();
 }
 

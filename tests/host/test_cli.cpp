@@ -575,3 +575,46 @@ TEST_CASE(
   CHECK(r.code == 2);
   CHECK_THAT(r.err, Contains("--corpus sentiment needs --init"));
 }
+
+// The train_state JSON a checkpoint keeps in its safetensors header.
+nlohmann::json train_state(const std::string& file_bytes) {
+  REQUIRE(file_bytes.size() >= 8);
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<unsigned char>(file_bytes[i]);
+  REQUIRE(file_bytes.size() >= 8 + n);
+  const auto header = nlohmann::json::parse(file_bytes.substr(8, n));
+  return nlohmann::json::parse(header.at("__metadata__").at("train_state").get<std::string>());
+}
+
+TEST_CASE("hil-train train --mask-fraction sets and keeps the masked-token fraction",
+          "[cli][train]") {
+  Sandbox box;
+  const std::string data = small_data(box);
+  Run r = run(box, {train_bin(), "tokenizer", "--out", box.path("tok.json"), "--vocab", "300",
+                    "--data", data});
+  REQUIRE(r.code == 0);
+  auto mlm = [&](const std::string& out, std::vector<std::string> extra) {
+    std::vector<std::string> args = {
+        train_bin(), "train", "--task",      "mlm", "--tokenizer", box.path("tok.json"),
+        "--model",   "micro", "--steps",     "2",   "--batch",     "2",
+        "--seq",     "32",    "--log-every", "0",   "--out",       box.path(out),
+        "--data",    data};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return run(box, args);
+  };
+  r = mlm("default.safetensors", {});
+  REQUIRE(r.code == 0);
+  // The default is not written, so the default command still makes the same file.
+  CHECK_FALSE(train_state(box.read("default.safetensors")).contains("mask_fraction"));
+  r = mlm("m40.safetensors", {"--mask-fraction", "0.4"});
+  REQUIRE(r.code == 0);
+  CHECK(train_state(box.read("m40.safetensors")).at("mask_fraction").get<double>() == Approx(0.4));
+  CHECK(box.read("m40.safetensors") != box.read("default.safetensors"));
+  r = mlm("bad.safetensors", {"--mask-fraction", "1"});
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Contains("--mask-fraction must be in (0, 1)"));
+  r = run(box, {train_bin(), "train", "--task", "cls", "--init", box.path("m40.safetensors"),
+                "--mask-fraction", "0.4", "--out", box.path("x.safetensors"), "--data", data});
+  CHECK(r.code == 2);
+  CHECK_THAT(r.err, Contains("--mask-fraction is for --task mlm"));
+}

@@ -69,7 +69,7 @@ LoadedCheckpoint load_checkpoint(const std::string& path) {
   if (!f.meta("quant_config").empty()) {
     const model::QuantSpec qc =
         model::QuantSpec::from_json(f.meta("quant_config"), path + " quant_config");
-    c.quant = std::make_unique<QuantState>(qc, cfg.n_layers);
+    c.quant = std::make_unique<QuantState>(qc, cfg.n_layers, cfg.kind);
     c.quant->init_weight_steps(c.model->unit_weights(), QuantState::Init::kLsq);
     for (const auto& [name, v] : c.quant->named_parameters())
       get(f, path, "quant." + name, &v->value);

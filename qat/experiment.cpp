@@ -116,7 +116,7 @@ QatOutcome qat_once(Task task, const TaskData& data, const model::BpeTokenizer& 
   const auto t0 = std::chrono::steady_clock::now();
   Transformer student(teacher.config(), 0);
   student.copy_from(teacher);
-  QuantState qs(qc, student.config().n_layers);
+  QuantState qs(qc, student.config().n_layers, student.config().kind);
   QatOutcome o;
   o.setting = model::quant_label(qc, student.config().n_layers);
   const bool ptq = method == "ptq";

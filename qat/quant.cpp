@@ -258,7 +258,8 @@ float mse_step(const float* x, size_t n, int bits) {
   return best;
 }
 
-QuantState::QuantState(const model::QuantSpec& config, int n_layers) : config_(config) {
+QuantState::QuantState(const model::QuantSpec& config, int n_layers, model::ModelKind kind)
+    : config_(config) {
   config_.validate(n_layers);
   for (const auto& [unit, u] : config_.units) {
     if (u.w_bits > 0) weights_[unit] = WeightPoint{u.w_bits, u.group, nullptr};
@@ -267,7 +268,7 @@ QuantState::QuantState(const model::QuantSpec& config, int n_layers) : config_(c
     // Layer 0 has no earlier attention map: all of it runs at the high width (the paper).
     for (const auto& point : model::activation_points(l)) add_act(point, l == 0);
   }
-  add_act(model::head_activation_point(), false);
+  if (kind == model::ModelKind::kCausalLm) add_act(model::head_activation_point(), false);
 }
 
 void QuantState::add_act(const model::ActivationPoint& point, bool force_high) {

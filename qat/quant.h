@@ -15,6 +15,7 @@
 #include <tuple>
 #include <vector>
 
+#include "model/architecture.h"
 #include "model/quant_spec.h"
 #include "qat/autograd.h"
 #include "qat/ops.h"
@@ -73,7 +74,10 @@ struct ActStats {
 // The quantizers of one model under one quant config, with their learnable steps.
 class QuantState {
  public:
-  QuantState(const model::QuantSpec& config, int n_layers);
+  // A classifier has no LM head, so the embedding unit's head input point is left out (only
+  // its weights, the token lookup, are quantized).
+  QuantState(const model::QuantSpec& config, int n_layers,
+             model::ModelKind kind = model::ModelKind::kCausalLm);
 
   enum class Mode { kQuantize, kObserve };
   Mode mode = Mode::kQuantize;

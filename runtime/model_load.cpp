@@ -479,7 +479,9 @@ Model ModelBuilder::build() {
       fail(p + "q.out and k.out must both be quantized or both float");
     L.probs_quantized = L.v_out.quantized();
   }
-  m_.head_in_ = point(model::head_activation_point(), a.n_layers);
+  // A classifier pools the final hidden states: it has no LM head, so no head input point.
+  if (a.kind == ModelKind::kCausalLm)
+    m_.head_in_ = point(model::head_activation_point(), a.n_layers);
   m_.final_norm_ = floats("final_norm.weight", 1, d);
   if (a.kind == ModelKind::kClassifier) {
     m_.cls_head_ = float_linear("cls_head.weight", a.n_classes, d);
@@ -488,6 +490,8 @@ Model ModelBuilder::build() {
   }
   if (packed_file_) {
     for (auto it = acts_.begin(); it != acts_.end(); ++it) {
+      // A classifier's head.in is accepted and unused: the search's packer wrote it for a
+      // classifier's embedding unit until the QAT engine learned that a classifier has no head.
       bool known = it.key() == model::head_activation_point().name;
       for (int l = 0; l < a.n_layers && !known; ++l) {
         for (const auto& p : model::activation_points(l)) known = known || p.name == it.key();

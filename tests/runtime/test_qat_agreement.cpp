@@ -212,8 +212,12 @@ TEST_CASE("classifier probabilities match the QAT engine's", "[runtime][qat]") {
   kernels::Context ctx(kernels::ContextOptions{1, "", ""});
   for (const QatCase& c :
        {QatCase{"FP32", QuantSpec{}}, QatCase{"W8A8", QuantSpec::uniform(2, 8, 8)},
-        QatCase{"W4A4-TA8/4", QuantSpec::uniform(2, 4, 4, 0, TokenAdaptivePolicy{8, 4, 0.5})}}) {
-    qat::QuantState qs(c.qc, 2);
+        QatCase{"W4A4-TA8/4", QuantSpec::uniform(2, 4, 4, 0, TokenAdaptivePolicy{8, 4, 0.5})},
+        QatCase{"W4A8-E4",
+                model::Setting::parse("W4A8-E4").to_quant_spec(2, model::ActScaleMode::kLsq)}}) {
+    // A classifier's embedding unit quantizes the token lookup only: it has no LM head input.
+    qat::QuantState qs(c.qc, 2, model::ModelKind::kClassifier);
+    CHECK_FALSE(qs.has_act(model::head_activation_point().name));
     if (!c.qc.empty()) {
       qat::TrainConfig tc = micro_train(1);
       tc.seq = 64;

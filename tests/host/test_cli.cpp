@@ -50,6 +50,14 @@ std::string small_data(const Sandbox& box) {
   return (box.dir / "data").string();
 }
 
+// A 300-token BPE trained on `data`, saved as the sandbox's tok.json.
+Run micro_tokenizer(const Sandbox& box, const std::string& data) {
+  Run r = run(box, {train_bin(), "tokenizer", "--out", box.path("tok.json"), "--vocab", "300",
+                    "--data", data});
+  REQUIRE(r.code == 0);
+  return r;
+}
+
 size_t lines(const std::string& text) {
   size_t n = 0;
   for (char c : text) n += c == '\n';
@@ -194,9 +202,7 @@ TEST_CASE("hil-train experiment stores its rows in SQLite and writes results.md 
   Sandbox box;
   const std::string db_path = box.path("exp.db");
   const std::string data = small_data(box);
-  Run r = run(box, {train_bin(), "tokenizer", "--out", box.path("tok.json"), "--vocab", "300",
-                    "--data", data});
-  REQUIRE(r.code == 0);
+  Run r = micro_tokenizer(box, data);
   r = run(box, {train_bin(), "train", "--task",      "lm", "--tokenizer", box.path("tok.json"),
                 "--model",   "micro", "--steps",     "10", "--batch",     "2",
                 "--seq",     "32",    "--log-every", "0",  "--out",       box.path("t.safetensors"),
@@ -407,9 +413,7 @@ TEST_CASE(
     "[cli][train]") {
   Sandbox box;
   const std::string data = small_data(box);
-  Run r = run(box, {train_bin(), "tokenizer", "--out", box.path("tok.json"), "--vocab", "300",
-                    "--data", data});
-  REQUIRE(r.code == 0);
+  Run r = micro_tokenizer(box, data);
   // The encoder: masked-token pretraining only, it never saw a label.
   r = run(box,
           {train_bin(), "train", "--task",      "mlm", "--tokenizer", box.path("tok.json"),
@@ -590,9 +594,7 @@ TEST_CASE("hil-train train --mask-fraction sets and keeps the masked-token fract
           "[cli][train]") {
   Sandbox box;
   const std::string data = small_data(box);
-  Run r = run(box, {train_bin(), "tokenizer", "--out", box.path("tok.json"), "--vocab", "300",
-                    "--data", data});
-  REQUIRE(r.code == 0);
+  Run r = micro_tokenizer(box, data);
   auto mlm = [&](const std::string& out, std::vector<std::string> extra) {
     std::vector<std::string> args = {
         train_bin(), "train", "--task",      "mlm", "--tokenizer", box.path("tok.json"),

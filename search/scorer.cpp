@@ -471,7 +471,8 @@ TrainedCandidate HostScorer::pack_trained(const model::QuantSpec& spec, const Qa
     cfg.log_every = o.log_every;
     cfg.label = "qat";
     cfg.warmup = std::min(cfg.warmup, std::max(1, o.steps / 10));
-    if (!cls) cfg.seq = std::min(cfg.seq, arch().max_seq);
+    // LM: the window; classifier: the longest sentence kept. Neither may pass the model's max_seq.
+    cfg.seq = std::min(cfg.seq, arch().max_seq);
     qat::calibrate(task, student, &quant, *state_->qat_data, cfg, o.calib_batches,
                    qat::QuantState::Init::kPtq);
     cfg.stop = o.stop;

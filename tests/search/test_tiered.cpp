@@ -12,6 +12,7 @@
 #include "db/measurement_store.h"
 #include "db/run_store.h"
 #include "db/search_store.h"
+#include "model/setting.h"
 #include "runtime/model.h"
 #include "search/finish.h"
 #include "search/hypervolume.h"
@@ -312,6 +313,34 @@ TEST_CASE(
   search::HostScorer rescorer(scorer_options(fresh), nullptr);
   const auto packed = search::PackedCandidate{exported.string(), "", 0, ""};
   CHECK(rescorer.score(pick.spec, packed, "validation").metric == v.column_double(0));
+}
+
+// A classifier has no LM head: its embedding unit quantizes the token lookup only, and the QAT
+// step must not wait for a head input it never sees (it once failed with "head.in was never
+// observed").
+TEST_CASE("QAT and packing of a classifier config with a quantized embedding", "[search][qat]") {
+  Dir dir("cls-embed");
+  search::ScorerOptions so = scorer_options(dir);
+  so.task = "cls";
+  so.model_path = search::testing::micro_cls_path();
+  so.max_docs_per_split = 60;
+  search::HostScorer scorer(so, nullptr);
+  const auto spec = model::Setting::parse("W4A8-E8").to_quant_spec(scorer.n_layers());
+  search::QatOptions qo;
+  qo.steps = 4;
+  qo.calib_batches = 1;
+  qo.log_every = 0;
+  const search::TrainedCandidate trained = scorer.pack_trained(spec, qo);
+  REQUIRE_FALSE(trained.stopped);
+  const search::PackedCandidate ptq = scorer.pack(spec);
+  CHECK(trained.packed.sha256 != ptq.sha256);
+  for (const search::PackedCandidate* p : {&trained.packed, &ptq}) {
+    const runtime::Model m = runtime::Model::load(p->path);
+    CHECK(m.quant_config() == spec.to_json());
+    const double accuracy = scorer.score(spec, *p, "validation").metric;
+    CHECK(accuracy >= 0.0);
+    CHECK(accuracy <= 1.0);
+  }
 }
 
 TEST_CASE("a classifier search keeps validation accuracy within the allowed drop", "[search]") {

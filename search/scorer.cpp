@@ -425,7 +425,7 @@ PackedCandidate HostScorer::pack(const model::QuantSpec& spec) {
   const fs::path path = dir / (spec.hash() + ".safetensors");
   if (!fs::exists(path)) {
     fs::create_directories(dir);
-    qat::QuantState quant(spec, n_layers(), state_->checkpoint.model->config().kind);
+    qat::QuantState quant(spec, n_layers(), arch().kind);
     quant.init_weight_steps(state_->checkpoint.model->unit_weights(), qat::QuantState::Init::kPtq,
                             &state_->ptq_steps);
     const fs::path partial = path.string() + ".partial";
@@ -464,7 +464,7 @@ TrainedCandidate HostScorer::pack_trained(const model::QuantSpec& spec, const Qa
     const qat::Transformer& teacher = *state_->checkpoint.model;
     qat::Transformer student(teacher.config(), 0);
     student.copy_from(teacher);
-    qat::QuantState quant(spec, n_layers(), state_->checkpoint.model->config().kind);
+    qat::QuantState quant(spec, n_layers(), arch().kind);
     qat::TrainConfig cfg = qat::default_qat_config(task);
     cfg.steps = o.steps;
     cfg.seed = o.seed;
@@ -513,7 +513,7 @@ CandidateScore HostScorer::score_transient(const model::QuantSpec& spec, const s
   const fs::path path = dir / (spec.hash() + ".transient");
   reference(split);
   const auto t0 = Clock::now();
-  qat::QuantState quant(spec, n_layers(), state_->checkpoint.model->config().kind);
+  qat::QuantState quant(spec, n_layers(), arch().kind);
   quant.init_weight_steps(state_->checkpoint.model->unit_weights(), qat::QuantState::Init::kPtq,
                           &state_->ptq_steps);
   qat::export_packed_model(path.string(), *state_->checkpoint.model, quant,

@@ -276,7 +276,51 @@ void BpeTokenizer::encode_piece(std::string_view piece, std::vector<int32_t>* ou
   out->insert(out->end(), w.begin(), w.end());
 }
 
-std::vector<int32_t> BpeTokenizer::encode(std::string_view text) const {
+std::string Normalization::apply(std::string_view text) const {
+  std::string s;
+  s.reserve(text.size() + 1);
+  if (prefix_space && !text.empty() && text.front() != ' ') s.push_back(' ');
+  s.append(text);
+  if (lowercase)
+    for (char& c : s)
+      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return s;
+}
+
+std::string Normalization::to_string() const {
+  if (none()) return "none";
+  std::string s = lowercase ? "lowercase" : "";
+  if (prefix_space) s += s.empty() ? "prefix-space" : ",prefix-space";
+  return s;
+}
+
+Normalization Normalization::parse(std::string_view spec, const std::string& source) {
+  Normalization n;
+  if (spec == "none") return n;
+  size_t start = 0;
+  while (start <= spec.size()) {
+    const size_t comma = std::min(spec.find(',', start), spec.size());
+    const std::string_view step = spec.substr(start, comma - start);
+    if (step == "lowercase") {
+      n.lowercase = true;
+    } else if (step == "prefix-space") {
+      n.prefix_space = true;
+    } else {
+      throw TokenizerError(source + ": unknown normalization step '" + std::string(step) +
+                           "' (none, or a comma list of lowercase, prefix-space)");
+    }
+    start = comma + 1;
+  }
+  return n;
+}
+
+std::vector<int32_t> BpeTokenizer::encode(std::string_view raw) const {
+  std::string normalized;
+  std::string_view text = raw;
+  if (!normalization_.none()) {
+    normalized = normalization_.apply(raw);
+    text = normalized;
+  }
   std::vector<int32_t> out;
   std::unordered_map<std::string_view, std::pair<size_t, size_t>> cache;  // piece -> span in out
   for (const auto& [off, len] : pretokenize(text)) {
@@ -371,6 +415,12 @@ std::string BpeTokenizer::to_json() const {
   }
   j["merges"] = std::move(merges);
   j["specials"] = specials_;
+  if (!normalization_.none()) {  // absent otherwise, so earlier vocabularies keep their bytes
+    nlohmann::json steps = nlohmann::json::array();
+    if (normalization_.lowercase) steps.push_back("lowercase");
+    if (normalization_.prefix_space) steps.push_back("prefix-space");
+    j["normalize"] = std::move(steps);
+  }
   return j.dump();
 }
 
@@ -414,6 +464,13 @@ BpeTokenizer BpeTokenizer::from_json(std::string_view json) {
         throw TokenizerError("vocabulary: merge '" + line + "' names an unknown token");
       }
       t.add_merge(ia->second, ib->second, iab->second);
+    }
+    if (j.contains("normalize")) {
+      std::string spec;
+      for (const auto& step : j.at("normalize"))
+        spec += (spec.empty() ? "" : ",") + step.get<std::string>();
+      if (spec.empty()) throw TokenizerError("vocabulary: normalize lists no step");
+      t.normalization_ = Normalization::parse(spec, "vocabulary: normalize");
     }
   } catch (const nlohmann::json::exception& e) {
     throw TokenizerError(std::string("vocabulary: malformed JSON: ") + e.what());

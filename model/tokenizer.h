@@ -36,6 +36,24 @@ class TokenizerError : public DataError {
 // "other" characters of one byte each.
 std::vector<std::pair<size_t, size_t>> pretokenize(std::string_view text);
 
+// What encode() does to text before pre-tokenizing; saved with the vocabulary, so every user of a
+// model file (trainer, runtime, search) encodes its input the same way. Classifiers lowercase and
+// prefix a space: a sentence's first word then gets the token it has inside running text, and
+// "Great", "GREAT" and "great" one embedding learnt from few labelled sentences.
+struct Normalization {
+  bool lowercase = false;     // ASCII A-Z to a-z; other bytes unchanged
+  bool prefix_space = false;  // a space before non-empty text that does not start with one
+
+  bool none() const { return !lowercase && !prefix_space; }
+  bool operator==(const Normalization&) const = default;
+  std::string apply(std::string_view text) const;
+  // "none", or the steps joined by commas: "lowercase", "prefix-space".
+  std::string to_string() const;
+  // The inverse of to_string (steps in any order); throws TokenizerError naming `source` and the
+  // unknown step.
+  static Normalization parse(std::string_view spec, const std::string& source);
+};
+
 class BpeTokenizer {
  public:
   BpeTokenizer() = default;
@@ -59,12 +77,15 @@ class BpeTokenizer {
 
   // Serialised form stored in the model file's metadata ("vocabulary"): JSON with "type",
   // "pretokenizer", "tokens" (id order, bytes-to-unicode alphabet), "merges" ("a b" strings in
-  // rank order) and "specials" (name -> id).
+  // rank order), "specials" (name -> id) and, unless it is none, "normalize" (the steps as an
+  // array of Normalization's names).
   std::string to_json() const;
   static BpeTokenizer from_json(std::string_view json);
 
-  // Encodes text (special tokens are not parsed: insert them by id).
+  // Encodes text after the normalization (special tokens are not parsed: insert them by id).
   std::vector<int32_t> encode(std::string_view text) const;
+  const Normalization& normalization() const { return normalization_; }
+  void set_normalization(const Normalization& n) { normalization_ = n; }
   std::string decode(const std::vector<int32_t>& ids) const;
 
   int vocab_size() const { return static_cast<int>(token_bytes_.size()); }
@@ -92,6 +113,7 @@ class BpeTokenizer {
   std::unordered_map<uint64_t, Merge> merges_;            // (left, right) -> rank and merged id
   std::vector<std::pair<int32_t, int32_t>> merge_pairs_;  // rank order
   std::map<std::string, int32_t> specials_;
+  Normalization normalization_;
 };
 
 // GPT-2's reversible map from bytes to printable unicode characters (as UTF-8 strings).

@@ -113,6 +113,18 @@ ModelConfig model_config(const TrainCommand& a, ModelKind kind, int vocab) {
   return c;
 }
 
+// A --normalize value (absent: the classifier default); a bad step is a usage error naming the
+// flag.
+model::Normalization normalization_flag(const std::optional<std::string>& value,
+                                        const std::string& flag) {
+  if (!value) return classifier_text();
+  try {
+    return model::Normalization::parse(*value, flag);
+  } catch (const model::TokenizerError& e) {
+    throw UsageError(e.what());
+  }
+}
+
 }  // namespace
 
 int run_train(const TrainCommand& a) {
@@ -131,6 +143,8 @@ int run_train(const TrainCommand& a) {
   if (a.mask_fraction && task != Task::kMlm) throw UsageError("--mask-fraction is for --task mlm");
   if (a.mask_fraction && !(*a.mask_fraction > 0 && *a.mask_fraction < 1))
     throw UsageError("--mask-fraction must be in (0, 1), got " + std::to_string(*a.mask_fraction));
+  if (a.normalize && task != Task::kCls) throw UsageError("--normalize is for --task cls");
+  const model::Normalization cls_text = normalization_flag(a.normalize, "--normalize");
   std::unique_ptr<Transformer> model;
   model::BpeTokenizer tok;
   int text_folds = sentence_text ? a.folds : -1, text_fold = sentence_text ? a.fold : -1;
@@ -141,6 +155,7 @@ int run_train(const TrainCommand& a) {
         check_encoder(ck, a.init, task == Task::kMlm && !sentence_text ? -1 : a.folds, a.fold);
     if (seen_folds >= 0) text_folds = seen_folds, text_fold = seen_fold;  // carried forward
     tok = ck.tokenizer;
+    if (task == Task::kCls) tok.set_normalization(cls_text);
     model = std::move(ck.model);
     if (a.dropout) model->set_dropout(static_cast<float>(*a.dropout));
   } else {
@@ -305,6 +320,7 @@ int run_experiment_command(const ExperimentCommand& a) {
   r.finetune.warmup = a.ft_warmup;
   r.finetune.seed = r.train.seed;
   r.finetune.log_every = r.train.log_every;
+  r.finetune_text = normalization_flag(a.ft_normalize, "--ft-normalize");
   if (r.finetune.steps < 1 || r.finetune.batch < 1 || !(r.finetune.lr > 0) || r.finetune.warmup < 0)
     throw UsageError("--ft-steps and --ft-batch must be >= 1, --ft-lr > 0, --ft-warmup >= 0");
   r.command_line = a.command_line;

@@ -44,10 +44,14 @@ struct Context {
   std::vector<TaskData> folds;  // all folds (the experiment's cross-validation)
 };
 
-// folds > 0 with fold >= 0 puts that fold in data; with fold < 0 every fold goes to folds.
+// folds > 0 with fold >= 0 puts that fold in data; with fold < 0 every fold goes to folds, and
+// the encoder's tokenizer gets `fold_text`, the fold teachers' normalization, before any sentence
+// is encoded.
 Context load_context(Task task, const std::string& teacher_path, const std::string& data_dir,
-                     int folds = 0, int fold = -1) {
+                     int folds = 0, int fold = -1,
+                     const model::Normalization& fold_text = model::Normalization{}) {
   Context c{load_checkpoint(teacher_path), {}, {}};
+  if (folds > 0 && fold < 0) c.teacher.tokenizer.set_normalization(fold_text);
   if (folds > 0 && task != Task::kCls)
     throw ConfigError("--folds: cross-validation is for --task cls");
   if (task == Task::kCls) {
@@ -269,6 +273,8 @@ PairedDifference paired_difference(const std::vector<double>& a, const std::vect
   return p;
 }
 
+model::Normalization classifier_text() { return {true, true}; }
+
 TrainConfig cls_finetune_defaults() {
   TrainConfig c;
   c.label = task_name(Task::kCls);
@@ -287,7 +293,8 @@ std::string fold_teacher_command(const ExperimentRequest& r, int fold) {
   const TrainConfig& f = r.finetune;
   c << "hil-train train --task cls --init " << r.teacher_path << " --folds " << r.folds
     << " --fold " << fold << " --steps " << f.steps << " --batch " << f.batch << " --seq " << f.seq
-    << " --lr " << f.lr << " --warmup " << f.warmup << " --seed " << f.seed;
+    << " --lr " << f.lr << " --warmup " << f.warmup << " --seed " << f.seed << " --normalize "
+    << r.finetune_text.to_string();
   if (!r.data_dir.empty()) c << " --data " << r.data_dir;
   c << " --out " << fold_teacher_path(r.out_dir, fold);
   return c.str();
@@ -350,6 +357,8 @@ nlohmann::json recipe_json(const ExperimentRequest& r) {
     j["finetune"] = {{"steps", r.finetune.steps},   {"batch", r.finetune.batch},
                      {"seq", r.finetune.seq},       {"lr", r.finetune.lr},
                      {"warmup", r.finetune.warmup}, {"seed", r.finetune.seed}};
+    // Absent when none, so the tables made before classifiers normalized keep their recipe.
+    if (!r.finetune_text.none()) j["finetune"]["normalize"] = r.finetune_text.to_string();
   }
   return j;
 }
@@ -817,7 +826,7 @@ void run_experiment(const ExperimentRequest& r) {
   if (r.jobs < 1) throw ConfigError("--jobs must be >= 1");
   if (r.folds < 0 || r.folds == 1) throw ConfigError("--folds must be 0 (the fixed split) or >= 2");
   fs::create_directories(r.out_dir);
-  const Context c = load_context(r.task, r.teacher_path, r.data_dir, r.folds);
+  const Context c = load_context(r.task, r.teacher_path, r.data_dir, r.folds, -1, r.finetune_text);
   if (r.folds > 0) check_encoder(c.teacher, r.teacher_path);
   const int layers = c.teacher.model->config().n_layers;
   const bool lm = r.task == Task::kLm;
@@ -961,6 +970,11 @@ void run_experiment(const ExperimentRequest& r) {
         LoadedCheckpoint kept = load_checkpoint(path);
         if (!(kept.model->config().to_json() == c.teacher.model->config().to_json()))
           throw ConfigError("--resume: " + path + " is not a fine-tune of " + r.teacher_path);
+        if (!(kept.tokenizer.normalization() == r.finetune_text)) {
+          throw ConfigError("--resume: " + path + " normalizes text as " +
+                            kept.tokenizer.normalization().to_string() + ", this run as " +
+                            r.finetune_text.to_string() + " (--ft-normalize); use another --out");
+        }
         t = std::move(kept.model);
         std::fprintf(stderr, "experiment: --resume: fold %d's teacher from %s\n", fold,
                      path.c_str());

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "model/quant_spec.h"
+#include "model/tokenizer.h"
 #include "qat/checkpoint.h"
 #include "qat/losses.h"
 #include "qat/train.h"
@@ -110,6 +111,10 @@ PairedDifference paired_difference(const std::vector<double>& a, const std::vect
 // Called with every finished row (e.g. to store it as an evaluation: search/qat_evaluations.h).
 using ExperimentSink = std::function<void(const ExperimentRow&)>;
 
+// How a classifier's tokenizer normalizes text unless told otherwise (hil-train train --task cls
+// --normalize): lowercase with a leading space (see model/tokenizer.h).
+model::Normalization classifier_text();
+
 struct ExperimentRequest {
   Task task = Task::kLm;
   std::string teacher_path;
@@ -130,6 +135,8 @@ struct ExperimentRequest {
   // run of that fold starts from it and is tested on the held-out fold.
   int folds = 0;
   TrainConfig finetune;
+  // cls with folds: how the fold teachers' tokenizer normalizes text (hil-train train --normalize).
+  model::Normalization finetune_text = classifier_text();
   SquatLossConfig loss;  // Squat's weights and entropy form (squat-e / squat-d switch a term off)
   TrainConfig train;
   std::string command_line;  // the experiment's own command, quoted in results.md

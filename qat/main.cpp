@@ -207,6 +207,12 @@ int run(int argc, char** argv) {
                    "dropout probability (cls: while fine-tuning; default the encoder's)")
       ->type_name("P");
   train_cmd
+      ->add_option(
+          "--normalize", train.normalize,
+          "cls: what the classifier's tokenizer does to text before encoding it, saved\n"
+          "with the model: none, or a comma list of lowercase, prefix-space (default both)")
+      ->type_name("STEPS");
+  train_cmd
       ->add_option("--mask-fraction", train.mask_fraction,
                    "mlm: fraction of positions that become targets (default 0.15)")
       ->type_name("X");
@@ -374,6 +380,10 @@ int run(int argc, char** argv) {
   experiment_cmd->add_option("--ft-warmup", experiment.ft_warmup, "fold teachers: warm-up (50)")
       ->type_name("N")
       ->check(CLI::Range(0, 1 << 30));
+  experiment_cmd
+      ->add_option("--ft-normalize", experiment.ft_normalize,
+                   "fold teachers: their tokenizer's text normalization (lowercase,prefix-space)")
+      ->type_name("STEPS");
   add_step_init(experiment_cmd, step_init);
   add_squat_weights(experiment_cmd, experiment.weights);
   add_train_flags(experiment_cmd, experiment.train, false);

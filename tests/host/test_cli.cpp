@@ -154,7 +154,13 @@ TEST_CASE("cross-flag rules are usage errors (exit 2)", "[cli]") {
       {{train_bin(), "qat", "--task", "lm", "--teacher", "t", "--setting", "W4A8", "--quant", "q"},
        "--quant"},
       // Found while running, still a usage error: lm training needs a tokenizer.
-      {{train_bin(), "train", "--task", "lm", "--data", box.path("none")}, "--tokenizer"}};
+      {{train_bin(), "train", "--task", "lm", "--data", box.path("none")}, "--tokenizer"},
+      {{train_bin(), "train", "--task", "lm", "--normalize", "lowercase"}, "--normalize"},
+      {{train_bin(), "train", "--task", "cls", "--init", "e", "--normalize", "upper"},
+       "--normalize"},
+      {{train_bin(), "experiment", "--task", "cls", "--teacher", "e", "--folds", "3",
+        "--ft-normalize", "lowercase,title", "--out", "o"},
+       "--ft-normalize"}};
   for (const auto& [argv, names] : cases) {
     CAPTURE(argv);
     const Run r = run(box, argv);
@@ -527,6 +533,16 @@ TEST_CASE(
   REQUIRE(r.code == 0);
   CHECK_THAT(r.err, Contains("9 runs kept") && Contains("fold 2's teacher from"));
   CHECK(nlohmann::json::parse(box.read("cv/results.json")).at("runs").size() == 15);
+
+  // The fold teachers' tokenizer lowercases and prefixes a space, and their file says so (the
+  // encoder's does neither); a --resume asking for other text is refused, not mixed in.
+  CHECK_THAT(box.read("cv/fold-0-teacher.safetensors"), Contains("prefix-space"));
+  CHECK_THAT(box.read("enc.safetensors"), !Contains("prefix-space"));
+  CHECK_THAT(by_cell.at("fp 1")->at("command").get<std::string>(),
+             Contains("--normalize lowercase,prefix-space"));
+  r = experiment(box.path("enc.safetensors"), "W8A8", {"--resume", "--ft-normalize", "none"});
+  CHECK(r.code != 0);
+  CHECK_THAT(r.err, Contains("normalize"));
 
   // A classifier already fine-tuned on the labels is no encoder: its folds would leak.
   r = experiment(box.path("cv/fold-0-teacher.safetensors"), "W8A8", {});

@@ -40,8 +40,8 @@ struct TrainCommand {
   std::string model = "tiny";  // micro | tiny | small | FILE.json
   std::optional<double> dropout;
   std::optional<double> mask_fraction;  // mlm: fraction of positions that become targets
-  std::optional<std::string>
-      normalize;  // cls: the tokenizer's normalization (default lowercase,prefix-space)
+  // cls: the tokenizer's normalization (absent: classifier_text(), qat/experiment.h)
+  std::optional<std::string> normalize;
   std::string data_dir;
   int folds = 0, fold = -1;  // cls: train on the other folds of --folds, test on --fold
   TrainFlags train;
@@ -104,7 +104,7 @@ struct ExperimentCommand {
   // --ft-steps, --ft-batch, --ft-lr, --ft-warmup: each fold teacher's fine-tune (cls defaults)
   int ft_steps = 300, ft_batch = 32, ft_warmup = 50;
   double ft_lr = 5e-4;
-  std::string ft_normalize = "lowercase,prefix-space";  // --ft-normalize: their text
+  std::optional<std::string> ft_normalize;  // --ft-normalize: their text (as train's --normalize)
   SquatWeights weights;
   std::string command_line;  // quoted in results.md
   std::string data_dir;
